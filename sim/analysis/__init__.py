@@ -1,0 +1,1 @@
+"""Analysis layer: reads stored results; comparisons, intervals, queueing checks."""

@@ -1,0 +1,271 @@
+"""The synthetic city: sub-districts, communities, grids, compounds, buildings,
+households and service stations, with coordinates in metres.
+
+Everything is drawn from one numpy Generator so the same seed gives the same
+city. Households depend only on the city section of the scenario, not on the
+grid standard or the stations, so changing those re-draws the grids and
+stations over the same households (and the same arrivals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..scenario import PROPERTY_MODES, Scenario
+
+
+@dataclass(frozen=True)
+class City:
+    """Plain arrays, one row per unit; indices link the levels."""
+    side_m: float
+    # households
+    hh_x: np.ndarray
+    hh_y: np.ndarray
+    hh_size: np.ndarray
+    hh_elderly: np.ndarray
+    hh_building: np.ndarray
+    hh_grid: np.ndarray
+    # buildings and compounds
+    building_compound: np.ndarray
+    compound_mode: np.ndarray          # index into PROPERTY_MODES
+    compound_community: np.ndarray
+    # grids, communities, sub-districts
+    grid_community: np.ndarray
+    grid_station: np.ndarray           # -1 where there are no stations
+    community_sub_district: np.ndarray
+    community_x: np.ndarray            # the community office
+    community_y: np.ndarray
+    # stations
+    station_x: np.ndarray
+    station_y: np.ndarray
+    station_community: np.ndarray
+    # walking
+    hh_base_walk_min: np.ndarray       # one way, from the household's service base
+    hh_nearest_station_walk_min: np.ndarray
+
+    @property
+    def households(self) -> int:
+        return len(self.hh_x)
+
+    @property
+    def grids(self) -> int:
+        return len(self.grid_community)
+
+    @property
+    def stations(self) -> int:
+        return len(self.station_x)
+
+    @property
+    def hh_compound(self) -> np.ndarray:
+        return self.building_compound[self.hh_building]
+
+    @property
+    def hh_community(self) -> np.ndarray:
+        return self.grid_community[self.hh_grid]
+
+    @property
+    def hh_station(self) -> np.ndarray:
+        return self.grid_station[self.hh_grid]
+
+    def walk15_share(self, minutes: float) -> float:
+        """Share of households within `minutes` walk of a station (0 with none)."""
+        return float(np.mean(self.hh_nearest_station_walk_min <= minutes))
+
+
+def split_counts(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers summing to `total`, proportional to `weights` (largest remainder)."""
+    quota = total * weights / weights.sum()
+    counts = np.floor(quota).astype(int)
+    short = total - counts.sum()
+    counts[np.argsort(-(quota - counts), kind="stable")[:short]] += 1
+    return counts
+
+
+def bisect(x: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
+    """Recursive coordinate bisection: `parts` compact groups of about equal weight.
+
+    Returns a group label per point. Splits along the longer side at the
+    weighted quantile that gives each half its share of the parts.
+    """
+    labels = np.zeros(len(x), dtype=np.int64)
+
+    def split(idx: np.ndarray, k: int, first: int) -> None:
+        if k == 1 or len(idx) <= 1:
+            labels[idx] = first
+            return
+        k1 = k // 2
+        axis = x if np.ptp(x[idx]) >= np.ptp(y[idx]) else y
+        order = idx[np.lexsort((idx, axis[idx]))]
+        cum = np.cumsum(w[order])
+        cut = int(np.searchsorted(cum, cum[-1] * k1 / k))
+        cut = min(max(cut, 1), len(order) - 1)
+        split(order[:cut], k1, first)
+        split(order[cut:], k - k1, first + k1)
+
+    split(np.arange(len(x)), parts, 0)
+    return labels
+
+
+def _walk_minutes(dx: np.ndarray, dy: np.ndarray, scenario: Scenario) -> np.ndarray:
+    c = scenario.city
+    return np.hypot(dx, dy) * c.walk_detour / c.walk_speed_m_per_min
+
+
+def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
+    """Draw the city for a scenario; the same Generator state gives the same city."""
+    c = scenario.city
+    side = float(np.sqrt(c.area_km2) * 1000.0)
+
+    # Compounds cluster around the sub-district centres; a third spread evenly.
+    centres = rng.uniform(0.2 * side, 0.8 * side, size=(c.sub_districts, 2))
+    clustered = rng.random(c.compounds) < 2 / 3
+    home = rng.integers(0, c.sub_districts, c.compounds)
+    cx = np.where(clustered, rng.normal(centres[home, 0], side / 8), rng.uniform(0, side, c.compounds))
+    cy = np.where(clustered, rng.normal(centres[home, 1], side / 8), rng.uniform(0, side, c.compounds))
+    cx, cy = np.clip(cx, 0, side), np.clip(cy, 0, side)
+
+    # Buildings: small compounds get 1-2, the rest share what is left (at least 1 each).
+    small = np.zeros(c.compounds, dtype=bool)
+    small[rng.permutation(c.compounds)[: c.small_compounds]] = True
+    per_compound = np.ones(c.compounds, dtype=np.int64)
+    per_compound[small] = rng.integers(1, 3, small.sum())
+    spare = c.buildings - per_compound.sum()
+    large = np.flatnonzero(~small) if (~small).any() else np.arange(c.compounds)
+    if spare > 0:
+        per_compound[large] += rng.multinomial(spare, np.full(len(large), 1 / len(large)))
+    elif spare < 0:  # too few buildings for the small compounds' draws: trim them to 1
+        over = np.flatnonzero(per_compound > 1)[: -spare]
+        per_compound[over] -= 1
+    building_compound = np.repeat(np.arange(c.compounds), per_compound)
+    bx = np.clip(cx[building_compound] + rng.normal(0, 60, c.buildings), 0, side)
+    by = np.clip(cy[building_compound] + rng.normal(0, 60, c.buildings), 0, side)
+
+    # Households: at least one per building, the rest by building capacity.
+    households = c.households
+    capacity = rng.lognormal(0.0, 0.5, c.buildings)
+    per_building = 1 + rng.multinomial(households - c.buildings, capacity / capacity.sum())
+    hh_building = np.repeat(np.arange(c.buildings), per_building)
+    hh_size = 1 + rng.poisson(c.household_size - 1, households)
+    hh_elderly = rng.random(households) < c.elderly_share
+    hh_x, hh_y = bx[hh_building], by[hh_building]
+
+    # Property modes: self-management and "none" go to small compounds first.
+    modes = scenario.roles.property_manager.modes
+    order = np.concatenate([np.flatnonzero(small), np.flatnonzero(~small)])
+    order = np.concatenate([rng.permutation(order[: small.sum()]), rng.permutation(order[small.sum():])])
+    compound_mode = np.empty(c.compounds, dtype=np.int64)
+    start = 0
+    for name in ("self_managed", "none", "state_owned", "market"):
+        n = modes[name].compounds
+        compound_mode[order[start:start + n]] = PROPERTY_MODES.index(name)
+        start += n
+
+    # Sub-districts and communities partition compounds; grids partition households.
+    compound_households = np.bincount(building_compound[hh_building], minlength=c.compounds)
+    compound_sub = bisect(cx, cy, compound_households.astype(float), c.sub_districts)
+    sub_households = np.bincount(compound_sub, weights=compound_households, minlength=c.sub_districts)
+    communities_per_sub = np.maximum(1, split_counts(c.communities, sub_households + 1e-9))
+    compound_community = np.empty(c.compounds, dtype=np.int64)
+    community_sub = np.repeat(np.arange(c.sub_districts), communities_per_sub)
+    first = np.concatenate([[0], np.cumsum(communities_per_sub)[:-1]])
+    for s in range(c.sub_districts):
+        idx = np.flatnonzero(compound_sub == s)
+        compound_community[idx] = first[s] + bisect(cx[idx], cy[idx], compound_households[idx].astype(float),
+                                                    communities_per_sub[s])
+    n_communities = len(community_sub)
+    hh_community = compound_community[building_compound[hh_building]]
+
+    hh_grid = np.empty(households, dtype=np.int64)
+    grid_community = []
+    for k in range(n_communities):
+        idx = np.flatnonzero(hh_community == k)
+        n = max(1, round(len(idx) / scenario.grids.households_per_grid)) if len(idx) else 0
+        hh_grid[idx] = len(grid_community) + bisect(hh_x[idx], hh_y[idx], np.ones(len(idx)), n)
+        grid_community += [k] * n
+    grid_community = np.array(grid_community, dtype=np.int64)
+    n_grids = len(grid_community)
+    grid_households = np.bincount(hh_grid, minlength=n_grids).astype(float)
+    gx = np.bincount(hh_grid, weights=hh_x, minlength=n_grids) / np.maximum(grid_households, 1)
+    gy = np.bincount(hh_grid, weights=hh_y, minlength=n_grids) / np.maximum(grid_households, 1)
+
+    # Community offices sit at the building nearest the community's centre of population.
+    community_households = np.bincount(hh_community, minlength=n_communities)
+    comx = np.bincount(hh_community, weights=hh_x, minlength=n_communities) / np.maximum(community_households, 1)
+    comy = np.bincount(hh_community, weights=hh_y, minlength=n_communities) / np.maximum(community_households, 1)
+    _, nearest = cKDTree(np.c_[bx, by]).query(np.c_[comx, comy])
+    community_x, community_y = bx[nearest], by[nearest]
+
+    grid_station, station_x, station_y, station_community = _place_stations(
+        scenario, gx, gy, grid_community, grid_households, hh_x, hh_y, hh_grid, bx, by, hh_building)
+
+    hh_station = grid_station[hh_grid]
+    has_station = hh_station >= 0
+    base_x = np.where(has_station, station_x[np.maximum(hh_station, 0)] if len(station_x) else 0.0,
+                      community_x[hh_community])
+    base_y = np.where(has_station, station_y[np.maximum(hh_station, 0)] if len(station_y) else 0.0,
+                      community_y[hh_community])
+    if len(station_x):
+        dist, _ = cKDTree(np.c_[station_x, station_y]).query(np.c_[hh_x, hh_y])
+        nearest_station = dist * c.walk_detour / c.walk_speed_m_per_min
+    else:
+        nearest_station = np.full(households, np.inf)
+
+    return City(
+        side_m=side, hh_x=hh_x, hh_y=hh_y, hh_size=hh_size, hh_elderly=hh_elderly,
+        hh_building=hh_building, hh_grid=hh_grid, building_compound=building_compound,
+        compound_mode=compound_mode, compound_community=compound_community,
+        grid_community=grid_community, grid_station=grid_station,
+        community_sub_district=community_sub, community_x=community_x, community_y=community_y,
+        station_x=station_x, station_y=station_y, station_community=station_community,
+        hh_base_walk_min=_walk_minutes(hh_x - base_x, hh_y - base_y, scenario),
+        hh_nearest_station_walk_min=nearest_station,
+    )
+
+
+def _place_stations(scenario, gx, gy, grid_community, grid_households, hh_x, hh_y, hh_grid, bx, by, hh_building):
+    """Group adjacent grids into stations, then site each station where it reaches most households.
+
+    Each community gets stations in proportion to its grids; its grids are
+    bisected into that many compact groups (3-4 grids each in Meihekou), and
+    each group's station goes to the building from which the most households
+    lie within the walking circle.
+    """
+    n_grids = len(grid_community)
+    grid_station = np.full(n_grids, -1, dtype=np.int64)
+    count = scenario.stations.count
+    if count == 0:
+        empty = np.empty(0)
+        return grid_station, empty, empty, np.empty(0, dtype=np.int64)
+    communities = int(grid_community.max()) + 1
+    grids_per_community = np.bincount(grid_community, minlength=communities)
+    per_community = np.minimum(split_counts(count, grids_per_community.astype(float)), grids_per_community)
+    while per_community.sum() < count:  # a community was capped at its grid count; give the rest elsewhere
+        room = grids_per_community - per_community
+        per_community[np.argmax(room / np.maximum(per_community, 1))] += 1
+    c = scenario.city
+    radius = c.walk_circle_minutes * c.walk_speed_m_per_min / c.walk_detour
+    building_households = np.bincount(hh_building, minlength=len(bx)).astype(float)
+    building_grid = np.full(len(bx), -1)
+    building_grid[hh_building] = hh_grid
+    building_tree = cKDTree(np.c_[bx, by])
+    sx, sy, scom = [], [], []
+    for k in range(communities):
+        grids = np.flatnonzero(grid_community == k)
+        if per_community[k] == 0:
+            continue
+        groups = bisect(gx[grids], gy[grids], grid_households[grids], per_community[k])
+        for g in range(per_community[k]):
+            members = grids[groups == g]
+            station = len(sx)
+            grid_station[members] = station
+            sites = np.flatnonzero(np.isin(building_grid, members))
+            reach = building_tree.query_ball_point(np.c_[bx[sites], by[sites]], radius)
+            covered = np.array([building_households[r].sum() for r in reach])
+            best = sites[np.argmax(covered)]
+            sx.append(bx[best])
+            sy.append(by[best])
+            scom.append(k)
+    return grid_station, np.array(sx), np.array(sy), np.array(scom, dtype=np.int64)

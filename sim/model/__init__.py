@@ -1,0 +1,5 @@
+"""The model layer: agents, the event calendar, dispatch and metrics."""
+
+from .model import GridModel
+
+__all__ = ["GridModel"]

@@ -1,0 +1,107 @@
+"""The agents: households, who ask, and the roles that answer.
+
+Agents are never stepped. A household's requests are drawn up front from its
+own rates; a staff agent is handed a request by its pool when it is free and
+on duty. What an agent did is read back from the visit records, so agents
+keep only who they are and where they belong.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+
+import mesa
+
+
+class _IdCounters(weakref.WeakKeyDictionary):
+    """Per-model id counters that do not keep finished models alive.
+
+    Mesa 3.3 keeps its counters in a class-level defaultdict keyed by model,
+    so every model ever built stays in memory; sweeps build thousands.
+    """
+
+    def __getitem__(self, model):
+        try:
+            return super().__getitem__(model)
+        except KeyError:
+            counter = itertools.count(1)
+            self[model] = counter
+            return counter
+
+
+class GridAgent(mesa.Agent):
+    _ids = _IdCounters()
+
+
+class Household(GridAgent):
+    """住户: produces requests; its attributes live in the city's arrays at `index`."""
+
+    def __init__(self, model, index: int):
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def grid(self) -> int:
+        return int(self.model.city.hh_grid[self.index])
+
+    @property
+    def size(self) -> int:
+        return int(self.model.city.hh_size[self.index])
+
+    @property
+    def elderly(self) -> bool:
+        return bool(self.model.city.hh_elderly[self.index])
+
+
+class Staff(GridAgent):
+    """A person (or body) that resolves requests from one pool's queue."""
+    role = ""
+
+    def __init__(self, model, pool):
+        super().__init__(model)
+        self.pool = pool
+
+
+class BuildingLeader(Staff):
+    """楼长: part-time first contact in one building."""
+    role = "building_leader"
+
+
+class GridLeader(Staff):
+    """专职网格长: full-time, walks to the households of the station's grids."""
+    role = "grid_leader"
+
+
+class StationHead(Staff):
+    """站长: walk-in errands and escalations at the station."""
+    role = "station_head"
+
+
+class PoliceOfficer(Staff):
+    """辅警/民警: safety incidents and escalated disputes."""
+    role = "police"
+
+
+class CommunityWorker(Staff):
+    """社区工作者: back-office paperwork for the community."""
+    role = "community_worker"
+
+
+class Volunteer(Staff):
+    """在职党员: a few hours a week of care visits, wishes and opinion collection."""
+    role = "volunteer"
+
+
+class PropertyManager(Staff):
+    """物业: on-site staff of a compound's company or committee."""
+    role = "property_manager"
+
+
+class Alliance(Staff):
+    """党建联盟: resolves a batch of hard problems at each joint meeting."""
+    role = "alliance"
+
+
+ROLE_AGENTS = {cls.role: cls for cls in (BuildingLeader, GridLeader, StationHead, PoliceOfficer,
+                                         CommunityWorker, Volunteer, PropertyManager, Alliance)}

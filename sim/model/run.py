@@ -1,0 +1,36 @@
+"""Run one scenario once and collect everything a user reads from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..scenario import Scenario
+from . import metrics
+from .model import GridModel
+
+
+@dataclass
+class RunResult:
+    summary: dict
+    requests: pd.DataFrame
+    visits: pd.DataFrame
+    timeseries: pd.DataFrame
+    grids: pd.DataFrame
+    census: pd.DataFrame
+
+
+def simulate(scenario: Scenario, seed: int = 0, days: float | None = None) -> RunResult:
+    """Build the model, run it to the horizon and derive every output from its records."""
+    model = GridModel(scenario, seed=seed, days=days)
+    model.run()
+    visits = metrics.visit_table(model)
+    requests = metrics.request_table(model, visits)
+    return RunResult(
+        summary=metrics.summary(model, requests, visits),
+        requests=requests, visits=visits,
+        timeseries=metrics.timeseries(model, requests, visits),
+        grids=metrics.grid_table(model, requests, visits),
+        census=model.datacollector.get_model_vars_dataframe(),
+    )

@@ -1,0 +1,78 @@
+"""The `gridsim` command as a user meets it: output, files, and one-line errors with exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from .conftest import SCENARIOS
+
+MMC = str(SCENARIOS / "validation" / "mmc.toml")
+
+
+def gridsim(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_json_is_one_object_with_the_promised_keys():
+    out = gridsim("run", MMC, "--days", "15", "--seed", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    for key in ("scenario", "scenario_hash", "seed", "days", "requests", "wait_minutes", "resolution_hours",
+                "sla_met_share", "escalated_share", "utilisation", "walk15_coverage_share",
+                "cost_yuan_per_year", "by_type"):
+        assert key in s
+    assert set(s["requests"]) == {"created", "resolved", "open", "abandoned"}
+    assert set(s["wait_minutes"]) >= {"mean", "p50", "p90", "p95"}
+    assert s["seed"] == 3 and s["days"] == 15 and s["requests"]["created"] > 0
+
+
+def test_table_and_out_folder(tmp_path):
+    out = gridsim("run", MMC, "--days", "12", "--out", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    assert "utilisation by role" in out.stdout and "annual cost" in out.stdout
+    files = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert files == ["grids.parquet", "requests.parquet", "summary.json", "timeseries.parquet", "visits.parquet"]
+    req = pd.read_parquet(tmp_path / "o" / "requests.parquet")
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (req["created"] >= summary["warmup_days"] * 1440).sum() == summary["all_requests"]["created"]
+
+
+@pytest.mark.parametrize("args, names", [
+    (["run", "missing.toml"], "missing.toml: no such file"),
+    (["run", MMC, "--days", "-1"], "--days"),
+    (["run", MMC, "--days", "many"], "--days"),
+    (["run", MMC, "--seed", "x"], "--seed"),
+    (["run", MMC, "--days", "5"], "run.warmup_days: must be less than days"),
+    (["run", MMC, "--set", "city.population=-4"], "city.population"),
+    (["run", MMC, "--set", "nonsense"], "--set nonsense"),
+    (["run", MMC, "--set", "requests.errand.handlers=['mayor']"], "requests.errand.handlers[0]"),
+    (["run", MMC, "--out", "/proc/cannot/write"], "--out"),
+])
+def test_bad_input_is_one_line_exit_2(args, names):
+    out = gridsim(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and names in lines[0], out.stderr
+    assert out.stdout == ""
+
+
+def test_bad_file_errors_name_the_file_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{MMC}"\n[city]\npopulation = "many"\n')
+    out = gridsim("run", str(bad))
+    assert out.returncode == 2 and "bad.toml: city.population: must be an integer" in out.stderr
+    bad.write_text("[city\n")
+    out = gridsim("run", str(bad))
+    assert out.returncode == 2 and "TOML syntax error" in out.stderr
+
+
+def test_failed_run_leaves_earlier_results_alone(tmp_path):
+    out_dir = tmp_path / "o"
+    assert gridsim("run", MMC, "--days", "11", "--out", str(out_dir)).returncode == 0
+    before = (out_dir / "summary.json").read_text()
+    assert gridsim("run", MMC, "--days", "11", "--set", "city.x=1", "--out", str(out_dir)).returncode == 2
+    assert (out_dir / "summary.json").read_text() == before
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]

@@ -1,0 +1,113 @@
+"""The model's promises: conservation, determinism, common random numbers, grids, Little's law."""
+
+import gc
+import math
+import weakref
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.analysis.queueing import MMc
+from sim.city import build_city
+from sim.model import GridModel
+from sim.model.requests import stream
+from sim.model.run import simulate
+from sim.scenario import with_overrides
+
+
+def test_conservation_holds_at_every_sample(meihekou):
+    model = GridModel(meihekou, seed=2, days=10, sample_minutes=180)
+    model.run()
+    census = model.datacollector.get_model_vars_dataframe()
+    assert len(census) == 10 * 8
+    parts = census[["resolved", "abandoned", "waiting", "in_service", "unreported"]].sum(axis=1)
+    assert (census["created"] == parts).all()
+    assert census["resolved"].iloc[-1] > 0 and census["waiting"].max() > 0
+
+
+def test_outcomes_partition_the_requests(week_run):
+    r = week_run.summary["all_requests"]
+    assert r["created"] == r["resolved"] + r["open"] + r["abandoned"] == len(week_run.requests)
+    # the loop's own count of resolved requests agrees with the records
+    assert (week_run.census["resolved"].iloc[-1] <= r["resolved"])
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(mmc):
+    a = simulate(mmc, seed=5, days=20).summary
+    b = simulate(mmc, seed=5, days=20).summary
+    c = simulate(mmc, seed=6, days=20).summary
+    assert a == b
+    assert a["wait_minutes"] != c["wait_minutes"]
+
+
+def test_staffing_changes_leave_arrivals_identical(meihekou):
+    more = with_overrides(meihekou, ["roles.grid_leader.min_per_station=4", "roles.police.per_station=0",
+                                     "roles.building_leader.subsidy_yuan=10000"])
+    a, b = GridModel(meihekou, seed=3, days=5), GridModel(more, seed=3, days=5)
+    for field in ("type", "household", "created", "u_service", "u_escalate"):
+        assert np.array_equal(getattr(a.requests, field), getattr(b.requests, field))
+    assert b.layout["grid_leader"].members.sum() > a.layout["grid_leader"].members.sum()
+
+
+@pytest.mark.parametrize("per_grid, low, high", [(350, 335, 347), (700, 165, 177), (200, 590, 605)])
+def test_grids_are_redrawn_from_the_standard(meihekou, per_grid, low, high):
+    s = with_overrides(meihekou, [f"grids.households_per_grid={per_grid}"])
+    city = build_city(s, stream(0, "city"))
+    assert low <= city.grids <= high
+    sizes = np.bincount(city.hh_grid)
+    assert abs(np.median(sizes) - per_grid) / per_grid < 0.1
+    per_station = np.bincount(city.grid_station, minlength=city.stations)
+    assert per_station.min() >= 1 and city.stations == 100
+
+
+def test_2018_city_has_162_grids_and_no_stations():
+    from sim.scenario import load
+    from .conftest import SCENARIOS
+    s = load(SCENARIOS / "meihekou_2018.toml")
+    city = build_city(s, stream(0, "city"))
+    assert 158 <= city.grids <= 166 and city.stations == 0
+    assert city.walk15_share(15) == 0.0
+
+
+def test_walk15_coverage_is_a_share(week_run, meihekou):
+    share = week_run.summary["walk15_coverage_share"]
+    assert 0.5 < share <= 1.0
+    few = with_overrides(meihekou, ["stations.count=40"])
+    assert build_city(few, stream(1, "city")).walk15_share(15) < share
+
+
+def test_littles_law_by_type(week_run):
+    """Time-average open requests = arrival rate x mean time in system, per type, over the run."""
+    req, ts = week_run.requests, week_run.timeseries
+    horizon = ts["hour"].iloc[-1] * 60
+    for name in req["type"].cat.categories:
+        mine = req[req["type"] == name]
+        if len(mine) < 200:
+            continue
+        end = mine["ended"].fillna(horizon).clip(upper=horizon)
+        lam = len(mine) / horizon
+        w = (end - mine["created"]).mean()
+        open_ = ts[f"open_{name}"].to_numpy()
+        L = open_.mean()  # sampled at the end of each hour
+        assert abs(L - lam * w) / (lam * w) < 0.05, name
+
+
+def test_mmc_mean_wait_agrees_with_erlang_c(mmc):
+    """Pooled over replicates, the 95% CI of the mean wait covers the Erlang C value."""
+    waits = [simulate(mmc, seed=seed, days=120).summary["wait_minutes"]["mean"] for seed in range(6)]
+    theory = MMc(arrival_rate=6 / 60, service_rate=1 / 30, servers=4).mean_wait
+    mean, sem = np.mean(waits), stats.sem(waits)
+    half = stats.t.ppf(0.975, len(waits) - 1) * sem
+    assert mean - half <= theory <= mean + half, (waits, theory)
+
+
+def test_models_do_not_leak(mmc):
+    refs = []
+    for seed in range(3):
+        model = GridModel(mmc, seed=seed, days=2)
+        model.run()
+        refs.append(weakref.ref(model))
+        del model
+    gc.collect()
+    assert all(r() is None for r in refs)
