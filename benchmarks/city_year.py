@@ -1,0 +1,109 @@
+"""Benchmark: a full Meihekou city-year, and the degenerate M/M/c case against a bare heapq loop.
+
+    .venv/bin/python benchmarks/city_year.py [--days 365] [--seed 0]
+
+Prints requests simulated, wall time (build, event loop, metrics), requests
+per second and peak memory for the default scenario; then runs the M/M/4
+validation scenario through the same model code at a volume like the city's
+and times a bare heapq M/M/c loop on the same volume as the reference for
+what plain Python can do. Targets (docs/PERFORMANCE.md): city-year <= 10 s
+and <= 1.5 GB; degenerate event loop within 1.5x of the bare loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import platform
+import random
+import resource
+import time
+from pathlib import Path
+
+from sim.model import GridModel, metrics
+from sim.scenario import load, with_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bare_mmc(n: int, arrival_rate: float, service_rate: float, servers: int, seed: int = 1) -> tuple[float, float]:
+    """The reference: a plain heapq M/M/c loop for `n` arrivals. Returns (seconds, mean wait)."""
+    rng = random.Random(seed)
+    t0 = time.perf_counter()
+    heap = [(rng.expovariate(arrival_rate), 0, 0)]  # (time, seq, kind: 0 arrival, 1 departure)
+    queue: list[float] = []
+    head = busy = arrived = seq = 0
+    total_wait = 0.0
+    while heap:
+        t, _, kind = heapq.heappop(heap)
+        if kind == 0:
+            arrived += 1
+            if arrived < n:
+                seq += 1
+                heapq.heappush(heap, (t + rng.expovariate(arrival_rate), seq, 0))
+            if busy < servers:
+                busy += 1
+                seq += 1
+                heapq.heappush(heap, (t + rng.expovariate(service_rate), seq, 1))
+            else:
+                queue.append(t)
+        elif head < len(queue):
+            total_wait += t - queue[head]
+            head += 1
+            seq += 1
+            heapq.heappush(heap, (t + rng.expovariate(service_rate), seq, 1))
+        else:
+            busy -= 1
+    return time.perf_counter() - t0, total_wait / n
+
+
+def timed_run(scenario, seed: int, days: float | None = None) -> dict:
+    t0 = time.perf_counter()
+    model = GridModel(scenario, seed=seed, days=days)
+    t1 = time.perf_counter()
+    model.run()
+    t2 = time.perf_counter()
+    visits = metrics.visit_table(model)
+    requests = metrics.request_table(model, visits)
+    summary = metrics.summary(model, requests, visits)
+    metrics.timeseries(model, requests, visits)
+    metrics.grid_table(model, requests, visits)
+    t3 = time.perf_counter()
+    return {"model": model, "summary": summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
+            "requests": len(model.requests), "visits": len(model.routes.request)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=float, default=365.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+
+    city = load(ROOT / "scenarios" / "meihekou_2020.toml")
+    r = timed_run(city, args.seed, args.days)
+    total = r["build"] + r["loop"] + r["metrics"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nMeihekou 2020, {args.days:g} days: {r['requests']:,} requests, {r['visits']:,} visits")
+    print(f"  build {r['build']:.2f} s, event loop {r['loop']:.2f} s, metrics {r['metrics']:.2f} s, "
+          f"total {total:.2f} s")
+    print(f"  {r['requests'] / total:,.0f} requests/s overall, {r['requests'] / r['loop']:,.0f} in the loop; "
+          f"peak memory {peak:,.0f} MB")
+
+    n = r["requests"]
+    base = load(ROOT / "scenarios" / "validation" / "mmc.toml")
+    per_day = 6 * 24
+    mmc = with_overrides(base, [("run.days", n / per_day + 10)])
+    d = timed_run(mmc, args.seed)
+    bare_s, bare_wait = bare_mmc(d["requests"], 6 / 60, 1 / 30, 4)
+    print(f"\nM/M/4 (rho 0.75), {d['requests']:,} requests through the same model code:")
+    print(f"  event loop {d['loop']:.2f} s ({d['requests'] / d['loop']:,.0f} requests/s), "
+          f"build {d['build']:.2f} s, metrics {d['metrics']:.2f} s; "
+          f"mean wait {d['summary']['wait_minutes']['mean']:.2f} min")
+    print(f"  bare heapq loop {bare_s:.2f} s ({d['requests'] / bare_s:,.0f} requests/s), mean wait {bare_wait:.2f} min")
+    print(f"  ratio event loop / bare loop: {d['loop'] / bare_s:.2f}x; "
+          f"(build + loop) / bare loop: {(d['build'] + d['loop']) / bare_s:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
