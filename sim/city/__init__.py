@@ -101,7 +101,7 @@ def bisect(x: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int) -> np.ndarra
         order = idx[np.lexsort((idx, axis[idx]))]
         cum = np.cumsum(w[order])
         cut = int(np.searchsorted(cum, cum[-1] * k1 / k))
-        cut = min(max(cut, 1), len(order) - 1)
+        cut = min(max(cut, k1), len(order) - (k - k1))  # every part keeps at least one point
         split(order[:cut], k1, first)
         split(order[cut:], k - k1, first + k1)
 
@@ -248,8 +248,9 @@ def _place_stations(scenario, gx, gy, grid_community, grid_households, hh_x, hh_
     c = scenario.city
     radius = c.walk_circle_minutes * c.walk_speed_m_per_min / c.walk_detour
     building_households = np.bincount(hh_building, minlength=len(bx)).astype(float)
-    building_grid = np.full(len(bx), -1)
-    building_grid[hh_building] = hh_grid
+    # (grid, building) pairs: a building split between two grids is a candidate site for both
+    pairs = np.unique(hh_grid * len(bx) + hh_building)
+    pair_grid, pair_building = pairs // len(bx), pairs % len(bx)
     building_tree = cKDTree(np.c_[bx, by])
     sx, sy, scom = [], [], []
     for k in range(communities):
@@ -261,7 +262,7 @@ def _place_stations(scenario, gx, gy, grid_community, grid_households, hh_x, hh_
             members = grids[groups == g]
             station = len(sx)
             grid_station[members] = station
-            sites = np.flatnonzero(np.isin(building_grid, members))
+            sites = pair_building[np.isin(pair_grid, members)]
             reach = building_tree.query_ball_point(np.c_[bx[sites], by[sites]], radius)
             covered = np.array([building_households[r].sum() for r in reach])
             best = sites[np.argmax(covered)]

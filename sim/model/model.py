@@ -71,6 +71,7 @@ class GridModel(mesa.Model):
         for i in range(self.city.households):
             agents.Household(self, i)
         self.pools: list[Pool] = []
+        self.pools_by_role: list[list[Pool]] = [[] for _ in ROLES]
         self.pool_offset = {}
         for r, role in enumerate(ROLES):
             lay = self.layout[role]
@@ -81,6 +82,7 @@ class GridModel(mesa.Model):
                 pool.members = [cls(self, pool) for _ in range(members)]
                 pool.free.extend(pool.members)
                 self.pools.append(pool)
+                self.pools_by_role[r].append(pool)
 
     def _prepare_visits(self) -> None:
         """Flat per-visit lists the event loop indexes by visit number."""
@@ -175,7 +177,7 @@ class GridModel(mesa.Model):
         n_arrivals = len(arrival_time)
         v_pool, v_duration, v_priority = self.v_pool, self.v_duration, self.v_priority
         v_next, v_deadline, v_start, v_agent = self.v_next, self.v_deadline, self.v_start, self.v_agent
-        on_duty, pools = self.on_duty, self.pools
+        on_duty, pools_by_role = self.on_duty, self.pools_by_role
         capacity = self.spec.roles.alliance.capacity_per_meeting
         i = self.reported
         resolved, abandoned = self.resolved, self.abandoned
@@ -227,8 +229,8 @@ class GridModel(mesa.Model):
                 elif kind == SHIFT:
                     on_duty[a] = b
                     if b:
-                        for pool in pools:
-                            if pool.role == a and pool.queue:
+                        for pool in pools_by_role[a]:
+                            if pool.queue:
                                 abandoned += start_queued(pool, t)
                 elif kind == MEETING:
                     queue, agent = a.queue, a.members[0]

@@ -97,17 +97,31 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
 
 
 def with_overrides(scenario: Scenario, overrides: Iterable[str | tuple[str, Any]]) -> Scenario:
-    """A new scenario with each override applied and validated in turn."""
+    """A new scenario with all overrides applied together, then validated once.
+
+    Validating once lets overrides that only make sense together (more
+    residents and more staff) pass; an error is attributed to the override
+    whose path it concerns, or to all of them when it ties fields together.
+    """
+    data = to_data(scenario)
+    applied = []
     for item in overrides:
         key, value = parse_assignment(item) if isinstance(item, str) else item
-        label = item if isinstance(item, str) else f"{key}={value!r}"
-        data = to_data(scenario)
+        label = "--set " + (item if isinstance(item, str) else f"{key}={value!r}")
         try:
             set_path(data, key, value)
-            scenario = build(Scenario, data)
         except ScenarioError as err:
-            raise err.at(f"--set {label}") from None
-    return scenario
+            raise err.at(label) from None
+        applied.append((key, label))
+    if not applied:
+        return scenario
+    try:
+        return build(Scenario, data)
+    except ScenarioError as err:
+        mine = [label for key, label in applied
+                if err.path == key or err.path.startswith((key + ".", key + "[")) or key.startswith(err.path + ".")]
+        raise err.at((mine or [label for _, label in applied])[0] if len(mine) == 1 or len(applied) == 1
+                     else " ".join(mine or [label for _, label in applied])) from None
 
 
 def scenario_hash(scenario: Scenario) -> str:
