@@ -127,15 +127,229 @@ def format_summary(s: dict) -> str:
                      f"{_fmt(h['p50']):>12}{_fmt(h['p90']):>12}{pct(k['sla_met_share']):>8}"
                      f"{pct(k['escalated_share']):>8}{pct(k['abandoned_share']):>9}")
     lines += ["", "utilisation by role (busy / time on duty):"]
-    lines += [f"  {role:<18}{'-' if u is None else f'{100 * u:5.1f}%'}  ({s['staff'][role]:,} staff)"
+    lines += [f"  {role:<18}{'-' if u is None else f'{100 * u:.1f}%':>6}  ({s['staff'][role]:,} staff)"
               for role, u in s["utilisation"].items()]
     lines.append(f"\nannual cost: {s['cost_yuan_per_year'] / 1e6:,.1f} M yuan "
                  "(pay, subsidies, stations, property subsidies, sub-district and community budgets)")
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- validate
+def _positive_number(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not x > 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return x
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text!r}")
+        return n
+    return parse
+
+
+def _probability(text: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text!r}")
+    return p
+
+
+_CASE_OPTIONS = ("arrivals_per_hour", "service_minutes", "servers", "escalation",
+                 "service_minutes_2", "servers_2", "days", "replications")
+
+
+def add_validate(sub) -> None:
+    p = sub.add_parser("validate", help="check the model against queueing theory (Erlang C, Jackson, Little)",
+                       description="With no case: every built-in case and a pass/fail table. "
+                                   "Exit 1 if any check fails.")
+    p.add_argument("case", nargs="?", choices=["mmc", "tandem"],
+                   help="one case from the arguments below (default: all built-in cases)")
+    p.add_argument("--arrivals-per-hour", type=_positive_number, help="Poisson arrival rate (default 6)")
+    p.add_argument("--service-minutes", type=_positive_number, help="mean service time at station 1 (default 30)")
+    p.add_argument("--servers", type=_count(1), help="servers at station 1 (default 4)")
+    p.add_argument("--escalation", type=_probability, help="tandem: share escalated to station 2 (default 0.1)")
+    p.add_argument("--service-minutes-2", type=_positive_number,
+                   help="tandem: mean service time at station 2 (default 120)")
+    p.add_argument("--servers-2", type=_count(1), help="tandem: servers at station 2 (default 2)")
+    p.add_argument("--days", type=positive_days, help="simulated days per replication (default 200)")
+    p.add_argument("--replications", type=_count(2), help="replications (default 10)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the first replication (default 0)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args) -> int:
+    from tqdm import tqdm
+
+    from .analysis.queueing import UnstableQueueError
+    from .experiments import validate as v
+
+    given = [f"--{k.replace('_', '-')}" for k in _CASE_OPTIONS if getattr(args, k) is not None]
+    if args.case is None and given:
+        raise UserError(f"validate: {given[0]} needs a case: `gridsim validate mmc ...` or `... tandem ...`")
+    if args.case == "mmc" and any(g in given for g in ("--escalation", "--service-minutes-2", "--servers-2")):
+        raise UserError("validate mmc: --escalation, --service-minutes-2 and --servers-2 are for `validate tandem`")
+    pick = lambda name, default: default if getattr(args, name) is None else getattr(args, name)  # noqa: E731
+    common = dict(arrivals_per_hour=pick("arrivals_per_hour", 6.0), service_minutes=pick("service_minutes", 30.0),
+                  servers=pick("servers", 4), days=pick("days", 200.0), replications=pick("replications", 10))
+    try:
+        if args.case == "mmc":
+            cases = [v.MMcCase(**common)]
+        elif args.case == "tandem":
+            cases = [v.TandemCase(**common, escalation=pick("escalation", 0.1),
+                                  service_minutes_2=pick("service_minutes_2", 120.0), servers_2=pick("servers_2", 2))]
+        else:
+            cases = v.builtin_cases()
+    except (UnstableQueueError, ValueError) as err:
+        raise UserError(f"validate {args.case}: {err}") from None
+
+    bar = None
+
+    def progress(total: int):
+        nonlocal bar
+        bar = tqdm(total=total, desc="validate", unit="run", file=sys.stderr, disable=args.json, leave=False)
+        return lambda: bar.update(1)
+
+    try:
+        checks = v.run_cases(cases, seed=args.seed, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(v.as_json(checks), allow_nan=False))
+    else:
+        print(v.format_table(checks))
+    return 0 if all(c.passed for c in checks) else 1
+
+
+# ---------------------------------------------------------------- sweep
+def worker_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return n
+
+
+def add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="run an experiment's runs (resumable), store them as Parquet")
+    p.add_argument("experiment", type=Path, help="experiment file, e.g. experiments/grid_size.toml")
+    p.add_argument("--workers", type=worker_count, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--days", type=positive_days, help="quick look: simulated days instead of the file's")
+    p.add_argument("--replicates", type=worker_count, help="quick look: replicates instead of the file's")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where experiment folders go (default: ./results)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: move existing results for this experiment aside")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args) -> int:
+    import os
+
+    from .experiments.spec import load_spec
+    from .experiments.store import Store
+    from .experiments.sweep import Executor, ExecutorError, Interrupted, sweep
+
+    spec = load_spec(args.experiment, days=args.days, replicates=args.replicates)
+    # a quick look is a different experiment: it gets its own folder, never mixed with the full one
+    suffix = (f"-days{args.days:g}" if args.days else "") + (f"-reps{args.replicates}" if args.replicates else "")
+    folder = writable_dir(args.results) / f"{spec.name}{suffix}"
+    store = Store(folder)
+    moved = store.open(spec, fresh=args.fresh)
+    if moved:
+        print(f"moved the old results to {moved}", file=sys.stderr)
+    n_points = len(spec.points())
+    workers = args.workers or os.cpu_count() or 1
+    executor = Executor(workers, args.dask)
+    print(f"{spec.name}: {n_points} points x {spec.replicates} replicates"
+          f"{' (more until the CI is narrow enough)' if spec.until_ci else ''}, {spec.days:g} days each, "
+          f"on {executor.label} -> {folder}/", file=sys.stderr)
+    try:
+        with executor as pool:
+            report = sweep(spec, store, pool, progress=not args.quiet)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except Interrupted as stop:
+        r = stop.report
+        print(f"interrupted: {r.done} runs finished now, {r.skipped} before, kept in {folder}/; "
+              "rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(f"{report.done} runs done, {report.skipped} skipped (already stored), {report.failed} failed "
+          f"in {report.seconds:.1f} s; results in {folder}/ (pandas.read_parquet('{folder}'))")
+    if report.failed:
+        for rid, error in sorted(report.errors.items())[:5]:
+            print(f"  failed {rid}: {error}", file=sys.stderr)
+        print(f"error: {report.failed} runs failed (details in {folder}/_failed/); "
+              "rerun the same command to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------- compare
+def add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="paired differences between sweep points, with 95% CIs")
+    p.add_argument("results", type=Path, help="a sweep results folder, e.g. results/grid_size")
+    p.add_argument("--baseline", action="append", default=[], metavar="FACTOR=VALUE", required=True,
+                   help="the baseline point, e.g. households_per_grid=350 (repeat for several factors)")
+    p.add_argument("--kpi", action="append", default=[], metavar="NAME",
+                   help="KPI column to compare (repeatable; default: the headline KPIs)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    import math
+
+    from .analysis.compare import CompareError, compare, format_table, read_manifest, read_runs, resolve_factor
+    from .scenario import parse_assignment
+
+    try:
+        manifest = read_manifest(args.results)
+        factors = manifest.get("factors", [])
+        baseline = {}
+        for text in args.baseline:
+            key, value = parse_assignment(text)
+            baseline[resolve_factor(key, factors)] = value
+        runs = read_runs(args.results)
+        if runs.empty:
+            raise CompareError(f"{args.results}: no finished runs yet")
+        table = compare(runs, factors, baseline, args.kpi or None)
+    except CompareError as err:
+        raise UserError(str(err)) from None
+    if args.json:
+        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
+        records = [{k: clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                   for row in table.to_dict("records")]
+        print(json.dumps({"experiment": manifest.get("experiment"), "results": str(args.results),
+                          "baseline": baseline, "level": 0.95, "paired_over": "replicate",
+                          "comparisons": records}, allow_nan=False))
+    else:
+        print(f"{manifest.get('experiment')}: paired differences over replicates (common random numbers), "
+              "95% t intervals")
+        print(format_table(table))
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-COMMANDS = [add_run]
+COMMANDS = [add_run, add_validate, add_sweep, add_compare]
 
 
 def build_parser() -> Parser:

@@ -1,0 +1,180 @@
+"""Paired comparisons of stored sweep results.
+
+Runs in the same replicate share their seed, so every point saw the same
+arrivals (common random numbers). The difference between a point and the
+baseline is therefore taken replicate by replicate, and its 95% confidence
+interval is a t interval over those paired differences: much narrower than
+comparing two independent means when the runs are positively correlated.
+
+This module reads the results store (Parquet files and `_manifest.json`); it
+never runs a model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+DEFAULT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
+                "resolution_hours.p90", "sla_met_share", "abandoned_share", "utilisation.grid_leader",
+                "utilisation.station_head", "cost_yuan_per_year")
+ID_COLUMNS = ("point", "replicate", "seed")
+
+
+class CompareError(ValueError):
+    """Bad results folder or baseline; one line."""
+
+
+def read_manifest(folder: str | Path) -> dict:
+    path = Path(folder) / "_manifest.json"
+    if not path.exists():
+        raise CompareError(f"{folder}: not a sweep results folder (no _manifest.json)")
+    return json.loads(path.read_text())
+
+
+def read_runs(folder: str | Path) -> pd.DataFrame:
+    """Every finished run of an experiment, one row each, sorted by point and replicate."""
+    folder = Path(folder)
+    if not any(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_"))):
+        return pd.DataFrame(columns=list(ID_COLUMNS))
+    df = pd.read_parquet(folder)
+    return df.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
+    """(mean, half-width of the t confidence interval); half-width NaN when n < 2."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan
+    if n < 2:
+        return float(x.mean()), math.nan
+    sd = float(x.std(ddof=1))
+    return float(x.mean()), float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
+
+
+def unpaired_ci(a, b, level: float = 0.95) -> tuple[float, float]:
+    """(mean(a) - mean(b), Welch half-width), treating the two samples as independent."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return float(a.mean() - b.mean()), 0.0
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return float(a.mean() - b.mean()), float(stats.t.ppf(0.5 + level / 2, dof) * se)
+
+
+def resolve_factor(key: str, factors: list[str]) -> str:
+    """A full dotted path, or a unique last part of one (`households_per_grid`)."""
+    if key in factors:
+        return key
+    hits = [f for f in factors if f.endswith("." + key)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise CompareError(f"--baseline {key}: not a factor of this experiment (factors: {', '.join(factors) or 'none'})")
+    raise CompareError(f"--baseline {key}: ambiguous, matches {', '.join(hits)}")
+
+
+def _same(column: pd.Series, value) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(column) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return pd.Series(np.isclose(column.to_numpy(dtype=float), float(value), rtol=1e-9, atol=0), index=column.index)
+    return column.astype(str) == str(value)
+
+
+def point_label(row: pd.Series, factors: list[str]) -> str:
+    return ", ".join(f"{f.rsplit('.', 1)[-1]}={row[f]:g}" if isinstance(row[f], float) else f"{f.rsplit('.', 1)[-1]}={row[f]}"
+                     for f in factors) or "(base)"
+
+
+def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -> pd.DataFrame:
+    """Per point and KPI: mean, baseline mean, paired difference with 95% CI, n, and whether
+    the CI covers zero. `baseline` maps factor paths to values; factors it leaves out are
+    held at each point's own value."""
+    kpis = list(kpis or [k for k in DEFAULT_KPIS if k in runs.columns])
+    missing = [k for k in kpis if k not in runs.columns]
+    if missing:
+        raise CompareError(f"--kpi {missing[0]}: no such KPI column")
+    pts = runs.drop_duplicates("point").set_index("point")
+    base_mask = pd.Series(True, index=pts.index)
+    for f, v in baseline.items():
+        base_mask &= _same(pts[f], v)
+    if not base_mask.any():
+        shown = ", ".join(f"{k}={v}" for k, v in baseline.items())
+        raise CompareError(f"--baseline {shown}: no such point in the results")
+    rows = []
+    others = [f for f in factors if f not in baseline]
+    for p, prow in pts.iterrows():
+        match = base_mask.copy()
+        for f in others:
+            match &= _same(pts[f], prow[f])
+        if not match.any():
+            continue
+        b = int(match[match].index[0])
+        here = runs[runs["point"] == p].set_index("replicate")
+        there = runs[runs["point"] == b].set_index("replicate")
+        common = here.index.intersection(there.index)
+        for k in kpis:
+            x, y = here.loc[common, k].astype(float), there.loc[common, k].astype(float)
+            ok = ~(x.isna() | y.isna())
+            d = (x - y)[ok]
+            mean_d, hw = mean_ci(d) if p != b else (0.0, 0.0)
+            _, hw_u = unpaired_ci(x[ok], y[ok]) if ok.sum() >= 2 and p != b else (math.nan, math.nan)
+            rows.append({
+                "point": int(p), "label": point_label(prow, factors), "baseline_point": b,
+                "is_baseline": p == b, "kpi": k, "n": int(ok.sum()),
+                "mean": float(here[k].astype(float).mean()), "baseline_mean": float(y[ok].mean()) if ok.any() else math.nan,
+                "diff": mean_d, "ci_low": mean_d - hw, "ci_high": mean_d + hw, "half_width": hw,
+                "half_width_unpaired": hw_u,
+                "distinguishable": bool(not math.isnan(hw) and (mean_d - hw > 0 or mean_d + hw < 0)),
+            })
+    return pd.DataFrame(rows)
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    a = abs(x)
+    if a >= 1e5:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.4f}"
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """Plain text: one block per point, one line per KPI."""
+    lines = []
+    for p, block in table.groupby("point", sort=True):
+        first = block.iloc[0]
+        if first["is_baseline"]:
+            lines.append(f"{first['label']}  (baseline, n = {first['n']})")
+            for _, r in block.iterrows():
+                lines.append(f"  {r['kpi']:<28}{_num(r['mean']):>14}")
+            lines.append("")
+            continue
+        base = table[(table["point"] == first["baseline_point"])]
+        base_label = base.iloc[0]["label"] if len(base) else f"point {first['baseline_point']}"
+        lines.append(f"{first['label']}  vs  {base_label}  (paired over n = {first['n']} replicates)")
+        lines.append(f"  {'kpi':<28}{'mean':>14}{'baseline':>14}{'difference':>14}   95% CI of the difference")
+        for _, r in block.iterrows():
+            if r["n"] < 2:
+                verdict = "n < 2: no interval"
+            else:
+                verdict = f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+                if r["half_width"] == 0 and r["diff"] == 0:
+                    verdict = "identical in every replicate"
+                elif not r["distinguishable"]:
+                    verdict += "  not distinguishable from zero"
+            lines.append(f"  {r['kpi']:<28}{_num(r['mean']):>14}{_num(r['baseline_mean']):>14}"
+                         f"{_num(r['diff']):>14}   {verdict}")
+        lines.append("")
+    return "\n".join(lines).rstrip()

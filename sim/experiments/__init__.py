@@ -1,0 +1,1 @@
+"""Experiments: sweep specs, sampling designs, seeding, executors and the results store."""
