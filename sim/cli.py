@@ -252,7 +252,7 @@ def add_sweep(sub) -> None:
     p.add_argument("--workers", type=worker_count, help="worker processes (default: the core count)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
     p.add_argument("--days", type=positive_days, help="quick look: simulated days instead of the file's")
-    p.add_argument("--replicates", type=worker_count, help="quick look: replicates instead of the file's")
+    p.add_argument("--replicates", type=worker_count, help="quick look: exactly this many replicates (ignores until_ci)")
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                    help="where experiment folders go (default: ./results)")
     p.add_argument("--fresh", action="store_true",

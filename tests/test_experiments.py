@@ -226,3 +226,10 @@ def test_compare_cli(reference, tmp_path, capsys):
     assert "95% CI" in capsys.readouterr().out
     assert main(["compare", str(tmp_path / "res"), "--baseline", "nope=4"]) == 2
     assert "not a factor" in capsys.readouterr().err
+
+
+def test_quick_look_days_must_exceed_warmup(tmp_path, capsys):
+    path = write_spec(tmp_path)
+    assert main(["sweep", str(path), "--days", "4", "--results", str(tmp_path / "res")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--days 4 must be more than the experiment's warmup_days (5)" in err

@@ -283,12 +283,14 @@ def load_spec(path: str | Path, days: float | None = None, replicates: int | Non
     days_v, warm = _number(days_v, src, "days"), _number(warm, src, "warmup_days")
     if days_v <= 0:
         raise _err(src, "days", f"must be > 0, got {days_v:g}")
+    if days is not None and warm >= days_v:
+        raise _err(src, "", f"--days {days_v:g} must be more than the experiment's warmup_days ({warm:g})")
     if not 0 <= warm < days_v:
         raise _err(src, "warmup_days", f"must be >= 0 and less than days ({days_v:g}), got {warm:g}")
 
     until = data.get("until_ci")
     until_ci = None
-    if until is not None:
+    if until is not None and replicates is None:     # a quick look (--replicates) runs exactly that many
         if not isinstance(until, dict):
             raise _err(src, "until_ci", f"must be a table {{metric, half_width, max_replicates}}, got {until!r}")
         bad = sorted(set(until) - {"metric", "half_width", "max_replicates"})

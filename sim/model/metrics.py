@@ -33,7 +33,7 @@ def visit_table(model) -> pd.DataFrame:
     return pd.DataFrame({
         "request": rt.request, "stage": rt.stage,
         "role": pd.Categorical.from_codes(rt.role, ROLES), "unit": rt.unit,
-        "agent": np.where(np.isnan(start), -1, np.array(model.v_agent)),
+        "agent": np.array([-1 if a is None else a.unique_id for a in model.v_agent], dtype=np.int64),
         "queued": queued, "start": start, "end": end,
     })
 
