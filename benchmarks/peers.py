@@ -248,8 +248,8 @@ def main(argv=None) -> int:
     bare = next((r for label, r, _ in rows if label.startswith("bare")), None)
     bare_per = bare["wall"] / bare["requests"] if bare else None
     print()
-    print(f"| engine | requests | wall (s) | requests/s | x bare loop | mean wait (min) | Erlang C (min) | note |")
-    print(f"|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| engine | requests | wall (s) | requests/s | x bare loop | mean wait (min) | Erlang C (min) | note |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for label, r, note in rows:
         per = r["wall"] / max(r["requests"], 1)
         ratio = f"{per / bare_per:.2f}" if bare_per else "-"

@@ -19,7 +19,6 @@ from sim.cli import main
 from sim.experiments.spec import load_spec, run_seed
 from sim.experiments.store import Store
 from sim.experiments.sweep import Executor, sweep
-from sim.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 MMC = ROOT / "scenarios" / "validation" / "mmc.toml"

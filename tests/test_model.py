@@ -1,7 +1,6 @@
 """The model's promises: conservation, determinism, common random numbers, grids, Little's law."""
 
 import gc
-import math
 import weakref
 
 import numpy as np

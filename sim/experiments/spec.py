@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scenario import Scenario, ScenarioError, load, scenario_hash, to_data, with_overrides
+from ..scenario import Scenario, ScenarioError, load, scenario_hash, with_overrides
 
 DESIGNS = ("factorial", "lhs", "sobol")
 TOP_KEYS = ("name", "description", "scenario", "design", "replicates", "root_seed",
@@ -326,7 +326,7 @@ def check_points(spec: Spec) -> list[Scenario]:
     for point in spec.points():
         for key, value in point.items():
             try:
-                scenario = with_overrides(spec.base, [(key, value)])
+                with_overrides(spec.base, [(key, value)])
             except ScenarioError as err:
                 raise _err(spec.source, f"factors.{key}",
                            f"value {value!r}: {err.path}: {err.message}") from None

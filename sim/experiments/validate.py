@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
-from scipy import stats
 
+from ..analysis.compare import mean_ci as t_interval
 from ..analysis.queueing import MMc, UnstableQueueError, tandem
 from ..model.run import simulate
 from ..scenario import Scenario, load, to_data, with_overrides
@@ -63,12 +63,9 @@ class Check:
 
 
 def mean_ci(values: Iterable[float], level: float = LEVEL) -> tuple[float, float, float]:
-    """Mean and two-sided Student-t confidence interval of the replication values."""
-    x = np.asarray(list(values), dtype=float)
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, -math.inf, math.inf
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    """Mean and two-sided Student-t confidence interval (unbounded with one value)."""
+    m, half = t_interval(list(values), level)
+    half = math.inf if math.isnan(half) else half
     return m, m - half, m + half
 
 
