@@ -27,7 +27,8 @@ from ..scenario import Scenario, ScenarioError, load, scenario_hash, with_overri
 
 DESIGNS = ("factorial", "lhs", "sobol")
 TOP_KEYS = ("name", "description", "scenario", "design", "replicates", "root_seed",
-            "days", "warmup_days", "set", "factors", "until_ci")
+            "days", "warmup_days", "set", "factors", "options", "baseline", "until_ci", "quick")
+OPTION = "option"                          # the factor whose values name the [options] bundles
 RANGE_KEYS = {"low", "high", "integer", "values"}
 
 
@@ -78,6 +79,9 @@ class Spec:
     until_ci: UntilCI | None = None
     description: str = ""
     fixed: tuple = ()                      # the [set] overrides, (path, value) pairs
+    options: tuple = ()                    # [options]: (name, ((path, value), ...)) bundles
+    quick: tuple = ()                      # [quick]: (days, replicates) for `reproduce --quick`
+    baseline: tuple = ()                   # [baseline]: (factor path, value) the options are compared with
 
 
     def data(self) -> dict:
@@ -91,6 +95,9 @@ class Spec:
             "replicates": self.replicates, "root_seed": self.root_seed,
             "days": self.days, "warmup_days": self.warmup_days,
             "until_ci": None if self.until_ci is None else vars(self.until_ci).copy(),
+            "options": {name: dict(bundle) for name, bundle in self.options},
+            "quick": list(self.quick),
+            "baseline": dict(self.baseline),
         }
 
     def hash(self) -> str:
@@ -114,8 +121,16 @@ class Spec:
                 u = qmc.Sobol(d=d, scramble=True, seed=self.design_seed).random(self.samples)
         return [{f.path: _plain(f.pick(float(row[j]))) for j, f in enumerate(self.factors)} for row in u]
 
+    def overrides(self, point: dict) -> list[tuple[str, Any]]:
+        """A point's scenario overrides; an `option` expands into its bundle."""
+        bundles = dict(self.options)
+        out = []
+        for key, value in point.items():
+            out += list(bundles[value]) if key == OPTION else [(key, value)]
+        return out
+
     def scenario_at(self, point: dict) -> Scenario:
-        return with_overrides(self.base, list(point.items()))
+        return with_overrides(self.base, self.overrides(point))
 
 
 def _plain(v: Any) -> Any:
@@ -262,6 +277,28 @@ def load_spec(path: str | Path, days: float | None = None, replicates: int | Non
         raise _err(src, "design", f"must be one of {', '.join(DESIGNS)}, got {design!r}")
 
     factors = _factors(data.get("factors", {}), src)
+    options = data.get("options", {})
+    if not isinstance(options, dict) or not all(isinstance(v, dict) and v for v in options.values()):
+        raise _err(src, "options", "must be tables of dotted scenario paths and values, one per named option")
+    if options:
+        if any(f.path == OPTION for f in factors):
+            raise _err(src, f"factors.{OPTION}", "is set by the [options] tables; do not list it")
+        factors.append(Factor(OPTION, values=tuple(options)))
+    baseline = dict(_leaves(data.get("baseline", {}))) if isinstance(data.get("baseline", {}), dict) else None
+    if baseline is None:
+        raise _err(src, "baseline", "must be a table {factor path = value}")
+    for key, value in baseline.items():
+        factor = next((f for f in factors if f.path == key), None)
+        if factor is None:
+            raise _err(src, f"baseline.{key}", f"is not a factor (factors: {', '.join(f.path for f in factors)})")
+        if factor.values is not None and value not in factor.values:
+            raise _err(src, f"baseline.{key}", f"{value!r} is not one of the factor's values {list(factor.values)!r}")
+    quick = data.get("quick", {})
+    if not isinstance(quick, dict) or set(quick) - {"days", "replicates"}:
+        raise _err(src, "quick", "must be a table {days, replicates} (the settings of `reproduce --quick`)")
+    quick_settings = ()
+    if quick:
+        quick_settings = (_number(quick.get("days", 7), src, "quick.days"), _int(quick, "replicates", src, default=2, minimum=2))
     if design == "factorial":
         for f in factors:
             if f.values is None:
@@ -315,7 +352,9 @@ def load_spec(path: str | Path, days: float | None = None, replicates: int | Non
     spec = Spec(name=name, source=src, scenario_path=scenario_path, base=base, factors=tuple(factors),
                 design=design, samples=samples, design_seed=design_seed, replicates=n_rep,
                 root_seed=root_seed, days=days_v, warmup_days=warm, until_ci=until_ci,
-                description=description, fixed=tuple(_leaves(fixed)))
+                description=description, fixed=tuple(_leaves(fixed)),
+                options=tuple((name, tuple(_leaves(bundle))) for name, bundle in options.items()),
+                quick=quick_settings, baseline=tuple(baseline.items()))
     check_points(spec)
     return spec
 
@@ -325,11 +364,11 @@ def check_points(spec: Spec) -> list[Scenario]:
     out = []
     for point in spec.points():
         for key, value in point.items():
+            where = f"options.{value}" if key == OPTION else f"factors.{key}"
             try:
-                with_overrides(spec.base, [(key, value)])
+                spec.scenario_at({key: value})
             except ScenarioError as err:
-                raise _err(spec.source, f"factors.{key}",
-                           f"value {value!r}: {err.path}: {err.message}") from None
+                raise _err(spec.source, where, f"value {value!r}: {err.path}: {err.message}") from None
         try:
             out.append(spec.scenario_at(point))
         except ScenarioError as err:

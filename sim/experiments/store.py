@@ -5,6 +5,9 @@ Layout of `results/<experiment>/`:
     _manifest.json          the spec, its hash, gridsim version, when started
     runs/p0003-r0001.parquet one row per finished run: point, replicate, seed,
                             factor values, every summary KPI (dotted names)
+    _series/p0003-r0001.parquet    daily open requests by type, busy places by role
+    _quantiles/p0003-r0001.parquet percentiles 0-100 of residents' resolution hours
+    _grids/p0003-r0001.parquet     the per-grid table (load, waits, utilisation)
     _failed/p0003-r0001.json a run that raised: its error (retried on rerun)
 
 Names starting with `_` or `.` are skipped by pyarrow's dataset discovery, so
@@ -136,7 +139,12 @@ class Store:
             return {}
         return {p.stem: json.loads(p.read_text()) for p in self.failed_dir.glob("*.json")}
 
-    def write_run(self, rid: str, row: dict) -> None:
+    def write_run(self, rid: str, row: dict, extras: dict[str, pd.DataFrame] | None = None) -> None:
+        """Write a run's extra tables first, its row last: the row marks the run finished."""
+        for name, table in (extras or {}).items():
+            folder = self.folder / f"_{name}"
+            folder.mkdir(exist_ok=True)
+            _atomic_write_bytes(folder / f"{rid}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
         df = pd.DataFrame([row])
         _atomic_write_bytes(self.runs / f"{rid}.parquet", lambda p: df.to_parquet(p, index=False))
         (self.failed_dir / f"{rid}.json").unlink(missing_ok=True)

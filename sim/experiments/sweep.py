@@ -49,6 +49,7 @@ class Report:
 # ---------------------------------------------------------------- the worker side
 def execute(task: dict) -> dict:
     """Run one (point, replicate): returns {"ok": True, "row": ...} or {"ok": False, "error": ...}."""
+    from ..model import metrics
     from ..model.run import simulate
     t0 = time.perf_counter()
     try:
@@ -64,7 +65,12 @@ def execute(task: dict) -> dict:
         if clash:
             raise ValueError(f"factor column {clash[0]!r} has the name of a summary KPI")
         row.update(kpis)
-        return {"ok": True, "row": row, "seconds": time.perf_counter() - t0, "sim_seconds": sim_seconds}
+        t_warm = scenario.run.warmup_days * 1440
+        extras = {"series": metrics.daily_series(result.timeseries),
+                  "quantiles": metrics.resolution_quantiles(result.requests, t_warm),
+                  "grids": result.grids}
+        return {"ok": True, "row": row, "extras": extras,
+                "seconds": time.perf_counter() - t0, "sim_seconds": sim_seconds}
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, not fatal
         return {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(),
                 "seconds": time.perf_counter() - t0}
@@ -204,7 +210,7 @@ def sweep(spec: Spec, store: Store, executor: cf.Executor, progress: bool = True
                     out = {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": ""}
                 if out["ok"]:
                     report.sim_seconds += out["sim_seconds"]
-                    store.write_run(rid, out["row"])
+                    store.write_run(rid, out["row"], out.get("extras", {}))
                     finished.add(rid)
                     report.done += 1
                 else:

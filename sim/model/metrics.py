@@ -248,3 +248,21 @@ def finite(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def daily_series(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Daily means of the hourly series (open requests by type, busy places by role)."""
+    day = np.ceil(timeseries["hour"].to_numpy() / 24).astype(int)
+    out = timeseries.drop(columns="hour").groupby(day).mean()
+    out.index.name = "day"
+    return out.reset_index()
+
+
+def resolution_quantiles(requests: pd.DataFrame, t0: float) -> pd.DataFrame:
+    """Percentiles 0-100 of resolution hours of residents' resolved requests created after t0."""
+    res = requests[(requests["origin"] == "resident") & (requests["created"] >= t0)
+                   & (requests["outcome"] == "resolved")]
+    hours = ((res["ended"] - res["created"]) / 60).to_numpy()
+    q = np.arange(101)
+    return pd.DataFrame({"percentile": q,
+                         "resolution_hours": np.percentile(hours, q) if len(hours) else np.full(101, np.nan)})
