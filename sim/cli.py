@@ -348,8 +348,147 @@ def cmd_compare(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- reproduce
+def add_reproduce(sub) -> None:
+    p = sub.add_parser("reproduce", help="re-run study experiments at reference settings and check them")
+    p.add_argument("experiments", nargs="*", metavar="EN", help="E1 ... E7 (or the experiment's name)")
+    p.add_argument("--all", action="store_true", help="every study experiment")
+    p.add_argument("--quick", action="store_true", help="the short settings, checked against their own reference")
+    p.add_argument("--workers", type=worker_count, help="worker processes (default: the core count)")
+    p.add_argument("--results", type=Path, default=Path("results") / "reproduce", metavar="DIR",
+                   help="where the re-runs go (default: ./results/reproduce)")
+    p.add_argument("--update", action="store_true",
+                   help="write these runs as the new reference (after a deliberate model change)")
+    p.set_defaults(func=cmd_reproduce)
+
+
+def cmd_reproduce(args) -> int:
+    import os
+    import shutil
+
+    from .experiments import reproduce as rp
+    from .experiments.store import Store
+    from .experiments.sweep import Executor, sweep
+
+    keys = list(rp.study_experiments()) if args.all else args.experiments
+    if not keys:
+        raise UserError("gridsim reproduce: name experiments (E1 ... E7) or give --all")
+    plans = [rp.spec_for(rp.find(key), args.quick) for key in keys]
+    references = {} if args.update else {s.name: rp.read_reference(s, args.quick) for s in plans}
+    failures = 0
+    with Executor(args.workers or os.cpu_count() or 1) as pool:
+        for spec in plans:
+            folder = writable_dir(args.results) / f"{spec.name}{'-quick' if args.quick else ''}"
+            shutil.rmtree(folder, ignore_errors=True)   # a back test re-runs everything, always
+            store = Store(folder)
+            store.open(spec)
+            report = sweep(spec, store, pool, progress=sys.stderr.isatty())
+            if report.failed:
+                print(f"error: {spec.name}: {report.failed} runs failed (see {folder}/_failed/)", file=sys.stderr)
+                return 1
+            runs = store.table()
+            if args.update:
+                print(f"{spec.name}: wrote {rp.write_reference(spec, args.quick, runs)} "
+                      f"({report.done} runs in {report.seconds:.0f} s)")
+                continue
+            reference = references[spec.name]
+            if reference["spec_hash"] != spec.hash():
+                print(f"FAIL  {spec.name}: the experiment file changed since its reference was made "
+                      f"(spec hash {reference['spec_hash']} -> {spec.hash()})")
+                failures += 1
+            lines = rp.check(reference, rp.summarise(spec, runs))
+            for line in lines:
+                print(f"{spec.name}  {line}")
+            bad = sum(not line.passed for line in lines)
+            failures += bad
+            print(f"{spec.name}: {len(lines) - bad} of {len(lines)} KPIs within the reference's 95% CI "
+                  f"({report.done} runs in {report.seconds:.0f} s)")
+    return 1 if failures else 0
+
+
+# ---------------------------------------------------------------- report
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="figures (PNG, SVG) and report.md for a sweep results folder",
+                       description="Writes RESULTS/report/: report.md and the figures. The same results "
+                                   "give the same files.")
+    p.add_argument("results", type=Path, help="a sweep results folder, e.g. results/E3_building_leaders")
+    p.add_argument("--baseline", action="append", default=[], metavar="FACTOR=VALUE",
+                   help="the baseline point (default: the experiment's [baseline]), e.g. option=none")
+    p.set_defaults(func=cmd_report)
+
+
+def _report_spec(results: Path, manifest: dict):
+    """The experiment's spec file, wherever it can still be found: (path, Spec) or (None, None)."""
+    from .experiments.spec import load_spec
+
+    name = manifest.get("spec_file")
+    if not name:
+        return None, None
+    spec = manifest.get("spec") or {}
+    for path in (Path(name), results.resolve().parent.parent / name, results / Path(name).name):
+        if path.is_file():
+            try:
+                return path, load_spec(path, days=spec.get("days"), replicates=spec.get("replicates"))
+            except (ScenarioError, OSError, ValueError):
+                return path, None
+    return None, None
+
+
+def cmd_report(args) -> int:
+    from .analysis.compare import CompareError, read_manifest, resolve_factor
+    from .analysis.figures import load_results
+    from .analysis.report import MapInput, spec_header, write_report
+    from .scenario import parse_assignment
+
+    try:
+        manifest = read_manifest(args.results)
+        baseline = None
+        if args.baseline:
+            baseline = {}
+            for text in args.baseline:
+                key, value = parse_assignment(text)
+                baseline[resolve_factor(key, manifest.get("factors", []))] = value
+        res = load_results(args.results, baseline)
+    except CompareError as err:
+        raise UserError(str(err)) from None
+    path, spec = _report_spec(args.results, manifest)
+    header = ""
+    if path is not None:
+        try:
+            header = spec_header(path.read_text())
+        except (OSError, UnicodeDecodeError):
+            header = ""
+    map_input, wanted_points = None, None
+    if spec is not None:
+        from .city import build_city
+        from .experiments.spec import run_seed
+        from .model.requests import stream
+
+        points = spec.points()
+        wanted_points = list(range(len(points)))
+        if res.baseline_point < len(points):
+            from .analysis.figures import grid_table
+            try:
+                _, replicate = grid_table(res, res.baseline_point)
+                scenario = spec.scenario_at(points[res.baseline_point])
+                city = build_city(scenario, stream(run_seed(spec.root_seed, replicate), "city"))
+                c = scenario.city
+                map_input = MapInput(city, c.walk_circle_minutes,
+                                     c.walk_circle_minutes * c.walk_speed_m_per_min / c.walk_detour)
+            except FileNotFoundError:
+                map_input = None
+    out = writable_dir(args.results / "report")
+    report = write_report(res, out, map_input, header, wanted_points,
+                          (manifest.get("spec") or {}).get("replicates"))
+    print(f"wrote {report} and {len(sorted(out.glob('*.png')))} figures (PNG and SVG) in {out}/")
+    if res.failed:
+        print(f"warning: {len(res.failed)} failed runs are missing from the report (see {args.results}/_failed/)",
+              file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-COMMANDS = [add_run, add_validate, add_sweep, add_compare]
+COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report]
 
 
 def build_parser() -> Parser:

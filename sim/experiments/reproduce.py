@@ -1,0 +1,117 @@
+"""Back tests: re-run a study experiment at its reference settings and check it against
+the committed reference numbers in results/reference/.
+
+A reference holds, per point, each KPI's mean over replicates with its 95%
+CI half-width. Seeds derive from the spec, so an unchanged model reproduces
+the reference exactly; a KPI passes while its new mean lies within the
+reference's CI, so a change to the model shows up as the KPIs it moves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis.compare import DEFAULT_KPIS, mean_ci, point_label
+from ..scenario import ScenarioError
+from .spec import Spec, load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS = ROOT / "experiments"
+REFERENCE = ROOT / "results" / "reference"
+KPIS = (*DEFAULT_KPIS, "walk15_coverage_share")
+SLACK = 1e-9          # relative: what a different machine's last floating-point bits may move
+
+
+def study_experiments() -> dict[str, Path]:
+    """'E1' -> experiments/E1_grid_size.toml, for every study experiment."""
+    return {p.name.split("_", 1)[0]: p for p in sorted(EXPERIMENTS.glob("E[0-9]*_*.toml"))}
+
+
+def find(key: str) -> Path:
+    known = study_experiments()
+    if key in known:
+        return known[key]
+    by_name = {p.stem: p for p in known.values()}
+    if key in by_name:
+        return by_name[key]
+    raise ScenarioError("", f"unknown experiment (known: {', '.join(known)})", key)
+
+
+def spec_for(path: Path, quick: bool) -> Spec:
+    spec = load_spec(path)
+    if not quick:
+        return spec
+    if not spec.quick:
+        raise ScenarioError("quick", "missing: this experiment has no quick settings", str(path))
+    days, replicates = spec.quick
+    return load_spec(path, days=days, replicates=replicates)
+
+
+def reference_file(spec: Spec, quick: bool) -> Path:
+    return REFERENCE / f"{spec.name}{'.quick' if quick else ''}.json"
+
+
+def summarise(spec: Spec, runs: pd.DataFrame) -> dict:
+    """The reference form of a finished sweep: per point, each KPI's mean, CI half-width and n."""
+    factors = [f.path for f in spec.factors]
+    points = []
+    for p, group in runs.groupby("point", sort=True):
+        kpis = {}
+        for k in KPIS:
+            if k in group:
+                m, hw = mean_ci(group[k].astype(float))
+                kpis[k] = {"mean": m, "half_width": hw, "n": int(group[k].notna().sum())}
+        points.append({"point": int(p), "label": point_label(group.iloc[0], factors), "kpis": kpis})
+    return {"experiment": spec.name, "spec_hash": spec.hash(), "days": spec.days,
+            "replicates": spec.replicates, "root_seed": spec.root_seed, "points": points}
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    kpi: str
+    reference: float
+    half_width: float
+    now: float
+    passed: bool
+
+    def __str__(self) -> str:
+        band = "" if math.isnan(self.half_width) else f" ± {self.half_width:.4g}"
+        return (f"{'pass' if self.passed else 'FAIL'}  {self.label:<32} {self.kpi:<26} "
+                f"reference {self.reference:.6g}{band}  now {self.now:.6g}")
+
+
+def check(reference: dict, current: dict) -> list[Line]:
+    """One line per point and KPI: does the new mean lie within the reference's CI?"""
+    now = {p["point"]: p for p in current["points"]}
+    lines = []
+    for ref in reference["points"]:
+        here = now.get(ref["point"], {"kpis": {}})
+        for k, r in ref["kpis"].items():
+            value = here["kpis"].get(k, {}).get("mean", math.nan)
+            both_nan = math.isnan(r["mean"]) and math.isnan(value)
+            band = 0.0 if math.isnan(r["half_width"]) else r["half_width"]
+            ok = both_nan or abs(value - r["mean"]) <= band + SLACK * max(1.0, abs(r["mean"]))
+            lines.append(Line(ref["label"], k, r["mean"], r["half_width"], value, bool(ok)))
+    return lines
+
+
+def write_reference(spec: Spec, quick: bool, runs: pd.DataFrame) -> Path:
+    path = reference_file(spec, quick)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summarise(spec, runs), indent=1, sort_keys=True, allow_nan=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_reference(spec: Spec, quick: bool) -> dict:
+    path = reference_file(spec, quick)
+    if not path.exists():
+        raise ScenarioError("", "no reference yet: run `gridsim reproduce ... --update` to make one", str(path))
+    return json.loads(path.read_text())
