@@ -427,10 +427,17 @@ def _report_spec(results: Path, manifest: dict):
     spec = manifest.get("spec") or {}
     for path in (Path(name), results.resolve().parent.parent / name, results / Path(name).name):
         if path.is_file():
-            try:
-                return path, load_spec(path, days=spec.get("days"), replicates=spec.get("replicates"))
-            except (ScenarioError, OSError, ValueError):
-                return path, None
+            # as the sweep read it: plain, or a quick look (--days/--replicates); a spec edited since
+            # the sweep may describe other points or another city, so only an identical hash counts
+            for kw in ({}, {"days": spec.get("days"), "replicates": spec.get("replicates")},
+                       {"days": spec.get("days")}, {"replicates": spec.get("replicates")}):
+                try:
+                    found = load_spec(path, **kw)
+                except (ScenarioError, OSError, ValueError, TypeError):
+                    return path, None
+                if found.hash() == manifest.get("spec_hash"):
+                    return path, found
+            return path, None
     return None, None
 
 
@@ -477,9 +484,14 @@ def cmd_report(args) -> int:
                                      c.walk_circle_minutes * c.walk_speed_m_per_min / c.walk_detour)
             except FileNotFoundError:
                 map_input = None
+    if spec is None:
+        problem = (f"the experiment file {manifest.get('spec_file')} was not found" if path is None else
+                   f"the experiment file {path} could not be read or changed since the sweep")
+    else:
+        problem = "no per-grid table stored for the baseline point"
     out = writable_dir(args.results / "report")
     report = write_report(res, out, map_input, header, wanted_points,
-                          (manifest.get("spec") or {}).get("replicates"))
+                          (manifest.get("spec") or {}).get("replicates"), problem)
     print(f"wrote {report} and {len(sorted(out.glob('*.png')))} figures (PNG and SVG) in {out}/")
     if res.failed:
         print(f"warning: {len(res.failed)} failed runs are missing from the report (see {args.results}/_failed/)",

@@ -22,7 +22,7 @@ from scipy import stats
 
 DEFAULT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
                 "resolution_hours.p90", "sla_met_share", "abandoned_share", "utilisation.grid_leader",
-                "utilisation.station_head", "cost_yuan_per_year")
+                "utilisation.station_head", "by_type.visit.wait_minutes.mean", "cost_yuan_per_year")
 ID_COLUMNS = ("point", "replicate", "seed")
 
 
@@ -40,9 +40,11 @@ def read_manifest(folder: str | Path) -> dict:
 def read_runs(folder: str | Path) -> pd.DataFrame:
     """Every finished run of an experiment, one row each, sorted by point and replicate."""
     folder = Path(folder)
-    if not any(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_"))):
+    # only runs/: anything else beside it (a report/ folder of PNGs, say) must not be read as Parquet
+    source = folder / "runs" if (folder / "runs").is_dir() else folder
+    if not any(p for p in source.rglob("*.parquet") if not p.name.startswith((".", "_"))):
         return pd.DataFrame(columns=list(ID_COLUMNS))
-    df = pd.read_parquet(folder)
+    df = pd.read_parquet(source)
     return df.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
 
 
