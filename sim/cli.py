@@ -409,7 +409,7 @@ def cmd_reproduce(args) -> int:
 # ---------------------------------------------------------------- report
 def add_report(sub) -> None:
     p = sub.add_parser("report", help="figures (PNG, SVG) and report.md for a sweep results folder",
-                       description="Writes RESULTS/report/: report.md and the figures. The same results "
+                       description="Writes RESULTS/_report/: report.md and the figures. The same results "
                                    "give the same files.")
     p.add_argument("results", type=Path, help="a sweep results folder, e.g. results/E3_building_leaders")
     p.add_argument("--baseline", action="append", default=[], metavar="FACTOR=VALUE",
@@ -489,7 +489,7 @@ def cmd_report(args) -> int:
                    f"the experiment file {path} could not be read or changed since the sweep")
     else:
         problem = "no per-grid table stored for the baseline point"
-    out = writable_dir(args.results / "report")
+    out = writable_dir(args.results / "_report")
     report = write_report(res, out, map_input, header, wanted_points,
                           (manifest.get("spec") or {}).get("replicates"), problem)
     print(f"wrote {report} and {len(sorted(out.glob('*.png')))} figures (PNG and SVG) in {out}/")

@@ -40,7 +40,7 @@ def read_manifest(folder: str | Path) -> dict:
 def read_runs(folder: str | Path) -> pd.DataFrame:
     """Every finished run of an experiment, one row each, sorted by point and replicate."""
     folder = Path(folder)
-    # only runs/: anything else beside it (a report/ folder of PNGs, say) must not be read as Parquet
+    # only runs/: anything else beside it (stray files a user left, say) must not be read as Parquet
     source = folder / "runs" if (folder / "runs").is_dir() else folder
     if not any(p for p in source.rglob("*.parquet") if not p.name.startswith((".", "_"))):
         return pd.DataFrame(columns=list(ID_COLUMNS))

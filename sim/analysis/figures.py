@@ -1,0 +1,418 @@
+"""Figures of a sweep's stored results (matplotlib, Agg; PNG and SVG).
+
+Every function takes a `Results` (what `load_results` reads from a results
+folder) and an output stem, writes `<stem>.png` and `<stem>.svg`, and returns
+the Figure (closed, but still inspectable). Files are deterministic: the same
+results give byte-identical PNG and SVG files (no dates, no software version,
+a fixed SVG hash salt).
+
+The city map needs the City of the baseline point; building it is the city
+layer's job, so the caller builds it and passes it in. Nothing here runs a
+model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
+
+from .compare import CompareError, compare, mean_ci, read_manifest, read_runs  # noqa: E402
+
+plt.rcParams["svg.hashsalt"] = "gridsim"
+OPTION = "option"
+PERCENT_KPIS = {"sla_met_share", "abandoned_share", "walk15_coverage_share"}
+# request types: a fixed colour each, from a palette other than the options' (tab10)
+TYPE_COLOURS = list(plt.get_cmap("Dark2").colors) + ["black", "#8c564b", "#17becf", "#bcbd22"]
+
+
+@dataclass
+class Results:
+    """A sweep results folder, read once: runs, manifest, the comparison table, labels, colours."""
+    folder: Path
+    manifest: dict
+    runs: pd.DataFrame
+    factors: list
+    baseline: dict                         # factor path -> value
+    table: pd.DataFrame                    # compare() output over every KPI the report shows
+    labels: dict = field(default_factory=dict)      # point -> short label
+    colours: dict = field(default_factory=dict)     # point -> colour
+    baseline_point: int = 0
+    failed: dict = field(default_factory=dict)      # run id -> {run, error, traceback}
+    baseline_note: str = ""
+
+    @property
+    def points(self) -> list[int]:
+        return sorted(int(p) for p in self.runs["point"].unique())
+
+    def stats(self, kpi: str) -> pd.DataFrame:
+        """Per point: n, mean and 95% CI half-width of the KPI over its replicates."""
+        rows = []
+        for p in self.points:
+            values = self.runs.loc[self.runs["point"] == p, kpi].astype(float)
+            m, hw = mean_ci(values)
+            rows.append({"point": p, "n": int(values.notna().sum()), "mean": m, "half_width": hw})
+        return pd.DataFrame(rows).set_index("point")
+
+    def best_point(self, kpi: str = "resolution_hours.p90") -> int:
+        s = self.stats(kpi)["mean"].dropna()
+        return int(s.idxmin()) if len(s) else self.baseline_point
+
+    def label(self, p: int, width: int | None = None) -> str:
+        text = self.labels.get(p, f"point {p}")
+        if not width:
+            return text
+        return "\n".join(line for part in text.split(", ")
+                         for line in textwrap.wrap(part, width, break_on_hyphens=False))
+
+
+REPORT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
+               "resolution_hours.p90", "sla_met_share", "abandoned_share", "utilisation.grid_leader",
+               "utilisation.station_head", "utilisation.building_leader", "walk15_coverage_share",
+               "cost_yuan_per_year")
+
+
+def palette(n: int) -> list:
+    if n <= 10:
+        return list(plt.get_cmap("tab10").colors[:n])
+    if n <= 20:
+        return list(plt.get_cmap("tab20").colors[:n])
+    return [plt.get_cmap("viridis")(i / max(n - 1, 1)) for i in range(n)]
+
+
+def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
+    """Read a results folder. `baseline` (factor path -> value) overrides the spec's [baseline];
+    with neither, the first point is the baseline."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    runs = read_runs(folder)
+    if runs.empty:
+        raise CompareError(f"{folder}: no finished runs yet")
+    factors = list(manifest.get("factors", []))
+    note = ""
+    if baseline is None:
+        baseline = dict((manifest.get("spec") or {}).get("baseline") or {})
+        if baseline:
+            note = "the experiment's [baseline]"
+        elif factors:
+            first = runs.loc[runs["point"] == runs["point"].min()].iloc[0]
+            baseline = {f: _plain(first[f]) for f in factors}
+            note = "the first point (the experiment names no [baseline])"
+    else:
+        note = "chosen with --baseline"
+    kpis = [k for k in REPORT_KPIS if k in runs.columns]
+    table = compare(runs, factors, baseline, kpis)
+    pts = runs.drop_duplicates("point").set_index("point").sort_index()
+    labels = {}
+    for p, row in pts.iterrows():
+        labels[int(p)] = str(row[OPTION]) if factors == [OPTION] else short_label(row, factors)
+    colours = dict(zip(sorted(labels), palette(len(labels))))
+    base_points = sorted(table.loc[table["is_baseline"], "point"].unique()) if len(table) else []
+    failed = {}
+    fdir = folder / "_failed"
+    if fdir.is_dir():
+        for path in sorted(fdir.glob("*.json")):
+            try:
+                failed[path.stem] = json.loads(path.read_text())
+            except (OSError, ValueError):
+                failed[path.stem] = {"run": path.stem, "error": "(unreadable failure record)"}
+    return Results(folder=folder, manifest=manifest, runs=runs, factors=factors, baseline=baseline,
+                   table=table, labels=labels, colours=colours,
+                   baseline_point=int(base_points[0]) if base_points else int(pts.index[0]),
+                   failed=failed, baseline_note=note)
+
+
+def short_label(row, factors: list) -> str:
+    """`stations.count=100`: the last two parts of each factor path (the last alone is often ambiguous)."""
+    parts = []
+    for f in factors:
+        v = row[f]
+        name = f if f == OPTION else ".".join(f.split(".")[-2:])
+        parts.append(f"{name}={v:g}" if isinstance(v, float) else f"{name}={v}")
+    return ", ".join(parts) or "(base)"
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def save(fig, stem: str | Path) -> list[Path]:
+    """Write <stem>.png and <stem>.svg deterministically; close the figure."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    with plt.rc_context({"svg.hashsalt": "gridsim"}):
+        fig.savefig(png, dpi=150, metadata={"Software": None})
+        fig.savefig(svg, metadata={"Date": None})
+    plt.close(fig)
+    return [png, svg]
+
+
+def _kpi_axis(kpi: str) -> tuple[str, float]:
+    """(axis label with unit, scale factor) for a KPI column."""
+    if kpi == "cost_yuan_per_year":
+        return "annual cost (M yuan per year)", 1e-6
+    if kpi in PERCENT_KPIS:
+        return {"sla_met_share": "requests resolved within service-level target (%)",
+                "abandoned_share": "requests abandoned (%)",
+                "walk15_coverage_share": "households within a 15-minute walk of a station (%)"}[kpi], 100.0
+    if kpi.startswith("utilisation."):
+        return f"{kpi.split('.', 1)[1].replace('_', ' ')} utilisation (%)", 100.0
+    if kpi.startswith("resolution_hours."):
+        return f"{kpi.split('.', 1)[1]} resolution time (h)", 1.0
+    if kpi.startswith("wait_minutes."):
+        return f"{kpi.split('.', 1)[1]} wait before first contact (min)", 1.0
+    return kpi, 1.0
+
+
+# ---------------------------------------------------------------- 1. KPI by option
+def kpi_by_option(res: Results, stem, kpis=("resolution_hours.p90", "sla_met_share", "cost_yuan_per_year")):
+    """One panel per KPI: each option's mean over replicates with its 95% CI, options on the y axis."""
+    kpis = [k for k in kpis if k in res.runs.columns]
+    pts = res.points
+    rows = max(res.label(p, 30).count("\n") + 1 for p in pts) + 1      # lines per option, with "(baseline)"
+    fig, axes = plt.subplots(1, len(kpis), figsize=(4.2 * len(kpis) + 1, 1.4 + 0.2 * rows * len(pts)),
+                             sharey=True, squeeze=False, layout="constrained")
+    y = np.arange(len(pts))[::-1]
+    for ax, kpi in zip(axes[0], kpis):
+        label, scale = _kpi_axis(kpi)
+        s = res.stats(kpi)
+        for yi, p in zip(y, pts):
+            m, hw = s.loc[p, "mean"] * scale, s.loc[p, "half_width"] * scale
+            ax.errorbar(m, yi, xerr=None if math.isnan(hw) else hw, fmt="o", color=res.colours[p],
+                        ecolor=res.colours[p], capsize=4, markersize=7)
+        base = s.loc[res.baseline_point, "mean"] * scale
+        ax.axvline(base, color="0.6", linestyle=":", linewidth=1)
+        ax.set_xlabel(label)
+        ax.set_title(textwrap.fill(label.split(" (")[0][:1].upper() + label.split(" (")[0][1:], 32), fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.margins(x=0.15)
+        if kpi in PERCENT_KPIS or kpi.startswith("utilisation."):   # a CI may reach past 0% or 100%: clip the view
+            left, right = ax.get_xlim()
+            ax.set_xlim(max(left, -2.0), min(right, 102.0))
+    axes[0][0].set_yticks(y, [res.label(p, 30) + ("\n(baseline)" if p == res.baseline_point else "") for p in pts])
+    axes[0][0].set_ylabel("option")
+    n = int(res.runs.groupby("point").size().min())
+    fig.suptitle(f"{res.manifest.get('experiment')}: key results by option "
+                 f"(mean and 95% CI over {n}+ replicates; dotted line = baseline)", fontsize=11)
+    save(fig, stem)
+    return fig
+
+
+# ---------------------------------------------------------------- 2. frontier
+def dominated(cost: np.ndarray, p90: np.ndarray) -> np.ndarray:
+    """True where another option is no worse on both (lower is better) and better on one."""
+    out = np.zeros(len(cost), bool)
+    for i in range(len(cost)):
+        no_worse = (cost <= cost[i]) & (p90 <= p90[i])
+        better = (cost < cost[i]) | (p90 < p90[i])
+        out[i] = bool(np.any(no_worse & better))
+    return out
+
+
+def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90"):
+    """Cost per year against p90 resolution time, 95% CIs; dominated options hollow, the rest joined."""
+    pts = res.points
+    c, s = res.stats("cost_yuan_per_year"), res.stats(service_kpi)
+    cost = np.array([c.loc[p, "mean"] for p in pts]) / 1e6
+    cost_hw = np.array([c.loc[p, "half_width"] for p in pts]) / 1e6
+    p90 = np.array([s.loc[p, "mean"] for p in pts])
+    p90_hw = np.array([s.loc[p, "half_width"] for p in pts])
+    dom = dominated(cost, p90)
+    fig, ax = plt.subplots(figsize=(8, 5.5 + 0.22 * (len(pts) + 1) / (2 if len(pts) > 5 else 1)),
+                           layout="constrained")
+    order = [i for i in np.argsort(p90, kind="stable") if not dom[i]]
+    ax.plot(p90[order], cost[order], color="0.4", linewidth=1.2, zorder=1, label="non-dominated options")
+    handles = [Line2D([], [], color="0.4", linewidth=1.2, label="frontier (non-dominated options)")]
+    for i, p in enumerate(pts):
+        col = res.colours[p]
+        face = "none" if dom[i] else col
+        xerr = None if math.isnan(p90_hw[i]) else p90_hw[i]
+        yerr = None if math.isnan(cost_hw[i]) or cost_hw[i] == 0 else cost_hw[i]
+        ax.errorbar(p90[i], cost[i], xerr=xerr, yerr=yerr, fmt="o", markersize=9, markerfacecolor=face,
+                    markeredgecolor=col, ecolor="0.7" if dom[i] else col, capsize=3, zorder=2,
+                    markeredgewidth=1.8)
+        text = res.label(p) + (" (baseline)" if p == res.baseline_point else "") + (" - dominated" if dom[i] else "")
+        handles.append(Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=face,
+                              markeredgecolor=col, markeredgewidth=1.8, label=text))
+    label, _ = _kpi_axis(service_kpi)
+    ax.set_xlabel(label + ", mean and 95% CI")
+    ax.set_ylabel("annual cost (M yuan per year)")
+    ax.set_title(f"{res.manifest.get('experiment')}: cost against service\n"
+                 "(lower left is better; hollow = dominated by a cheaper and faster option)", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.margins(0.12)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
+              ncol=2 if len(handles) > 6 else 1)
+    save(fig, stem)
+    return fig
+
+
+# ---------------------------------------------------------------- 3. backlog
+def _series_files(res: Results, point: int) -> list[Path]:
+    return sorted((res.folder / "_series").glob(f"p{point:04d}-r*.parquet"))
+
+
+def mean_series(res: Results, point: int) -> pd.DataFrame | None:
+    files = _series_files(res, point)
+    if not files:
+        return None
+    frames = [pd.read_parquet(f) for f in files]
+    return pd.concat(frames).groupby("day", sort=True).mean().reset_index()
+
+
+def backlog(res: Results, stem):
+    """Open requests by type per day (mean over replicates): baseline and best option side by side."""
+    best = res.best_point()
+    shown = [res.baseline_point] if best == res.baseline_point else [res.baseline_point, best]
+    data = {p: mean_series(res, p) for p in shown}
+    if any(d is None for d in data.values()):
+        raise FileNotFoundError(f"{res.folder}/_series: no daily series for point "
+                                f"{next(p for p, d in data.items() if d is None)}")
+    types = [c[len("open_"):] for c in data[shown[0]].columns if c.startswith("open_")]
+    fig, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown) + 1.5, 4.5), sharey=True, squeeze=False,
+                             layout="constrained")
+    warm = float((res.manifest.get("spec") or {}).get("warmup_days") or 0)
+    for ax, p in zip(axes[0], shown):
+        d = data[p]
+        for j, t in enumerate(types):
+            ax.plot(d["day"], d[f"open_{t}"], color=TYPE_COLOURS[j % len(TYPE_COLOURS)], linewidth=1.6, label=t)
+        if warm > 0:
+            ax.axvspan(0, warm, color="0.9", zorder=0)
+            ax.text(warm / 2, 0.98, "warm-up", transform=ax.get_xaxis_transform(), ha="center", va="top",
+                    fontsize=8, color="0.4")
+        role = "baseline" if p == res.baseline_point else "best option (lowest p90 resolution)"
+        if best == res.baseline_point:
+            role = "baseline, also the best option (lowest p90 resolution)"
+        ax.set_title(textwrap.fill(f"{res.label(p)}: {role}", 50), fontsize=10, color=res.colours[p])
+        ax.set_xlabel("day of the simulation")
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0, float(d["day"].max()))
+    axes[0][0].set_ylabel("open requests (daily mean, mean over replicates)")
+    axes[0][-1].legend(title="request type", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    fig.suptitle(f"{res.manifest.get('experiment')}: backlog of open requests by type", fontsize=11)
+    save(fig, stem)
+    return fig
+
+
+# ---------------------------------------------------------------- 4. CDF
+def mean_quantiles(res: Results, point: int) -> pd.DataFrame | None:
+    files = sorted((res.folder / "_quantiles").glob(f"p{point:04d}-r*.parquet"))
+    if not files:
+        return None
+    q = pd.concat([pd.read_parquet(f) for f in files])
+    return q.groupby("percentile", sort=True)["resolution_hours"].mean().reset_index()
+
+
+def resolution_cdf(res: Results, stem):
+    """Share of residents' requests resolved within t hours, per option (percentiles averaged over replicates)."""
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    drawn = 0
+    for p in res.points:
+        q = mean_quantiles(res, p)
+        if q is None or q["resolution_hours"].isna().all():
+            continue
+        hours = q["resolution_hours"].clip(lower=1e-2)
+        ax.plot(hours, q["percentile"], color=res.colours[p], linewidth=2 if p == res.baseline_point else 1.5,
+                linestyle="-" if p == res.baseline_point else "--",
+                label=res.label(p, 30) + (" (baseline)" if p == res.baseline_point else ""))
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        raise FileNotFoundError(f"{res.folder}/_quantiles: no resolution-time quantiles stored")
+    ax.axhline(90, color="0.6", linestyle=":", linewidth=1)
+    ax.text(0.01, 90.5, "90% (the p90)", transform=ax.get_yaxis_transform(), ha="left", va="bottom",
+            fontsize=8, color="0.4")
+    ax.set_xscale("log")
+    ax.set_xlabel("resolution time (h, log scale)")
+    ax.set_ylabel("residents' requests resolved within that time (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(f"{res.manifest.get('experiment')}: distribution of resolution time by option\n"
+                 "(after warm-up; percentiles averaged over replicates)", fontsize=11)
+    ax.legend(title="option", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    save(fig, stem)
+    return fig
+
+
+# ---------------------------------------------------------------- 5. city map
+def grid_table(res: Results, point: int) -> tuple[pd.DataFrame, int]:
+    """The stored per-grid table of `point`, lowest replicate available (replicate 0 normally)."""
+    files = sorted((res.folder / "_grids").glob(f"p{point:04d}-r*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{res.folder}/_grids: no per-grid table for point {point}")
+    return pd.read_parquet(files[0]), int(files[0].stem.split("-r")[1])
+
+
+def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radius_m: float | None = None,
+             value: str = "wait_p90_minutes"):
+    """Households coloured by their grid's p90 wait (baseline point, first replicate); stations with their
+    walking circles; households outside every circle in red. `city` is the City of that run."""
+    grids, rep = grid_table(res, res.baseline_point)
+    by_grid = np.full(int(max(grids["grid"].max(), city.hh_grid.max())) + 1, np.nan)
+    by_grid[grids["grid"].to_numpy(int)] = grids[value].to_numpy(float)
+    hh_value = by_grid[city.hh_grid]
+    km = 1e-3
+    covered = city.hh_nearest_station_walk_min <= circle_minutes
+    fig, ax = plt.subplots(figsize=(8.5, 7.5), layout="constrained")
+    size = float(np.clip(3e5 / max(len(hh_value), 1), 2.0, 10))
+    nan = np.isnan(hh_value)
+    if nan.any():
+        ax.scatter(city.hh_x[nan] * km, city.hh_y[nan] * km, s=size, c="0.8", linewidths=0, rasterized=True)
+    finite = ~nan
+    vmax = float(np.nanpercentile(hh_value, 98)) if finite.any() else 1.0
+    sc = ax.scatter(city.hh_x[finite] * km, city.hh_y[finite] * km, s=size, c=hh_value[finite], cmap="viridis",
+                    vmin=0, vmax=vmax if vmax > 0 else 1.0, linewidths=0, rasterized=True)
+    out = ~covered
+    ax.scatter(city.hh_x[out] * km, city.hh_y[out] * km, s=size * 2, c="#d62728", linewidths=0,
+               rasterized=True, zorder=3)
+    if circle_radius_m:
+        for x, y in zip(city.station_x, city.station_y):
+            ax.add_patch(Circle((x * km, y * km), circle_radius_m * km, fill=False, edgecolor="black",
+                                linewidth=0.5, alpha=0.35, zorder=4))
+    ax.scatter(city.station_x * km, city.station_y * km, marker="^", s=22, c="white", edgecolors="black",
+               linewidths=0.8, zorder=5)
+    cb = fig.colorbar(sc, ax=ax, shrink=0.8, extend="max")
+    cb.set_label("grid's p90 wait before first contact (min)" if value == "wait_p90_minutes" else value)
+    side = city.side_m * km
+    ax.set_xlim(0, side)
+    ax.set_ylim(0, side)
+    ax.set_aspect("equal")
+    ax.set_xlabel("east-west (km)")
+    ax.set_ylabel("north-south (km)")
+    share = float(out.mean()) if len(out) else 0.0
+    handles = [Line2D([], [], marker="^", linestyle="", markerfacecolor="white", markeredgecolor="black",
+                      label=f"service station ({len(city.station_x)})"),
+               Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
+                      markersize=10, label=f"{circle_minutes:g}-minute walking circle"),
+               Line2D([], [], marker="o", linestyle="", color="#d62728", markersize=5,
+                      label=f"household outside every circle ({int(out.sum()):,}, {100 * share:.1f}%)")]
+    if nan.any():
+        handles.append(Line2D([], [], marker="o", linestyle="", color="0.8", markersize=5,
+                              label="grid with no requests"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(f"{res.manifest.get('experiment')}: where residents wait, baseline "
+                 f"({res.label(res.baseline_point)}, replicate {rep})\n"
+                 f"households coloured by their grid's p90 wait; {len(grids)} grids", fontsize=11)
+    save(fig, stem)
+    return fig
+
+
+FIGURES = {
+    "kpi_by_option": "Key results by option with 95% confidence intervals",
+    "frontier": "Cost against service: the frontier of non-dominated options",
+    "backlog": "Backlog of open requests by type: baseline and best option",
+    "resolution_cdf": "Distribution of resolution time by option",
+    "city_map": "City map of the baseline: p90 wait by grid, stations and their walking circles",
+}

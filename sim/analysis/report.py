@@ -1,0 +1,298 @@
+"""`gridsim report`: a results folder's figures and a Markdown memo, `RESULTS/_report/`.
+
+The memo states the question (the spec's description and header comment),
+the options, a table of KPIs with 95% CIs and paired differences against the
+baseline (straight from `compare()`), the cost of each option, which
+differences are not distinguishable from zero, and, first and in bold, any
+failed or missing runs. It has no timestamps: the same results give the same
+file, byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+
+from . import figures as F
+from .figures import Results
+
+TABLE_KPIS = F.REPORT_KPIS
+KPI_NAMES = {
+    "requests.created": "residents' requests created (count)",
+    "wait_minutes.mean": "mean wait before first contact (min)",
+    "wait_minutes.p90": "p90 wait before first contact (min)",
+    "resolution_hours.p50": "median resolution time (h)",
+    "resolution_hours.p90": "p90 resolution time (h)",
+    "sla_met_share": "share resolved within the service-level target",
+    "abandoned_share": "share abandoned",
+    "utilisation.grid_leader": "grid leader utilisation",
+    "utilisation.station_head": "station head utilisation",
+    "utilisation.building_leader": "building leader utilisation",
+    "walk15_coverage_share": "share of households within a 15-minute walk of a station",
+    "cost_yuan_per_year": "annual cost (yuan per year)",
+}
+
+
+@dataclass
+class MapInput:
+    """What the city map needs, built by the caller (the city layer, never a model run)."""
+    city: object
+    circle_minutes: float
+    circle_radius_m: float
+
+
+def number(x) -> str:
+    """The one number format of the report (tests compare against it)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    x = float(x)
+    a = abs(x)
+    if a >= 1e5:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    if a == 0:
+        return "0"
+    if a >= 0.1:
+        return f"{x:.3f}"
+    return f"{x:.4f}"
+
+
+def spec_header(text: str) -> str:
+    """The comment block at the top of a spec file, without the `#`s."""
+    lines = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            lines.append(s[1:][1:] if s[1:].startswith(" ") else s[1:])
+        elif s:
+            break
+        else:
+            lines.append("")
+    return "\n".join(lines).strip()
+
+
+def completeness(res: Results, wanted_points: list[int] | None, wanted_replicates: int | None) -> list[str]:
+    """Sentences about failed runs, points with fewer replicates than asked, and points with none."""
+    notes = []
+    if res.failed:
+        notes.append(f"**{len(res.failed)} run(s) failed** and are missing from every table and figure "
+                     "(details in `_failed/`; rerun `gridsim sweep` with the same arguments to retry them):")
+        for rid, info in sorted(res.failed.items()):
+            err = str(info.get("error", "")).strip().splitlines()
+            notes.append(f"    - `{rid}`: {err[0] if err else '(no message)'}")
+    counts = res.runs.groupby("point")["replicate"].nunique()
+    if wanted_replicates:
+        short = [(int(p), int(n)) for p, n in counts.items() if n < wanted_replicates]
+        if short:
+            notes.append(f"**{len(short)} point(s) have fewer replicates than the {wanted_replicates} the "
+                         "experiment asks for**; their intervals are wider and their paired differences use only "
+                         "the replicates they share with the baseline:")
+            for p, n in short:
+                notes.append(f"    - {res.label(p)} (point {p}): {n} of {wanted_replicates}")
+    if wanted_points is not None:
+        missing = sorted(set(wanted_points) - set(int(p) for p in counts.index))
+        if missing:
+            notes.append(f"**{len(missing)} point(s) of the experiment have no finished run at all** and are "
+                         f"absent from the report: point(s) {', '.join(str(p) for p in missing)}.")
+    compared = set(int(p) for p in res.table["point"].unique()) if len(res.table) else set()
+    uncompared = [p for p in res.points if p not in compared]
+    if uncompared:
+        notes.append("**No baseline to pair with** for " + ", ".join(res.label(p) for p in uncompared)
+                     + ": they appear in the figures but not in the difference tables.")
+    return notes
+
+
+def _settings(res: Results, p: int) -> str:
+    spec = res.manifest.get("spec") or {}
+    row = res.runs[res.runs["point"] == p].iloc[0]
+    parts = []
+    for f in res.factors:
+        v = row[f]
+        if f == F.OPTION:
+            bundle = (spec.get("options") or {}).get(str(v), {})
+            parts += [f"`{k} = {_show(b)}`" for k, b in sorted(bundle.items())] or ["(the base scenario)"]
+        else:
+            parts.append(f"`{f} = {_show(v)}`")
+    return "; ".join(parts) or "(the base scenario)"
+
+
+def _show(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def kpi_tables(res: Results) -> list[str]:
+    """One Markdown table per KPI, every number from compare()."""
+    out = []
+    t = res.table
+    for kpi in [k for k in TABLE_KPIS if k in set(t["kpi"])]:
+        out += [f"### {KPI_NAMES.get(kpi, kpi)} (`{kpi}`)", "",
+                "| option | n | mean | 95% CI of the mean | difference vs baseline | 95% CI of the difference "
+                "| distinguishable from zero? |",
+                "|---|---:|---:|---:|---:|---:|---|"]
+        stats = res.stats(kpi)
+        for _, r in t[t["kpi"] == kpi].sort_values("point", kind="stable").iterrows():
+            p = int(r["point"])
+            hw = stats.loc[p, "half_width"] if p in stats.index else math.nan
+            ci_mean = "-" if math.isnan(hw) else f"± {number(hw)}"
+            if r["is_baseline"]:
+                diff, ci, verdict = "(baseline)", "", ""
+            else:
+                diff = number(r["diff"])
+                if r["n"] < 2:
+                    ci, verdict = "-", "n < 2: no interval"
+                else:
+                    ci = f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"
+                    if r["half_width"] == 0 and r["diff"] == 0:
+                        verdict = "no: identical in every replicate"
+                    else:
+                        verdict = "yes" if r["distinguishable"] else "**no**"
+            out.append(f"| {_cell(res.label(p))} | {int(r['n'])} | {number(r['mean'])} | {ci_mean} | {diff} "
+                       f"| {ci} | {verdict} |")
+        out.append("")
+    return out
+
+
+def cost_section(res: Results) -> list[str]:
+    t = res.table
+    c = t[t["kpi"] == "cost_yuan_per_year"].sort_values("point", kind="stable")
+    if c.empty:
+        return ["No cost column in these results.", ""]
+    out = ["| option | annual cost (M yuan) | vs baseline (M yuan) | 95% CI (M yuan) |", "|---|---:|---:|---:|"]
+    for _, r in c.iterrows():
+        m = lambda x: number(x / 1e6)  # noqa: E731
+        if r["is_baseline"]:
+            out.append(f"| {_cell(res.label(int(r['point'])))} | {m(r['mean'])} | (baseline) | |")
+        else:
+            ci = "-" if r["n"] < 2 else f"[{m(r['ci_low'])}, {m(r['ci_high'])}]"
+            out.append(f"| {_cell(res.label(int(r['point'])))} | {m(r['mean'])} | {m(r['diff'])} | {ci} |")
+    out.append("")
+    return out
+
+
+def frontier_text(res: Results) -> list[str]:
+    if not {"cost_yuan_per_year", "resolution_hours.p90"} <= set(res.runs.columns):
+        return []
+    pts = res.points
+    cost = res.stats("cost_yuan_per_year")["mean"].reindex(pts).to_numpy()
+    p90 = res.stats("resolution_hours.p90")["mean"].reindex(pts).to_numpy()
+    dom = F.dominated(cost, p90)
+    best = res.best_point()
+    lines = [f"Lowest mean p90 resolution time: **{res.label(best)}** ({number(p90[pts.index(best)])} h, "
+             f"{number(cost[pts.index(best)] / 1e6)} M yuan a year)."]
+    keep = [res.label(p) for p, d in zip(pts, dom) if not d]
+    drop = [res.label(p) for p, d in zip(pts, dom) if d]
+    lines.append("On the cost-service frontier (no other option is both cheaper and faster, by the means): "
+                 + ", ".join(keep) + ".")
+    if drop:
+        lines.append("Dominated (another option is no dearer and no slower, and better on one): "
+                     + ", ".join(drop) + ". Check the intervals before ruling these out.")
+    return [" ".join(lines), ""]
+
+
+def not_distinguishable(res: Results) -> list[str]:
+    t = res.table[~res.table["is_baseline"]]
+    out = []
+    for p, block in t.groupby("point", sort=True):
+        if (block["n"] < 2).all():
+            out.append(f"- {res.label(int(p))}: fewer than 2 paired replicates, no interval for any KPI.")
+            continue
+        same = [f"`{r['kpi']}`" for _, r in block.iterrows() if r["n"] >= 2 and not r["distinguishable"]]
+        out.append(f"- {res.label(int(p))}: " + (", ".join(same) if same else "every KPI differs from the baseline"))
+    return out or ["- (no option other than the baseline)"]
+
+
+def make_figures(res: Results, out: Path, map_input: MapInput | None,
+                 map_problem: str = "the city could not be rebuilt") -> dict[str, str]:
+    """Draw every figure into `out`; returns {figure name: problem} for those that could not be drawn."""
+    problems = {}
+    jobs = {
+        "kpi_by_option": lambda stem: F.kpi_by_option(res, stem),
+        "frontier": lambda stem: F.frontier(res, stem),
+        "backlog": lambda stem: F.backlog(res, stem),
+        "resolution_cdf": lambda stem: F.resolution_cdf(res, stem),
+    }
+    if map_input is not None:
+        jobs["city_map"] = lambda stem: F.city_map(res, map_input.city, stem, map_input.circle_minutes,
+                                                   map_input.circle_radius_m)
+    else:
+        problems["city_map"] = map_problem
+    for name in F.FIGURES:
+        for suffix in (".png", ".svg"):
+            (out / f"{name}{suffix}").unlink(missing_ok=True)
+        if name in jobs:
+            try:
+                jobs[name](out / name)
+            except (FileNotFoundError, KeyError, ValueError) as err:
+                problems[name] = str(err)
+    return problems
+
+
+def write_report(res: Results, out: str | Path, map_input: MapInput | None = None, header: str = "",
+                 wanted_points: list[int] | None = None, wanted_replicates: int | None = None,
+                 map_problem: str = "the city could not be rebuilt") -> Path:
+    """Write the figures and `report.md` into `out`; returns the path of report.md."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    problems = make_figures(res, out, map_input, map_problem)
+    m, spec = res.manifest, res.manifest.get("spec") or {}
+    name = m.get("experiment", res.folder.name)
+    lines = [f"# {name}: report", ""]
+    notes = completeness(res, wanted_points, wanted_replicates)
+    if notes:
+        lines += ["> **Warning: incomplete results.**", ">"] + [f"> {n}" for n in notes] + [""]
+    lines += ["## The question", "", spec.get("description") or "(the experiment has no description)", ""]
+    if header:
+        lines += ["From the experiment file:", "", "```", header, "```", ""]
+    n_runs = len(res.runs)
+    lines += [f"Each option was simulated for {spec.get('days', '?'):g} days (the first "
+              f"{spec.get('warmup_days', 0):g} are warm-up and not counted) in {spec.get('replicates', '?')} "
+              f"replicates from root seed {spec.get('root_seed', '?')}; {n_runs} runs are finished. "
+              "Every option sees the same random arrivals in the same replicate (common random numbers), so "
+              "differences against the baseline are paired replicate by replicate and their 95% intervals are "
+              "t intervals over the paired differences.", ""]
+    base_text = ", ".join(f"`{k} = {_show(v)}`" for k, v in res.baseline.items()) or "(none)"
+    lines += ["## The options", "",
+              f"Baseline: {base_text} ({res.baseline_note}).", ""]
+    fixed = spec.get("set") or {}
+    if fixed:
+        lines += ["Held the same for every option (the experiment's `[set]`): "
+                  + "; ".join(f"`{k} = {_show(v)}`" for k, v in sorted(fixed.items())) + ".", ""]
+    lines += [
+              "| option | settings | replicates finished |", "|---|---|---:|"]
+    counts = res.runs.groupby("point")["replicate"].nunique()
+    for p in res.points:
+        tag = " (baseline)" if p == res.baseline_point else ""
+        lines.append(f"| {_cell(res.label(p))}{tag} | {_cell(_settings(res, p))} | {int(counts[p])} |")
+    lines += ["", "## Cost of each option", ""] + cost_section(res) + frontier_text(res)
+    lines += ["## Differences not distinguishable from zero", "",
+              "KPIs whose 95% interval of the paired difference against the baseline covers zero: "
+              "with these replicates the option cannot be told apart from the baseline on them.", ""]
+    lines += not_distinguishable(res) + [""]
+    lines += ["## KPIs with 95% confidence intervals and paired differences against the baseline", "",
+              "Mean over replicates, the t interval of that mean, and the paired difference (option minus "
+              "baseline) with its 95% interval, as `gridsim compare` computes them. Shares are fractions "
+              "(0.25 = 25%).", ""]
+    lines += kpi_tables(res)
+    lines += ["## Figures", ""]
+    for fig, title in F.FIGURES.items():
+        if fig in problems:
+            lines += [f"- {title}: **not drawn** ({problems[fig]}).", ""]
+        else:
+            lines += [f"### {title}", "", f"![{title}]({fig}.png)", "", f"`{fig}.png`, `{fig}.svg`", ""]
+    lines += ["---", "", f"Made by `gridsim report` from the results of `{m.get('spec_file', '?')}` "
+              f"(spec hash {m.get('spec_hash', '?')}, gridsim {m.get('gridsim_version', '?')}).", ""]
+    path = out / "report.md"
+    text = "\n".join(lines)
+    path.write_text(text)
+    return path
