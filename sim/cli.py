@@ -318,7 +318,8 @@ def add_compare(sub) -> None:
 def cmd_compare(args) -> int:
     import math
 
-    from .analysis.compare import CompareError, compare, format_table, read_manifest, read_runs, resolve_factor
+    from .analysis.compare import (CompareError, compare, format_table, kpis_for, read_manifest, read_runs,
+                                   resolve_factor)
     from .scenario import parse_assignment
 
     try:
@@ -331,7 +332,7 @@ def cmd_compare(args) -> int:
         runs = read_runs(args.results)
         if runs.empty:
             raise CompareError(f"{args.results}: no finished runs yet")
-        table = compare(runs, factors, baseline, args.kpi or None)
+        table = compare(runs, factors, baseline, args.kpi or kpis_for(manifest, runs))
     except CompareError as err:
         raise UserError(str(err)) from None
     if args.json:

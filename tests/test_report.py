@@ -13,8 +13,8 @@ import pytest
 from matplotlib.colors import to_rgb
 
 from sim.analysis import figures as F
-from sim.analysis.compare import compare, read_runs
-from sim.analysis.report import number
+from sim.analysis.compare import DEFAULT_KPIS, compare, read_runs
+from sim.analysis.compare import number
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,7 @@ def _table_rows(text: str, kpi: str) -> list[list[str]]:
 def test_report_table_equals_compare(results, report):
     text = (report / "report.md").read_text()
     runs = read_runs(results)
-    table = compare(runs, ["option"], {"option": "subsidy_5000"}, list(F.REPORT_KPIS))
+    table = compare(runs, ["option"], {"option": "subsidy_5000"}, list(DEFAULT_KPIS))
     labels = {0: "none", 1: "subsidy_5000"}
     checked = 0
     for kpi, block in table.groupby("kpi", sort=False):

@@ -22,7 +22,8 @@ from scipy import stats
 
 DEFAULT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
                 "resolution_hours.p90", "sla_met_share", "abandoned_share", "utilisation.grid_leader",
-                "utilisation.station_head", "by_type.visit.wait_minutes.mean", "cost_yuan_per_year")
+                "utilisation.station_head", "utilisation.building_leader", "by_type.visit.wait_minutes.mean",
+                "walk15_coverage_share", "cost_yuan_per_year")
 ID_COLUMNS = ("point", "replicate", "seed")
 
 
@@ -35,6 +36,17 @@ def read_manifest(folder: str | Path) -> dict:
     if not path.exists():
         raise CompareError(f"{folder}: not a sweep results folder (no _manifest.json)")
     return json.loads(path.read_text())
+
+
+def kpis_for(manifest: dict, runs: pd.DataFrame | None = None) -> list[str]:
+    """The KPIs to show for an experiment: the defaults, then the spec's own `kpis`, in that order."""
+    extra = [k for k in (manifest.get("spec") or {}).get("kpis", []) if k not in DEFAULT_KPIS]
+    if runs is None:
+        return [*DEFAULT_KPIS, *extra]
+    unknown = [k for k in extra if k not in runs.columns]
+    if unknown and len(runs):
+        raise CompareError(f"kpis: {unknown[0]!r} is not a KPI column of these runs (see `gridsim run --json`)")
+    return [k for k in (*DEFAULT_KPIS, *extra) if k in runs.columns]
 
 
 def read_runs(folder: str | Path) -> pd.DataFrame:
@@ -139,9 +151,11 @@ def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -
     return pd.DataFrame(rows)
 
 
-def _num(x: float) -> str:
+def number(x) -> str:
+    """The one number format of tables and reports: 4 significant-ish digits, thousands separated."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
+    x = float(x)
     a = abs(x)
     if a >= 1e5:
         return f"{x:,.0f}"
@@ -149,6 +163,10 @@ def _num(x: float) -> str:
         return f"{x:.1f}"
     if a >= 1:
         return f"{x:.2f}"
+    if a == 0:
+        return "0"
+    if a >= 0.1:
+        return f"{x:.3f}"
     return f"{x:.4f}"
 
 
@@ -160,7 +178,7 @@ def format_table(table: pd.DataFrame) -> str:
         if first["is_baseline"]:
             lines.append(f"{first['label']}  (baseline, n = {first['n']})")
             for _, r in block.iterrows():
-                lines.append(f"  {r['kpi']:<28}{_num(r['mean']):>14}")
+                lines.append(f"  {r['kpi']:<28}{number(r['mean']):>14}")
             lines.append("")
             continue
         base = table[(table["point"] == first["baseline_point"])]
@@ -171,12 +189,12 @@ def format_table(table: pd.DataFrame) -> str:
             if r["n"] < 2:
                 verdict = "n < 2: no interval"
             else:
-                verdict = f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+                verdict = f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"
                 if r["half_width"] == 0 and r["diff"] == 0:
                     verdict = "identical in every replicate"
                 elif not r["distinguishable"]:
                     verdict += "  not distinguishable from zero"
-            lines.append(f"  {r['kpi']:<28}{_num(r['mean']):>14}{_num(r['baseline_mean']):>14}"
-                         f"{_num(r['diff']):>14}   {verdict}")
+            lines.append(f"  {r['kpi']:<28}{number(r['mean']):>14}{number(r['baseline_mean']):>14}"
+                         f"{number(r['diff']):>14}   {verdict}")
         lines.append("")
     return "\n".join(lines).rstrip()

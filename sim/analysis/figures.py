@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from .compare import CompareError, compare, mean_ci, read_manifest, read_runs  # noqa: E402
+from .compare import CompareError, compare, kpis_for, mean_ci, read_manifest, read_runs  # noqa: E402
 
 plt.rcParams["svg.hashsalt"] = "gridsim"
 OPTION = "option"
@@ -77,12 +77,6 @@ class Results:
                          for line in textwrap.wrap(part, width, break_on_hyphens=False))
 
 
-REPORT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
-               "resolution_hours.p90", "sla_met_share", "abandoned_share", "utilisation.grid_leader",
-               "utilisation.station_head", "utilisation.building_leader", "walk15_coverage_share",
-               "cost_yuan_per_year")
-
-
 def palette(n: int) -> list:
     if n <= 10:
         return list(plt.get_cmap("tab10").colors[:n])
@@ -111,8 +105,7 @@ def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
             note = "the first point (the experiment names no [baseline])"
     else:
         note = "chosen with --baseline"
-    kpis = [k for k in REPORT_KPIS if k in runs.columns]
-    table = compare(runs, factors, baseline, kpis)
+    table = compare(runs, factors, baseline, kpis_for(manifest, runs))
     pts = runs.drop_duplicates("point").set_index("point").sort_index()
     labels = {}
     for p, row in pts.iterrows():

@@ -16,9 +16,9 @@ from pathlib import Path
 
 
 from . import figures as F
+from .compare import number
 from .figures import Results
 
-TABLE_KPIS = F.REPORT_KPIS
 KPI_NAMES = {
     "requests.created": "residents' requests created (count)",
     "wait_minutes.mean": "mean wait before first contact (min)",
@@ -41,25 +41,6 @@ class MapInput:
     city: object
     circle_minutes: float
     circle_radius_m: float
-
-
-def number(x) -> str:
-    """The one number format of the report (tests compare against it)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    x = float(x)
-    a = abs(x)
-    if a >= 1e5:
-        return f"{x:,.0f}"
-    if a >= 100:
-        return f"{x:.1f}"
-    if a >= 1:
-        return f"{x:.2f}"
-    if a == 0:
-        return "0"
-    if a >= 0.1:
-        return f"{x:.3f}"
-    return f"{x:.4f}"
 
 
 def spec_header(text: str) -> str:
@@ -135,7 +116,7 @@ def kpi_tables(res: Results) -> list[str]:
     """One Markdown table per KPI, every number from compare()."""
     out = []
     t = res.table
-    for kpi in [k for k in TABLE_KPIS if k in set(t["kpi"])]:
+    for kpi in t["kpi"].drop_duplicates():
         out += [f"### {KPI_NAMES.get(kpi, kpi)} (`{kpi}`)", "",
                 "| option | n | mean | 95% CI of the mean | difference vs baseline | 95% CI of the difference "
                 "| distinguishable from zero? |",

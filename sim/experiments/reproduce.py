@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.compare import DEFAULT_KPIS, mean_ci, point_label
+from ..analysis.compare import kpis_for, mean_ci, point_label
 from ..scenario import ScenarioError
 from .spec import Spec, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 REFERENCE = ROOT / "results" / "reference"
-KPIS = (*DEFAULT_KPIS, "walk15_coverage_share")
 SLACK = 1e-9          # relative: what a different machine's last floating-point bits may move
 
 
@@ -62,7 +61,7 @@ def summarise(spec: Spec, runs: pd.DataFrame) -> dict:
     points = []
     for p, group in runs.groupby("point", sort=True):
         kpis = {}
-        for k in KPIS:
+        for k in kpis_for({"spec": spec.data()}):
             if k in group:
                 m, hw = mean_ci(group[k].astype(float))
                 kpis[k] = {"mean": m, "half_width": hw, "n": int(group[k].notna().sum())}

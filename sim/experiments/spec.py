@@ -27,7 +27,7 @@ from ..scenario import Scenario, ScenarioError, load, scenario_hash, with_overri
 
 DESIGNS = ("factorial", "lhs", "sobol")
 TOP_KEYS = ("name", "description", "scenario", "design", "replicates", "root_seed",
-            "days", "warmup_days", "set", "factors", "options", "baseline", "until_ci", "quick")
+            "days", "warmup_days", "set", "factors", "options", "baseline", "kpis", "until_ci", "quick")
 OPTION = "option"                          # the factor whose values name the [options] bundles
 RANGE_KEYS = {"low", "high", "integer", "values"}
 
@@ -82,6 +82,7 @@ class Spec:
     options: tuple = ()                    # [options]: (name, ((path, value), ...)) bundles
     quick: tuple = ()                      # [quick]: (days, replicates) for `reproduce --quick`
     baseline: tuple = ()                   # [baseline]: (factor path, value) the options are compared with
+    kpis: tuple = ()                       # KPIs this experiment reports beyond the defaults
 
 
     def data(self) -> dict:
@@ -98,6 +99,7 @@ class Spec:
             "options": {name: dict(bundle) for name, bundle in self.options},
             "quick": list(self.quick),
             "baseline": dict(self.baseline),
+            "kpis": list(self.kpis),
         }
 
     def hash(self) -> str:
@@ -293,6 +295,9 @@ def load_spec(path: str | Path, days: float | None = None, replicates: int | Non
             raise _err(src, f"baseline.{key}", f"is not a factor (factors: {', '.join(f.path for f in factors)})")
         if factor.values is not None and value not in factor.values:
             raise _err(src, f"baseline.{key}", f"{value!r} is not one of the factor's values {list(factor.values)!r}")
+    kpis = data.get("kpis", [])
+    if not isinstance(kpis, list) or not all(isinstance(k, str) and k for k in kpis):
+        raise _err(src, "kpis", f"must be a list of KPI column names such as 'by_type.safety.sla_met_share', got {kpis!r}")
     quick = data.get("quick", {})
     if not isinstance(quick, dict) or set(quick) - {"days", "replicates"}:
         raise _err(src, "quick", "must be a table {days, replicates} (the settings of `reproduce --quick`)")
@@ -354,7 +359,7 @@ def load_spec(path: str | Path, days: float | None = None, replicates: int | Non
                 root_seed=root_seed, days=days_v, warmup_days=warm, until_ci=until_ci,
                 description=description, fixed=tuple(_leaves(fixed)),
                 options=tuple((name, tuple(_leaves(bundle))) for name, bundle in options.items()),
-                quick=quick_settings, baseline=tuple(baseline.items()))
+                quick=quick_settings, baseline=tuple(baseline.items()), kpis=tuple(kpis))
     check_points(spec)
     return spec
 
