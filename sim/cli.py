@@ -66,6 +66,18 @@ def writable_dir(path: Path) -> Path:
     return path
 
 
+def parse_baseline(texts: list[str], factors: list[str]) -> dict:
+    """`--baseline KEY=VALUE` arguments -> {factor path: value}; KEY may be a path's last part."""
+    from .analysis.compare import resolve_factor
+    from .scenario import parse_assignment
+
+    baseline = {}
+    for text in texts:
+        key, value = parse_assignment(text)
+        baseline[resolve_factor(key, factors)] = value
+    return baseline
+
+
 # ---------------------------------------------------------------- run
 def add_run(sub) -> None:
     p = sub.add_parser("run", help="run one scenario and print what happened")
@@ -97,7 +109,7 @@ def cmd_run(args) -> int:
     else:
         print(format_summary(result.summary))
         if out:
-            print(f"\nwrote {out}/: summary.json, requests/visits/timeseries/grids .parquet")
+            print(f"\nwrote {out}/: summary.json, requests/visits/timeseries/grids/census .parquet")
     return 0
 
 
@@ -107,6 +119,8 @@ def _fmt(x, digits=1) -> str:
 
 def format_summary(s: dict) -> str:
     """A compact table a planner can read in a terminal."""
+    from .model.metrics import SATURATED
+
     r = s["requests"]
     lines = [
         f"gridsim  {s['scenario']}  (hash {s['scenario_hash']}, seed {s['seed']}, {s['days']:g} days)",
@@ -127,8 +141,10 @@ def format_summary(s: dict) -> str:
                      f"{_fmt(h['p50']):>12}{_fmt(h['p90']):>12}{pct(k['sla_met_share']):>8}"
                      f"{pct(k['escalated_share']):>8}{pct(k['abandoned_share']):>9}")
     lines += ["", "utilisation by role (busy / time on duty):"]
-    lines += [f"  {role:<18}{'-' if u is None else f'{100 * u:.1f}%':>6}  ({s['staff'][role]:,} staff)"
-              for role, u in s["utilisation"].items()]
+    for role, u in s["utilisation"].items():
+        hot = s["saturated_units"].get(role, 0)
+        warn = f"  {hot} unit{'s' * (hot > 1)} above {SATURATED:.0%} busy: queues grow long there" if hot else ""
+        lines.append(f"  {role:<18}{'-' if u is None else f'{100 * u:.1f}%':>6}  ({s['staff'][role]:,} staff){warn}")
     lines.append(f"\nannual cost: {s['cost_yuan_per_year'] / 1e6:,.1f} M yuan "
                  "(pay, subsidies, stations, property subsidies, sub-district and community budgets)")
     return "\n".join(lines)
@@ -318,17 +334,12 @@ def add_compare(sub) -> None:
 def cmd_compare(args) -> int:
     import math
 
-    from .analysis.compare import (CompareError, compare, format_table, kpis_for, read_manifest, read_runs,
-                                   resolve_factor)
-    from .scenario import parse_assignment
+    from .analysis.compare import CompareError, compare, format_table, kpis_for, read_manifest, read_runs
 
     try:
         manifest = read_manifest(args.results)
         factors = manifest.get("factors", [])
-        baseline = {}
-        for text in args.baseline:
-            key, value = parse_assignment(text)
-            baseline[resolve_factor(key, factors)] = value
+        baseline = parse_baseline(args.baseline, factors)
         runs = read_runs(args.results)
         if runs.empty:
             raise CompareError(f"{args.results}: no finished runs yet")
@@ -365,11 +376,9 @@ def add_reproduce(sub) -> None:
 
 def cmd_reproduce(args) -> int:
     import os
-    import shutil
 
     from .experiments import reproduce as rp
-    from .experiments.store import Store
-    from .experiments.sweep import Executor, sweep
+    from .experiments.sweep import Executor
 
     keys = list(rp.study_experiments()) if args.all else args.experiments
     if not keys:
@@ -380,14 +389,10 @@ def cmd_reproduce(args) -> int:
     with Executor(args.workers or os.cpu_count() or 1) as pool:
         for spec in plans:
             folder = writable_dir(args.results) / f"{spec.name}{'-quick' if args.quick else ''}"
-            shutil.rmtree(folder, ignore_errors=True)   # a back test re-runs everything, always
-            store = Store(folder)
-            store.open(spec)
-            report = sweep(spec, store, pool, progress=sys.stderr.isatty())
+            report, runs = rp.rerun(spec, folder, pool, progress=sys.stderr.isatty())
             if report.failed:
                 print(f"error: {spec.name}: {report.failed} runs failed (see {folder}/_failed/)", file=sys.stderr)
                 return 1
-            runs = store.table()
             if args.update:
                 print(f"{spec.name}: wrote {rp.write_reference(spec, args.quick, runs)} "
                       f"({report.done} runs in {report.seconds:.0f} s)")
@@ -418,81 +423,22 @@ def add_report(sub) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _report_spec(results: Path, manifest: dict):
-    """The experiment's spec file, wherever it can still be found: (path, Spec) or (None, None)."""
-    from .experiments.spec import load_spec
-
-    name = manifest.get("spec_file")
-    if not name:
-        return None, None
-    spec = manifest.get("spec") or {}
-    for path in (Path(name), results.resolve().parent.parent / name, results / Path(name).name):
-        if path.is_file():
-            # as the sweep read it: plain, or a quick look (--days/--replicates); a spec edited since
-            # the sweep may describe other points or another city, so only an identical hash counts
-            for kw in ({}, {"days": spec.get("days"), "replicates": spec.get("replicates")},
-                       {"days": spec.get("days")}, {"replicates": spec.get("replicates")}):
-                try:
-                    found = load_spec(path, **kw)
-                except (ScenarioError, OSError, ValueError, TypeError):
-                    return path, None
-                if found.hash() == manifest.get("spec_hash"):
-                    return path, found
-            return path, None
-    return None, None
-
-
 def cmd_report(args) -> int:
-    from .analysis.compare import CompareError, read_manifest, resolve_factor
+    from .analysis.compare import CompareError, read_manifest
     from .analysis.figures import load_results
-    from .analysis.report import MapInput, spec_header, write_report
-    from .scenario import parse_assignment
+    from .analysis.report import write_report
+    from .experiments.report_inputs import report_inputs
 
     try:
         manifest = read_manifest(args.results)
-        baseline = None
-        if args.baseline:
-            baseline = {}
-            for text in args.baseline:
-                key, value = parse_assignment(text)
-                baseline[resolve_factor(key, manifest.get("factors", []))] = value
+        baseline = parse_baseline(args.baseline, manifest.get("factors", [])) if args.baseline else None
         res = load_results(args.results, baseline)
     except CompareError as err:
         raise UserError(str(err)) from None
-    path, spec = _report_spec(args.results, manifest)
-    header = ""
-    if path is not None:
-        try:
-            header = spec_header(path.read_text())
-        except (OSError, UnicodeDecodeError):
-            header = ""
-    map_input, wanted_points = None, None
-    if spec is not None:
-        from .city import build_city
-        from .experiments.spec import run_seed
-        from .model.requests import stream
-
-        points = spec.points()
-        wanted_points = list(range(len(points)))
-        if res.baseline_point < len(points):
-            from .analysis.figures import grid_table
-            try:
-                _, replicate = grid_table(res, res.baseline_point)
-                scenario = spec.scenario_at(points[res.baseline_point])
-                city = build_city(scenario, stream(run_seed(spec.root_seed, replicate), "city"))
-                c = scenario.city
-                map_input = MapInput(city, c.walk_circle_minutes,
-                                     c.walk_circle_minutes * c.walk_speed_m_per_min / c.walk_detour)
-            except FileNotFoundError:
-                map_input = None
-    if spec is None:
-        problem = (f"the experiment file {manifest.get('spec_file')} was not found" if path is None else
-                   f"the experiment file {path} could not be read or changed since the sweep")
-    else:
-        problem = "no per-grid table stored for the baseline point"
+    inputs = report_inputs(args.results, manifest, res)
     out = writable_dir(args.results / "_report")
-    report = write_report(res, out, map_input, header, wanted_points,
-                          (manifest.get("spec") or {}).get("replicates"), problem)
+    report = write_report(res, out, inputs.map_input, inputs.header, inputs.wanted_points,
+                          (manifest.get("spec") or {}).get("replicates"), inputs.problem)
     print(f"wrote {report} and {len(sorted(out.glob('*.png')))} figures (PNG and SVG) in {out}/")
     if res.failed:
         print(f"warning: {len(res.failed)} failed runs are missing from the report (see {args.results}/_failed/)",

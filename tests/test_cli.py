@@ -34,7 +34,8 @@ def test_table_and_out_folder(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "utilisation by role" in out.stdout and "annual cost" in out.stdout
     files = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert files == ["grids.parquet", "requests.parquet", "summary.json", "timeseries.parquet", "visits.parquet"]
+    assert files == ["census.parquet", "grids.parquet", "requests.parquet", "summary.json", "timeseries.parquet",
+                     "visits.parquet"]
     req = pd.read_parquet(tmp_path / "o" / "requests.parquet")
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert (req["created"] >= summary["warmup_days"] * 1440).sum() == summary["all_requests"]["created"]

@@ -110,3 +110,12 @@ def test_models_do_not_leak(mmc):
         del model
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+def test_saturated_units_are_flagged(mmc):
+    """A station at 95% load is reported as saturated; the validation case at 75% is not."""
+    calm = simulate(mmc, seed=1, days=30).summary
+    busy = simulate(with_overrides(mmc, ["requests.errand.rate_per_household_year=66.5"]), seed=1, days=30).summary
+    assert calm["saturated_units"]["station_head"] == 0
+    assert busy["saturated_units"]["station_head"] == 1
+    assert busy["utilisation"]["station_head"] > 0.9

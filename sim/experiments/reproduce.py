@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pandas as pd
 from ..analysis.compare import kpis_for, mean_ci, point_label
 from ..scenario import ScenarioError
 from .spec import Spec, load_spec
+from .store import Store
+from .sweep import Report, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -114,3 +117,12 @@ def read_reference(spec: Spec, quick: bool) -> dict:
     if not path.exists():
         raise ScenarioError("", "no reference yet: run `gridsim reproduce ... --update` to make one", str(path))
     return json.loads(path.read_text())
+
+
+def rerun(spec: Spec, folder: Path, executor, progress: bool = False) -> tuple[Report, pd.DataFrame]:
+    """Run every run of `spec` afresh into `folder` (a back test never reuses stored runs)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    store = Store(folder)
+    store.open(spec)
+    report = sweep(spec, store, executor, progress=progress)
+    return report, store.table()

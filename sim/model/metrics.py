@@ -109,30 +109,39 @@ def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.
     return (ks * times - cs[ks]) - (ke * times - ce[ke])
 
 
-def utilisation(model, visits: pd.DataFrame, t0: float) -> dict:
-    """Busy time / (places x time on duty) by role over [t0, horizon); alliances: slots used."""
+SATURATED = 0.9   # a unit busier than this is where queues grow long
+
+
+def unit_busy(model, visits: pd.DataFrame, role: str, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit of a role (station, building, community...): busy minutes and capacity in [t0, horizon)."""
     H = model.horizon
-    out = {}
-    codes = visits["role"].cat.codes.to_numpy()
-    start, end = visits["start"].to_numpy(), visits["end"].to_numpy()
-    for r, role in enumerate(ROLES):
-        mine = codes == r
-        places = int(model.layout[role].servers.sum())
+    mine = (visits["role"] == role).to_numpy()
+    start, end = visits["start"].to_numpy()[mine], visits["end"].to_numpy()[mine]
+    end = np.where(np.isnan(end) & ~np.isnan(start), H, end)            # still busy at the horizon
+    busy = np.nan_to_num(np.clip(end - np.maximum(start, t0), 0, None))
+    servers = model.layout[role].servers
+    busy = np.bincount(visits["unit"].to_numpy()[mine], weights=busy, minlength=len(servers))
+    return busy, servers * duty_minutes(model.duty[role], t0, H)
+
+
+def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict]:
+    """By role: busy time / (places x time on duty) over [t0, horizon), and how many units
+    (stations, buildings, communities...) ran above SATURATED. Alliances: meeting slots used."""
+    H = model.horizon
+    share, saturated = {}, {}
+    for role in ROLES:
         if role == "alliance":
             al = model.spec.roles.alliance
             meetings = al.count * max(0.0, (H - t0) / (al.meeting_interval_days * 1440))
-            used = int(((start[mine] >= t0) & ~np.isnan(start[mine])).sum())
-            out[role] = used / (meetings * al.capacity_per_meeting) if meetings else None
+            start = visits.loc[visits["role"] == role, "start"].to_numpy()
+            used = int((start >= t0).sum())
+            share[role] = used / (meetings * al.capacity_per_meeting) if meetings else None
             continue
-        capacity = places * duty_minutes(model.duty[role], t0, H)
-        if capacity == 0:
-            out[role] = None
-            continue
-        s = np.maximum(start[mine], t0)
-        e = np.where(np.isnan(end[mine]) & ~np.isnan(start[mine]), H, end[mine])
-        busy = np.nansum(np.clip(e - s, 0, None))
-        out[role] = float(busy / capacity)
-    return out
+        busy, capacity = unit_busy(model, visits, role, t0)
+        share[role] = float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            saturated[role] = int(np.sum(busy / capacity > SATURATED))
+    return share, saturated
 
 
 def costs(model) -> dict:
@@ -162,12 +171,14 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
     window = requests[requests["created"] >= t0]
     resident = window[window["origin"] == "resident"]
     cost = costs(model)
+    share, saturated = utilisation(model, visits, t0)
     out = {
         "scenario": sc.name, "scenario_hash": scenario_hash(sc), "seed": model.seed, "days": model.days,
         "warmup_days": sc.run.warmup_days,
         **kpis(resident, H),
         "all_requests": kpis(window, H)["requests"],
-        "utilisation": utilisation(model, visits, t0),
+        "utilisation": share,
+        "saturated_units": saturated,
         "walk15_coverage_share": model.city.walk15_share(sc.city.walk_circle_minutes),
         "cost_yuan_per_year": float(sum(cost.values())),
         "cost_breakdown": cost,
@@ -207,7 +218,7 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
 
 def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load."""
-    city, H = model.city, model.horizon
+    city = model.city
     t0 = model.spec.run.warmup_days * 1440
     res = requests[(requests["origin"] == "resident") & (requests["created"] >= t0)]
     wait = (res["started"] - res["reported"]).to_numpy()
@@ -227,13 +238,9 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     out["wait_p90_minutes"] = g["wait"].quantile(0.9).reindex(out["grid"]).to_numpy()
     out["resolution_p90_hours"] = g["hours"].quantile(0.9).reindex(out["grid"]).to_numpy()
     # grid leaders work per station (or community office): their utilisation is the unit's
-    gl = visits[visits["role"] == "grid_leader"]
-    unit_busy = np.bincount(gl["unit"].to_numpy(), weights=np.nan_to_num(
-        np.clip(np.where(gl["end"].isna() & gl["start"].notna(), H, gl["end"]) - np.maximum(gl["start"], t0), 0, None)),
-        minlength=len(model.layout["grid_leader"].servers))
-    places = model.layout["grid_leader"].servers * duty_minutes(model.duty["grid_leader"], t0, H)
+    busy, capacity = unit_busy(model, visits, "grid_leader", t0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit_util = np.where(places > 0, unit_busy / places, np.nan)
+        unit_util = np.where(capacity > 0, busy / capacity, np.nan)
     unit = city.grid_station if city.stations else city.grid_community
     out["grid_leader_utilisation"] = unit_util[unit]
     return out

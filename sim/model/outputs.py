@@ -11,7 +11,7 @@ from pathlib import Path
 from .metrics import finite
 from .run import RunResult
 
-TABLES = ("requests", "visits", "timeseries", "grids")
+TABLES = ("requests", "visits", "timeseries", "grids", "census")
 
 
 def write_run(result: RunResult, out: Path) -> list[Path]:
