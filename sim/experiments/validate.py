@@ -131,9 +131,6 @@ class MMcCase:
     def scenario(self, base: Scenario) -> Scenario:
         t0, _, _ = window(self.days)
         return with_overrides(base, [
-            # a tiny rate first: each override is validated on its own, so the
-            # intermediate scenarios must stay stable
-            ("requests.errand.rate_per_household_year", 1e-6),
             ("run.days", float(self.days)), ("run.warmup_days", t0 / 1440.0),
             ("roles.station_head.per_station", int(self.servers)),
             ("requests.errand.service.station_head", {"mean_minutes": float(self.service_minutes),
@@ -176,13 +173,9 @@ class TandemCase:
     def scenario(self, base: Scenario) -> Scenario:
         t0, _, _ = window(self.days)
         return with_overrides(base, [
-            # a tiny rate first: each override is validated on its own, so the
-            # intermediate scenarios must stay stable
-            ("requests.errand.rate_per_household_year", 1e-6),
             ("run.days", float(self.days)), ("run.warmup_days", t0 / 1440.0),
             ("roles.station_head.per_station", int(self.servers)),
             ("roles.community_worker.count", int(self.servers_2)),
-            # handlers, service times and escalation change together: one override of the table
             ("requests.errand", {
                 **to_data(base)["requests"]["errand"],
                 "handlers": ["station_head", "community_worker"],
