@@ -243,7 +243,7 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90"):
     ax.set_xlabel(label + ", mean and 95% CI")
     ax.set_ylabel("annual cost (M yuan per year)")
     ax.set_title(f"{res.manifest.get('experiment')}: cost against service\n"
-                 "(lower left is better; hollow = dominated by a cheaper and faster option)", fontsize=11)
+                 "(lower left is better; hollow = dominated, on the means, by a cheaper and faster option)", fontsize=11)
     ax.grid(alpha=0.3)
     ax.margins(0.12)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
