@@ -25,6 +25,7 @@ DEFAULT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "re
                 "utilisation.station_head", "utilisation.building_leader", "by_type.visit.wait_minutes.mean",
                 "walk15_coverage_share", "cost_yuan_per_year")
 ID_COLUMNS = ("point", "replicate", "seed")
+OPTION = "option"    # the factor whose values name an experiment's [options] bundles
 
 
 class CompareError(ValueError):
@@ -103,8 +104,16 @@ def _same(column: pd.Series, value) -> pd.Series:
 
 
 def point_label(row: pd.Series, factors: list[str]) -> str:
-    return ", ".join(f"{f.rsplit('.', 1)[-1]}={row[f]:g}" if isinstance(row[f], float) else f"{f.rsplit('.', 1)[-1]}={row[f]}"
-                     for f in factors) or "(base)"
+    """`police.per_station=1`: the last two parts of each factor path (the last alone is often
+    ambiguous); an experiment whose only factor is its [options] is labelled by the option name."""
+    if list(factors) == [OPTION]:
+        return str(row[OPTION])
+    parts = []
+    for f in factors:
+        name = f if f == OPTION else ".".join(f.split(".")[-2:])
+        v = row[f]
+        parts.append(f"{name}={v:g}" if isinstance(v, float) else f"{name}={v}")
+    return ", ".join(parts) or "(base)"
 
 
 def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -> pd.DataFrame:

@@ -28,10 +28,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from .compare import CompareError, compare, kpis_for, mean_ci, read_manifest, read_runs  # noqa: E402
+from .compare import CompareError, compare, kpis_for, mean_ci, point_label, read_manifest, read_runs  # noqa: E402
 
 plt.rcParams["svg.hashsalt"] = "gridsim"
-OPTION = "option"
 PERCENT_KPIS = {"sla_met_share", "abandoned_share", "walk15_coverage_share"}
 # request types: a fixed colour each, from a palette other than the options' (tab10)
 TYPE_COLOURS = list(plt.get_cmap("Dark2").colors) + ["black", "#8c564b", "#17becf", "#bcbd22"]
@@ -109,7 +108,7 @@ def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
     pts = runs.drop_duplicates("point").set_index("point").sort_index()
     labels = {}
     for p, row in pts.iterrows():
-        labels[int(p)] = str(row[OPTION]) if factors == [OPTION] else short_label(row, factors)
+        labels[int(p)] = point_label(row, factors)
     colours = dict(zip(sorted(labels), palette(len(labels))))
     base_points = sorted(table.loc[table["is_baseline"], "point"].unique()) if len(table) else []
     failed = {}
@@ -124,16 +123,6 @@ def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
                    table=table, labels=labels, colours=colours,
                    baseline_point=int(base_points[0]) if base_points else int(pts.index[0]),
                    failed=failed, baseline_note=note)
-
-
-def short_label(row, factors: list) -> str:
-    """`stations.count=100`: the last two parts of each factor path (the last alone is often ambiguous)."""
-    parts = []
-    for f in factors:
-        v = row[f]
-        name = f if f == OPTION else ".".join(f.split(".")[-2:])
-        parts.append(f"{name}={v:g}" if isinstance(v, float) else f"{name}={v}")
-    return ", ".join(parts) or "(base)"
 
 
 def _plain(v):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 from . import figures as F
-from .compare import number
+from .compare import OPTION, number
 from .figures import Results
 
 KPI_NAMES = {
@@ -94,7 +94,7 @@ def _settings(res: Results, p: int) -> str:
     parts = []
     for f in res.factors:
         v = row[f]
-        if f == F.OPTION:
+        if f == OPTION:
             bundle = (spec.get("options") or {}).get(str(v), {})
             parts += [f"`{k} = {_show(b)}`" for k, b in sorted(bundle.items())] or ["(the base scenario)"]
         else:

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.compare import OPTION
 from ..scenario import Scenario, ScenarioError, load, scenario_hash, with_overrides
 
 DESIGNS = ("factorial", "lhs", "sobol")
 TOP_KEYS = ("name", "description", "scenario", "design", "replicates", "root_seed",
             "days", "warmup_days", "set", "factors", "options", "baseline", "kpis", "until_ci", "quick")
-OPTION = "option"                          # the factor whose values name the [options] bundles
 RANGE_KEYS = {"low", "high", "integer", "values"}
 
 

@@ -41,7 +41,6 @@ COOLDOWN_SHARE = 0.05   # requests created in the last 5% are not measured
 LEVEL = 0.95
 SEED_STRIDE = 1000      # case k, replication r: seed + 1000 k + r
 HOUSEHOLDS = 1000       # mmc.toml: 1,000 one-person households, one station
-MINUTES_PER_YEAR = 8760 * 60
 
 __all__ = ["Check", "MMcCase", "TandemCase", "LittleCase", "builtin_cases", "run_cases",
            "format_table", "as_json", "TOLERANCE", "UnstableQueueError"]
@@ -234,10 +233,6 @@ def builtin_cases() -> list:
     return cases
 
 
-def runs_needed(case) -> int:
-    return case.replications
-
-
 # ---------------------------------------------------------------- running
 def _run_queue_case(case, base: Scenario, seed: int, level: float, tolerance: float,
                     tick: Callable[[], None]) -> list[Check]:
@@ -291,7 +286,7 @@ def _run_little_case(case: LittleCase, seed: int, level: float, tolerance: float
 def run_cases(cases: list, seed: int = 0, level: float = LEVEL, tolerance: float = TOLERANCE,
               progress: Callable[[int], Callable[[], None]] | None = None) -> list[Check]:
     """Run every case; `progress(total_runs)` may return a callback ticked after each model run."""
-    tick = progress(sum(runs_needed(c) for c in cases)) if progress else (lambda: None)
+    tick = progress(sum(c.replications for c in cases)) if progress else (lambda: None)
     base = load(MMC_SCENARIO)
     checks: list[Check] = []
     for k, case in enumerate(cases):

@@ -18,7 +18,6 @@ ROLES = ("building_leader", "grid_leader", "station_head", "police",
 Role = Literal["building_leader", "grid_leader", "station_head", "police",
                "community_worker", "volunteer", "property_manager", "alliance"]
 PROPERTY_MODES = ("market", "state_owned", "self_managed", "none")
-MINUTES_PER_YEAR = 365 * 24 * 60
 
 
 @dataclass(frozen=True, kw_only=True)
