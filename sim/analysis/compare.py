@@ -21,9 +21,10 @@ import pandas as pd
 from scipy import stats
 
 DEFAULT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
-                "resolution_hours.p90", "sla_met_share", "abandoned_share", "utilisation.grid_leader",
-                "utilisation.station_head", "utilisation.building_leader", "by_type.visit.wait_minutes.mean",
-                "walk15_coverage_share", "cost_yuan_per_year")
+                "resolution_hours.p90", "sla_met_share", "abandoned_share", "visit_completion_share",
+                "hotline_share", "report_delay_hours", "time_hours.waiting_off_duty",
+                "time_hours.waiting_on_duty", "utilisation.grid_leader", "utilisation.station_head",
+                "utilisation.building_leader", "walk15_coverage_share", "cost_yuan_per_year")
 ID_COLUMNS = ("point", "replicate", "seed")
 OPTION = "option"    # the factor whose values name an experiment's [options] bundles
 
