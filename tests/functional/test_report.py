@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from sim.analysis import figures as F
-from sim.analysis.compare import DEFAULT_KPIS, compare, read_runs
-from sim.analysis.compare import number
-from sim.cli import main
+from gridsim.analysis import figures as F
+from gridsim.analysis.compare import DEFAULT_KPIS, compare, read_runs
+from gridsim.analysis.compare import number
+from gridsim.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..conftest import ROOT
 MEIHEKOU = ROOT / "scenarios" / "meihekou_2020.toml"
 SPEC = f'''# A tiny test experiment: building leaders or not.
 #
@@ -64,9 +64,9 @@ def labels(fig) -> list[tuple[str, str]]:
 
 
 def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
-    from sim.city import build_city
-    from sim.experiments.spec import load_spec, run_seed
-    from sim.model.requests import stream
+    from gridsim.city import build_city
+    from gridsim.experiments.spec import load_spec, run_seed
+    from gridsim.model.requests import stream
 
     res = F.load_results(results)
     assert res.labels == {0: "none", 1: "subsidy_5000"} and res.baseline_point == 1
