@@ -20,8 +20,8 @@ import resource
 import time
 from pathlib import Path
 
-from sim.model import GridModel, metrics
-from sim.scenario import load, with_overrides
+from gridsim.model import GridModel, metrics
+from gridsim.scenario import load, with_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 

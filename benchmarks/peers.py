@@ -43,7 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.analysis.queueing import MMc  # noqa: E402
+from gridsim.analysis.queueing import MMc  # noqa: E402
 
 STATIONS, SERVERS, RHO, SERVICE_MIN = 341, 4, 0.85, 30.0
 LAM = RHO * SERVERS / SERVICE_MIN          # arrivals per minute per station
@@ -102,8 +102,8 @@ def bare_loop(stations: int, horizon: float, seed: int) -> dict:
 
 def gridsim_city(stations: int, horizon: float, seed: int) -> tuple[dict, dict]:
     """One model: a city of `stations` grids of 1,000 households, one station (4 heads) each."""
-    from sim.model.model import GridModel
-    from sim.scenario import load, with_overrides
+    from gridsim.model.model import GridModel
+    from gridsim.scenario import load, with_overrides
 
     base = load(ROOT / "scenarios" / "validation" / "mmc.toml")
     scenario = with_overrides(base, [

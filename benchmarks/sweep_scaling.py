@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.experiments.spec import load_spec, run_seed  # noqa: E402
-from sim.experiments.store import Store  # noqa: E402
-from sim.experiments.sweep import Executor, sweep  # noqa: E402
-from sim.model.run import simulate  # noqa: E402
+from gridsim.experiments.spec import load_spec, run_seed  # noqa: E402
+from gridsim.experiments.store import Store  # noqa: E402
+from gridsim.experiments.sweep import Executor, sweep  # noqa: E402
+from gridsim.model.run import simulate  # noqa: E402
 
 
 def main() -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .scenario import ScenarioError
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+from .data import folder
+
+SCENARIOS = folder("scenarios")
 DEFAULT_SCENARIO = SCENARIOS / "meihekou_2020.toml"
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.model.run import simulate
-from sim.scenario import load
+from gridsim.model.run import simulate
+from gridsim.scenario import load
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -20,11 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-DEFAULT_KPIS = ("requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50",
-                "resolution_hours.p90", "sla_met_share", "abandoned_share", "visit_completion_share",
-                "hotline_share", "report_delay_hours", "time_hours.waiting_off_duty",
-                "time_hours.waiting_on_duty", "utilisation.grid_leader", "utilisation.station_head",
-                "utilisation.building_leader", "walk15_coverage_share", "cost_yuan_per_year")
+from ..model.kpis import HEADLINE, number
+
 ID_COLUMNS = ("point", "replicate", "seed")
 OPTION = "option"    # the factor whose values name an experiment's [options] bundles
 
@@ -41,14 +38,14 @@ def read_manifest(folder: str | Path) -> dict:
 
 
 def kpis_for(manifest: dict, runs: pd.DataFrame | None = None) -> list[str]:
-    """The KPIs to show for an experiment: the defaults, then the spec's own `kpis`, in that order."""
-    extra = [k for k in (manifest.get("spec") or {}).get("kpis", []) if k not in DEFAULT_KPIS]
+    """The KPIs to show for an experiment: the headline KPIs, then the spec's own `kpis`, in that order."""
+    extra = [k for k in (manifest.get("spec") or {}).get("kpis", []) if k not in HEADLINE]
     if runs is None:
-        return [*DEFAULT_KPIS, *extra]
+        return [*HEADLINE, *extra]
     unknown = [k for k in extra if k not in runs.columns]
     if unknown and len(runs):
         raise CompareError(f"kpis: {unknown[0]!r} is not a KPI column of these runs (see `gridsim run --json`)")
-    return [k for k in (*DEFAULT_KPIS, *extra) if k in runs.columns]
+    return [k for k in (*HEADLINE, *extra) if k in runs.columns]
 
 
 def read_runs(folder: str | Path) -> pd.DataFrame:
@@ -121,7 +118,7 @@ def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -
     """Per point and KPI: mean, baseline mean, paired difference with 95% CI, n, and whether
     the CI covers zero. `baseline` maps factor paths to values; factors it leaves out are
     held at each point's own value."""
-    kpis = list(kpis or [k for k in DEFAULT_KPIS if k in runs.columns])
+    kpis = list(kpis or [k for k in HEADLINE if k in runs.columns])
     missing = [k for k in kpis if k not in runs.columns]
     if missing:
         raise CompareError(f"--kpi {missing[0]}: no such KPI column")
@@ -159,25 +156,6 @@ def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -
                 "distinguishable": bool(not math.isnan(hw) and (mean_d - hw > 0 or mean_d + hw < 0)),
             })
     return pd.DataFrame(rows)
-
-
-def number(x) -> str:
-    """The one number format of tables and reports: 4 significant-ish digits, thousands separated."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    x = float(x)
-    a = abs(x)
-    if a >= 1e5:
-        return f"{x:,.0f}"
-    if a >= 100:
-        return f"{x:.1f}"
-    if a >= 1:
-        return f"{x:.2f}"
-    if a == 0:
-        return "0"
-    if a >= 0.1:
-        return f"{x:.3f}"
-    return f"{x:.4f}"
 
 
 def format_table(table: pd.DataFrame) -> str:

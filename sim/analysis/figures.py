@@ -28,10 +28,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from ..model.kpis import KPI, lookup  # noqa: E402
 from .compare import CompareError, compare, kpis_for, mean_ci, point_label, read_manifest, read_runs  # noqa: E402
 
 plt.rcParams["svg.hashsalt"] = "gridsim"
-PERCENT_KPIS = {"sla_met_share", "abandoned_share", "walk15_coverage_share"}
 # request types: a fixed colour each, from a palette other than the options' (tab10)
 TYPE_COLOURS = list(plt.get_cmap("Dark2").colors) + ["black", "#8c564b", "#17becf", "#bcbd22"]
 
@@ -141,21 +141,9 @@ def save(fig, stem: str | Path) -> list[Path]:
     return [png, svg]
 
 
-def _kpi_axis(kpi: str) -> tuple[str, float]:
-    """(axis label with unit, scale factor) for a KPI column."""
-    if kpi == "cost_yuan_per_year":
-        return "annual cost (M yuan per year)", 1e-6
-    if kpi in PERCENT_KPIS:
-        return {"sla_met_share": "requests resolved within service-level target (%)",
-                "abandoned_share": "requests abandoned (%)",
-                "walk15_coverage_share": "households within a 15-minute walk of a station (%)"}[kpi], 100.0
-    if kpi.startswith("utilisation."):
-        return f"{kpi.split('.', 1)[1].replace('_', ' ')} utilisation (%)", 100.0
-    if kpi.startswith("resolution_hours."):
-        return f"{kpi.split('.', 1)[1]} resolution time (h)", 1.0
-    if kpi.startswith("wait_minutes."):
-        return f"{kpi.split('.', 1)[1]} wait before first contact (min)", 1.0
-    return kpi, 1.0
+def kpi_info(name: str) -> KPI:
+    """The KPI table's entry (label, unit, scale); a column the table does not know is shown by its name."""
+    return lookup(name) or KPI(name, name, "value", None)
 
 
 # ---------------------------------------------------------------- 1. KPI by option
@@ -168,7 +156,8 @@ def kpi_by_option(res: Results, stem, kpis=("resolution_hours.p90", "sla_met_sha
                              sharey=True, squeeze=False, layout="constrained")
     y = np.arange(len(pts))[::-1]
     for ax, kpi in zip(axes[0], kpis):
-        label, scale = _kpi_axis(kpi)
+        info = kpi_info(kpi)
+        label, scale = info.axis_label, info.scale
         s = res.stats(kpi)
         for yi, p in zip(y, pts):
             m, hw = s.loc[p, "mean"] * scale, s.loc[p, "half_width"] * scale
@@ -177,10 +166,10 @@ def kpi_by_option(res: Results, stem, kpis=("resolution_hours.p90", "sla_met_sha
         base = s.loc[res.baseline_point, "mean"] * scale
         ax.axvline(base, color="0.6", linestyle=":", linewidth=1)
         ax.set_xlabel(label)
-        ax.set_title(textwrap.fill(label.split(" (")[0][:1].upper() + label.split(" (")[0][1:], 32), fontsize=10)
+        ax.set_title(textwrap.fill(info.title, 32), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.15)
-        if kpi in PERCENT_KPIS or kpi.startswith("utilisation."):   # a CI may reach past 0% or 100%: clip the view
+        if info.unit == "share":                 # a CI may reach past 0% or 100%: clip the view
             left, right = ax.get_xlim()
             ax.set_xlim(max(left, -2.0), min(right, 102.0))
     axes[0][0].set_yticks(y, [res.label(p, 30) + ("\n(baseline)" if p == res.baseline_point else "") for p in pts])
@@ -228,8 +217,7 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90"):
         text = res.label(p) + (" (baseline)" if p == res.baseline_point else "") + (" - dominated" if dom[i] else "")
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=face,
                               markeredgecolor=col, markeredgewidth=1.8, label=text))
-    label, _ = _kpi_axis(service_kpi)
-    ax.set_xlabel(label + ", mean and 95% CI")
+    ax.set_xlabel(kpi_info(service_kpi).axis_label + ", mean and 95% CI")
     ax.set_ylabel("annual cost (M yuan per year)")
     ax.set_title(f"{res.manifest.get('experiment')}: cost against service\n"
                  "(lower left is better; hollow = dominated, on the means, by a cheaper and faster option)", fontsize=11)

@@ -16,29 +16,9 @@ from pathlib import Path
 
 
 from . import figures as F
-from .compare import OPTION, number
+from ..model.kpis import number
+from .compare import OPTION
 from .figures import Results
-
-KPI_NAMES = {
-    "requests.created": "residents' requests created (count)",
-    "wait_minutes.mean": "mean wait before first contact (min)",
-    "wait_minutes.p90": "p90 wait before first contact (min)",
-    "resolution_hours.p50": "median resolution time (h)",
-    "resolution_hours.p90": "p90 resolution time (h; abandoned never resolved)",
-    "sla_met_share": "share of requests created resolved within the service-level target",
-    "abandoned_share": "share abandoned (the resident gave up waiting)",
-    "visit_completion_share": "routine home visits made / visits falling due",
-    "hotline_share": "share of requests that went through the 12345 hotline",
-    "report_delay_hours": "mean hours from a problem arising to someone hearing of it",
-    "time_hours.waiting_off_duty": "mean hours waiting while the handler was off duty (resolved requests)",
-    "time_hours.waiting_on_duty": "mean hours waiting while the handler was on duty (resolved requests)",
-    "utilisation.grid_leader": "grid leader utilisation",
-    "utilisation.station_head": "station head utilisation",
-    "utilisation.building_leader": "building leader utilisation",
-    "walk15_coverage_share": "share of households within a 15-minute walk of a station",
-    "cost_yuan_per_year": "annual cost (yuan per year)",
-}
-
 
 @dataclass
 class MapInput:
@@ -122,7 +102,7 @@ def kpi_tables(res: Results) -> list[str]:
     out = []
     t = res.table
     for kpi in t["kpi"].drop_duplicates():
-        out += [f"### {KPI_NAMES.get(kpi, kpi)} (`{kpi}`)", "",
+        out += [f"### {F.kpi_info(kpi).axis_label} (`{kpi}`)", "",
                 "| option | n | mean | 95% CI of the mean | difference vs baseline | 95% CI of the difference "
                 "| distinguishable from zero? |",
                 "|---|---:|---:|---:|---:|---:|---|"]

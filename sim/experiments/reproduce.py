@@ -18,14 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis.compare import kpis_for, mean_ci, point_label
+from ..data import folder
 from ..scenario import ScenarioError
 from .spec import Spec, load_spec
 from .store import Store
 from .sweep import Report, sweep
 
-ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENTS = ROOT / "experiments"
-REFERENCE = ROOT / "results" / "reference"
+EXPERIMENTS = folder("experiments")
+REFERENCE = folder("reference")
 SLACK = 1e-9          # relative: what a different machine's last floating-point bits may move
 
 

@@ -93,7 +93,7 @@ def _mp_context():
     if "forkserver" not in mp.get_all_start_methods():
         return None                                   # Windows: the default (spawn)
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["sim.experiments.sweep", "sim.model.run"])
+    ctx.set_forkserver_preload(["gridsim.experiments.sweep", "gridsim.model.run"])
     return ctx
 
 
@@ -122,7 +122,7 @@ class Executor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ExecutorError("--dask needs Dask: pip install 'gridsim[dask]'") from None
+            raise ExecutorError("--dask needs Dask: pip install 'gridsim-cities[dask]'") from None
         try:
             if self.dask == "local":
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,

@@ -27,11 +27,12 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..analysis.compare import mean_ci as t_interval
+from ..data import folder
 from ..analysis.queueing import MMc, UnstableQueueError, tandem
 from ..model.run import simulate
 from ..scenario import Scenario, load, to_data, with_overrides
 
-SCENARIOS = Path(__file__).resolve().parent.parent.parent / "scenarios"
+SCENARIOS = folder("scenarios")
 MMC_SCENARIO = SCENARIOS / "validation" / "mmc.toml"
 MEIHEKOU_SCENARIO = SCENARIOS / "meihekou_2020.toml"
 

@@ -1,11 +1,11 @@
-"""Check sim.analysis.queueing against textbook closed forms, computed independently."""
+"""Check gridsim.analysis.queueing against textbook closed forms, computed independently."""
 
 import math
 from fractions import Fraction
 
 import pytest
 
-from sim.analysis.queueing import (
+from gridsim.analysis.queueing import (
     MMc,
     UnstableQueueError,
     erlang_b,

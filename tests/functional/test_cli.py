@@ -7,13 +7,13 @@ import sys
 import pandas as pd
 import pytest
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 MMC = str(SCENARIOS / "validation" / "mmc.toml")
 
 
 def gridsim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "gridsim.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_json_is_one_object_with_the_promised_keys():

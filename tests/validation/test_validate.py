@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from sim import cli
-from sim.analysis.queueing import UnstableQueueError
-from sim.experiments import validate as v
+from gridsim import cli
+from gridsim.analysis.queueing import UnstableQueueError
+from gridsim.experiments import validate as v
 
 # The fast subset uses a 99.9% interval: with fixed seeds it is deterministic anyway,
 # and with any other seeds a chance failure stays around one in a thousand per check.
@@ -16,7 +16,7 @@ FAST = 0.999
 
 
 def gridsim(*args):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "gridsim.cli", *args], capture_output=True, text=True)
 
 
 def test_judge_widens_the_interval_by_the_stated_tolerance():

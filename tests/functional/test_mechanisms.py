@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.analysis.compare import mean_ci
-from sim.model import GridModel, metrics
-from sim.model.run import simulate
-from sim.scenario import ScenarioError, with_overrides
-from sim.scenario.schema import ALWAYS, ROLES, Costs
+from gridsim.analysis.compare import mean_ci
+from gridsim.model import GridModel, metrics
+from gridsim.model.run import simulate
+from gridsim.scenario import ScenarioError, with_overrides
+from gridsim.scenario.schema import ALWAYS, ROLES, Costs
 
 
 def records(scenario, seed=1, days=21, fast=True):

@@ -5,12 +5,12 @@ import json
 import subprocess
 import sys
 
-from sim.analysis.compare import kpis_for
-from sim.experiments import reproduce as rp
+from gridsim.analysis.compare import kpis_for
+from gridsim.experiments import reproduce as rp
 
 
 def gridsim(*args):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "gridsim.cli", *args], capture_output=True, text=True)
 
 
 def test_quick_back_test_of_E3_passes(tmp_path):

@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.analysis.compare import compare, read_runs
-from sim.cli import main
-from sim.experiments.spec import load_spec, run_seed
-from sim.experiments.store import Store
-from sim.experiments.sweep import Executor, sweep
+from gridsim.analysis.compare import compare, read_runs
+from gridsim.cli import main
+from gridsim.experiments.spec import load_spec, run_seed
+from gridsim.experiments.store import Store
+from gridsim.experiments.sweep import Executor, sweep
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..conftest import ROOT
 MMC = ROOT / "scenarios" / "validation" / "mmc.toml"
 
 
@@ -132,7 +132,7 @@ def test_dask_local_cluster_gives_identical_table(reference, tmp_path):
 def test_kill_and_resume_matches_uninterrupted(reference, tmp_path):
     path, table = reference
     folder = tmp_path / "res"
-    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(path), "--workers", "1", "--results", str(tmp_path),
+    cmd = [sys.executable, "-m", "gridsim.cli", "sweep", str(path), "--workers", "1", "--results", str(tmp_path),
            "--quiet"]
     # `--results tmp_path` puts the runs in tmp_path/mmc_staff
     folder = tmp_path / "mmc_staff"
@@ -173,7 +173,7 @@ def test_changed_spec_is_refused_and_fresh_starts_over(tmp_path, capsys):
 
 
 def test_failed_run_is_recorded_and_retried(tmp_path, monkeypatch):
-    import sim.model.run as run_module
+    import gridsim.model.run as run_module
     real = run_module.simulate
     bad_seed = run_seed(7, 1)
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.analysis.queueing import MMc
-from sim.city import build_city
-from sim.model import GridModel
-from sim.model.requests import stream
-from sim.model.run import simulate
-from sim.scenario import with_overrides
+from gridsim.analysis.queueing import MMc
+from gridsim.city import build_city
+from gridsim.model import GridModel
+from gridsim.model.requests import stream
+from gridsim.model.run import simulate
+from gridsim.scenario import with_overrides
 
 
 def test_conservation_holds_at_every_sample(meihekou):
@@ -34,7 +34,7 @@ def test_outcomes_partition_the_requests(week_run):
 
 def test_the_loop_and_the_records_agree(mmc):
     """The event loop's own counters match what the records say happened."""
-    from sim.model import metrics
+    from gridsim.model import metrics
     impatient = with_overrides(mmc, ["requests.errand.patience_hours=0.3"])
     model = GridModel(impatient, seed=4, days=15)
     model.run()
@@ -75,8 +75,8 @@ def test_grids_are_redrawn_from_the_standard(meihekou, per_grid, low, high):
 
 
 def test_2018_city_has_162_grids_and_no_stations():
-    from sim.scenario import load
-    from .conftest import SCENARIOS
+    from gridsim.scenario import load
+    from ..conftest import SCENARIOS
     s = load(SCENARIOS / "meihekou_2018.toml")
     city = build_city(s, stream(0, "city"))
     assert 158 <= city.grids <= 166 and city.stations == 0

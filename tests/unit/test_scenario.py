@@ -2,9 +2,9 @@
 
 import pytest
 
-from sim.scenario import ScenarioError, load, scenario_hash, with_overrides
+from gridsim.scenario import ScenarioError, load, scenario_hash, with_overrides
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 
 def test_bundled_scenarios_load(meihekou, mmc):

@@ -1,0 +1,1 @@
+"""Bundled data of gridsim (see gridsim.data)."""

@@ -1,0 +1,25 @@
+"""The package as installed: its name, its packages, its bundled data."""
+
+import tomllib
+
+import gridsim
+from gridsim.data import folder
+
+from ..conftest import ROOT
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {"gridsim" + ("." + ".".join(p.parent.relative_to(ROOT / "sim").parts) if p.parent != ROOT / "sim" else "")
+             for p in (ROOT / "sim").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
+    assert config["package-dir"]["gridsim"] == "sim"
+
+
+def test_bundled_data_is_found_through_the_package():
+    assert (folder("scenarios") / "meihekou_2020.toml").is_file()
+    assert (folder("scenarios") / "validation" / "mmc.toml").is_file()
+    assert sorted(p.name for p in folder("experiments").glob("E*.toml"))[0] == "E1_grid_size.toml"
+    assert any(folder("reference").glob("E3_*.quick.json"))
+    assert gridsim.__version__
