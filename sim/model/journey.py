@@ -86,21 +86,24 @@ class Journey:
 
     # ------------------------------------------------------------------ a stage
     def choose(self, v: int, t: float):
-        """The unit that takes visit v: where its stage allows several roles, the first on duty now
-        or within the stage's wait, else the one on duty soonest."""
+        """The unit that takes visit v: where its stage allows several roles, the first staffed for
+        the household and on duty now or within the stage's wait, else the one on duty soonest."""
         m = self.m
-        options = m.v_options.get(v)
-        if options is None:
+        option = m.v_options.get(v)
+        if option is None:
             return m.v_pool[v]
-        wait, alternatives = options
+        group, row = option
+        wait, alternatives = m.option_groups[group]
         chosen, soonest = None, INF
-        for role, pool, duration in alternatives:
+        for role, pools, durations in alternatives:
+            if pools[row] < 0:
+                continue
             at = t if m.on_duty[role] else m.next_on(role, t)
             if at - t <= wait:
-                chosen = (pool, duration)
+                chosen = (pools[row], durations[row])
                 break
             if chosen is None or at < soonest:
-                chosen, soonest = (pool, duration), at
+                chosen, soonest = (pools[row], durations[row]), at
         pool = m.pools[chosen[0]]
         m.v_pool[v], m.v_duration[v] = pool, chosen[1]
         return pool

@@ -33,26 +33,34 @@ OUTCOMES = ("resolved", "abandoned", "open")
 ORIGINS = ("resident", "staff")
 
 
-def visit_table(model) -> pd.DataFrame:
-    """One row per visit that was reached: request, stage (-1: the 12345 call), role, unit, agent,
-    queued/start/end minute, and its walking (or driving) and service minutes."""
+def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's records: (visits, requests).
+
+    visits: one row per visit that was reached: request, stage (-1: the 12345 call), role,
+    unit, agent, queued/start/end minute, and its walking (or driving) and service minutes.
+    requests: one row per request: type, origin, where, created/reported/first started/ended
+    minute, channel, outcome (resolved, abandoned, or open at the horizon), visits, last
+    handler, service-level target.
+    """
     p, H, req = model.plan, model.horizon, model.requests
-    reported = reported_minutes(model)
+    n = len(req)
+    reported = _reported_minutes(model)
     start = np.array(model.v_start, dtype=float)
     duration = np.frombuffer(model.v_duration, dtype=np.float64)
     end = start + duration
     end[end > H] = np.nan                                  # still in service at the horizon
-    called = np.asarray(model.r_channel) == HOTLINE
+    channel = np.asarray(model.r_channel, dtype=np.int8)
+    called = channel == HOTLINE
     entry = np.where(called, p.hotline, p.first)
     queued = np.r_[np.nan, end[:-1]]                       # a later stage queues when the one before ends
     queued[entry] = reported
     queued[p.hotline[(p.hotline >= 0) & ~called]] = np.nan  # calls never made
     reached = np.flatnonzero(~np.isnan(queued))
     pool = _gather(model.v_pool, reached, "index")
-    pool_role = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])
-    pool_unit = np.concatenate([np.arange(len(model.layout[r].members)) for r in ROLES])
-    role = pool_role[pool]
-    household = req.household[p.request[reached]]
+    role = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])[pool]
+    unit = np.concatenate([np.arange(len(model.layout[r].members)) for r in ROLES])[pool]
+    request, stage = p.request[reached], p.stage[reached]
+    household = req.household[request]
     travel = np.zeros(len(reached))
     for r, name in enumerate(ROLES):
         mine = role == r
@@ -61,12 +69,39 @@ def visit_table(model) -> pd.DataFrame:
     agent = np.full(len(reached), -1, dtype=np.int64)
     began = ~np.isnan(start[reached])
     agent[began] = _gather(model.v_agent, reached[began], "unique_id")
-    return pd.DataFrame({
-        "request": p.request[reached], "stage": p.stage[reached],
-        "role": pd.Categorical.from_codes(role, ROLES), "unit": pool_unit[pool], "agent": agent,
-        "queued_minute": queued[reached], "start_minute": start[reached], "end_minute": end[reached],
-        "travel_minutes": travel, "service_minutes": duration[reached] - travel,
-    })
+    visits = pd.DataFrame({
+        "request": request, "stage": stage, "role": pd.Categorical.from_codes(role, ROLES), "unit": unit,
+        "agent": agent, "queued_minute": queued[reached], "start_minute": start[reached],
+        "end_minute": end[reached], "travel_minutes": travel, "service_minutes": duration[reached] - travel,
+    }, copy=False)
+
+    begins = np.where(p.hotline >= 0, p.hotline, p.first)
+    last = np.r_[begins[1:], len(p.request)] - 1
+    resolved = start[last] + duration[last] <= H
+    first_start = start[p.first]
+    grid = stage != HOTLINE_STAGE
+    first_reached = np.zeros(n, dtype=bool)
+    first_reached[request[grid]] = True
+    deadline = np.frombuffer(model.v_deadline, dtype=np.float64)[p.first]
+    abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
+    last_role = np.full(n, -1, dtype=np.int8)
+    last_role[request[grid]] = role[grid]
+    origin = np.array([ORIGINS.index(t.origin) for t in model.spec.requests.values()], dtype=np.int8)[req.type]
+    hh, city = req.household, model.city
+    requests = pd.DataFrame({
+        "type": pd.Categorical.from_codes(req.type, req.types),
+        "origin": pd.Categorical.from_codes(origin, ORIGINS), "household": hh,
+        "grid": city.hh_grid[hh], "station": city.hh_station[hh], "community": city.hh_community[hh],
+        "created_minute": req.created, "reported_minute": reported,
+        "channel": pd.Categorical.from_codes(np.where(np.isnan(reported), -1, channel), CHANNELS),
+        "started_minute": first_start,
+        "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
+        "outcome": pd.Categorical.from_codes(np.where(resolved, 0, np.where(abandoned, 1, 2)), OUTCOMES),
+        "visits": np.bincount(request[grid], minlength=n),
+        "handled_by": pd.Categorical.from_codes(last_role, ROLES),
+        "sla_hours": p.sla / 60,
+    }, copy=False)
+    return visits, requests
 
 
 def _gather(objects: list, rows: np.ndarray, attribute: str) -> np.ndarray:
@@ -78,50 +113,13 @@ def _gather(objects: list, rows: np.ndarray, attribute: str) -> np.ndarray:
     return np.fromiter(map(attrgetter(attribute), picked), dtype=np.int64, count=len(rows))
 
 
-def reported_minutes(model) -> np.ndarray:
+def _reported_minutes(model) -> np.ndarray:
     """When each request reached someone: the journey's record, else its planned time (nan: not by
     the horizon)."""
     recorded = np.array(model.r_reported, dtype=float)
     out = np.where(np.isnan(recorded), np.frombuffer(model.r_own_report, dtype=np.float64), recorded)
     out[out > model.horizon] = np.nan
     return out
-
-
-def request_table(model, visits: pd.DataFrame) -> pd.DataFrame:
-    """One row per request with its outcome: resolved, abandoned or open at the horizon."""
-    req, p, city, H, sc = model.requests, model.plan, model.city, model.horizon, model.spec
-    n = len(req)
-    start = np.array(model.v_start, dtype=float)
-    end = start + np.frombuffer(model.v_duration, dtype=np.float64)
-    begins = np.where(p.hotline >= 0, p.hotline, p.first)
-    last = np.r_[begins[1:], len(p.request)] - 1
-    resolved = end[last] <= H
-    first_start = start[p.first]
-    grid = (visits["stage"] != HOTLINE_STAGE).to_numpy()
-    grid_request = visits["request"].to_numpy()[grid]
-    first_reached = np.zeros(n, dtype=bool)
-    first_reached[grid_request] = True
-    deadline = np.frombuffer(model.v_deadline, dtype=np.float64)[p.first]
-    abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
-    reported = reported_minutes(model)
-    channel = np.where(np.isnan(reported), -1, np.asarray(model.r_channel, dtype=np.int8))
-    last_role = np.full(n, -1, dtype=np.int8)
-    last_role[grid_request] = visits["role"].cat.codes.to_numpy()[grid]
-    origin = np.array([ORIGINS.index(t.origin) for t in sc.requests.values()], dtype=np.int8)[req.type]
-    outcome = np.where(resolved, 0, np.where(abandoned, 1, 2)).astype(np.int8)
-    hh = req.household
-    return pd.DataFrame({
-        "type": pd.Categorical.from_codes(req.type, req.types),
-        "origin": pd.Categorical.from_codes(origin, ORIGINS), "household": hh,
-        "grid": city.hh_grid[hh], "station": city.hh_station[hh], "community": city.hh_community[hh],
-        "created_minute": req.created, "reported_minute": reported,
-        "channel": pd.Categorical.from_codes(channel, CHANNELS),
-        "started_minute": first_start,
-        "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
-        "outcome": pd.Categorical.from_codes(outcome, OUTCOMES),
-        "visits": np.bincount(grid_request, minlength=n), "handled_by": pd.Categorical.from_codes(last_role, ROLES),
-        "sla_hours": p.sla / 60,
-    })
 
 
 # ---------------------------------------------------------------- censored statistics
@@ -219,12 +217,9 @@ def time_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> np.ndarra
     return out
 
 
-def _share(mask: np.ndarray, of: np.ndarray) -> float | None:
-    return float(mask[of].mean()) if of.any() else None
-
-
-def _mean(values: np.ndarray) -> float | None:
-    return float(values.mean()) if len(values) else None
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> list:
+    """Per group numerator / denominator, None where the denominator is 0."""
+    return [float(a / b) if b else None for a, b in zip(numerator, denominator)]
 
 
 def _quantile_dict(row: np.ndarray) -> dict:
@@ -236,40 +231,52 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
     resolution times (censored), service level, channels and where the time went."""
     inside = np.flatnonzero(group >= 0)
-    group, parts = group[inside], parts[inside]
+    group, parts, G = group[inside], parts[inside], len(names)
     column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
     outcome, channel, handled = (requests[name].cat.codes.to_numpy()[inside]
                                  for name in ("outcome", "channel", "handled_by"))
     created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
     reported, visits, sla = column("reported_minute"), column("visits"), column("sla_hours") * 60
     hours, observed = resolution_hours(outcome, created, ended, horizon)
-    resolution = group_quantiles(hours, observed, group, len(names))
-    asked = ~np.isnan(reported)
+    resolution = group_quantiles(hours, observed, group, G)
+    told = ~np.isnan(reported)
     began = ~np.isnan(started)
     wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
-    waits = group_quantiles(wait[asked], began[asked], group[asked], len(names))
+    waits = group_quantiles(wait[told], began[told], group[told], G)
     with np.errstate(invalid="ignore"):
         met = (outcome == 0) & (ended - created <= sla)
     due = created + sla <= horizon
+    count = lambda mask=None, weights=None: np.bincount(  # noqa: E731
+        group if mask is None else group[mask], minlength=G,
+        weights=None if weights is None else (weights if mask is None else weights[mask]))
+    n, resolved = count(), count(outcome == 0)
+    by_outcome = {k: count(outcome == i) for i, k in enumerate(OUTCOMES)}
+    unreported, began_n = count(~told), count(began)
+    channels = np.bincount(group[told] * len(CHANNELS) + channel[told], minlength=G * len(CHANNELS))
+    channels = channels.reshape(G, len(CHANNELS))
+    wait_mean = _ratio(count(began, wait), began_n)
+    delay_mean = _ratio(count(told, (reported - created) / 60), count(told))
+    sla_share = _ratio(count(met & due), count(due))
+    escalated = _ratio(count(began & (visits > 1)), began_n)
+    hotline = _ratio(channels[:, HOTLINE], n)
+    by_110 = _ratio(count(handled == ROLES.index("police110")), n)
+    abandoned = _ratio(by_outcome["abandoned"], n)
+    part_means = [_ratio(count(outcome == 0, parts[:, k]), resolved) for k in range(len(TIME_PARTS))]
     out = {}
     for k, name in enumerate(names):
-        mine = group == k
-        resolved, told = mine & (outcome == 0), mine & ~np.isnan(reported)
         out[name] = {
-            "requests": {"created": int(mine.sum()), "resolved": int(resolved.sum()),
-                         "open": int((mine & (outcome == 2)).sum()), "abandoned": int((mine & (outcome == 1)).sum()),
-                         "unreported": int((mine & np.isnan(reported)).sum())},
-            "wait_minutes": {"mean": _mean(wait[mine & began]), **_quantile_dict(waits[k]),
-                             "n": int((mine & began).sum())},
-            "resolution_hours": {**_quantile_dict(resolution[k]), "n": int(resolved.sum())},
-            "sla_met_share": _share(met, mine & due),
-            "abandoned_share": _share(outcome == 1, mine),
-            "escalated_share": _share(visits > 1, mine & began),
-            "report_delay_hours": _mean((reported - created)[told] / 60),
-            "channel_share": {c: _share(channel == i, told) for i, c in enumerate(CHANNELS)},
-            "hotline_share": _share(channel == HOTLINE, mine),
-            "police110_share": _share(handled == ROLES.index("police110"), mine),
-            "time_hours": {part: _mean(parts[resolved, i]) for i, part in enumerate(TIME_PARTS)},
+            "requests": {"created": int(n[k]), **{o: int(by_outcome[o][k]) for o in OUTCOMES},
+                         "unreported": int(unreported[k])},
+            "wait_minutes": {"mean": wait_mean[k], **_quantile_dict(waits[k]), "n": int(began_n[k])},
+            "resolution_hours": {**_quantile_dict(resolution[k]), "n": int(resolved[k])},
+            "sla_met_share": sla_share[k],
+            "abandoned_share": abandoned[k],
+            "escalated_share": escalated[k],
+            "report_delay_hours": delay_mean[k],
+            "channel_share": dict(zip(CHANNELS, _ratio(channels[k], np.full(len(CHANNELS), channels[k].sum())))),
+            "hotline_share": hotline[k],
+            "police110_share": by_110[k],
+            "time_hours": {part: part_means[i][k] for i, part in enumerate(TIME_PARTS)},
         }
     return out
 

@@ -127,7 +127,7 @@ class GridModel(mesa.Model):
         self.v_duration = _array("d", p.duration)
         self.v_next = _array("q", nxt)
         self.v_request = _array("q", p.request)
-        self.v_options = p.options
+        self.v_options, self.option_groups = p.options, p.option_groups
         self.v_priority = np.array([t.priority for t in types])[by_visit].tolist()
         home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
         self.v_home = _array("q", np.where(home, req.household[p.request], -1))   # the household visited

@@ -37,7 +37,9 @@ class Plan:
     pool: np.ndarray           # pool index, or -1 where the stage has several possible roles
     duration: np.ndarray       # minutes the handler is occupied, walking included (nan with options)
     next: np.ndarray           # the request's next visit, -1 after its last
-    options: dict              # visit -> (wait minutes, ((role, pool index, duration), ...))
+    options: dict              # visit -> (group, row): where its stage allows several roles
+    option_groups: list        # group -> (wait minutes, [(role, pools, durations), ...]): per row, the
+                               # pool index (-1: not staffed for this household) and duration of each role
     # per request
     first: np.ndarray          # its first stage's visit
     hotline: np.ndarray        # its hotline call's visit, -1 if it would never call
@@ -207,15 +209,15 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             closed[mine] = duties[ROLES[rr]].next_on(at[mine]) - at[mine] > first_wait[hot[mine]]
         likely_pool[hotline[hot][~closed]] = -1
 
-    alternatives = {}
+    slot_options, groups = {}, []
     stride = len(ROLES) + 1          # more than any type's stages: a role is in one stage at most
     key = request * stride + stage + 1      # ascending: requests in order, each hotline call first
-    for r, k, wait, alts in options:
+    for g, (r, k, wait, alts) in enumerate(options):
         slots = np.searchsorted(key, r * stride + k + 1).tolist()
-        staffed = [(role, p.tolist(), d.tolist(), (p >= 0).tolist()) for role, p, d in alts]
-        for j, slot in enumerate(slots):
-            alternatives[slot] = (wait, tuple((role, p[j], d[j]) for role, p, d, ok in staffed if ok[j]))
-    return Plan(request=request, stage=stage, pool=pool, duration=duration, next=nxt, options=alternatives,
+        slot_options.update(zip(slots, zip([g] * len(slots), range(len(slots)))))
+        groups.append((wait, [(role, p.tolist(), d.tolist()) for role, p, d in alts]))
+    return Plan(request=request, stage=stage, pool=pool, duration=duration, next=nxt, options=slot_options,
+                option_groups=groups,
                 first=first, hotline=hotline, report=report, channel=channel, patience=patience,
                 first_wait=first_wait, sla=sla,
                 findable=findable, neighbours_know=neighbours, likely_pool=likely_pool,

@@ -33,8 +33,7 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
     if warn is not None and model.overloaded:
         warn(describe(model.overloaded))
     model.run()
-    visits = metrics.visit_table(model)
-    requests = metrics.request_table(model, visits)
+    visits, requests = metrics.tables(model)
     return RunResult(
         summary=metrics.summary(model, requests, visits),
         requests=requests, visits=visits,

@@ -15,8 +15,7 @@ from gridsim.scenario.schema import ALWAYS, ROLES, Costs
 def records(scenario, seed=1, days=21, fast=True):
     model = GridModel(scenario, seed=seed, days=days, fast=fast)
     model.run()
-    visits = metrics.visit_table(model)
-    return model, visits, metrics.request_table(model, visits)
+    return (model, *metrics.tables(model))
 
 
 def test_the_readable_journey_and_the_fast_loop_agree_record_for_record(meihekou):

@@ -38,8 +38,7 @@ def test_the_loop_and_the_records_agree(mmc):
     impatient = with_overrides(mmc, ["requests.errand.patience_hours=0.3"])
     model = GridModel(impatient, seed=4, days=15)
     model.run()
-    visits = metrics.visit_table(model)
-    requests = metrics.request_table(model, visits)
+    visits, requests = metrics.tables(model)
     outcome = requests["outcome"].value_counts()
     assert model.resolved == outcome["resolved"] > 0
     # the loop counts a give-up when it meets it; the records also count those still queued past their deadline
