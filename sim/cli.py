@@ -46,6 +46,8 @@ def number(kind: type = float, *, gt: float | None = None, ge: float | None = No
             raise argparse.ArgumentTypeError(f"must be {noun}, got {text!r}") from None
         if isinstance(x, float) and not math.isfinite(x):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if ge is not None and le is not None and not ge <= x <= le:
+            raise argparse.ArgumentTypeError(f"must be between {ge:g} and {le:g}, got {text!r}")
         if gt is not None and not x > gt:
             raise argparse.ArgumentTypeError(f"must be > {gt:g}, got {text!r}")
         if ge is not None and not x >= ge:

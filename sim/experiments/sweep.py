@@ -113,6 +113,9 @@ def _worker_init(main_pid: int) -> None:
 
 
 # ---------------------------------------------------------------- executors
+PRELOAD = ("gridsim.experiments.sweep", "gridsim.model.run")    # imported once by the forkserver
+
+
 def _mp_context():
     """Fork worker processes from a server that has already imported the model.
 
@@ -125,7 +128,7 @@ def _mp_context():
     if "forkserver" not in mp.get_all_start_methods():
         return None                                   # Windows: the default (spawn)
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["gridsim.experiments.sweep", "gridsim.model.run"])
+    ctx.set_forkserver_preload(list(PRELOAD))
     return ctx
 
 
@@ -228,7 +231,7 @@ def _connect(client_cls, address: str, timeout: float):
 
     thread = threading.Thread(target=connect, daemon=True, name="gridsim-dask-connect")
     thread.start()
-    thread.join(timeout + 5)
+    thread.join(timeout + 1)
     if thread.is_alive():
         raise TimeoutError(f"no Dask scheduler answered within {timeout:g} s: is it one?")
     if "error" in box:
@@ -310,16 +313,26 @@ def sweep(spec: Spec, store: Store, executor, progress: bool = True) -> Report:
             alone: collections.deque = collections.deque()   # in flight when a worker died: one at a time
             inflight: dict = {}
             while todo or alone or inflight:
-                if alone:
-                    if not inflight:
-                        task = alone.popleft()
-                        inflight[executor.submit(execute, _task(spec, task, points, scen))] = (task, True)
-                else:
-                    while todo and len(inflight) < limit:
-                        task = todo.popleft()
-                        inflight[executor.submit(execute, _task(spec, task, points, scen))] = (task, False)
-                done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
                 broke = False
+                try:
+                    if alone:
+                        if not inflight:
+                            task = alone[0]
+                            inflight[executor.submit(execute, _task(spec, task, points, scen))] = (task, True)
+                            alone.popleft()
+                    else:
+                        while todo and len(inflight) < limit:
+                            task = todo[0]
+                            inflight[executor.submit(execute, _task(spec, task, points, scen))] = (task, False)
+                            todo.popleft()
+                except cf.BrokenExecutor:
+                    if restart is None:
+                        raise
+                    broke = True                      # broken before this run started: it is not suspect
+                if inflight and not broke:
+                    done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                else:
+                    done = set()
                 for fut in done:
                     (rid, i, r), was_alone = inflight.pop(fut)
                     try:
@@ -340,6 +353,9 @@ def sweep(spec: Spec, store: Store, executor, progress: bool = True) -> Report:
                     for fut, ((rid, i, r), was_alone) in list(inflight.items()):
                         if fut.exception() is None:
                             record(rid, i, r, fut.result())
+                        elif was_alone:
+                            record(rid, i, r, {**_failure(fut.exception()), "error": "its worker process died "
+                                               f"(killed or out of memory): {fut.exception()}"})
                         else:
                             alone.append((rid, i, r))
                     inflight.clear()

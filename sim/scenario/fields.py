@@ -81,6 +81,9 @@ def convert(tp: Any, value: Any, path: str, meta: dict | None = None) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        real = [a for a in args if a is not type(None)]
+        if len(real) == 1:                           # `X | None`: X's own error (a bound, say) is the useful one
+            return convert(real[0], value, path, meta)
         last: ScenarioError | None = None
         for arg in (a for a in args if a is not type(None)):
             if isinstance(value, dict) and dataclasses.is_dataclass(arg):
