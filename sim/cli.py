@@ -1,22 +1,28 @@
 """The `gridsim` command: argument parsing and printing, nothing else.
 
 Every user error ends the same way: one line on stderr starting `error:`,
-naming the file or argument and the field, and exit status 2.
+naming the file or argument and the field (as the user typed it), and exit
+status 2. Numbers on the command line are read by one factory, `number`, with
+their bounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal
 import sys
 from pathlib import Path
 
+from . import __version__
 from .scenario import ScenarioError
 
-from .data import folder
-
-SCENARIOS = folder("scenarios")
-DEFAULT_SCENARIO = SCENARIOS / "meihekou_2020.toml"
+DEFAULT_SCENARIO = "meihekou_2020"
+MAX_DAYS = 36_500.0          # 100 simulated years
+MAX_SEED = 2**63 - 1
+MAX_WORKERS = 1024
 
 
 class UserError(Exception):
@@ -28,43 +34,72 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def scenario_path(text: str) -> Path:
-    """A path, or the name of a file in the bundled scenarios/ folder."""
-    path = Path(text)
-    if not path.exists() and not path.suffix:
-        return next(iter(sorted(SCENARIOS.rglob(f"{text}.toml"))), path)
+def number(kind: type = float, *, gt: float | None = None, ge: float | None = None, le: float | None = None,
+           what: str = ""):
+    """An argparse `type`: a finite int or float within the bounds; errors quote what was typed."""
+    noun = what or ("a whole number" if kind is int else "a number")
+
+    def parse(text: str):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {noun}, got {text!r}") from None
+        if isinstance(x, float) and not math.isfinite(x):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if ge is not None and le is not None and not ge <= x <= le:
+            raise argparse.ArgumentTypeError(f"must be between {ge:g} and {le:g}, got {text!r}")
+        if gt is not None and not x > gt:
+            raise argparse.ArgumentTypeError(f"must be > {gt:g}, got {text!r}")
+        if ge is not None and not x >= ge:
+            raise argparse.ArgumentTypeError(f"must be >= {ge:g}, got {text!r}")
+        if le is not None and not x <= le:
+            raise argparse.ArgumentTypeError(f"must be <= {le:g}, got {text!r}")
+        return x
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+DAYS = number(float, gt=0, le=MAX_DAYS, what="a number of days")
+SEED = number(int, ge=0, le=MAX_SEED)
+WORKERS = number(int, ge=1, le=MAX_WORKERS)
+REPLICATES = number(int, ge=1, le=10_000)
+MAX_REQUESTS = number(float, gt=0, what="a number of requests")
+
+
+def out_folder(text: str) -> Path:
+    """`--out DIR`: a folder name (never empty: that would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got ''")
+    return Path(text)
+
+
+def check_out(path: Path) -> Path:
+    """Refuse, before any work, an --out folder that could not be written or holds others' files."""
+    from .atomic import WriteError, probe
+    from .model.outputs import owned
+
+    resolved = path.resolve()
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise UserError(f"--out {path}: is the current folder or one above it; give a folder of its own")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path}: exists and is not a folder")
+    if path.is_dir() and not owned(path):
+        raise UserError(f"--out {path}: exists and holds files gridsim did not write; give a new folder "
+                        "or one an earlier `gridsim run --out` wrote")
+    try:
+        probe(resolved.parent)
+    except WriteError as err:
+        raise UserError(f"--out {path}: {err}") from None
     return path
 
 
-def positive_days(text: str) -> float:
+def results_dir(path: Path, option: str = "--results") -> Path:
+    from .atomic import WriteError, probe
     try:
-        days = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of days, got {text!r}") from None
-    if not days > 0 or days == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return days
-
-
-def seed_value(text: str) -> int:
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return seed
-
-
-def writable_dir(path: Path) -> Path:
-    """Create `path` if needed and prove it can be written, before any work is done."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".gridsim-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise UserError(f"--out {path}: cannot write there ({err.strerror or err})") from None
+        probe(path)
+    except WriteError as err:
+        raise UserError(f"{option} {path}: {err}") from None
     return path
 
 
@@ -80,34 +115,46 @@ def parse_baseline(texts: list[str], factors: list[str]) -> dict:
     return baseline
 
 
+def json_line(data) -> str:
+    """One JSON object; NaN and infinities become null (JSON has no such numbers)."""
+    from .model.metrics import finite
+    return json.dumps(finite(data), allow_nan=False)
+
+
 # ---------------------------------------------------------------- run
 def add_run(sub) -> None:
     p = sub.add_parser("run", help="run one scenario and print what happened")
-    p.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
+    p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
                    help="scenario file or bundled name (default: meihekou_2020)")
-    p.add_argument("--days", type=positive_days, help="simulated days (default: the scenario's run.days)")
-    p.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
+    p.add_argument("--days", type=DAYS, help="simulated days (default: the scenario's run.days)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario field by its dotted path, e.g. grids.households_per_grid=500")
+                   help="override a scenario field by its dotted path, e.g. grids.households_per_grid=500; "
+                        "a table value merges into the table")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--out", type=Path, help="write Parquet tables and summary.json to this folder")
+    p.add_argument("--out", type=out_folder, help="write Parquet tables and summary.json to this folder "
+                                                  "(replaced as a whole)")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse runs expected to draw more requests than this (default 2e9)")
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args) -> int:
+    from .experiments import limits
     from .model.outputs import write_run
     from .model.run import simulate
-    from .scenario import load
-    from .model.metrics import finite
+    from .scenario import load, resolve_scenario
 
-    days = [("run.days", args.days)] if args.days else []
-    scenario = load(scenario_path(args.scenario), [*args.overrides, *days])
-    out = writable_dir(args.out) if args.out else None
+    days = [("run.days", args.days, f"--days {args.days:g}")] if args.days else []
+    scenario = load(resolve_scenario(args.scenario), [*args.overrides, *days])
+    limits.check(f"gridsim run {args.scenario}", limits.estimate([scenario], 1), args.max_requests,
+                 change="lower --days or the population")
+    out = check_out(args.out) if args.out is not None else None
     result = simulate(scenario, seed=args.seed, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     if out:
         write_run(result, out)
     if args.json:
-        print(json.dumps(finite(result.summary), allow_nan=False))
+        print(json_line(result.summary))
     else:
         print(format_summary(result.summary))
         if out:
@@ -174,36 +221,11 @@ def format_summary(s: dict) -> str:
 
 
 # ---------------------------------------------------------------- validate
-def _positive_number(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return x
-
-
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text!r}")
-        return n
-    return parse
-
-
-def _probability(text: str) -> float:
-    try:
-        p = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not 0.0 <= p <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text!r}")
-    return p
+RATE = number(float, gt=0, le=10_000)
+MINUTES = number(float, gt=0, le=100_000)
+SERVERS = number(int, ge=1, le=10_000)
+PROBABILITY = number(float, ge=0, le=1, what="a probability in [0, 1]")
+REPLICATIONS = number(int, ge=2, le=1_000)
 
 
 _CASE_OPTIONS = ("arrivals_per_hour", "service_minutes", "servers", "escalation",
@@ -216,17 +238,18 @@ def add_validate(sub) -> None:
                                    "Exit 1 if any check fails.")
     p.add_argument("case", nargs="?", choices=["mmc", "tandem"],
                    help="one case from the arguments below (default: all built-in cases)")
-    p.add_argument("--arrivals-per-hour", type=_positive_number, help="Poisson arrival rate (default 6)")
-    p.add_argument("--service-minutes", type=_positive_number, help="mean service time at station 1 (default 30)")
-    p.add_argument("--servers", type=_count(1), help="servers at station 1 (default 4)")
-    p.add_argument("--escalation", type=_probability, help="tandem: share escalated to station 2 (default 0.1)")
-    p.add_argument("--service-minutes-2", type=_positive_number,
-                   help="tandem: mean service time at station 2 (default 120)")
-    p.add_argument("--servers-2", type=_count(1), help="tandem: servers at station 2 (default 2)")
-    p.add_argument("--days", type=positive_days, help="simulated days per replication (default 200)")
-    p.add_argument("--replications", type=_count(2), help="replications (default 10)")
-    p.add_argument("--seed", type=seed_value, default=0, help="seed of the first replication (default 0)")
+    p.add_argument("--arrivals-per-hour", type=RATE, help="Poisson arrival rate (default 6)")
+    p.add_argument("--service-minutes", type=MINUTES, help="mean service time at station 1 (default 30)")
+    p.add_argument("--servers", type=SERVERS, help="servers at station 1 (default 4)")
+    p.add_argument("--escalation", type=PROBABILITY, help="tandem: share escalated to station 2 (default 0.1)")
+    p.add_argument("--service-minutes-2", type=MINUTES, help="tandem: mean service time at station 2 (default 120)")
+    p.add_argument("--servers-2", type=SERVERS, help="tandem: servers at station 2 (default 2)")
+    p.add_argument("--days", type=DAYS, help="simulated days per replication (default 200)")
+    p.add_argument("--replications", type=REPLICATIONS, help="replications (default 10)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the first replication (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse a case expected to draw more requests than this (default 2e9)")
     p.set_defaults(func=cmd_validate)
 
 
@@ -244,6 +267,14 @@ def cmd_validate(args) -> int:
     pick = lambda name, default: default if getattr(args, name) is None else getattr(args, name)  # noqa: E731
     common = dict(arrivals_per_hour=pick("arrivals_per_hour", 6.0), service_minutes=pick("service_minutes", 30.0),
                   servers=pick("servers", 4), days=pick("days", 200.0), replications=pick("replications", 10))
+    if args.case is not None:
+        from .experiments import limits
+        requests = common["arrivals_per_hour"] * 24 * common["days"] * common["replications"]
+        if requests > (args.max_requests or limits.MAX_REQUESTS):
+            raise UserError(f"validate {args.case}: {common['replications']} replications of {common['days']:g} days "
+                            f"at {common['arrivals_per_hour']:g} an hour would simulate about {requests:.3g} requests, "
+                            f"more than the bound of {args.max_requests or limits.MAX_REQUESTS:.3g}; lower --days, "
+                            f"--replications or --arrivals-per-hour, or pass --max-requests {requests:.2g}")
     try:
         if args.case == "mmc":
             cases = [v.MMcCase(**common)]
@@ -275,55 +306,51 @@ def cmd_validate(args) -> int:
 
 
 # ---------------------------------------------------------------- sweep
-def worker_count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return n
-
-
 def add_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="run an experiment's runs (resumable), store them as Parquet")
-    p.add_argument("experiment", type=Path, help="experiment file, e.g. experiments/grid_size.toml")
-    p.add_argument("--workers", type=worker_count, help="worker processes (default: the core count)")
+    p.add_argument("experiment", help="experiment file, or a bundled one by name (E3, grid_size)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
-    p.add_argument("--days", type=positive_days, help="quick look: simulated days instead of the file's")
-    p.add_argument("--replicates", type=worker_count, help="quick look: exactly this many replicates (ignores until_ci)")
+    p.add_argument("--dask-timeout", type=number(float, gt=0, le=3600), default=10.0, metavar="SECONDS",
+                   help="give up on a scheduler that does not answer within this time (default 10)")
+    p.add_argument("--days", type=DAYS, help="quick look: simulated days instead of the file's")
+    p.add_argument("--replicates", type=REPLICATES, help="quick look: exactly this many replicates (ignores until_ci)")
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                    help="where experiment folders go (default: ./results)")
     p.add_argument("--fresh", action="store_true",
                    help="start over: move existing results for this experiment aside")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse jobs expected to draw more requests than this in all (default 2e9)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args) -> int:
-    import os
-
+    from .experiments import limits
     from .experiments.spec import load_spec
-    from .experiments.store import Store
-    from .experiments.sweep import Executor, ExecutorError, Interrupted, sweep
+    from .experiments.sweep import Executor, ExecutorError, Interrupted, run_sweep
 
     spec = load_spec(args.experiment, days=args.days, replicates=args.replicates)
     # a quick look is a different experiment: it gets its own folder, never mixed with the full one
     suffix = (f"-days{args.days:g}" if args.days else "") + (f"-reps{args.replicates}" if args.replicates else "")
-    folder = writable_dir(args.results) / f"{spec.name}{suffix}"
-    store = Store(folder)
-    moved = store.open(spec, fresh=args.fresh)
-    if moved:
-        print(f"moved the old results to {moved}", file=sys.stderr)
-    n_points = len(spec.points())
     workers = args.workers or os.cpu_count() or 1
-    executor = Executor(workers, args.dask)
-    print(f"{spec.name}: {n_points} points x {spec.replicates} replicates"
-          f"{' (more until the CI is narrow enough)' if spec.until_ci else ''}, {spec.days:g} days each, "
-          f"on {executor.label} -> {folder}/", file=sys.stderr)
+    points = spec.points()
+    replicates = spec.until_ci.max_replicates if spec.until_ci else spec.replicates
+    limits.check(f"{spec.source}", limits.estimate([spec.scenario_at(p) for p in points], replicates,
+                                                    1 if args.dask else workers),
+                 args.max_requests, change="narrow the design, lower --days or --replicates")
+    folder = results_dir(args.results) / f"{spec.name}{suffix}"
+    executor = Executor(workers, args.dask, timeout=args.dask_timeout)
+
+    def announce() -> None:
+        print(f"{spec.name}: {len(points)} points x {spec.replicates} replicates"
+              f"{' (more until the CI is narrow enough)' if spec.until_ci else ''}, {spec.days:g} days each, "
+              f"on {executor.label} -> {folder}/", file=sys.stderr)
+
     try:
         with executor as pool:
-            report = sweep(spec, store, pool, progress=not args.quiet)
+            report = run_sweep(spec, folder, pool, fresh=args.fresh, progress=not args.quiet,
+                               arguments={"days": args.days, "replicates": args.replicates}, on_start=announce)
     except ExecutorError as err:
         raise UserError(str(err)) from None
     except Interrupted as stop:
@@ -331,6 +358,10 @@ def cmd_sweep(args) -> int:
         print(f"interrupted: {r.done} runs finished now, {r.skipped} before, kept in {folder}/; "
               "rerun the same command to resume", file=sys.stderr)
         return 130
+    if report.moved:
+        print(f"moved the old results to {report.moved}", file=sys.stderr)
+    for problem in report.quarantined:
+        print(f"warning: quarantined {problem} (run again)", file=sys.stderr)
     print(f"{report.done} runs done, {report.skipped} skipped (already stored), {report.failed} failed "
           f"in {report.seconds:.1f} s; results in {folder}/ (pandas.read_parquet('{folder}'))")
     if report.failed:
@@ -344,38 +375,47 @@ def cmd_sweep(args) -> int:
 
 # ---------------------------------------------------------------- compare
 def add_compare(sub) -> None:
-    p = sub.add_parser("compare", help="paired differences between sweep points, with 95% CIs")
+    p = sub.add_parser("compare", help="paired differences between sweep points, with 95%% CIs")
     p.add_argument("results", type=Path, help="a sweep results folder, e.g. results/grid_size")
-    p.add_argument("--baseline", action="append", default=[], metavar="FACTOR=VALUE", required=True,
-                   help="the baseline point, e.g. households_per_grid=350 (repeat for several factors)")
+    p.add_argument("--baseline", action="append", default=[], metavar="FACTOR=VALUE",
+                   help="the baseline point, e.g. households_per_grid=350 (repeat for several factors; "
+                        "default: the experiment's [baseline])")
     p.add_argument("--kpi", action="append", default=[], metavar="NAME",
-                   help="KPI column to compare (repeatable; default: the headline KPIs)")
+                   help="KPI to compare (repeatable; default: the headline KPIs)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args) -> int:
-    import math
+    from .analysis import store
+    from .analysis.compare import CompareError, compare, format_table, kpis_for
 
-    from .analysis.compare import CompareError, compare, format_table, kpis_for, read_manifest, read_runs
-
-    try:
-        manifest = read_manifest(args.results)
-        factors = manifest.get("factors", [])
+    stored = store.read(args.results)
+    manifest, runs = stored.manifest, stored.runs
+    factors = manifest.get("factors", [])
+    if args.baseline:
         baseline = parse_baseline(args.baseline, factors)
-        runs = read_runs(args.results)
-        if runs.empty:
-            raise CompareError(f"{args.results}: no finished runs yet")
-        table = compare(runs, factors, baseline, args.kpi or kpis_for(manifest, runs))
+    else:
+        baseline = dict((manifest.get("spec") or {}).get("baseline") or {})
+        if not baseline:
+            raise UserError("compare: give --baseline FACTOR=VALUE (the experiment names no [baseline])")
+    if runs.empty:
+        raise UserError(f"{args.results}: no finished runs yet")
+    named = manifest.get("point_labels") or []
+    labels = {i: label for i, label in enumerate(named)}
+    try:
+        table = compare(runs, factors, baseline, args.kpi or kpis_for(manifest, runs), labels)
     except CompareError as err:
         raise UserError(str(err)) from None
+    warnings = stored.incomplete()
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if args.json:
-        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
-        records = [{k: clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        records = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
                    for row in table.to_dict("records")]
-        print(json.dumps({"experiment": manifest.get("experiment"), "results": str(args.results),
-                          "baseline": baseline, "level": 0.95, "paired_over": "replicate",
-                          "comparisons": records}, allow_nan=False))
+        print(json_line({"experiment": manifest.get("experiment"), "results": str(args.results),
+                         "baseline": baseline, "level": 0.95, "paired_over": "replicate",
+                         "incomplete": warnings, "comparisons": records}))
     else:
         print(f"{manifest.get('experiment')}: paired differences over replicates (common random numbers), "
               "95% t intervals")
@@ -389,7 +429,7 @@ def add_reproduce(sub) -> None:
     p.add_argument("experiments", nargs="*", metavar="EN", help="E1 ... E7 (or the experiment's name)")
     p.add_argument("--all", action="store_true", help="every study experiment")
     p.add_argument("--quick", action="store_true", help="the short settings, checked against their own reference")
-    p.add_argument("--workers", type=worker_count, help="worker processes (default: the core count)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
     p.add_argument("--results", type=Path, default=Path("results") / "reproduce", metavar="DIR",
                    help="where the re-runs go (default: ./results/reproduce)")
     p.add_argument("--update", action="store_true",
@@ -398,40 +438,32 @@ def add_reproduce(sub) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    import os
-
     from .experiments import reproduce as rp
     from .experiments.sweep import Executor
 
     keys = list(rp.study_experiments()) if args.all else args.experiments
-    if not keys:
-        raise UserError("gridsim reproduce: name experiments (E1 ... E7) or give --all")
-    plans = [rp.spec_for(rp.find(key), args.quick) for key in keys]
-    references = {} if args.update else {s.name: rp.read_reference(s, args.quick) for s in plans}
+    specs, references = rp.plan(keys, args.quick, args.update)
+    results = results_dir(args.results)
     failures = 0
     with Executor(args.workers or os.cpu_count() or 1) as pool:
-        for spec in plans:
-            folder = writable_dir(args.results) / f"{spec.name}{'-quick' if args.quick else ''}"
-            report, runs = rp.rerun(spec, folder, pool, progress=sys.stderr.isatty())
-            if report.failed:
-                print(f"error: {spec.name}: {report.failed} runs failed (see {folder}/_failed/)", file=sys.stderr)
+        for out in rp.reproduce(specs, references, args.quick, args.update, results, pool,
+                                progress=sys.stderr.isatty()):
+            name, r = out.spec.name, out.report
+            if r.failed:
+                print(f"error: {name}: {r.failed} runs failed (see {out.folder}/_failed/)", file=sys.stderr)
                 return 1
-            if args.update:
-                print(f"{spec.name}: wrote {rp.write_reference(spec, args.quick, runs)} "
-                      f"({report.done} runs in {report.seconds:.0f} s)")
+            if out.written:
+                print(f"{name}: wrote {out.written} ({r.done} runs in {r.seconds:.0f} s)")
                 continue
-            reference = references[spec.name]
-            if reference["spec_hash"] != spec.hash():
-                print(f"FAIL  {spec.name}: the experiment file changed since its reference was made "
-                      f"(spec hash {reference['spec_hash']} -> {spec.hash()})")
-                failures += 1
-            lines = rp.check(reference, rp.summarise(spec, runs))
-            for line in lines:
-                print(f"{spec.name}  {line}")
-            bad = sum(not line.passed for line in lines)
-            failures += bad
-            print(f"{spec.name}: {len(lines) - bad} of {len(lines)} KPIs within the reference's 95% CI "
-                  f"({report.done} runs in {report.seconds:.0f} s)")
+            if out.changed_hash:
+                print(f"FAIL  {name}: the experiment file changed since its reference was made "
+                      f"(spec hash {out.changed_hash[0]} -> {out.changed_hash[1]})")
+            for line in out.lines:
+                print(f"{name}  {line}")
+            bad = sum(not line.passed for line in out.lines)
+            print(f"{name}: {len(out.lines) - bad} of {len(out.lines)} KPIs within the reference's 95% CI "
+                  f"({r.done} runs in {r.seconds:.0f} s)")
+            failures += out.failures
     return 1 if failures else 0
 
 
@@ -443,29 +475,30 @@ def add_report(sub) -> None:
     p.add_argument("results", type=Path, help="a sweep results folder, e.g. results/E3_building_leaders")
     p.add_argument("--baseline", action="append", default=[], metavar="FACTOR=VALUE",
                    help="the baseline point (default: the experiment's [baseline]), e.g. option=none")
+    p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150,
+                   help="resolution of the PNG figures in dots per inch (default 150)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
-    from .analysis.compare import CompareError, read_manifest
+    from .analysis.compare import CompareError
     from .analysis.figures import load_results
     from .analysis.report import write_report
+    from .analysis.store import read_manifest
     from .experiments.report_inputs import report_inputs
 
+    manifest = read_manifest(args.results)
     try:
-        manifest = read_manifest(args.results)
         baseline = parse_baseline(args.baseline, manifest.get("factors", [])) if args.baseline else None
         res = load_results(args.results, baseline)
     except CompareError as err:
         raise UserError(str(err)) from None
-    inputs = report_inputs(args.results, manifest, res)
-    out = writable_dir(args.results / "_report")
-    report = write_report(res, out, inputs.map_input, inputs.header, inputs.wanted_points,
-                          (manifest.get("spec") or {}).get("replicates"), inputs.problem)
+    inputs = report_inputs(res)
+    report = write_report(res, args.results / "_report", inputs.map_input, inputs.problem, dpi=args.dpi)
+    out = report.parent
     print(f"wrote {report} and {len(sorted(out.glob('*.png')))} figures (PNG and SVG) in {out}/")
-    if res.failed:
-        print(f"warning: {len(res.failed)} failed runs are missing from the report (see {args.results}/_failed/)",
-              file=sys.stderr)
+    for line in res.stored.incomplete():
+        print(f"warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -475,18 +508,32 @@ COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_re
 
 def build_parser() -> Parser:
     parser = Parser(prog="gridsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"gridsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add in COMMANDS:
         add(sub)
     return parser
 
 
+def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C, so temporary files are cleaned up
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .analysis.compare import CompareError
+    from .analysis.store import StoreError
+    from .atomic import WriteError
+    from .experiments.limits import TooLarge
+
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except (UserError, ScenarioError) as err:
+    except (UserError, ScenarioError, StoreError, CompareError, TooLarge, WriteError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory (lower --days, the population or --workers)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -494,6 +541,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         sys.stderr.close()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

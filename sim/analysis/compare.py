@@ -6,35 +6,25 @@ baseline is therefore taken replicate by replicate, and its 95% confidence
 interval is a t interval over those paired differences: much narrower than
 comparing two independent means when the runs are positively correlated.
 
-This module reads the results store (Parquet files and `_manifest.json`); it
-never runs a model.
+This module works on the runs table the results store (`analysis.store`)
+reads; it never reads files itself and never runs a model.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..model.kpis import HEADLINE, number
+from ..model.kpis import HEADLINE, is_kpi, number
 
-ID_COLUMNS = ("point", "replicate", "seed")
 OPTION = "option"    # the factor whose values name an experiment's [options] bundles
 
 
 class CompareError(ValueError):
     """Bad results folder or baseline; one line."""
-
-
-def read_manifest(folder: str | Path) -> dict:
-    path = Path(folder) / "_manifest.json"
-    if not path.exists():
-        raise CompareError(f"{folder}: not a sweep results folder (no _manifest.json)")
-    return json.loads(path.read_text())
 
 
 def kpis_for(manifest: dict, runs: pd.DataFrame | None = None) -> list[str]:
@@ -48,15 +38,14 @@ def kpis_for(manifest: dict, runs: pd.DataFrame | None = None) -> list[str]:
     return [k for k in (*HEADLINE, *extra) if k in runs.columns]
 
 
-def read_runs(folder: str | Path) -> pd.DataFrame:
-    """Every finished run of an experiment, one row each, sorted by point and replicate."""
-    folder = Path(folder)
-    # only runs/: anything else beside it (stray files a user left, say) must not be read as Parquet
-    source = folder / "runs" if (folder / "runs").is_dir() else folder
-    if not any(p for p in source.rglob("*.parquet") if not p.name.startswith((".", "_"))):
-        return pd.DataFrame(columns=list(ID_COLUMNS))
-    df = pd.read_parquet(source)
-    return df.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+def check_kpis(kpis: list[str], runs: pd.DataFrame) -> None:
+    """Every name must be a KPI (the KPI table says which) with a column in these runs."""
+    for k in kpis:
+        if not is_kpi(k):
+            raise CompareError(f"--kpi {k}: not a KPI (KPIs are summary numbers such as "
+                               "resolution_hours.p90, sla_met_share, by_type.errand.wait_minutes.mean)")
+        if k not in runs.columns:
+            raise CompareError(f"--kpi {k}: no such column in these results (see `gridsim run --json`)")
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
@@ -114,14 +103,14 @@ def point_label(row: pd.Series, factors: list[str]) -> str:
     return ", ".join(parts) or "(base)"
 
 
-def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -> pd.DataFrame:
+def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None,
+            labels: dict | None = None) -> pd.DataFrame:
     """Per point and KPI: mean, baseline mean, paired difference with 95% CI, n, and whether
     the CI covers zero. `baseline` maps factor paths to values; factors it leaves out are
-    held at each point's own value."""
+    held at each point's own value. `labels` (point -> label, from the manifest) name the
+    points; without them a label is made from the factor values."""
     kpis = list(kpis or [k for k in HEADLINE if k in runs.columns])
-    missing = [k for k in kpis if k not in runs.columns]
-    if missing:
-        raise CompareError(f"--kpi {missing[0]}: no such KPI column")
+    check_kpis(kpis, runs)
     pts = runs.drop_duplicates("point").set_index("point")
     base_mask = pd.Series(True, index=pts.index)
     for f, v in baseline.items():
@@ -148,7 +137,8 @@ def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None) -
             mean_d, hw = mean_ci(d) if p != b else (0.0, 0.0)
             _, hw_u = unpaired_ci(x[ok], y[ok]) if ok.sum() >= 2 and p != b else (math.nan, math.nan)
             rows.append({
-                "point": int(p), "label": point_label(prow, factors), "baseline_point": b,
+                "point": int(p), "label": (labels or {}).get(int(p)) or point_label(prow, factors),
+                "baseline_point": b,
                 "is_baseline": p == b, "kpi": k, "n": int(ok.sum()),
                 "mean": float(here[k].astype(float).mean()), "baseline_mean": float(y[ok].mean()) if ok.any() else math.nan,
                 "diff": mean_d, "ci_low": mean_d - hw, "ci_high": mean_d + hw, "half_width": hw,

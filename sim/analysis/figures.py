@@ -1,10 +1,16 @@
-"""Figures of a sweep's stored results (matplotlib, Agg; PNG and SVG).
+"""Figures of a sweep's stored results (matplotlib; PNG and SVG).
 
 Every function takes a `Results` (what `load_results` reads from a results
-folder) and an output stem, writes `<stem>.png` and `<stem>.svg`, and returns
-the Figure (closed, but still inspectable). Files are deterministic: the same
-results give byte-identical PNG and SVG files (no dates, no software version,
-a fixed SVG hash salt).
+folder through the results store) and an output stem, writes `<stem>.png`
+and `<stem>.svg`, and returns the Figure (still inspectable). Files are
+deterministic: the same results give byte-identical PNG and SVG files (no
+dates, no software version, a fixed SVG hash salt).
+
+Figures are drawn on `matplotlib.figure.Figure` objects, never through
+pyplot's global state: importing this module changes no matplotlib setting,
+and the few settings a file needs (the SVG hash salt) are set only while it
+is being saved. Labels and units come from the KPI table and from the
+experiment's own point labels.
 
 The city map needs the City of the baseline point; building it is the city
 layer's job, so the caller builds it and passes it in. Nothing here runs a
@@ -13,27 +19,29 @@ model.
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Circle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+from ..model.kpis import KPI, lookup
+from . import store
+from .compare import CompareError, compare, kpis_for, mean_ci, point_label
 
-from ..model.kpis import KPI, lookup  # noqa: E402
-from .compare import CompareError, compare, kpis_for, mean_ci, point_label, read_manifest, read_runs  # noqa: E402
-
-plt.rcParams["svg.hashsalt"] = "gridsim"
+DPI = 150
 # request types: a fixed colour each, from a palette other than the options' (tab10)
-TYPE_COLOURS = list(plt.get_cmap("Dark2").colors) + ["black", "#8c564b", "#17becf", "#bcbd22"]
+EXTRA_TYPE_COLOURS = ["black", "#8c564b", "#17becf", "#bcbd22"]
+
+
+def type_colours() -> list:
+    return list(matplotlib.colormaps["Dark2"].colors) + EXTRA_TYPE_COLOURS
 
 
 @dataclass
@@ -50,6 +58,18 @@ class Results:
     baseline_point: int = 0
     failed: dict = field(default_factory=dict)      # run id -> {run, error, traceback}
     baseline_note: str = ""
+    stored: store.Stored | None = None              # the store's view: problems, runs lacking extras
+
+    def extras(self, name: str, point: int) -> list[tuple[int, pd.DataFrame]]:
+        """The stored `name` table (series, quantiles, grids) of each counted run of `point`."""
+        return store.Store(self.folder).extras(name, point, self.stored.scan if self.stored else None)
+
+    def sla_hours(self) -> dict[str, float]:
+        """Service-level target (hours) of each residents' request type of the base scenario."""
+        types = (self.manifest.get("base_scenario") or {}).get("requests") or {}
+        return {t: float(v["sla_hours"]) for t, v in types.items()
+                if isinstance(v, dict) and v.get("origin", "resident") == "resident"
+                and isinstance(v.get("sla_hours"), (int, float))}
 
     @property
     def points(self) -> list[int]:
@@ -78,18 +98,19 @@ class Results:
 
 def palette(n: int) -> list:
     if n <= 10:
-        return list(plt.get_cmap("tab10").colors[:n])
+        return list(matplotlib.colormaps["tab10"].colors[:n])
     if n <= 20:
-        return list(plt.get_cmap("tab20").colors[:n])
-    return [plt.get_cmap("viridis")(i / max(n - 1, 1)) for i in range(n)]
+        return list(matplotlib.colormaps["tab20"].colors[:n])
+    viridis = matplotlib.colormaps["viridis"]
+    return [viridis(i / max(n - 1, 1)) for i in range(n)]
 
 
 def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
     """Read a results folder. `baseline` (factor path -> value) overrides the spec's [baseline];
     with neither, the first point is the baseline."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
-    runs = read_runs(folder)
+    stored = store.read(folder)
+    manifest, runs = stored.manifest, stored.runs
     if runs.empty:
         raise CompareError(f"{folder}: no finished runs yet")
     factors = list(manifest.get("factors", []))
@@ -104,40 +125,36 @@ def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
             note = "the first point (the experiment names no [baseline])"
     else:
         note = "chosen with --baseline"
-    table = compare(runs, factors, baseline, kpis_for(manifest, runs))
     pts = runs.drop_duplicates("point").set_index("point").sort_index()
-    labels = {}
-    for p, row in pts.iterrows():
-        labels[int(p)] = point_label(row, factors)
+    named = manifest.get("point_labels") or []
+    labels = {int(p): named[int(p)] if int(p) < len(named) else point_label(row, factors) for p, row in pts.iterrows()}
+    table = compare(runs, factors, baseline, kpis_for(manifest, runs), labels)
     colours = dict(zip(sorted(labels), palette(len(labels))))
     base_points = sorted(table.loc[table["is_baseline"], "point"].unique()) if len(table) else []
-    failed = {}
-    fdir = folder / "_failed"
-    if fdir.is_dir():
-        for path in sorted(fdir.glob("*.json")):
-            try:
-                failed[path.stem] = json.loads(path.read_text())
-            except (OSError, ValueError):
-                failed[path.stem] = {"run": path.stem, "error": "(unreadable failure record)"}
     return Results(folder=folder, manifest=manifest, runs=runs, factors=factors, baseline=baseline,
                    table=table, labels=labels, colours=colours,
                    baseline_point=int(base_points[0]) if base_points else int(pts.index[0]),
-                   failed=failed, baseline_note=note)
+                   failed=stored.failed, baseline_note=note, stored=stored)
 
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def save(fig, stem: str | Path) -> list[Path]:
-    """Write <stem>.png and <stem>.svg deterministically; close the figure."""
+def new_figure(figsize) -> Figure:
+    """A figure of its own (no pyplot, no global state), laid out by matplotlib's constrained layout."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def save(fig: Figure, stem: str | Path, dpi: int = DPI) -> list[Path]:
+    """Write <stem>.png (at `dpi`) and <stem>.svg deterministically, each file whole or not at all."""
+    from ..atomic import write_file
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    with plt.rc_context({"svg.hashsalt": "gridsim"}):
-        fig.savefig(png, dpi=150, metadata={"Software": None})
-        fig.savefig(svg, metadata={"Date": None})
-    plt.close(fig)
+    with matplotlib.rc_context({"svg.hashsalt": "gridsim"}):
+        write_file(png, lambda p: fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None}))
+        write_file(svg, lambda p: fig.savefig(p, format="svg", metadata={"Date": None}))
     return [png, svg]
 
 
@@ -147,13 +164,28 @@ def kpi_info(name: str) -> KPI:
 
 
 # ---------------------------------------------------------------- 1. KPI by option
-def kpi_by_option(res: Results, stem, kpis=("resolution_hours.p90", "sla_met_share", "cost_yuan_per_year")):
+HEADLINE_FIGURE_KPIS = ("resolution_hours.p90", "sla_met_share", "cost_yuan_per_year")
+
+
+def _sla_line(ax, res: Results, kpi: str, scale: float = 1.0, vertical: bool = True) -> None:
+    """Draw the service-level target of the request type a `by_type.<type>.resolution_hours.*` KPI is about."""
+    parts = kpi.split(".")
+    if len(parts) == 4 and parts[0] == "by_type" and parts[2] == "resolution_hours":
+        target = res.sla_hours().get(parts[1])
+        if target is not None:
+            line = ax.axvline if vertical else ax.axhline
+            line(target * scale, color="#d62728", linestyle="--", linewidth=1)
+            ax.text(target * scale, 1.0, f" target {target:g} h", transform=ax.get_xaxis_transform(),
+                    ha="left", va="top", fontsize=8, color="#d62728")
+
+
+def kpi_by_option(res: Results, stem, kpis=HEADLINE_FIGURE_KPIS, dpi: int = DPI):
     """One panel per KPI: each option's mean over replicates with its 95% CI, options on the y axis."""
     kpis = [k for k in kpis if k in res.runs.columns]
     pts = res.points
     rows = max(res.label(p, 30).count("\n") + 1 for p in pts) + 1      # lines per option, with "(baseline)"
-    fig, axes = plt.subplots(1, len(kpis), figsize=(4.2 * len(kpis) + 1, 1.4 + 0.2 * rows * len(pts)),
-                             sharey=True, squeeze=False, layout="constrained")
+    fig = new_figure((4.2 * len(kpis) + 1, 1.4 + 0.2 * rows * len(pts)))
+    axes = fig.subplots(1, len(kpis), sharey=True, squeeze=False)
     y = np.arange(len(pts))[::-1]
     for ax, kpi in zip(axes[0], kpis):
         info = kpi_info(kpi)
@@ -172,12 +204,13 @@ def kpi_by_option(res: Results, stem, kpis=("resolution_hours.p90", "sla_met_sha
         if info.unit == "share":                 # a CI may reach past 0% or 100%: clip the view
             left, right = ax.get_xlim()
             ax.set_xlim(max(left, -2.0), min(right, 102.0))
+        _sla_line(ax, res, kpi, scale)
     axes[0][0].set_yticks(y, [res.label(p, 30) + ("\n(baseline)" if p == res.baseline_point else "") for p in pts])
     axes[0][0].set_ylabel("option")
     n = int(res.runs.groupby("point").size().min())
     fig.suptitle(f"{res.manifest.get('experiment')}: key results by option "
                  f"(mean and 95% CI over {n}+ replicates; dotted line = baseline)", fontsize=11)
-    save(fig, stem)
+    save(fig, stem, dpi)
     return fig
 
 
@@ -192,7 +225,7 @@ def dominated(cost: np.ndarray, p90: np.ndarray) -> np.ndarray:
     return out
 
 
-def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90"):
+def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi: int = DPI):
     """Cost per year against p90 resolution time, 95% CIs; dominated options hollow, the rest joined."""
     pts = res.points
     c, s = res.stats("cost_yuan_per_year"), res.stats(service_kpi)
@@ -201,8 +234,8 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90"):
     p90 = np.array([s.loc[p, "mean"] for p in pts])
     p90_hw = np.array([s.loc[p, "half_width"] for p in pts])
     dom = dominated(cost, p90)
-    fig, ax = plt.subplots(figsize=(8, 5.5 + 0.22 * (len(pts) + 1) / (2 if len(pts) > 5 else 1)),
-                           layout="constrained")
+    fig = new_figure((8, 5.5 + 0.22 * (len(pts) + 1) / (2 if len(pts) > 5 else 1)))
+    ax = fig.subplots()
     order = [i for i in np.argsort(p90, kind="stable") if not dom[i]]
     ax.plot(p90[order], cost[order], color="0.4", linewidth=1.2, zorder=1, label="non-dominated options")
     handles = [Line2D([], [], color="0.4", linewidth=1.2, label="frontier (non-dominated options)")]
@@ -225,24 +258,19 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90"):
     ax.margins(0.12)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
               ncol=2 if len(handles) > 6 else 1)
-    save(fig, stem)
+    save(fig, stem, dpi)
     return fig
 
 
 # ---------------------------------------------------------------- 3. backlog
-def _series_files(res: Results, point: int) -> list[Path]:
-    return sorted((res.folder / "_series").glob(f"p{point:04d}-r*.parquet"))
-
-
 def mean_series(res: Results, point: int) -> pd.DataFrame | None:
-    files = _series_files(res, point)
-    if not files:
+    frames = [df for _, df in res.extras("series", point)]
+    if not frames:
         return None
-    frames = [pd.read_parquet(f) for f in files]
     return pd.concat(frames).groupby("day", sort=True).mean().reset_index()
 
 
-def backlog(res: Results, stem):
+def backlog(res: Results, stem, dpi: int = DPI):
     """Open requests by type per day (mean over replicates): baseline and best option side by side."""
     best = res.best_point()
     shown = [res.baseline_point] if best == res.baseline_point else [res.baseline_point, best]
@@ -251,13 +279,14 @@ def backlog(res: Results, stem):
         raise FileNotFoundError(f"{res.folder}/_series: no daily series for point "
                                 f"{next(p for p, d in data.items() if d is None)}")
     types = [c[len("open_"):] for c in data[shown[0]].columns if c.startswith("open_")]
-    fig, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown) + 1.5, 4.5), sharey=True, squeeze=False,
-                             layout="constrained")
+    fig = new_figure((6 * len(shown) + 1.5, 4.5))
+    axes = fig.subplots(1, len(shown), sharey=True, squeeze=False)
+    colours = type_colours()
     warm = float((res.manifest.get("spec") or {}).get("warmup_days") or 0)
     for ax, p in zip(axes[0], shown):
         d = data[p]
         for j, t in enumerate(types):
-            ax.plot(d["day"], d[f"open_{t}"], color=TYPE_COLOURS[j % len(TYPE_COLOURS)], linewidth=1.6, label=t)
+            ax.plot(d["day"], d[f"open_{t}"], color=colours[j % len(colours)], linewidth=1.6, label=t)
         if warm > 0:
             ax.axvspan(0, warm, color="0.9", zorder=0)
             ax.text(warm / 2, 0.98, "warm-up", transform=ax.get_xaxis_transform(), ha="center", va="top",
@@ -272,22 +301,24 @@ def backlog(res: Results, stem):
     axes[0][0].set_ylabel("open requests (daily mean, mean over replicates)")
     axes[0][-1].legend(title="request type", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.suptitle(f"{res.manifest.get('experiment')}: backlog of open requests by type", fontsize=11)
-    save(fig, stem)
+    save(fig, stem, dpi)
     return fig
 
 
 # ---------------------------------------------------------------- 4. CDF
 def mean_quantiles(res: Results, point: int) -> pd.DataFrame | None:
-    files = sorted((res.folder / "_quantiles").glob(f"p{point:04d}-r*.parquet"))
-    if not files:
+    frames = [df for _, df in res.extras("quantiles", point)]
+    if not frames:
         return None
-    q = pd.concat([pd.read_parquet(f) for f in files])
+    q = pd.concat(frames)
     return q.groupby("percentile", sort=True)["resolution_hours"].mean().reset_index()
 
 
-def resolution_cdf(res: Results, stem):
-    """Share of residents' requests resolved within t hours, per option (percentiles averaged over replicates)."""
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+def resolution_cdf(res: Results, stem, dpi: int = DPI):
+    """Share of residents' requests resolved within t hours, per option (percentiles averaged over
+    replicates), with each request type's service-level target."""
+    fig = new_figure((8, 5))
+    ax = fig.subplots()
     drawn = 0
     for p in res.points:
         q = mean_quantiles(res, p)
@@ -299,34 +330,42 @@ def resolution_cdf(res: Results, stem):
                 label=res.label(p, 30) + (" (baseline)" if p == res.baseline_point else ""))
         drawn += 1
     if not drawn:
-        plt.close(fig)
         raise FileNotFoundError(f"{res.folder}/_quantiles: no resolution-time quantiles stored")
     ax.axhline(90, color="0.6", linestyle=":", linewidth=1)
     ax.text(0.01, 90.5, "90% (the p90)", transform=ax.get_yaxis_transform(), ha="left", va="bottom",
             fontsize=8, color="0.4")
+    targets: dict[float, list[str]] = {}
+    for kind, hours in sorted(res.sla_hours().items()):
+        targets.setdefault(hours, []).append(kind)
+    for i, (hours, kinds) in enumerate(sorted(targets.items())):
+        ax.axvline(hours, color="#d62728", linestyle="--", linewidth=0.9, alpha=0.8)
+        ax.text(hours, 0.02 + 0.06 * (i % 4), f" target {hours:g} h: {', '.join(kinds)}",
+                transform=ax.get_xaxis_transform(), ha="left", va="bottom", fontsize=7, color="#d62728")
     ax.set_xscale("log")
     ax.set_xlabel("resolution time (h, log scale)")
     ax.set_ylabel("residents' requests resolved within that time (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3, which="both")
     ax.set_title(f"{res.manifest.get('experiment')}: distribution of resolution time by option\n"
-                 "(after warm-up; percentiles averaged over replicates)", fontsize=11)
+                 "(after warm-up; percentiles averaged over replicates; dashed red: service-level targets)",
+                 fontsize=11)
     ax.legend(title="option", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    save(fig, stem)
+    save(fig, stem, dpi)
     return fig
 
 
 # ---------------------------------------------------------------- 5. city map
 def grid_table(res: Results, point: int) -> tuple[pd.DataFrame, int]:
     """The stored per-grid table of `point`, lowest replicate available (replicate 0 normally)."""
-    files = sorted((res.folder / "_grids").glob(f"p{point:04d}-r*.parquet"))
-    if not files:
+    tables = res.extras("grids", point)
+    if not tables:
         raise FileNotFoundError(f"{res.folder}/_grids: no per-grid table for point {point}")
-    return pd.read_parquet(files[0]), int(files[0].stem.split("-r")[1])
+    replicate, table = tables[0]
+    return table, replicate
 
 
 def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radius_m: float | None = None,
-             value: str = "wait_p90_minutes"):
+             value: str = "wait_p90_minutes", dpi: int = DPI):
     """Households coloured by their grid's p90 wait (baseline point, first replicate); stations with their
     walking circles; households outside every circle in red. `city` is the City of that run."""
     grids, rep = grid_table(res, res.baseline_point)
@@ -335,7 +374,8 @@ def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radi
     hh_value = by_grid[city.hh_grid]
     km = 1e-3
     covered = city.hh_nearest_station_walk_min <= circle_minutes
-    fig, ax = plt.subplots(figsize=(8.5, 7.5), layout="constrained")
+    fig = new_figure((8.5, 7.5))
+    ax = fig.subplots()
     size = float(np.clip(3e5 / max(len(hh_value), 1), 2.0, 10))
     nan = np.isnan(hh_value)
     if nan.any():
@@ -375,11 +415,53 @@ def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radi
     ax.set_title(f"{res.manifest.get('experiment')}: where residents wait, baseline "
                  f"({res.label(res.baseline_point)}, replicate {rep})\n"
                  f"households coloured by their grid's p90 wait; {len(grids)} grids", fontsize=11)
-    save(fig, stem)
+    save(fig, stem, dpi)
+    return fig
+
+
+# ---------------------------------------------------------------- 6. paired differences (forest plot)
+def differences(res: Results, stem, kpis=HEADLINE_FIGURE_KPIS, dpi: int = DPI):
+    """One panel per KPI: each option's paired difference from the baseline (option minus baseline,
+    replicate by replicate) with its 95% CI. Filled: the CI excludes zero; hollow: it does not.
+
+    These are the intervals to judge options by: runs share their random numbers within a
+    replicate, so a paired interval is often far narrower than the two options' own intervals
+    (which `kpi_by_option` shows, and which may overlap where the difference is clear)."""
+    t = res.table
+    kpis = [k for k in kpis if k in set(t["kpi"])]
+    others = [p for p in res.points if p in set(t.loc[~t["is_baseline"], "point"])]
+    if not kpis or not others:
+        raise ValueError("no option besides the baseline to compare")
+    rows = max(res.label(p, 30).count("\n") + 1 for p in others)
+    fig = new_figure((4.2 * len(kpis) + 1, 1.6 + 0.22 * rows * len(others)))
+    axes = fig.subplots(1, len(kpis), sharey=True, squeeze=False)
+    y = np.arange(len(others))[::-1]
+    for ax, kpi in zip(axes[0], kpis):
+        info = kpi_info(kpi)
+        block = t[(t["kpi"] == kpi)].set_index("point")
+        for yi, p in zip(y, others):
+            r = block.loc[p]
+            d, hw = r["diff"] * info.scale, r["half_width"] * info.scale
+            face = res.colours[p] if r["distinguishable"] else "white"
+            ax.errorbar(d, yi, xerr=None if math.isnan(hw) else hw, fmt="o", color=res.colours[p],
+                        markerfacecolor=face, markeredgecolor=res.colours[p], ecolor=res.colours[p],
+                        capsize=4, markersize=7, markeredgewidth=1.6)
+        ax.axvline(0, color="0.3", linewidth=1)
+        ax.set_xlabel(f"difference from baseline ({info.display_unit})")
+        better = {"lower": "better: left of 0", "higher": "better: right of 0"}.get(info.better or "", "")
+        ax.set_title(textwrap.fill(info.title, 32) + (f"\n({better})" if better else ""), fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.margins(x=0.2)
+    axes[0][0].set_yticks(y, [res.label(p, 30) for p in others])
+    axes[0][0].set_ylabel("option")
+    fig.suptitle(f"{res.manifest.get('experiment')}: paired differences against the baseline "
+                 f"({res.label(res.baseline_point)}), 95% CI; filled = excludes zero", fontsize=11)
+    save(fig, stem, dpi)
     return fig
 
 
 FIGURES = {
+    "differences": "Paired differences against the baseline with 95% confidence intervals",
     "kpi_by_option": "Key results by option with 95% confidence intervals",
     "frontier": "Cost against service: the frontier of non-dominated options",
     "backlog": "Backlog of open requests by type: baseline and best option",

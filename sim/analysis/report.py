@@ -28,23 +28,21 @@ class MapInput:
     circle_radius_m: float
 
 
-def spec_header(text: str) -> str:
-    """The comment block at the top of a spec file, without the `#`s."""
-    lines = []
-    for line in text.splitlines():
-        s = line.strip()
-        if s.startswith("#"):
-            lines.append(s[1:][1:] if s[1:].startswith(" ") else s[1:])
-        elif s:
-            break
-        else:
-            lines.append("")
-    return "\n".join(lines).strip()
-
-
 def completeness(res: Results, wanted_points: list[int] | None, wanted_replicates: int | None) -> list[str]:
-    """Sentences about failed runs, points with fewer replicates than asked, and points with none."""
+    """Sentences about failed runs, files not counted, runs lacking extra tables, points with fewer
+    replicates than asked, and points with none."""
     notes = []
+    scan = res.stored.scan if res.stored is not None else None
+    if scan is not None and scan.problems:
+        notes.append(f"**{len(scan.problems)} stored file(s) are not counted** (unreadable, or not this "
+                     "experiment's; rerun `gridsim sweep` with the same arguments to quarantine and redo them):")
+        notes += [f"    - `{p.file}`: {p.reason}" for p in scan.problems]
+    if scan is not None and scan.missing_extras:
+        notes.append(f"**{len(scan.missing_extras)} run(s) lack extra tables** (`_series`, `_quantiles` or "
+                     "`_grids`): the backlog, resolution-time and map figures leave them out; rerun "
+                     "`gridsim sweep` with the same arguments to redo them:")
+        notes += [f"    - `{rid}`: no {', '.join('_' + x for x in lacking)}"
+                  for rid, lacking in sorted(scan.missing_extras.items())]
     if res.failed:
         notes.append(f"**{len(res.failed)} run(s) failed** and are missing from every table and figure "
                      "(details in `_failed/`; rerun `gridsim sweep` with the same arguments to retry them):")
@@ -179,23 +177,22 @@ def not_distinguishable(res: Results) -> list[str]:
 
 
 def make_figures(res: Results, out: Path, map_input: MapInput | None,
-                 map_problem: str = "the city could not be rebuilt") -> dict[str, str]:
+                 map_problem: str = "the city could not be rebuilt", dpi: int = F.DPI) -> dict[str, str]:
     """Draw every figure into `out`; returns {figure name: problem} for those that could not be drawn."""
     problems = {}
     jobs = {
-        "kpi_by_option": lambda stem: F.kpi_by_option(res, stem),
-        "frontier": lambda stem: F.frontier(res, stem),
-        "backlog": lambda stem: F.backlog(res, stem),
-        "resolution_cdf": lambda stem: F.resolution_cdf(res, stem),
+        "differences": lambda stem: F.differences(res, stem, dpi=dpi),
+        "kpi_by_option": lambda stem: F.kpi_by_option(res, stem, dpi=dpi),
+        "frontier": lambda stem: F.frontier(res, stem, dpi=dpi),
+        "backlog": lambda stem: F.backlog(res, stem, dpi=dpi),
+        "resolution_cdf": lambda stem: F.resolution_cdf(res, stem, dpi=dpi),
     }
     if map_input is not None:
         jobs["city_map"] = lambda stem: F.city_map(res, map_input.city, stem, map_input.circle_minutes,
-                                                   map_input.circle_radius_m)
+                                                   map_input.circle_radius_m, dpi=dpi)
     else:
         problems["city_map"] = map_problem
     for name in F.FIGURES:
-        for suffix in (".png", ".svg"):
-            (out / f"{name}{suffix}").unlink(missing_ok=True)
         if name in jobs:
             try:
                 jobs[name](out / name)
@@ -204,14 +201,29 @@ def make_figures(res: Results, out: Path, map_input: MapInput | None,
     return problems
 
 
-def write_report(res: Results, out: str | Path, map_input: MapInput | None = None, header: str = "",
-                 wanted_points: list[int] | None = None, wanted_replicates: int | None = None,
-                 map_problem: str = "the city could not be rebuilt") -> Path:
-    """Write the figures and `report.md` into `out`; returns the path of report.md."""
+def owned(folder: Path) -> bool:
+    """True when `folder` holds only what `write_report` writes (so it may be replaced whole)."""
+    names = {"report.md"} | {f"{fig}{suffix}" for fig in F.FIGURES for suffix in (".png", ".svg")}
+    return all(p.name in names for p in folder.iterdir())
+
+
+def write_report(res: Results, out: str | Path, map_input: MapInput | None = None,
+                 map_problem: str = "the city could not be rebuilt", dpi: int = F.DPI) -> Path:
+    """Write the figures and `report.md` into `out` as one set (replacing an earlier report whole);
+    returns the path of report.md. What the report says about the experiment (its header comment,
+    its points and replicates) comes from the results' manifest."""
+    from ..atomic import write_folder
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    problems = make_figures(res, out, map_input, map_problem)
+    write_folder(out, lambda tmp: _write(res, tmp, map_input, map_problem, dpi), owned)
+    return out / "report.md"
+
+
+def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str, dpi: int) -> None:
     m, spec = res.manifest, res.manifest.get("spec") or {}
+    header = m.get("header") or ""
+    wanted_points = list(range(len(m["points"]))) if isinstance(m.get("points"), list) else None
+    wanted_replicates = spec.get("replicates")
+    problems = make_figures(res, out, map_input, map_problem, dpi)
     name = m.get("experiment", res.folder.name)
     lines = [f"# {name}: report", ""]
     notes = completeness(res, wanted_points, wanted_replicates)
@@ -256,9 +268,6 @@ def write_report(res: Results, out: str | Path, map_input: MapInput | None = Non
             lines += [f"- {title}: **not drawn** ({problems[fig]}).", ""]
         else:
             lines += [f"### {title}", "", f"![{title}]({fig}.png)", "", f"`{fig}.png`, `{fig}.svg`", ""]
-    lines += ["---", "", f"Made by `gridsim report` from the results of `{m.get('spec_file', '?')}` "
+    lines += ["---", "", f"Made by `gridsim report` from the results of `{Path(m.get('spec_file') or '?').name}` "
               f"(spec hash {m.get('spec_hash', '?')}, gridsim {m.get('gridsim_version', '?')}).", ""]
-    path = out / "report.md"
-    text = "\n".join(lines)
-    path.write_text(text)
-    return path
+    (out / "report.md").write_text("\n".join(lines))

@@ -11,27 +11,26 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
 from ..analysis.compare import kpis_for, mean_ci, point_label
+from ..analysis.store import Store, StoreError
+from ..atomic import write_text
 from ..data import folder
 from ..scenario import ScenarioError
 from .spec import Spec, load_spec
-from .store import Store
-from .sweep import Report, sweep
+from .sweep import Report, run_sweep
 
-EXPERIMENTS = folder("experiments")
-REFERENCE = folder("reference")
 SLACK = 1e-9          # relative: what a different machine's last floating-point bits may move
 
 
 def study_experiments() -> dict[str, Path]:
-    """'E1' -> experiments/E1_grid_size.toml, for every study experiment."""
-    return {p.name.split("_", 1)[0]: p for p in sorted(EXPERIMENTS.glob("E[0-9]*_*.toml"))}
+    """'E1' -> the bundled E1_grid_size.toml, for every study experiment."""
+    return {p.name.split("_", 1)[0]: p for p in sorted(folder("experiments").glob("E[0-9]*_*.toml"))}
 
 
 def find(key: str) -> Path:
@@ -55,9 +54,7 @@ def spec_for(path: Path, quick: bool) -> Spec:
 
 
 def reference_file(spec: Spec, quick: bool) -> Path:
-    return REFERENCE / f"{spec.name}{'.quick' if quick else ''}.json"
-
-
+    return folder("reference") / f"{spec.name}{'.quick' if quick else ''}.json"
 def summarise(spec: Spec, runs: pd.DataFrame) -> dict:
     """The reference form of a finished sweep: per point, each KPI's mean, CI half-width and n."""
     factors = [f.path for f in spec.factors]
@@ -105,24 +102,67 @@ def check(reference: dict, current: dict) -> list[Line]:
 
 def write_reference(spec: Spec, quick: bool, runs: pd.DataFrame) -> Path:
     path = reference_file(spec, quick)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summarise(spec, runs), indent=1, sort_keys=True, allow_nan=True) + "\n")
-    tmp.replace(path)
-    return path
+    try:
+        return write_text(path, json.dumps(summarise(spec, runs), indent=1, sort_keys=True, allow_nan=True) + "\n")
+    except OSError as err:
+        raise StoreError(str(err)) from None
 
 
 def read_reference(spec: Spec, quick: bool) -> dict:
     path = reference_file(spec, quick)
     if not path.exists():
         raise ScenarioError("", "no reference yet: run `gridsim reproduce ... --update` to make one", str(path))
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise ScenarioError("", f"unreadable reference ({type(err).__name__})", str(path)) from None
 
 
 def rerun(spec: Spec, folder: Path, executor, progress: bool = False) -> tuple[Report, pd.DataFrame]:
     """Run every run of `spec` afresh into `folder` (a back test never reuses stored runs)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    store = Store(folder)
-    store.open(spec)
-    report = sweep(spec, store, executor, progress=progress)
-    return report, store.table()
+    report = run_sweep(spec, folder, executor, discard=True, progress=progress)
+    return report, Store(folder).runs()
+
+
+@dataclass
+class Outcome:
+    """One experiment's back test: its KPI lines, or the reference it wrote, or why it could not run."""
+    spec: Spec
+    report: Report
+    folder: Path
+    lines: list[Line] = field(default_factory=list)
+    changed_hash: tuple[str, str] | None = None     # (reference's, now) when the experiment file changed
+    written: Path | None = None
+
+    @property
+    def failures(self) -> int:
+        return sum(not line.passed for line in self.lines) + (self.changed_hash is not None)
+
+
+def plan(keys: list[str], quick: bool, update: bool) -> tuple[list[Spec], dict[str, dict]]:
+    """The specs to re-run and their references (read up front, so a missing one fails before any run)."""
+    if not keys:
+        raise ScenarioError("", "name experiments (E1 ... E7) or give --all", "gridsim reproduce")
+    specs = [spec_for(find(key), quick) for key in keys]
+    references = {} if update else {s.name: read_reference(s, quick) for s in specs}
+    return specs, references
+
+
+def reproduce(specs: list[Spec], references: dict[str, dict], quick: bool, update: bool, results: Path,
+              executor, progress: bool = False) -> Iterator[Outcome]:
+    """Re-run each experiment and check it (or, with `update`, write its reference), one at a time."""
+    for spec in specs:
+        where = Path(results) / f"{spec.name}{'-quick' if quick else ''}"
+        report, runs = rerun(spec, where, executor, progress=progress)
+        out = Outcome(spec, report, where)
+        if report.failed:
+            yield out
+            return
+        if update:
+            out.written = write_reference(spec, quick, runs)
+        else:
+            reference = references[spec.name]
+            if reference["spec_hash"] != spec.hash():
+                out.changed_hash = (reference["spec_hash"], spec.hash())
+            out.lines = check(reference, summarise(spec, runs))
+        yield out

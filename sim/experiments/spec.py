@@ -11,6 +11,7 @@ every point sees the same random streams (common random numbers).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -19,17 +20,15 @@ import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
 from ..analysis.compare import OPTION
-from ..scenario import Scenario, ScenarioError, load, scenario_hash, with_overrides
-
-DESIGNS = ("factorial", "lhs", "sobol")
-TOP_KEYS = ("name", "description", "scenario", "design", "replicates", "root_seed",
-            "days", "warmup_days", "set", "factors", "options", "baseline", "kpis", "until_ci", "quick")
-RANGE_KEYS = {"low", "high", "integer", "values"}
+from ..data import folder
+from ..scenario import Scenario, ScenarioError, bundled_scenario, load, scenario_hash, to_data, with_overrides
+from ..scenario.fields import build, join
+from ..scenario.fields import spec as fspec
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,8 @@ class Spec:
     quick: tuple = ()                      # [quick]: (days, replicates) for `reproduce --quick`
     baseline: tuple = ()                   # [baseline]: (factor path, value) the options are compared with
     kpis: tuple = ()                       # KPIs this experiment reports beyond the defaults
-
+    labels: tuple = ()                     # [labels]: (factor path or option name, what readers see)
+    header: str = ""                       # the comment block at the top of the file
 
     def data(self) -> dict:
         """The plain, hashable form stored in the manifest (paths relative, so folders can move)."""
@@ -100,6 +100,7 @@ class Spec:
             "quick": list(self.quick),
             "baseline": dict(self.baseline),
             "kpis": list(self.kpis),
+            **({"labels": dict(self.labels)} if self.labels else {}),
         }
 
     def hash(self) -> str:
@@ -134,6 +135,34 @@ class Spec:
     def scenario_at(self, point: dict) -> Scenario:
         return with_overrides(self.base, self.overrides(point))
 
+    def point_label(self, point: dict) -> str:
+        """What a reader calls a point: the spec's [labels], else the factor's last two path parts
+        (`police per station = 1`) and the option's name, with spaces for underscores."""
+        labels = dict(self.labels)
+        parts = []
+        for key, value in point.items():
+            if key == OPTION:
+                parts.append(labels.get(value, str(value).replace("_", " ")))
+                continue
+            name = labels.get(key, " ".join(key.split(".")[-2:]).replace("_", " "))
+            parts.append(f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}")
+        return ", ".join(parts) or "(base)"
+
+    def identity(self, arguments: dict | None = None) -> dict:
+        """What a results folder's manifest records: enough for compare and report to need nothing else
+        (not the spec file, not guesses): the spec, its points with their labels and overrides, the
+        base scenario, the file's header comment and the arguments the sweep was run with."""
+        points = self.points()
+        return {
+            "experiment": self.name, "spec": self.data(), "spec_hash": self.hash(),
+            "spec_file": self.source if self.source.startswith("<") else str(Path(self.source).resolve()),
+            "factors": [f.path for f in self.factors], "points": points,
+            "point_labels": [self.point_label(p) for p in points],
+            "point_overrides": [[[k, v] for k, v in self.overrides(p)] for p in points],
+            "base_scenario": to_data(self.base), "header": self.header,
+            "arguments": dict(arguments or {}),
+        }
+
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
@@ -144,222 +173,280 @@ def run_seed(root_seed: int, replicate: int) -> int:
     return int(np.random.SeedSequence([root_seed, replicate]).generate_state(1)[0])
 
 
-# ---------------------------------------------------------------- reading and validating
-def _err(src: str, path: str, message: str) -> ScenarioError:
-    return ScenarioError(path, message, src)
+# ---------------------------------------------------------------- the file's schema
+# The experiment file is checked by the scenario's own field machinery
+# (`fields.build`): types, bounds and unknown keys give the same one-line errors
+# as a scenario file, with the dotted path of the field at fault.
+MAX_POINTS = 100_000           # points of one design: more is a typo, or a job for a cluster scheduler
+MAX_REPLICATES = 10_000
+MAX_DAYS = 36_500.0            # 100 simulated years
+MAX_SEED = 2**63 - 1
 
 
-def _int(data: dict, key: str, src: str, default=None, minimum: int = 0) -> int | None:
-    v = data.get(key, default)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise _err(src, key, f"must be an integer, got {v!r}")
-    if v < minimum:
-        raise _err(src, key, f"must be >= {minimum}, got {v}")
-    return v
+@dataclass(frozen=True, kw_only=True)
+class DesignTable:
+    kind: Literal["factorial", "lhs", "sobol"] = "factorial"
+    samples: int | None = fspec(None, ge=1, le=MAX_POINTS)
+    seed: int | None = fspec(None, ge=0, le=MAX_SEED)
 
 
-def _number(v: Any, src: str, path: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v):
-        raise _err(src, path, f"must be a number, got {v!r}")
-    return float(v)
+@dataclass(frozen=True, kw_only=True)
+class UntilCITable:
+    metric: str
+    half_width: float = fspec(gt=0)
+    max_replicates: int | None = fspec(None, ge=2, le=MAX_REPLICATES)
 
 
-def _factors(table: Any, src: str, prefix: str = "") -> list[Factor]:
-    """Flatten `[factors]`: quoted ("a.b" = ...) and unquoted (a.b = ...) dotted keys both work."""
-    if not isinstance(table, dict):
-        raise _err(src, "factors", f"must be a table of dotted scenario paths, got {table!r}")
+@dataclass(frozen=True, kw_only=True)
+class QuickTable:
+    days: float = fspec(7.0, gt=0, le=MAX_DAYS)
+    replicates: int = fspec(2, ge=2, le=MAX_REPLICATES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValuesTable:
+    values: tuple[Any, ...]
+
+    def check(self, path: str) -> None:
+        if not self.values:
+            raise ScenarioError(join(path, "values"), "must be a non-empty list")
+        if len({json.dumps(x, sort_keys=True) for x in self.values}) != len(self.values):
+            raise ScenarioError(join(path, "values"), f"has repeated values: {list(self.values)!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RangeTable:
+    low: float = fspec(ge=-1e300, le=1e300)
+    high: float = fspec(ge=-1e300, le=1e300)
+    integer: bool = False
+
+    def check(self, path: str) -> None:
+        if self.high < self.low:
+            raise ScenarioError(join(path, "high"), f"must be >= low ({self.low:g}), got {self.high:g}")
+        if self.integer and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ScenarioError(join(path, "low"), "an integer range needs whole-number bounds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecFile:
+    name: str | None = None
+    description: str = ""
+    scenario: str
+    design: Literal["factorial", "lhs", "sobol"] | DesignTable = "factorial"
+    replicates: int = fspec(1, ge=1, le=MAX_REPLICATES)
+    root_seed: int = fspec(0, ge=0, le=MAX_SEED)
+    days: float | None = fspec(None, gt=0, le=MAX_DAYS)
+    warmup_days: float | None = fspec(None, ge=0, le=MAX_DAYS)
+    set: Mapping[str, Any] = fspec({})
+    factors: Mapping[str, Any] = fspec({})
+    options: Mapping[str, Mapping[str, Any]] = fspec({})
+    baseline: Mapping[str, Any] = fspec({})
+    kpis: tuple[str, ...] = ()
+    labels: Mapping[str, str] = fspec({})
+    until_ci: UntilCITable | None = None
+    quick: QuickTable | None = None
+
+    def check(self, path: str) -> None:
+        name = self.name
+        if name is not None and (not name or name.startswith(".")
+                                 or not all(c.isalnum() or c in "-_." for c in name)):
+            raise ScenarioError("name", f"must be a folder-safe name (letters, digits, - _ .), got {name!r}")
+        for i, k in enumerate(self.kpis):
+            if not k:
+                raise ScenarioError(f"kpis[{i}]", "must be a KPI name such as 'by_type.safety.sla_met_share'")
+        for name, bundle in self.options.items():
+            if not bundle:
+                raise ScenarioError(f"options.{name}", "must set at least one dotted scenario path")
+
+
+def _leaves(table: Mapping, prefix: str = ""):
+    """Flatten nested tables: quoted ("a.b" = ...) and unquoted (a.b = ...) dotted keys both work."""
+    for key, value in table.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, path)
+        else:
+            yield path, value
+
+
+def _factors(table: Mapping, prefix: str = "") -> list[Factor]:
+    """`[factors]`: each leaf a list of values, a table {values}, or a range {low, high, integer}."""
     out = []
     for key, v in table.items():
         path = f"{prefix}.{key}" if prefix else key
         where = f"factors.{path}"
         if isinstance(v, list):
             v = {"values": v}
-        if not isinstance(v, dict):
-            raise _err(src, where, f"must be a list of values or a range {{low, high}}, got {v!r}")
-        if not v or not set(v) <= RANGE_KEYS:          # a nested table of paths
-            if not v:
-                raise _err(src, where, "is empty: give a list of values or a range {low, high}")
-            out += _factors(v, src, path)
+        if not isinstance(v, Mapping):
+            raise ScenarioError(where, f"must be a list of values or a range {{low, high}}, got {v!r}")
+        if not v:
+            raise ScenarioError(where, "is empty: give a list of values or a range {low, high}")
+        if not set(v) <= {"low", "high", "integer", "values"}:       # a nested table of paths
+            out += _factors(v, path)
             continue
         if "values" in v:
-            extra = set(v) - {"values"}
+            extra = sorted(set(v) - {"values"})
             if extra:
-                raise _err(src, f"{where}.{sorted(extra)[0]}", "give either values or low/high, not both")
-            values = v["values"]
-            if not isinstance(values, list) or not values:
-                raise _err(src, f"{where}.values", f"must be a non-empty list, got {values!r}")
-            if len({json.dumps(x, sort_keys=True) for x in values}) != len(values):
-                raise _err(src, f"{where}.values", f"has repeated values: {values!r}")
-            out.append(Factor(path, values=tuple(values)))
+                raise ScenarioError(f"{where}.{extra[0]}", "give either values or low/high, not both")
+            out.append(Factor(path, values=build(ValuesTable, dict(v), where).values))
             continue
         for k in ("low", "high"):
             if k not in v:
-                raise _err(src, f"{where}.{k}", "missing (a range needs low and high)")
-        lo, hi = _number(v["low"], src, f"{where}.low"), _number(v["high"], src, f"{where}.high")
-        integer = v.get("integer", False)
-        if not isinstance(integer, bool):
-            raise _err(src, f"{where}.integer", f"must be true or false, got {integer!r}")
-        if hi < lo:
-            raise _err(src, f"{where}.high", f"must be >= low ({lo:g}), got {hi:g}")
-        if integer and (lo != int(lo) or hi != int(hi)):
-            raise _err(src, f"{where}.low", "an integer range needs whole-number bounds")
-        out.append(Factor(path, low=lo, high=hi, integer=integer))
+                raise ScenarioError(f"{where}.{k}", "missing (a range needs low and high)")
+        r = build(RangeTable, dict(v), where)
+        out.append(Factor(path, low=r.low, high=r.high, integer=r.integer))
     return out
 
 
-def _leaves(table: dict, prefix: str = ""):
-    for key, value in table.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict) and value:
-            yield from _leaves(value, path)
+def spec_header(text: str) -> str:
+    """The comment block at the top of a spec file, without the `#`s."""
+    lines = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            lines.append(s[1:][1:] if s[1:].startswith(" ") else s[1:])
+        elif s:
+            break
         else:
-            yield path, value
+            lines.append("")
+    return "\n".join(lines).strip()
 
 
-def load_spec(path: str | Path, days: float | None = None, replicates: int | None = None) -> Spec:
-    """Read and validate an experiment file; `days`/`replicates` override the file (quick look).
+def find_experiment(text: str | Path) -> Path:
+    """An experiment file: a path, or a bundled experiment by name (`E3`, `E3_building_leaders`, `grid_size`)."""
+    path = Path(text)
+    if path.exists() or path.suffix:
+        return path
+    bundled = folder("experiments")
+    hits = sorted(bundled.glob(f"{text}_*.toml")) + sorted(bundled.glob(f"{text}.toml"))
+    if len(hits) == 1 or (hits and hits[-1].stem == str(text)):
+        return hits[-1]
+    known = ", ".join(sorted(p.stem for p in bundled.glob("*.toml")))
+    raise ScenarioError("", f"no such file or bundled experiment (bundled: {known})", str(text))
 
-    Every point's scenario is built (overrides applied and validated) here,
-    so a bad factor path or value is reported before anything runs.
+
+def load_spec(path: str | Path | Mapping, days: float | None = None, replicates: int | None = None) -> Spec:
+    """Read and validate an experiment (a file, a bundled name, or a dict of the file's keys);
+    `days`/`replicates` override the file (a quick look).
+
+    Every point's scenario is built (overrides applied and validated) here, so
+    a bad factor path or value is reported before anything runs. Paths in a
+    dict (its `scenario`) are relative to the current folder; a bundled
+    scenario may be named without `.toml`.
     """
-    path = Path(path)
-    src = str(path)
+    if isinstance(path, Mapping):
+        data, src, where, header = copy.deepcopy(dict(path)), "<experiment dict>", Path.cwd(), ""
+        stem = None
+    else:
+        path = find_experiment(path)
+        src = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except FileNotFoundError:
+            raise ScenarioError("", "no such file", src) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", src) from None
+        except tomllib.TOMLDecodeError as err:
+            raise ScenarioError("", f"TOML syntax error: {err}", src) from None
+        except RecursionError:
+            raise ScenarioError("", "nested too deeply to read", src) from None
+        where, header, stem = path.parent, spec_header(text), path.stem
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _err(src, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise _err(src, "", f"cannot read ({err.__class__.__name__}: {err})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise _err(src, "", f"TOML syntax error: {err}") from None
-    unknown = sorted(set(data) - set(TOP_KEYS))
-    if unknown:
-        raise _err(src, unknown[0], f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
+        return _load(data, src, where, header, stem, days, replicates)
+    except ScenarioError as err:
+        raise err.at(err.source or src) from None
+    except RecursionError:
+        raise ScenarioError("", "nested too deeply to read", src) from None
 
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name) \
-            or name.startswith("."):
-        raise _err(src, "name", f"must be a folder-safe name (letters, digits, - _ .), got {name!r}")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise _err(src, "description", f"must be a string, got {description!r}")
 
+def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
+          days: float | None, replicates: int | None) -> Spec:
     if "scenario" not in data:
-        raise _err(src, "scenario", "missing (required): the base scenario file, relative to this file")
-    if not isinstance(data["scenario"], str):
-        raise _err(src, "scenario", f"must be a file name, got {data['scenario']!r}")
-    scenario_path = (path.parent / data["scenario"]).resolve()
+        raise ScenarioError("scenario", "missing (required): the base scenario file, relative to this file")
+    f = build(SpecFile, data)
+    name = f.name or stem
+    if not name:
+        raise ScenarioError("name", "missing (required for an experiment given as a dict)")
+    scenario_path = (where / f.scenario).resolve()
     if not scenario_path.exists():
-        raise _err(src, "scenario", f"no such file {data['scenario']} (paths are relative to the experiment file)")
+        named = bundled_scenario(f.scenario)
+        if named is None:
+            raise ScenarioError("scenario", f"no such file {f.scenario} (paths are relative to the experiment file)")
+        scenario_path = named
     base = load(scenario_path)
-    fixed = data.get("set", {})
-    if not isinstance(fixed, dict):
-        raise _err(src, "set", f"must be a table of dotted scenario paths and values, got {fixed!r}")
-    for key, value in _leaves(fixed):
+    fixed = list(_leaves(f.set))
+    for key, value in fixed:
         try:
             base = with_overrides(base, [(key, value)])
         except ScenarioError as err:
-            raise _err(src, f"set.{key}", f"{err.path}: {err.message}") from None
+            raise ScenarioError(f"set.{key}", f"{err.path}: {err.message}") from None
 
-    design, samples, design_seed = data.get("design", "factorial"), None, None
-    if isinstance(design, dict):
-        d = design
-        bad = sorted(set(d) - {"kind", "samples", "seed"})
-        if bad:
-            raise _err(src, f"design.{bad[0]}", "unknown key (expected one of: kind, samples, seed)")
-        design = d.get("kind", "factorial")
-        samples = d.get("samples")
-        design_seed = d.get("seed")
-        for key, v in (("samples", samples), ("seed", design_seed)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "samples" else 0)):
-                raise _err(src, f"design.{key}", f"must be a whole number >= {1 if key == 'samples' else 0}, got {v!r}")
-    if design not in DESIGNS:
-        raise _err(src, "design", f"must be one of {', '.join(DESIGNS)}, got {design!r}")
-
-    factors = _factors(data.get("factors", {}), src)
-    options = data.get("options", {})
-    if not isinstance(options, dict) or not all(isinstance(v, dict) and v for v in options.values()):
-        raise _err(src, "options", "must be tables of dotted scenario paths and values, one per named option")
-    if options:
-        if any(f.path == OPTION for f in factors):
-            raise _err(src, f"factors.{OPTION}", "is set by the [options] tables; do not list it")
-        factors.append(Factor(OPTION, values=tuple(options)))
-    baseline = dict(_leaves(data.get("baseline", {}))) if isinstance(data.get("baseline", {}), dict) else None
-    if baseline is None:
-        raise _err(src, "baseline", "must be a table {factor path = value}")
+    if isinstance(f.design, DesignTable):
+        design, samples, design_seed = f.design.kind, f.design.samples, f.design.seed
+    else:
+        design, samples, design_seed = f.design, None, None
+    factors = _factors(f.factors)
+    if f.options:
+        if any(x.path == OPTION for x in factors):
+            raise ScenarioError(f"factors.{OPTION}", "is set by the [options] tables; do not list it")
+        factors.append(Factor(OPTION, values=tuple(f.options)))
+    baseline = dict(_leaves(f.baseline))
     for key, value in baseline.items():
-        factor = next((f for f in factors if f.path == key), None)
+        factor = next((x for x in factors if x.path == key), None)
         if factor is None:
-            raise _err(src, f"baseline.{key}", f"is not a factor (factors: {', '.join(f.path for f in factors)})")
+            raise ScenarioError(f"baseline.{key}", f"is not a factor (factors: {', '.join(x.path for x in factors)})")
         if factor.values is not None and value not in factor.values:
-            raise _err(src, f"baseline.{key}", f"{value!r} is not one of the factor's values {list(factor.values)!r}")
-    kpis = data.get("kpis", [])
-    if not isinstance(kpis, list) or not all(isinstance(k, str) and k for k in kpis):
-        raise _err(src, "kpis", f"must be a list of KPI column names such as 'by_type.safety.sla_met_share', got {kpis!r}")
-    quick = data.get("quick", {})
-    if not isinstance(quick, dict) or set(quick) - {"days", "replicates"}:
-        raise _err(src, "quick", "must be a table {days, replicates} (the settings of `reproduce --quick`)")
-    quick_settings = ()
-    if quick:
-        quick_settings = (_number(quick.get("days", 7), src, "quick.days"), _int(quick, "replicates", src, default=2, minimum=2))
+            raise ScenarioError(f"baseline.{key}", f"{value!r} is not one of the factor's values {list(factor.values)!r}")
+    labelled = {x.path for x in factors} | set(f.options)
+    for key in f.labels:
+        if key not in labelled:
+            raise ScenarioError(f"labels.{key}", "is neither a factor path nor an option name")
+    quick_settings = () if f.quick is None else (f.quick.days, f.quick.replicates)
     if design == "factorial":
-        for f in factors:
-            if f.values is None:
-                raise _err(src, f"factors.{f.path}", "a factorial design needs a list of values, not a range")
+        for x in factors:
+            if x.values is None:
+                raise ScenarioError(f"factors.{x.path}", "a factorial design needs a list of values, not a range")
         if samples is not None:
-            raise _err(src, "design.samples", "only lhs and sobol designs take a sample count")
+            raise ScenarioError("design.samples", "only lhs and sobol designs take a sample count")
+        n_points = math.prod(len(x.values) for x in factors)
+        if n_points > MAX_POINTS:
+            raise ScenarioError("factors", f"the full factorial has {n_points:,} points, more than gridsim runs in "
+                                           f"one experiment ({MAX_POINTS:,}); use fewer values or an lhs/sobol design")
     elif samples is None:
-        raise _err(src, "design.samples", f"missing (required for design {design!r})")
+        raise ScenarioError("design.samples", f"missing (required for design {design!r})")
 
-    root_seed = _int(data, "root_seed", src, default=0)
-    n_rep = _int(data, "replicates", src, default=1, minimum=1)
-    if replicates is not None:
-        n_rep = replicates
+    n_rep = f.replicates if replicates is None else replicates
     if design_seed is None:
-        design_seed = root_seed
+        design_seed = f.root_seed
 
-    days_v = data.get("days", base.run.days) if days is None else days
-    warm = data.get("warmup_days", base.run.warmup_days)
-    days_v, warm = _number(days_v, src, "days"), _number(warm, src, "warmup_days")
-    if days_v <= 0:
-        raise _err(src, "days", f"must be > 0, got {days_v:g}")
+    days_v = (f.days if f.days is not None else base.run.days) if days is None else float(days)
+    warm = f.warmup_days if f.warmup_days is not None else base.run.warmup_days
     if days is not None and warm >= days_v:
-        raise _err(src, "", f"--days {days_v:g} must be more than the experiment's warmup_days ({warm:g})")
+        raise ScenarioError("", f"--days {days_v:g} must be more than the experiment's warmup_days ({warm:g})")
     if not 0 <= warm < days_v:
-        raise _err(src, "warmup_days", f"must be >= 0 and less than days ({days_v:g}), got {warm:g}")
+        raise ScenarioError("warmup_days", f"must be >= 0 and less than days ({days_v:g}), got {warm:g}")
 
-    until = data.get("until_ci")
     until_ci = None
-    if until is not None and replicates is None:     # a quick look (--replicates) runs exactly that many
-        if not isinstance(until, dict):
-            raise _err(src, "until_ci", f"must be a table {{metric, half_width, max_replicates}}, got {until!r}")
-        bad = sorted(set(until) - {"metric", "half_width", "max_replicates"})
-        if bad:
-            raise _err(src, f"until_ci.{bad[0]}", "unknown key (expected one of: metric, half_width, max_replicates)")
-        metric = until.get("metric")
-        if not isinstance(metric, str) or not metric:
-            raise _err(src, "until_ci.metric", f"must be a KPI column name such as 'resolution_hours.p90', got {metric!r}")
-        hw = _number(until.get("half_width"), src, "until_ci.half_width")
-        if hw <= 0:
-            raise _err(src, "until_ci.half_width", f"must be > 0, got {hw:g}")
-        mx = until.get("max_replicates", max(20, n_rep))
-        if isinstance(mx, bool) or not isinstance(mx, int) or mx < max(n_rep, 2):
-            raise _err(src, "until_ci.max_replicates", f"must be an integer >= replicates ({n_rep}) and >= 2, got {mx!r}")
-        until_ci = UntilCI(metric, hw, mx)
+    if f.until_ci is not None and replicates is None:     # a quick look (--replicates) runs exactly that many
+        mx = f.until_ci.max_replicates if f.until_ci.max_replicates is not None else max(20, n_rep)
+        if mx < max(n_rep, 2):
+            raise ScenarioError("until_ci.max_replicates",
+                                f"must be an integer >= replicates ({n_rep}) and >= 2, got {mx!r}")
+        until_ci = UntilCI(f.until_ci.metric, f.until_ci.half_width, mx)
 
     try:
         base = with_overrides(base, [("run.warmup_days", 0.0), ("run.days", days_v), ("run.warmup_days", warm)])
     except ScenarioError as err:
-        raise _err(src, "days", f"{err.path}: {err.message}") from None
+        raise ScenarioError("days", f"{err.path}: {err.message}") from None
 
     spec = Spec(name=name, source=src, scenario_path=scenario_path, base=base, factors=tuple(factors),
                 design=design, samples=samples, design_seed=design_seed, replicates=n_rep,
-                root_seed=root_seed, days=days_v, warmup_days=warm, until_ci=until_ci,
-                description=description, fixed=tuple(_leaves(fixed)),
-                options=tuple((name, tuple(_leaves(bundle))) for name, bundle in options.items()),
-                quick=quick_settings, baseline=tuple(baseline.items()), kpis=tuple(kpis))
+                root_seed=f.root_seed, days=days_v, warmup_days=warm, until_ci=until_ci,
+                description=f.description, fixed=tuple(fixed),
+                options=tuple((o, tuple(_leaves(bundle))) for o, bundle in f.options.items()),
+                quick=quick_settings, baseline=tuple(baseline.items()), kpis=tuple(f.kpis),
+                labels=tuple(f.labels.items()), header=header)
     check_points(spec)
     return spec
 
@@ -373,10 +460,10 @@ def check_points(spec: Spec) -> list[Scenario]:
             try:
                 spec.scenario_at({key: value})
             except ScenarioError as err:
-                raise _err(spec.source, where, f"value {value!r}: {err.path}: {err.message}") from None
+                raise ScenarioError(where, f"value {value!r}: {err.path}: {err.message}") from None
         try:
             out.append(spec.scenario_at(point))
         except ScenarioError as err:
             combo = ", ".join(f"{k}={v!r}" for k, v in point.items())
-            raise _err(spec.source, "factors", f"point {combo}: {err.path}: {err.message}") from None
+            raise ScenarioError("factors", f"point {combo}: {err.path}: {err.message}") from None
     return out

@@ -4,21 +4,31 @@ One code path serves every executor: a local process pool (default) or a Dask
 distributed client's `get_executor()` (a scheduler address, or a LocalCluster).
 Workers only compute; the parent process writes each finished run to the store
 as it arrives, so what is stored does not depend on who ran it or in what order.
+
+At most a few runs more than there are workers are in flight at a time. If a
+local worker process dies (killed, out of memory), the pool breaks and every
+run in flight fails with it; those runs are then retried one at a time, so the
+run that kills its worker again fails alone and the others finish. Workers
+watch the process that started them and exit when it is gone, so killing a
+sweep (even with SIGKILL) leaves no workers behind.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import math
 import os
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..analysis.store import Problem, Store, StoreError, flatten, run_id
 from ..scenario import from_data, to_data
 from .spec import Spec, run_seed
-from .store import Store, flatten, run_id
 
 
 class ExecutorError(Exception):
@@ -44,6 +54,8 @@ class Report:
     replicates: dict = field(default_factory=dict)     # point -> replicates wanted (until_ci)
     seconds: float = 0.0
     sim_seconds: float = 0.0                            # time inside simulate(), summed over runs done
+    moved: Path | None = None                           # where --fresh moved old results
+    quarantined: list[Problem] = field(default_factory=list)   # stored files not counted, run again
 
 
 # ---------------------------------------------------------------- the worker side
@@ -76,11 +88,34 @@ def execute(task: dict) -> dict:
                 "seconds": time.perf_counter() - t0}
 
 
-def _ignore_sigint() -> None:
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _watch_parent(main_pid: int, parent_pid: int, every: float = 0.5) -> None:
+    """Exit this worker as soon as the sweep that started it is gone (whatever killed it)."""
+    while True:
+        time.sleep(every)
+        if os.getppid() != parent_pid or _gone(main_pid):
+            os._exit(1)
+
+
+def _worker_init(main_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
+    threading.Thread(target=_watch_parent, args=(main_pid, os.getppid()), daemon=True,
+                     name="gridsim-watch-parent").start()
 
 
 # ---------------------------------------------------------------- executors
+PRELOAD = ("gridsim.experiments.sweep", "gridsim.model.run")    # imported once by the forkserver
+
+
 def _mp_context():
     """Fork worker processes from a server that has already imported the model.
 
@@ -93,16 +128,21 @@ def _mp_context():
     if "forkserver" not in mp.get_all_start_methods():
         return None                                   # Windows: the default (spawn)
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["gridsim.experiments.sweep", "gridsim.model.run"])
+    ctx.set_forkserver_preload(list(PRELOAD))
     return ctx
 
 
 class Executor:
-    """A context manager around a concurrent.futures.Executor, whichever backend."""
+    """A context manager around a concurrent.futures.Executor, whichever backend.
 
-    def __init__(self, workers: int | None = None, dask: str | None = None):
+    `submit` passes through; `restart` replaces a local pool that a dead worker
+    broke; `capacity` is how many runs to keep in flight.
+    """
+
+    def __init__(self, workers: int | None = None, dask: str | None = None, timeout: float = 10.0):
         self.workers = workers or os.cpu_count() or 1
         self.dask = dask
+        self.timeout = timeout
         self.client = self.cluster = None
         self.pool: cf.Executor | None = None
 
@@ -114,11 +154,23 @@ class Executor:
             return f"Dask scheduler {self.dask}"
         return f"{self.workers} local processes"
 
-    def __enter__(self) -> cf.Executor:
+    @property
+    def capacity(self) -> int:
+        if self.client is not None and self.dask != "local":
+            try:
+                return max(1, sum(self.client.nthreads().values())) + 1
+            except Exception:  # noqa: BLE001 - a scheduler that cannot say: assume one worker's worth
+                return 2
+        return self.workers + 1
+
+    def _local_pool(self) -> cf.Executor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
+                                      initargs=(os.getpid(),), mp_context=_mp_context())
+
+    def __enter__(self) -> "Executor":
         if self.dask is None:
-            self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_ignore_sigint,
-                                               mp_context=_mp_context())
-            return self.pool
+            self.pool = self._local_pool()
+            return self
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -129,12 +181,21 @@ class Executor:
                                             dashboard_address=None)
                 self.client = Client(self.cluster)
             else:
-                self.client = Client(self.dask, timeout="10s")
+                self.client = _connect(Client, self.dask, self.timeout)
         except (OSError, TimeoutError, ValueError) as err:
             self.close()
             raise ExecutorError(f"--dask {self.dask}: cannot connect ({err})") from None
         self.pool = self.client.get_executor(pure=False)
-        return self.pool
+        return self
+
+    def submit(self, fn, *args, **kwargs) -> cf.Future:
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def restart(self) -> None:
+        """A local pool broken by a dead worker: replace it (the old one has already stopped its workers)."""
+        if self.dask is None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._local_pool()
 
     def close(self, cancel: bool = False) -> None:
         if self.pool is not None and self.dask is None:
@@ -152,6 +213,35 @@ class Executor:
         self.close(cancel=exc_type is not None)
 
 
+def _connect(client_cls, address: str, timeout: float):
+    """A Dask client of the scheduler at `address`, or TimeoutError after `timeout` seconds.
+
+    Client(timeout=...) bounds the TCP connect, but a listener that accepts and
+    then says nothing (anything that is not a Dask scheduler) can hold the
+    handshake forever; so the connection is made in a daemon thread and given
+    up on at the deadline.
+    """
+    box: dict = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_cls(address, timeout=f"{timeout}s")
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            box["error"] = err
+
+    thread = threading.Thread(target=connect, daemon=True, name="gridsim-dask-connect")
+    thread.start()
+    thread.join(timeout + 1)
+    if thread.is_alive():
+        raise TimeoutError(f"no Dask scheduler answered within {timeout:g} s: is it one?")
+    if "error" in box:
+        err = box["error"]
+        if isinstance(err, (OSError, TimeoutError, ValueError)):
+            raise err
+        raise OSError(f"{type(err).__name__}: {err}")
+    return box["client"]
+
+
 # ---------------------------------------------------------------- the sweep
 def _needed(values, target: float, cap: int) -> int:
     """Replicates needed so the 95% t half-width falls below `target` (at least one more)."""
@@ -166,12 +256,18 @@ def _needed(values, target: float, cap: int) -> int:
     return int(min(cap, max(n + 1, guess)))
 
 
-def sweep(spec: Spec, store: Store, executor: cf.Executor, progress: bool = True) -> Report:
+def _failure(err: BaseException) -> dict:
+    return {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": ""}
+
+
+def sweep(spec: Spec, store: Store, executor, progress: bool = True) -> Report:
     """Run every missing run of `spec` on `executor`, storing each as it finishes.
 
-    With `until_ci`, rounds continue: after each round every point whose CI of the
-    metric is still too wide gets more replicates (up to the maximum). Decisions
-    use only stored values, so they are the same on any executor and on resume.
+    The caller holds `store.lock()` and has opened the store for `spec`
+    (`run_sweep` does both). With `until_ci`, rounds continue: after each round
+    every point whose CI of the metric is still too wide gets more replicates
+    (up to the maximum). Decisions use only stored values, so they are the same
+    on any executor and on resume.
     """
     from tqdm.auto import tqdm
     t0 = time.perf_counter()
@@ -183,9 +279,26 @@ def sweep(spec: Spec, store: Store, executor: cf.Executor, progress: bool = True
     before = set(finished)
     bar = tqdm(total=0, unit="run", disable=not progress, dynamic_ncols=True)
     failed_now: set[str] = set()
+    limit = getattr(executor, "capacity", None) or 1_000_000
+    restart = getattr(executor, "restart", None)
+
+    def record(rid: str, i: int, r: int, out: dict) -> None:
+        if out["ok"]:
+            report.sim_seconds += out["sim_seconds"]
+            store.write_run(i, r, out["row"], out.get("extras", {}))
+            finished.add(rid)
+            report.done += 1
+        else:
+            store.write_failure(rid, {"run": rid, "error": out["error"], "traceback": out["traceback"]})
+            failed_now.add(rid)
+            report.errors[rid] = out["error"]
+            report.failed += 1
+        bar.set_postfix(done=report.done, skipped=report.skipped, failed=report.failed, refresh=False)
+        bar.update(1)
+
     try:
         while True:
-            todo = []
+            todo = collections.deque()
             report.skipped = 0
             for i, n in wanted.items():
                 for r in range(n):
@@ -197,29 +310,56 @@ def sweep(spec: Spec, store: Store, executor: cf.Executor, progress: bool = True
             bar.total = report.skipped + report.done + report.failed + len(todo)
             bar.n = report.skipped + report.done + report.failed
             bar.set_postfix(done=report.done, skipped=report.skipped, failed=report.failed)
-            futures = {}
-            for rid, i, r in todo:
-                task = {"point": i, "replicate": r, "seed": run_seed(spec.root_seed, r),
-                        "factors": points[i], "scenario": scen[i]}
-                futures[executor.submit(execute, task)] = rid
-            for fut in cf.as_completed(futures):
-                rid = futures[fut]
+            alone: collections.deque = collections.deque()   # in flight when a worker died: one at a time
+            inflight: dict = {}
+            while todo or alone or inflight:
+                broke = False
                 try:
-                    out = fut.result()
-                except Exception as err:  # noqa: BLE001 - a dead worker fails this run only
-                    out = {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": ""}
-                if out["ok"]:
-                    report.sim_seconds += out["sim_seconds"]
-                    store.write_run(rid, out["row"], out.get("extras", {}))
-                    finished.add(rid)
-                    report.done += 1
+                    if alone:
+                        if not inflight:
+                            task = alone[0]
+                            inflight[executor.submit(execute, _task(spec, task, points, scen))] = (task, True)
+                            alone.popleft()
+                    else:
+                        while todo and len(inflight) < limit:
+                            task = todo[0]
+                            inflight[executor.submit(execute, _task(spec, task, points, scen))] = (task, False)
+                            todo.popleft()
+                except cf.BrokenExecutor:
+                    if restart is None:
+                        raise
+                    broke = True                      # broken before this run started: it is not suspect
+                if inflight and not broke:
+                    done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
                 else:
-                    store.write_failure(rid, {"run": rid, "error": out["error"], "traceback": out["traceback"]})
-                    failed_now.add(rid)
-                    report.errors[rid] = out["error"]
-                    report.failed += 1
-                bar.set_postfix(done=report.done, skipped=report.skipped, failed=report.failed, refresh=False)
-                bar.update(1)
+                    done = set()
+                for fut in done:
+                    (rid, i, r), was_alone = inflight.pop(fut)
+                    try:
+                        out = fut.result()
+                    except cf.BrokenExecutor as err:
+                        broke = True
+                        if was_alone or restart is None:     # it broke the pool on its own: its run fails
+                            record(rid, i, r, {**_failure(err), "error": "its worker process died "
+                                                                          f"(killed or out of memory): {err}"})
+                        else:
+                            alone.append((rid, i, r))
+                    except Exception as err:  # noqa: BLE001 - a failed run is recorded, not fatal
+                        record(rid, i, r, _failure(err))
+                    else:
+                        record(rid, i, r, out)
+                if broke and restart is not None:
+                    cf.wait(inflight)                 # the rest of the broken pool's runs: done or failed
+                    for fut, ((rid, i, r), was_alone) in list(inflight.items()):
+                        if fut.exception() is None:
+                            record(rid, i, r, fut.result())
+                        elif was_alone:
+                            record(rid, i, r, {**_failure(fut.exception()), "error": "its worker process died "
+                                               f"(killed or out of memory): {fut.exception()}"})
+                        else:
+                            alone.append((rid, i, r))
+                    inflight.clear()
+                    restart()
             if spec.until_ci is None or failed_now:
                 break
             more = _more_replicates(spec, store, wanted)
@@ -237,9 +377,36 @@ def sweep(spec: Spec, store: Store, executor: cf.Executor, progress: bool = True
     return report
 
 
+def _task(spec: Spec, task: tuple, points: list, scen: list) -> dict:
+    _, i, r = task
+    return {"point": i, "replicate": r, "seed": run_seed(spec.root_seed, r), "factors": points[i],
+            "scenario": scen[i]}
+
+
+def run_sweep(spec: Spec, folder: str | Path, executor, *, fresh: bool = False, discard: bool = False,
+              progress: bool = False, arguments: dict | None = None, on_start=None) -> Report:
+    """Sweep `spec` into `folder`: take the folder's lock, open it for this spec (`fresh`: move
+    old results aside; `discard`: delete them), quarantine stored files that do not count, run
+    what is missing.
+
+    `arguments` (e.g. the quick-look days and replicates) go into the manifest so
+    that `gridsim report` can rebuild what it needs without guessing. `on_start()`
+    is called once the folder is open, just before the first run.
+    """
+    store = Store(folder)
+    with store.lock():
+        moved = store.open(spec.identity(arguments or {}), fresh=fresh, discard=discard)
+        quarantined = store.quarantine()
+        if on_start is not None:
+            on_start()
+        report = sweep(spec, store, executor, progress=progress)
+    report.moved, report.quarantined = moved, quarantined
+    return report
+
+
 def _more_replicates(spec: Spec, store: Store, wanted: dict) -> dict:
     uc = spec.until_ci
-    table = store.table()
+    table = store.runs()
     if uc.metric not in table.columns:
         from ..scenario import ScenarioError
         raise ScenarioError("until_ci.metric", f"no KPI column {uc.metric!r} in the results", spec.source)

@@ -1,37 +1,34 @@
-"""Write a run's outputs: Parquet tables and summary.json, each file replaced atomically."""
+"""Write a run's outputs (`gridsim run --out DIR`): Parquet tables and summary.json, as one set."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_folder
 from .metrics import finite
 from .run import RunResult
 
 TABLES = ("requests", "visits", "timeseries", "grids", "census")
+FILES = (*(f"{name}.parquet" for name in TABLES), "summary.json")
+
+
+def owned(folder: Path) -> bool:
+    """True when `folder` holds nothing but files `write_run` writes (so it may be replaced)."""
+    return all(p.name in FILES for p in folder.iterdir())
 
 
 def write_run(result: RunResult, out: Path) -> list[Path]:
-    """Write every file to a temporary folder inside `out`, then move each into place.
+    """Write every file into a hidden sibling folder, then swap it in for `out` whole.
 
-    A crash mid-way leaves the earlier files in `out` untouched and no
-    half-written file behind (only the hidden temporary folder).
+    `out` then holds this run's files or, if anything fails (a crash, a full
+    disk), the previous run's: never a mix. An existing `out` that holds other
+    files is refused (`atomic.WriteError`) before anything is written.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    try:
-        names = []
+    def fill(tmp: Path) -> None:
         for name in TABLES:
             getattr(result, name).to_parquet(tmp / f"{name}.parquet", index=False)
-            names.append(f"{name}.parquet")
         (tmp / "summary.json").write_text(json.dumps(finite(result.summary), indent=1, allow_nan=False))
-        names.append("summary.json")
-        for name in names:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [out / n for n in names]
+
+    out = write_folder(Path(out), fill, owned)
+    return [out / name for name in FILES]

@@ -17,9 +17,35 @@ from .fields import ScenarioError, build, to_data
 from .schema import (PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
                      shift_hours_per_week, staff_counts)
 
-__all__ = ["PROPERTY_MODES", "ROLES", "Scenario", "ScenarioError", "Shift", "load",
-           "from_data", "with_overrides", "parse_assignment", "scenario_hash", "to_data",
+__all__ = ["PROPERTY_MODES", "ROLES", "Scenario", "ScenarioError", "Shift", "load", "bundled_scenario",
+           "resolve_scenario", "from_data", "with_overrides", "parse_assignment", "scenario_hash", "to_data",
            "offered_load", "shift_hours_per_week", "staff_counts"]
+
+
+def bundled_scenario(name: str) -> Path | None:
+    """A scenario shipped with gridsim, by file name with or without `.toml` (`meihekou_2018`, `mmc`)."""
+    from ..data import folder
+    stem = Path(name).stem if Path(name).suffix == ".toml" else name
+    if not stem or "/" in stem or "\\" in stem:
+        return None
+    return next(iter(sorted(folder("scenarios").rglob(f"{stem}.toml"))), None)
+
+
+def resolve_scenario(text: str | Path) -> Path:
+    """A scenario file: a path, or the name of a bundled scenario; ScenarioError if neither exists."""
+    path = Path(text)
+    if path.exists():
+        return path
+    found = bundled_scenario(str(text)) if not path.parent.parts else None
+    if found is not None:
+        return found
+    raise ScenarioError("", "no such file or bundled scenario (bundled: "
+                            f"{', '.join(bundled_names())})", str(text))
+
+
+def bundled_names() -> list[str]:
+    from ..data import folder
+    return sorted(p.stem for p in folder("scenarios").rglob("*.toml"))
 
 
 def _from(data: dict, source: str) -> Scenario:
@@ -39,6 +65,8 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", str(path)) from None
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError("", f"TOML syntax error: {err}", str(path)) from None
+    except RecursionError:
+        raise ScenarioError("", "nested too deeply to read", str(path)) from None
     data.setdefault("name", path.stem)
     base = data.pop("extends", None)
     if base is None:
@@ -60,8 +88,8 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Read and validate a scenario file, then apply `KEY=VALUE` overrides."""
+def load(path: str | Path, overrides: Iterable = ()) -> Scenario:
+    """Read and validate a scenario file, then apply overrides (see `with_overrides`)."""
     path = Path(path)
     data = _read(path)
     scenario = _from(data, str(path))
@@ -82,23 +110,32 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise ScenarioError("", "the value is nested too deeply", f"--set {text}") from None
     return key, value
 
 
 def set_path(data: dict, dotted: str, value: Any) -> None:
-    """Set `value` at a dotted path inside nested tables."""
+    """Set `value` at a dotted path inside nested tables; a table merges into the table it replaces
+    (`roles.police={per_station=1}` changes per_station and keeps the rest)."""
     *parents, leaf = dotted.split(".")
+    if not all(parents) or not leaf:
+        raise ScenarioError(dotted, "is not a dotted path (empty part)")
     node = data
     for i, part in enumerate(parents):
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ScenarioError(".".join(parents[: i + 1]), "is not a table")
-    node[leaf] = value
+    old = node.get(leaf)
+    node[leaf] = _merge(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
 
 
-def with_overrides(scenario: Scenario, overrides: Iterable[str | tuple[str, Any]]) -> Scenario:
+def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
     """A new scenario with all overrides applied together, then validated once.
 
+    Each override is a `KEY=VALUE` string, a (key, value) pair, or a (key,
+    value, label) triple whose label is what errors name (`--days 10`, as the
+    user typed it). A table value merges into the table at its path.
     Validating once lets overrides that only make sense together (more
     residents and more staff) pass; an error is attributed to the override
     whose path it concerns, or to all of them when it ties fields together.
@@ -106,8 +143,14 @@ def with_overrides(scenario: Scenario, overrides: Iterable[str | tuple[str, Any]
     data = to_data(scenario)
     applied = []
     for item in overrides:
-        key, value = parse_assignment(item) if isinstance(item, str) else item
-        label = "--set " + (item if isinstance(item, str) else f"{key}={value!r}")
+        if isinstance(item, str):
+            key, value = parse_assignment(item)
+            label = f"--set {item}"
+        elif len(item) == 3:
+            key, value, label = item
+        else:
+            key, value = item
+            label = f"--set {key}={value!r}"
         try:
             set_path(data, key, value)
         except ScenarioError as err:

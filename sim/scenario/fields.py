@@ -53,6 +53,8 @@ def _type_name(tp: Any) -> str:
         return "a list"
     if origin in (dict, collections.abc.Mapping) or dataclasses.is_dataclass(tp):
         return "a table"
+    if tp is Any:
+        return "any value"
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
@@ -72,13 +74,20 @@ def _bounds(value: float, meta: dict, path: str) -> None:
 def convert(tp: Any, value: Any, path: str, meta: dict | None = None) -> Any:
     """Check `value` against the type hint `tp`; return the typed value."""
     meta = meta or {}
+    if tp is Any:
+        return value
     origin = get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        real = [a for a in args if a is not type(None)]
+        if len(real) == 1:                           # `X | None`: X's own error (a bound, say) is the useful one
+            return convert(real[0], value, path, meta)
         last: ScenarioError | None = None
         for arg in (a for a in args if a is not type(None)):
+            if isinstance(value, dict) and dataclasses.is_dataclass(arg):
+                return build(arg, value, path)       # a table: its own errors name the field inside it
             try:
                 return convert(arg, value, path, meta)
             except ScenarioError as err:

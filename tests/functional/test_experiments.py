@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gridsim.analysis.compare import compare, read_runs
+from gridsim.analysis.compare import compare
+from gridsim.analysis.store import Store
 from gridsim.cli import main
 from gridsim.experiments.spec import load_spec, run_seed
-from gridsim.experiments.store import Store
-from gridsim.experiments.sweep import Executor, sweep
+from gridsim.experiments.sweep import Executor, run_sweep as sweep_into
 
 from ..conftest import ROOT
 MMC = ROOT / "scenarios" / "validation" / "mmc.toml"
@@ -32,14 +32,16 @@ def write_spec(folder: Path, body: str = "", *, name="mmc_staff", replicates=3, 
     return path
 
 
+def read_runs(folder):
+    return Store(folder).runs()
+
+
 def run_sweep(spec_path, folder, executor=None, **kw):
     spec = load_spec(spec_path, **kw)
-    store = Store(folder)
-    store.open(spec)
     if executor is None:
         with Executor(2) as pool:
-            return sweep(spec, store, pool, progress=False), read_runs(folder)
-    return sweep(spec, store, executor, progress=False), read_runs(folder)
+            return sweep_into(spec, folder, pool), read_runs(folder)
+    return sweep_into(spec, folder, executor), read_runs(folder)
 
 
 # ---------------------------------------------------------------- spec and seeds

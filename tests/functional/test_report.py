@@ -13,7 +13,8 @@ import pytest
 from matplotlib.colors import to_rgb
 
 from gridsim.analysis import figures as F
-from gridsim.analysis.compare import compare, read_runs
+from gridsim.analysis.compare import compare
+from gridsim.analysis.store import Store
 from gridsim.model.kpis import HEADLINE, number
 from gridsim.cli import main
 
@@ -59,6 +60,10 @@ def report(results):
     return results / "_report"
 
 
+def read_runs(folder):
+    return Store(folder).runs()
+
+
 def labels(fig) -> list[tuple[str, str]]:
     return [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes]
 
@@ -69,7 +74,7 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
     from gridsim.model.requests import stream
 
     res = F.load_results(results)
-    assert res.labels == {0: "none", 1: "subsidy_5000"} and res.baseline_point == 1
+    assert res.labels == {0: "none", 1: "subsidy 5000"} and res.baseline_point == 1
     spec = load_spec(results.parent.parent / "tiny_leaders.toml")
     scenario = spec.scenario_at(spec.points()[res.baseline_point])
     city = build_city(scenario, stream(run_seed(spec.root_seed, 0), "city"))
@@ -122,7 +127,7 @@ def test_report_table_equals_compare(results, report):
     text = (report / "report.md").read_text()
     runs = read_runs(results)
     table = compare(runs, ["option"], {"option": "subsidy_5000"}, list(HEADLINE))
-    labels = {0: "none", 1: "subsidy_5000"}
+    labels = {0: "none", 1: "subsidy 5000"}
     checked = 0
     for kpi, block in table.groupby("kpi", sort=False):
         rows = {r[0]: r for r in _table_rows(text, kpi)}
@@ -184,7 +189,7 @@ def test_failed_and_missing_runs_are_reported(results, tmp_path, capsys):
     (broken / "_failed" / "p0000-r0001.json").write_text(json.dumps(
         {"run": "p0000-r0001", "error": "RuntimeError: out of memory", "traceback": "..."}))
     assert main(["report", str(broken)]) == 0
-    assert "1 failed runs" in capsys.readouterr().err
+    assert "1 run(s) failed" in capsys.readouterr().err
     text = (broken / "_report" / "report.md").read_text()
     head = text.split("## The question")[0]
     assert "Warning: incomplete results" in head

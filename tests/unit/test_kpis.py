@@ -2,7 +2,7 @@
 
 import math
 
-from gridsim.experiments.store import flatten
+from gridsim.analysis.store import flatten
 from gridsim.model.kpis import HEADLINE, TABLE, is_kpi, lookup, number
 
 

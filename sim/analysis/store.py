@@ -1,0 +1,436 @@
+"""The results store: the one module that writes and reads a sweep's results folder.
+
+Layout of `results/<experiment>/`:
+
+    _manifest.json                  what the folder holds: the experiment, its spec and hash,
+                                    its points, the arguments it was run with, gridsim version
+    _lock                           held (flock) by the one process writing here
+    runs/p0003-r0001.parquet        one row per finished run: point, replicate, seed,
+                                    factor values, every summary KPI (dotted names)
+    _series/p0003-r0001.parquet     daily open requests by type, busy places by role
+    _quantiles/p0003-r0001.parquet  percentiles 0-100 of residents' resolution hours
+    _grids/p0003-r0001.parquet      the per-grid table (load, waits, utilisation)
+    _failed/p0003-r0001.json        a run that raised: its error (retried on rerun)
+    _quarantine/...                 files that failed the checks below, moved aside with the reason
+
+Every Parquet file carries in its metadata the spec hash, point and replicate
+it belongs to. Reading checks each file against its name and the manifest; a
+file that is unreadable (truncated, corrupt), foreign (another spec, a name
+that is not a run's) or a duplicate is never counted: readers list it as a
+problem, and a sweep resuming into the folder quarantines it and runs it
+again. So are runs whose extra tables are missing. Names starting with `_` or
+`.` are skipped by pyarrow's dataset discovery, so
+`pandas.read_parquet("results/<experiment>")` still loads the runs in one call.
+
+Every file is written through `gridsim.atomic` (a hidden temporary name, then
+a rename), so a writer killed at any moment leaves only whole files. One
+writer at a time: `Store.lock()` takes an exclusive `flock` on `_lock`, which
+the kernel releases when the process ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..atomic import WriteError, clean_stale, describe, write_file, write_text
+
+MANIFEST = "_manifest.json"
+LOCK = "_lock"
+RUNS = "runs"
+FAILED = "_failed"
+QUARANTINE = "_quarantine"
+EXTRAS = ("series", "quantiles", "grids")
+FORMAT = 1
+META_KEY = b"gridsim"
+ID_COLUMNS = ("point", "replicate", "seed")
+RUN_NAME = re.compile(r"p(\d{4,})-r(\d{4,})\.parquet")
+
+
+class StoreError(ValueError):
+    """A results folder that cannot be used as asked; one line naming the folder."""
+
+
+def run_id(point: int, replicate: int) -> str:
+    return f"p{point:04d}-r{replicate:04d}"
+
+
+def flatten(summary: dict, prefix: str = "") -> dict:
+    """Nested summary -> {dotted name: value}; None -> NaN so every KPI column is numeric."""
+    out = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        elif value is None:
+            out[name] = math.nan
+        elif isinstance(value, (list, tuple)):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that is not counted, and why."""
+    file: str           # relative to the results folder
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+@dataclass
+class Scan:
+    """What a results folder holds, checked: the runs that count and everything that does not."""
+    runs: dict[str, pd.DataFrame] = field(default_factory=dict)  # run id -> its row (checked)
+    problems: list[Problem] = field(default_factory=list)        # files not counted
+    missing_extras: dict[str, list[str]] = field(default_factory=dict)   # run id -> extras it lacks
+
+
+def _identity(spec_hash: str, point: int, replicate: int) -> dict:
+    return {"format": FORMAT, "spec_hash": spec_hash, "point": int(point), "replicate": int(replicate)}
+
+
+def _write_parquet(path: Path, df: pd.DataFrame, identity: dict) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[META_KEY] = json.dumps(identity, sort_keys=True).encode()
+    table = table.replace_schema_metadata(meta)
+    write_file(path, lambda p: pq.write_table(table, p))
+
+
+def _read(path: Path) -> tuple[dict, pa.Table]:
+    """A Parquet file's stored run identity and its table; ValueError if either is unreadable."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as err:
+        first = (str(err).splitlines() or [""])[0][:120]
+        raise ValueError(f"unreadable, truncated or corrupt ({type(err).__name__}: {first})") from None
+    meta = table.schema.metadata or {}
+    if META_KEY not in meta:
+        raise ValueError("not written by a gridsim sweep (no run identity in its metadata)")
+    try:
+        ident = json.loads(meta[META_KEY])
+        return {"spec_hash": str(ident["spec_hash"]), "point": int(ident["point"]),
+                "replicate": int(ident["replicate"])}, table
+    except (ValueError, KeyError, TypeError):
+        raise ValueError("its run identity is unreadable") from None
+
+
+class Store:
+    """A results folder. Writers hold `lock()`; readers call `scan()` and `runs()`."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.runs_dir = self.folder / RUNS
+        self.failed_dir = self.folder / FAILED
+        self._manifest: dict | None = None
+
+    # -------------------------------------------------------------- one writer
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock, or raise StoreError naming the process that holds it."""
+        try:
+            import fcntl
+        except ImportError:             # not POSIX: no lock (documented in the README)
+            yield
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StoreError(f"{self.folder}: cannot write there ({describe(err)})") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise StoreError(f"{self.folder}: another gridsim process (pid {holder}) is writing these "
+                                 "results; wait for it to finish or stop it first") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)            # releases the lock
+
+    # -------------------------------------------------------------- manifest
+    def manifest(self) -> dict | None:
+        """The manifest, or None if there is none; StoreError if it is corrupt."""
+        path = self.folder / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise StoreError(f"{path}: corrupt manifest ({type(err).__name__}); move it aside or rerun "
+                             "the sweep with --fresh") from None
+        if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str) \
+                or not isinstance(data.get("spec"), dict) or not isinstance(data.get("factors"), list):
+            raise StoreError(f"{path}: corrupt manifest (spec, spec_hash or factors missing); move it aside or "
+                             "rerun the sweep with --fresh")
+        return data
+
+    def open(self, identity: dict, fresh: bool = False, discard: bool = False) -> Path | None:
+        """Make the folder hold the experiment `identity` describes (call while holding `lock()`).
+
+        `identity` has at least `experiment`, `spec` (plain data), `spec_hash`
+        and `factors`; it becomes the manifest. A folder holding another spec is
+        refused unless `fresh`, which moves the old results aside, or `discard`,
+        which deletes them (a back test never reuses runs). Returns where they
+        were moved (if they were).
+        """
+        moved = None
+        if discard:
+            if self.manifest() is None and any(p.name != LOCK for p in self.folder.iterdir()):
+                raise StoreError(f"{self.folder}: holds files that are not gridsim results; give another folder")
+            for p in self.folder.iterdir():
+                if p.name != LOCK:
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        try:
+            old = self.manifest()
+        except StoreError:
+            if not fresh:
+                raise
+            old = {"spec_hash": None}
+        if old is not None and old.get("spec_hash") != identity["spec_hash"] and not fresh:
+            changes = _changes(old.get("spec", {}), identity["spec"]) or ["spec hash"]
+            shown = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+            raise StoreError(f"{self.folder}: the experiment changed since these results were started ({shown}); "
+                             "rerun with --fresh to start over (old results are moved aside)")
+        if fresh and any(p.name != LOCK for p in self.folder.iterdir()):
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            moved = self.folder.with_name(f"{self.folder.name}.old-{stamp}")
+            moved.mkdir()
+            for p in self.folder.iterdir():
+                if p.name != LOCK:          # the lock stays: this process holds it
+                    shutil.move(str(p), moved / p.name)
+            old = None
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            for sub in (self.folder, self.runs_dir, *(self.folder / f"_{x}" for x in EXTRAS)):
+                clean_stale(sub)          # temporary files of a writer that was killed
+            if old is None:
+                manifest = {**identity, "gridsim_version": __version__,
+                            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))  # inf: a patience
+        except OSError as err:
+            raise StoreError(f"{self.folder}: cannot write there ({describe(err)})") from None
+        self._manifest = None
+        return moved
+
+    def _spec(self) -> dict:
+        if self._manifest is None:
+            m = self.manifest()
+            if m is None:
+                raise StoreError(f"{self.folder}: not a sweep results folder (no {MANIFEST})")
+            self._manifest = m
+        return self._manifest
+
+    # -------------------------------------------------------------- checking what is stored
+    def scan(self) -> Scan:
+        """Every run file checked against its name and the manifest; what counts and what does not."""
+        manifest = self._spec()
+        spec_hash = manifest["spec_hash"]
+        n_points = len(manifest.get("points") or []) or None
+        scan = Scan()
+        if not self.runs_dir.is_dir():
+            return scan
+        seen: dict[tuple[int, int], str] = {}
+        for path in sorted(self.runs_dir.iterdir()):
+            if path.name.startswith("."):
+                continue                 # a temporary file of a writer still at work
+            rel = f"{RUNS}/{path.name}"
+            m = RUN_NAME.fullmatch(path.name)
+            if m is None or not path.is_file():
+                scan.problems.append(Problem(rel, "not a run file (run files are named pNNNN-rNNNN.parquet)"))
+                continue
+            try:
+                ident, table = _read(path)
+            except ValueError as err:
+                scan.problems.append(Problem(rel, str(err)))
+                continue
+            point, rep = int(m.group(1)), int(m.group(2))
+            row = table.to_pandas()
+            if ident["spec_hash"] != spec_hash:
+                scan.problems.append(Problem(rel, f"belongs to another experiment (spec hash {ident['spec_hash']}, "
+                                                  f"this folder's is {spec_hash})"))
+            elif (ident["point"], ident["replicate"]) != (point, rep):
+                scan.problems.append(Problem(rel, f"holds point {ident['point']} replicate {ident['replicate']}, "
+                                                  "not the run its name says (a copied or renamed file)"))
+            elif n_points is not None and point >= n_points:
+                scan.problems.append(Problem(rel, f"point {point} is not one of this experiment's {n_points} points"))
+            elif (point, rep) in seen:
+                scan.problems.append(Problem(rel, f"a second copy of {seen[(point, rep)]}"))
+            elif len(row) != 1 or "point" not in row or "replicate" not in row \
+                    or (int(row["point"].iloc[0]), int(row["replicate"].iloc[0])) != (point, rep):
+                scan.problems.append(Problem(rel, "its row does not hold the run its metadata names"))
+            else:
+                rid = run_id(point, rep)
+                seen[(point, rep)] = rid
+                scan.runs[rid] = row
+                lacking = [x for x in EXTRAS if not self._extra_ok(x, rid, spec_hash, point, rep)]
+                if lacking:
+                    scan.missing_extras[rid] = lacking
+        return scan
+
+    def _extra_ok(self, name: str, rid: str, spec_hash: str, point: int, rep: int) -> bool:
+        path = self.folder / f"_{name}" / f"{rid}.parquet"
+        if not path.is_file():
+            return False
+        try:
+            ident, _ = _read(path)
+        except ValueError:
+            return False
+        return ident == {"spec_hash": spec_hash, "point": point, "replicate": rep}
+
+    def finished(self) -> set[str]:
+        """Runs that are stored whole (row and extras); call `quarantine()` first to clear the rest."""
+        scan = self.scan()
+        return set(scan.runs) - set(scan.missing_extras)
+
+    def quarantine(self) -> list[Problem]:
+        """Move every file that does not count (and runs lacking extras) to `_quarantine/` (hold `lock()`)."""
+        scan = self.scan()
+        moved = list(scan.problems)
+        for rid, lacking in scan.missing_extras.items():
+            moved.append(Problem(f"{RUNS}/{rid}.parquet", f"its {', '.join('_' + x for x in lacking)} "
+                                                            "table is missing or belongs to another run"))
+        if not moved:
+            return []
+        qdir = self.folder / QUARANTINE
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        try:
+            qdir.mkdir(exist_ok=True)
+            for problem in moved:
+                src = self.folder / problem.file
+                dest = qdir / f"{stamp}-{src.name}"
+                os.replace(src, dest)
+                write_text(dest.with_name(dest.name + ".why.txt"), problem.reason + "\n")
+        except OSError as err:
+            raise StoreError(f"{self.folder}: cannot quarantine bad run files ({describe(err)})") from None
+        return moved
+
+    # -------------------------------------------------------------- writing runs
+    def write_run(self, point: int, replicate: int, row: dict,
+                  extras: dict[str, pd.DataFrame] | None = None) -> None:
+        """Write a run's extra tables first, its row last: the row marks the run finished."""
+        rid = run_id(point, replicate)
+        ident = _identity(self._spec()["spec_hash"], point, replicate)
+        try:
+            for name, table in (extras or {}).items():
+                folder = self.folder / f"_{name}"
+                folder.mkdir(exist_ok=True)
+                _write_parquet(folder / f"{rid}.parquet", table, ident)
+            _write_parquet(self.runs_dir / f"{rid}.parquet", pd.DataFrame([row]), ident)
+            (self.failed_dir / f"{rid}.json").unlink(missing_ok=True)
+        except WriteError as err:
+            raise StoreError(str(err)) from None
+
+    def write_failure(self, rid: str, info: dict) -> None:
+        try:
+            self.failed_dir.mkdir(parents=True, exist_ok=True)
+            write_text(self.failed_dir / f"{rid}.json", json.dumps(info, indent=2))
+        except OSError as err:
+            raise StoreError(f"{self.failed_dir}: cannot write ({describe(err)})") from None
+
+    # -------------------------------------------------------------- reading
+    def failures(self) -> dict[str, dict]:
+        if not self.failed_dir.is_dir():
+            return {}
+        out = {}
+        for p in sorted(self.failed_dir.glob("*.json")):
+            try:
+                out[p.stem] = json.loads(p.read_text())
+            except (OSError, ValueError, RecursionError):
+                out[p.stem] = {"run": p.stem, "error": "(unreadable failure record)"}
+        return out
+
+    def runs(self, scan: Scan | None = None) -> pd.DataFrame:
+        """Every run that counts, one row each, sorted by point and replicate."""
+        scan = scan or self.scan()
+        frames = [row for _, row in sorted(scan.runs.items())]
+        if not frames:
+            return pd.DataFrame(columns=list(ID_COLUMNS))
+        df = pd.concat(frames, ignore_index=True)
+        return df.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+
+    def extras(self, name: str, point: int, scan: Scan | None = None) -> list[tuple[int, pd.DataFrame]]:
+        """The `name` table (series, quantiles, grids) of each counted run of `point`: (replicate, table)."""
+        scan = scan or self.scan()
+        out = []
+        for rid in sorted(scan.runs):
+            p, r = (int(x) for x in RUN_NAME.fullmatch(rid + ".parquet").groups())
+            if p == point and name not in scan.missing_extras.get(rid, ()):
+                out.append((r, pd.read_parquet(self.folder / f"_{name}" / f"{rid}.parquet")))
+        return out
+
+
+def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Human-readable differences between two spec data dicts: `replicates: 3 -> 5`."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {json.dumps(a)} -> {json.dumps(b)}")
+    return out
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a results folder; StoreError if there is none or it is corrupt."""
+    m = Store(folder).manifest()
+    if m is None:
+        raise StoreError(f"{folder}: not a sweep results folder (no {MANIFEST})")
+    return m
+
+
+@dataclass
+class Stored:
+    """A results folder as readers see it: what counts, and every reason something does not."""
+    folder: Path
+    manifest: dict
+    runs: pd.DataFrame
+    scan: Scan
+    failed: dict[str, dict]
+
+    def incomplete(self) -> list[str]:
+        """One line per thing a reader must know: failed runs, files not counted, runs lacking extras."""
+        lines = []
+        if self.failed:
+            lines.append(f"{len(self.failed)} run(s) failed (see {self.folder}/{FAILED}/): "
+                         + ", ".join(sorted(self.failed)[:5]) + (" ..." if len(self.failed) > 5 else ""))
+        for problem in self.scan.problems:
+            lines.append(f"not counted: {problem}")
+        if self.scan.missing_extras:
+            rids = sorted(self.scan.missing_extras)
+            lines.append(f"{len(rids)} run(s) lack their extra tables ({', '.join(rids[:5])}"
+                         f"{' ...' if len(rids) > 5 else ''}): figures from those tables leave them out")
+        return lines
+
+
+def read(folder: str | Path) -> Stored:
+    """Read a results folder through its checks; StoreError if it is not one or holds no counted run."""
+    store = Store(folder)
+    manifest = read_manifest(folder)
+    scan = store.scan()
+    runs = store.runs(scan)
+    return Stored(Path(folder), manifest, runs, scan, store.failures())

@@ -1,0 +1,157 @@
+"""The Python API: what a notebook needs, on the same code as the `gridsim` command.
+
+    import gridsim
+    s = gridsim.load_scenario("meihekou_2020", {"grids.households_per_grid": 500})
+    result = gridsim.simulate(s, seed=1, days=28)
+    result.summary["resolution_hours"]["p90"], result.requests, result.visits
+
+    spec = gridsim.experiment({"name": "police", "scenario": "meihekou_2020", "days": 21,
+                               "warmup_days": 7, "replicates": 3,
+                               "factors": {"roles.police.per_station": [0, 1]}})
+    runs = gridsim.sweep(spec, "results", workers=2)          # or dask="local" / "tcp://host:8786"
+    gridsim.compare("results/police", {"roles.police.per_station": 1})
+
+Every failure raises: a bad scenario or experiment raises `ScenarioError`
+(one line naming the field), a sweep with failed runs raises `SweepError`
+carrying the runs' errors, and reading results that hold no counted run
+raises `StoreError`; nothing returns an empty table instead.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from .analysis import store as _store
+from .analysis.compare import CompareError, kpis_for
+from .analysis.compare import compare as _compare
+from .analysis.store import StoreError, Stored
+from .experiments import limits
+from .experiments.limits import TooLarge
+from .experiments.spec import Spec, load_spec
+from .experiments.sweep import Executor, Report, run_sweep
+from .model.run import RunResult
+from .model.run import simulate as _simulate
+from .scenario import Scenario, ScenarioError, load, resolve_scenario, with_overrides
+
+__all__ = ["load_scenario", "simulate", "experiment", "sweep", "load_results", "compare",
+           "SweepError", "SweepResult", "ScenarioError", "StoreError", "CompareError", "TooLarge", "Scenario", "RunResult", "Spec"]
+
+
+class SweepError(RuntimeError):
+    """Runs of a sweep failed; `errors` maps each failed run to its error, the message shows the first."""
+
+    def __init__(self, folder: Path, errors: dict[str, str], total: int):
+        first = sorted(errors.items())[0]
+        super().__init__(f"{len(errors)} of {total} runs failed in {folder} (first: {first[0]}: {first[1]}; "
+                         f"tracebacks in {folder}/_failed/)")
+        self.folder, self.errors = folder, errors
+
+
+def _overrides(overrides: Mapping[str, Any] | Iterable[str] | None) -> list:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(key, value, f"overrides[{key!r}]") for key, value in overrides.items()]
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
+
+
+def load_scenario(scenario: str | Path | Scenario = "meihekou_2020",
+                  overrides: Mapping[str, Any] | Iterable[str] | None = None) -> Scenario:
+    """A scenario from a file or a bundled name, with overrides applied and validated together.
+
+    `overrides` maps dotted paths to values (`{"roles.police.per_station": 0}`);
+    a table value merges into the table there (`{"roles.police": {"per_station": 0}}`).
+    `KEY=VALUE` strings, as on the command line, work too.
+    """
+    base = scenario if isinstance(scenario, Scenario) else load(resolve_scenario(scenario))
+    items = _overrides(overrides)
+    return with_overrides(base, items) if items else base
+
+
+def simulate(scenario: str | Path | Scenario = "meihekou_2020", *, seed: int = 0, days: float | None = None,
+             overrides: Mapping[str, Any] | Iterable[str] | None = None,
+             max_requests: float | None = None) -> RunResult:
+    """Run one scenario once: the summary (a dict) and the request, visit, time-series, grid and
+    census tables. Refuses (`limits.TooLarge`) a run that would not fit in memory."""
+    items = _overrides(overrides)
+    if days is not None:
+        items.append(("run.days", float(days), f"days={days!r}"))
+    s = load_scenario(scenario, items)
+    limits.check("simulate", limits.estimate([s], 1), max_requests, change="lower days or the population")
+    return _simulate(s, seed=seed)
+
+
+def experiment(spec: str | Path | Mapping | Spec, *, days: float | None = None,
+               replicates: int | None = None) -> Spec:
+    """An experiment from a file, a bundled name (`"E3"`) or a dict with the file's keys; validated,
+    every point's scenario built. `days`/`replicates` make a quick look, as on the command line."""
+    if isinstance(spec, Spec):
+        return spec if days is None and replicates is None else load_spec(spec.source, days, replicates)
+    return load_spec(spec, days=days, replicates=replicates)
+
+
+@dataclass
+class SweepResult:
+    folder: Path
+    report: Report
+    runs: pd.DataFrame        # one row per counted run: point, replicate, seed, factors, every KPI
+
+
+def sweep(spec: str | Path | Mapping | Spec, results: str | Path = "results", *, workers: int | None = None,
+          dask: str | None = None, executor: cf.Executor | None = None, fresh: bool = False,
+          days: float | None = None, replicates: int | None = None, progress: bool = False,
+          max_requests: float | None = None) -> SweepResult:
+    """Run an experiment into `results/<name>/` (resuming what is stored) on local processes
+    (`workers`), on Dask (`dask="local"` or a scheduler address) or on any concurrent.futures
+    executor you pass. Raises `SweepError` if any run fails, with the runs' errors."""
+    spec = experiment(spec, days=days, replicates=replicates)
+    suffix = (f"-days{days:g}" if days else "") + (f"-reps{replicates}" if replicates else "")
+    folder = Path(results) / f"{spec.name}{suffix}"
+    n = workers or os.cpu_count() or 1
+    reps = spec.until_ci.max_replicates if spec.until_ci else spec.replicates
+    limits.check(spec.name, limits.estimate([spec.scenario_at(p) for p in spec.points()], reps,
+                                            1 if dask or executor else n), max_requests)
+    arguments = {"days": days, "replicates": replicates}
+    if executor is not None:
+        report = run_sweep(spec, folder, executor, fresh=fresh, progress=progress, arguments=arguments)
+    else:
+        with Executor(n, dask) as pool:
+            report = run_sweep(spec, folder, pool, fresh=fresh, progress=progress, arguments=arguments)
+    if report.failed:
+        raise SweepError(folder, report.errors, report.done + report.skipped + report.failed)
+    stored = load_results(folder)
+    return SweepResult(folder, report, stored.runs)
+
+
+def load_results(folder: str | Path) -> Stored:
+    """A sweep's results folder through the store's checks: `.runs` (one row per counted run),
+    `.manifest`, `.incomplete()` (failed runs, files not counted, runs lacking extras).
+    Raises `StoreError` if it holds no counted run."""
+    stored = _store.read(folder)
+    if stored.runs.empty:
+        lines = stored.incomplete()
+        raise StoreError(f"{folder}: no finished runs" + (f" ({'; '.join(lines)})" if lines else ""))
+    return stored
+
+
+def compare(results: str | Path | Stored | SweepResult, baseline: Mapping[str, Any] | None = None,
+            kpis: Iterable[str] | None = None) -> pd.DataFrame:
+    """Paired differences against the baseline (default: the experiment's [baseline]) with 95% CIs,
+    one row per point and KPI; the same numbers as `gridsim compare`."""
+    if isinstance(results, SweepResult):
+        results = results.folder
+    stored = results if isinstance(results, Stored) else load_results(results)
+    m = stored.manifest
+    base = dict(baseline) if baseline is not None else dict((m.get("spec") or {}).get("baseline") or {})
+    if not base and m.get("factors"):
+        raise CompareError("compare: give a baseline {factor path: value} (the experiment names no [baseline])")
+    labels = dict(enumerate(m.get("point_labels") or []))
+    return _compare(stored.runs, m.get("factors", []), base, list(kpis or kpis_for(m, stored.runs)), labels)

@@ -1,0 +1,96 @@
+"""Job size: refuse before starting what would not fit in memory or exceeds a stated bound.
+
+A run's cost grows with its requests, and its expected count is known before
+anything runs: households x requests per household a year x days / 365. From
+it come two checks, each one line naming what the user can change:
+
+- memory: the largest run's estimated peak (about BYTES_PER_REQUEST per
+  request, BYTES_PER_HOUSEHOLD per household, plus the interpreter) times the
+  runs held at once must fit in this machine's physical memory;
+- size: the whole job's requests (points x replicates x days x population,
+  in effect) must stay under a bound, MAX_REQUESTS unless the user passes a
+  larger one (`--max-requests`).
+
+The per-request figure is measured (docs/PERFORMANCE.md: a Meihekou city-year,
+951,000 requests, peaks at 1.1 GB), rounded up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..scenario import Scenario
+
+BYTES_PER_REQUEST = 1_500
+BYTES_PER_HOUSEHOLD = 2_000
+BASE_BYTES = 300e6                  # Python, numpy, pandas, mesa loaded
+MAX_REQUESTS = 2e9                  # about 2,000 Meihekou city-years: several hours on a laptop
+MEMORY_SHARE = 0.9                  # of physical memory the runs held at once may use
+
+
+class TooLarge(ValueError):
+    """A job refused before it starts; one line with the estimate and what to change."""
+
+
+def expected_requests(scenario: Scenario) -> float:
+    """Requests one run is expected to draw (residents' and staff's, before any is resolved)."""
+    elderly = scenario.city.elderly_share
+    rate = sum(rt.rate_per_household_year * (1 + elderly * (rt.elderly_multiplier - 1))
+               for rt in scenario.requests.values())
+    return scenario.city.households * rate * scenario.run.days / 365.0
+
+
+def run_bytes(scenario: Scenario) -> float:
+    return BASE_BYTES + BYTES_PER_REQUEST * expected_requests(scenario) + BYTES_PER_HOUSEHOLD * scenario.city.households
+
+
+def physical_memory() -> float | None:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:,.1f} GB" if x < 1e12 else f"{x / 1e12:,.0f} TB"
+
+
+def _count(x: float) -> str:
+    if x >= 1e9:
+        return f"{x / 1e9:,.1f} billion"
+    if x >= 1e6:
+        return f"{x / 1e6:,.1f} million"
+    return f"{x:,.0f}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    runs: int
+    requests: float                 # over the whole job
+    largest_run_bytes: float
+    at_once: int                    # runs held in memory at the same time
+
+
+def estimate(scenarios: Iterable[Scenario], replicates: int, at_once: int = 1) -> Estimate:
+    """The job of running each scenario `replicates` times, `at_once` runs at a time."""
+    scenarios = list(scenarios)
+    requests = sum(expected_requests(s) for s in scenarios) * replicates
+    largest = max((run_bytes(s) for s in scenarios), default=0.0)
+    return Estimate(len(scenarios) * replicates, requests, largest, max(1, min(at_once, len(scenarios) * replicates)))
+
+
+def check(what: str, est: Estimate, max_requests: float | None = None, memory: float | None = None,
+          change: str = "lower the days or the population") -> None:
+    """Raise TooLarge if the job would not fit in memory or exceeds the bound on requests."""
+    memory = physical_memory() if memory is None else memory
+    if memory and est.largest_run_bytes * est.at_once > MEMORY_SHARE * memory:
+        held = f" ({est.at_once} runs at once: {_gb(est.largest_run_bytes * est.at_once)})" if est.at_once > 1 else ""
+        raise TooLarge(f"{what}: one run would need about {_gb(est.largest_run_bytes)} of memory{held}, and this "
+                       f"machine has {_gb(memory)}; {change}" + (" or use fewer --workers" if est.at_once > 1 else ""))
+    bound = MAX_REQUESTS if max_requests is None else max_requests
+    if est.requests > bound:
+        raise TooLarge(f"{what}: {est.runs:,} run(s) would simulate about {_count(est.requests)} requests, more "
+                       f"than the bound of {_count(bound)}; {change}, or pass --max-requests {est.requests:.2g} "
+                       "to run it anyway")

@@ -1,0 +1,263 @@
+"""The results store cannot be silently wrong: bad files are never counted, one writer at a time,
+missing extras are flagged, workers die with their sweep and a dead worker fails only its run."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gridsim.analysis.store import Store
+from gridsim.cli import main
+from gridsim.experiments.spec import load_spec
+from gridsim.experiments.sweep import execute, run_sweep
+
+from ..conftest import ROOT, SCENARIOS
+
+MMC = SCENARIOS / "validation" / "mmc.toml"
+FACTOR = "roles.station_head.per_station"
+
+
+def write_spec(folder: Path, values=(4, 5), replicates=2, days=12.0, name="tiny") -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\nscenario = "{MMC}"\nreplicates = {replicates}\nroot_seed = 3\n'
+                    f'days = {days}\nwarmup_days = 5.0\n[baseline]\n"{FACTOR}" = {values[0]}\n'
+                    f'[factors]\n"{FACTOR}" = {list(values)}\n')
+    return path
+
+
+def sweep(spec_path: Path, folder: Path, **kw):
+    with cf.ThreadPoolExecutor(2) as pool:
+        return run_sweep(load_spec(spec_path), folder, pool, **kw)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """A finished 2 points x 2 replicates sweep, and its runs table."""
+    tmp = tmp_path_factory.mktemp("clean")
+    spec = write_spec(tmp)
+    report = sweep(spec, tmp / "res")
+    assert report.done == 4
+    return spec, tmp / "res", Store(tmp / "res").runs()
+
+
+def copy_of(clean, tmp_path) -> Path:
+    folder = tmp_path / "tiny"          # where `gridsim sweep tiny.toml --results tmp_path` writes
+    shutil.copytree(clean[1], folder)
+    return folder
+
+
+def test_truncated_foreign_and_duplicated_files_are_not_counted_then_rerun(clean, tmp_path, capsys):
+    spec, _, table = clean
+    folder = copy_of(clean, tmp_path)
+    runs = folder / "runs"
+    data = (runs / "p0000-r0001.parquet").read_bytes()
+    (runs / "p0000-r0001.parquet").write_bytes(data[: len(data) // 2])                  # truncated
+    shutil.copy(runs / "p0000-r0000.parquet", runs / "p0001-r0001.parquet")            # a copy under another name
+    pd.DataFrame({"point": [7], "replicate": [0]}).to_parquet(runs / "p0007-r0000.parquet")   # foreign
+    scan = Store(folder).scan()
+    assert sorted(scan.runs) == ["p0000-r0000", "p0001-r0000"]
+    reasons = {p.file: p.reason for p in scan.problems}
+    assert "truncated" in reasons["runs/p0000-r0001.parquet"]
+    assert "not the run its name says" in reasons["runs/p0001-r0001.parquet"]
+    assert "not written by a gridsim sweep" in reasons["runs/p0007-r0000.parquet"]
+    # compare counts only what is sound, and says what it left out
+    assert main(["compare", str(folder), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert {r["n"] for r in json.loads(out)["comparisons"] if r["kpi"] == "wait_minutes.mean"} == {1}
+    assert err.count("not counted:") == 3
+    # resuming quarantines the bad files and runs those runs again
+    report = sweep(spec, folder)
+    assert report.done == 2 and len(report.quarantined) == 3
+    assert len(list((folder / "_quarantine").glob("*.parquet"))) == 3
+    pd.testing.assert_frame_equal(Store(folder).runs(), table)
+
+
+def test_deleted_manifest_and_changed_spec_do_not_adopt_old_runs(clean, tmp_path):
+    folder = copy_of(clean, tmp_path)
+    (folder / "_manifest.json").unlink()
+    changed = write_spec(tmp_path, values=(5, 6))          # point 0 now means 5 servers
+    report = sweep(changed, folder)
+    assert report.done == 4 and report.skipped == 0 and len(report.quarantined) == 4
+    fresh = sweep(changed, tmp_path / "fresh")
+    assert fresh.done == 4
+    pd.testing.assert_frame_equal(Store(folder).runs(), Store(tmp_path / "fresh").runs())
+
+
+def test_missing_extras_are_flagged_and_rerun(clean, tmp_path, capsys):
+    spec, _, table = clean
+    folder = copy_of(clean, tmp_path)
+    (folder / "_series" / "p0001-r0000.parquet").unlink()
+    assert main(["compare", str(folder)]) == 0
+    assert "1 run(s) lack their extra tables (p0001-r0000)" in capsys.readouterr().err
+    assert main(["report", str(folder)]) == 0
+    head = (folder / "_report" / "report.md").read_text().split("## The question")[0]
+    assert "1 run(s) lack extra tables" in head and "`p0001-r0000`: no _series" in head
+    report = sweep(spec, folder)
+    assert report.done == 1 and (folder / "_series" / "p0001-r0000.parquet").is_file()
+    pd.testing.assert_frame_equal(Store(folder).runs(), table)
+
+
+def test_fresh_cannot_race_a_running_sweep(clean, tmp_path, capsys):
+    spec, _, _ = clean
+    folder = copy_of(clean, tmp_path)
+    with Store(folder).lock():                      # another sweep is writing here
+        assert main(["sweep", str(spec), "--results", str(tmp_path), "--fresh", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"another gridsim process (pid {os.getpid()}) is writing" in err
+    assert (folder / "_manifest.json").is_file() and not list(tmp_path.glob("tiny.old-*"))
+
+
+def test_a_killed_writer_leaves_no_stuck_lock(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from gridsim.analysis.store import Store\n"
+                               f"with Store({str(tmp_path)!r}).lock():\n    print('locked', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(Exception, match="is writing these results"):
+            with Store(tmp_path).lock():
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with Store(tmp_path).lock():                    # released by the kernel when the holder died
+        pass
+
+
+def test_corrupt_manifest_is_one_line(clean, tmp_path, capsys):
+    spec, _, _ = clean
+    folder = copy_of(clean, tmp_path)
+    (folder / "_manifest.json").write_text('{"spec": ')
+    for args in (["compare", str(folder)], ["report", str(folder)],
+                 ["sweep", str(spec), "--results", str(tmp_path), "--quiet"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "corrupt manifest" in err, err
+
+
+def test_compare_refuses_non_kpi_columns_and_writes_json_without_infinities(clean, tmp_path, capsys):
+    folder = copy_of(clean, tmp_path)
+    for kpi in ("seed", "scenario", FACTOR, "nonsense"):
+        assert main(["compare", str(folder), "--kpi", kpi]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--kpi {kpi}: not a KPI" in err
+    store = Store(folder)
+    row = store.runs().iloc[0].to_dict()
+    row["wait_minutes.mean"] = float("inf")
+    store.write_run(0, 0, row, {})
+    assert main(["compare", str(folder), "--kpi", "wait_minutes.mean", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)        # strict JSON: infinities became null
+    base = [r for r in data["comparisons"] if r["is_baseline"]][0]
+    assert base["mean"] is None
+
+
+# ---------------------------------------------------------------- workers
+def _die_on_point_1_replicate_0(task: dict) -> dict:
+    if (task["point"], task["replicate"]) == (1, 0):
+        os._exit(9)                                 # as if killed (OOM killer, kill -9)
+    return execute(task)
+
+
+class DyingPool:
+    """A local process pool whose submitted runs go through `_die_on_point_1_replicate_0`."""
+    capacity = 3
+
+    def __init__(self):
+        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        self.restarts = 0
+
+    def submit(self, fn, task):
+        return self.pool.submit(_die_on_point_1_replicate_0, task)
+
+    def restart(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        self.restarts += 1
+
+
+def test_a_dead_worker_fails_only_its_own_run(clean, tmp_path):
+    spec, _, table = clean
+    pool = DyingPool()
+    try:
+        report = run_sweep(load_spec(spec), tmp_path / "res", pool)
+    finally:
+        pool.pool.shutdown()
+    assert (report.done, report.failed) == (3, 1) and pool.restarts >= 1
+    assert list(report.errors) == ["p0001-r0000"] and "worker process died" in report.errors["p0001-r0000"]
+    kept = table[~((table["point"] == 1) & (table["replicate"] == 0))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(Store(tmp_path / "res").runs(), kept)
+
+
+def _session_processes(sid: int) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(d.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the workers")
+def test_killing_the_sweep_stops_its_workers(tmp_path):
+    spec = write_spec(tmp_path, values=(4, 5, 6), replicates=4, days=200.0, name="long")
+    proc = subprocess.Popen([sys.executable, "-m", "gridsim.cli", "sweep", str(spec), "--workers", "2",
+                             "--results", str(tmp_path / "res"), "--quiet"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_session_processes(proc.pid)) < 4:   # main, forkserver, 2 workers
+            time.sleep(0.05)
+        assert len(_session_processes(proc.pid)) >= 4
+        os.kill(proc.pid, signal.SIGKILL)              # the main process only, as an OOM killer would
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _session_processes(proc.pid):
+            time.sleep(0.1)
+        assert _session_processes(proc.pid) == []
+    finally:
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_dask_gives_up_on_a_listener_that_is_not_a_scheduler(clean, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    spec, _, _ = clean
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        code = main(["sweep", str(spec), "--dask", f"tcp://127.0.0.1:{server.getsockname()[1]}",
+                     "--dask-timeout", "1", "--results", str(tmp_path), "--quiet"])
+    finally:
+        server.close()
+    assert code == 2 and time.monotonic() - t0 < 15
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Dask scheduler answered within 1 s" in err
+
+
+def test_forkserver_preload_names_modules_that_exist():
+    import importlib
+
+    from gridsim.experiments.sweep import PRELOAD
+    assert all(name.startswith("gridsim.") for name in PRELOAD)
+    for name in PRELOAD:
+        importlib.import_module(name)
