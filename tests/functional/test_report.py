@@ -81,6 +81,7 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
     figs = {
         "kpi": F.kpi_by_option(res, tmp_path / "kpi"),
         "frontier": F.frontier(res, tmp_path / "frontier"),
+        "time": F.time_parts(res, tmp_path / "time"),
         "backlog": F.backlog(res, tmp_path / "backlog"),
         "cdf": F.resolution_cdf(res, tmp_path / "cdf"),
         "map": F.city_map(res, city, tmp_path / "map", 15.0, 15 * 75.0),
@@ -91,9 +92,15 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
         assert (tmp_path / f"{name}.svg").stat().st_size > 5000
     kpi = labels(figs["kpi"])
     assert kpi[0] == ("p90 resolution time (h)", "option")
-    assert [x for x, _ in kpi[:3]] == ["p90 resolution time (h)",
+    assert [x for x, _ in kpi[:5]] == ["p90 resolution time (h)",
                                        "requests resolved within their service-level target (%)",
+                                       "requests abandoned (the resident gave up waiting) (%)",
+                                       "routine home visits made of those falling due (%)",
                                        "annual cost (M yuan per year)"]
+    assert labels(figs["time"])[0][0].startswith("mean hours of a resolved resident's request")
+    assert [t.get_text() for t in figs["time"].axes[0].get_legend().get_texts()] == [
+        "reporting", "hotline", "waiting on duty", "waiting off duty", "travel", "service"]
+    assert "abandoned" in " ".join(t.get_text() for t in figs["frontier"].axes[0].get_legend().get_texts())
     assert labels(figs["frontier"])[0] == ("p90 resolution time (h), mean and 95% CI",
                                            "annual cost (M yuan per year)")
     backlog = labels(figs["backlog"])
