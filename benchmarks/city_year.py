@@ -63,14 +63,13 @@ def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
-    visits = metrics.visit_table(model)
-    requests = metrics.request_table(model, visits)
+    visits, requests = metrics.tables(model)
     summary = metrics.summary(model, requests, visits)
     metrics.timeseries(model, requests, visits)
     metrics.grid_table(model, requests, visits)
     t3 = time.perf_counter()
     return {"model": model, "summary": summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
-            "requests": len(model.requests), "visits": len(model.routes.request)}
+            "requests": len(model.requests), "visits": len(visits)}
 
 
 def main() -> None:

@@ -150,7 +150,7 @@ def cmd_run(args) -> int:
     limits.check(f"gridsim run {args.scenario}", limits.estimate([scenario], 1), args.max_requests,
                  change="lower --days or the population")
     out = check_out(args.out) if args.out is not None else None
-    result = simulate(scenario, seed=args.seed)
+    result = simulate(scenario, seed=args.seed, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     if out:
         write_run(result, out)
     if args.json:
@@ -163,39 +163,60 @@ def cmd_run(args) -> int:
 
 
 def _fmt(x, digits=1) -> str:
-    return "-" if x is None else f"{x:,.{digits}f}"
+    return "n.r." if x is None else f"{x:,.{digits}f}"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
 
 
 def format_summary(s: dict) -> str:
     """A compact table a planner can read in a terminal."""
-    from .model.metrics import SATURATED
+    from .model.metrics import SATURATED, TIME_PARTS
 
     r = s["requests"]
     lines = [
-        f"gridsim  {s['scenario']}  (hash {s['scenario_hash']}, seed {s['seed']}, {s['days']:g} days)",
+        f"gridsim  {s['scenario']}  (hash {s['scenario_hash']}, seed {s['seed']}, {s['days']:g} days, "
+        f"measured after {s['warmup_days']:g})",
         f"city: {s['city']['households']:,} households, {s['city']['grids']} grids, "
         f"{s['city']['stations']} stations; 15-minute walk coverage {100 * s['walk15_coverage_share']:.1f}%",
-        f"residents' requests: {r['created']:,} created, {r['resolved']:,} resolved, "
-        f"{r['open']:,} open, {r['abandoned']:,} abandoned",
+        f"residents' requests: {r['created']:,} created, {r['resolved']:,} resolved, {r['open']:,} open "
+        f"({r['unreported']:,} not yet reported), {r['abandoned']:,} abandoned; "
+        f"{_pct(s['hotline_share'])} through 12345, {_pct(s['police110_share'])} handled by 110",
+        f"routine home visits made / visits falling due: {_pct(s['visit_completion_share'])}",
         "",
         f"{'type':<10}{'created':>9}{'wait mean':>11}{'wait p90':>10}{'resolve p50':>12}"
-        f"{'resolve p90':>12}{'in SLA':>8}{'escal.':>8}{'abandon':>9}",
-        f"{'':<10}{'':>9}{'(min)':>11}{'(min)':>10}{'(h)':>12}{'(h)':>12}{'':>8}{'':>8}{'':>9}",
+        f"{'resolve p90':>12}{'in SLA':>8}{'abandon':>9}{'12345':>7}",
+        f"{'':<10}{'':>9}{'(min)':>11}{'(min)':>10}{'(h)':>12}{'(h)':>12}{'':>8}{'':>9}{'':>7}",
     ]
     rows = list(s["by_type"].items()) + [("residents", s)]
     for name, k in rows:
         w, h = k["wait_minutes"], k["resolution_hours"]
-        pct = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
         lines.append(f"{name:<10}{k['requests']['created']:>9,}{_fmt(w['mean']):>11}{_fmt(w['p90']):>10}"
-                     f"{_fmt(h['p50']):>12}{_fmt(h['p90']):>12}{pct(k['sla_met_share']):>8}"
-                     f"{pct(k['escalated_share']):>8}{pct(k['abandoned_share']):>9}")
+                     f"{_fmt(h['p50']):>12}{_fmt(h['p90']):>12}{_pct(k['sla_met_share']):>8}"
+                     f"{_pct(k['abandoned_share']):>9}{_pct(k['hotline_share']):>7}")
+    lines += ["(resolution counts every request: abandoned ones are never resolved, open ones censored; "
+              "n.r.: that share was never resolved)",
+              "", "where the time goes: mean hours of a resolved request, by part",
+              f"{'type':<10}" + "".join(f"{part.replace('_', ' '):>17}" for part in TIME_PARTS)]
+    for name, k in rows:
+        lines.append(f"{name:<10}" + "".join(f"{_fmt(k['time_hours'][part], 2):>17}" for part in TIME_PARTS))
     lines += ["", "utilisation by role (busy / time on duty):"]
     for role, u in s["utilisation"].items():
+        notes = []
         hot = s["saturated_units"].get(role, 0)
-        warn = f"  {hot} unit{'s' * (hot > 1)} above {SATURATED:.0%} busy: queues grow long there" if hot else ""
-        lines.append(f"  {role:<18}{'-' if u is None else f'{100 * u:.1f}%':>6}  ({s['staff'][role]:,} staff){warn}")
+        if hot:
+            notes.append(f"{hot} unit{'s' * (hot > 1)} above {SATURATED:.0%} busy: queues grow long there")
+        growth = s["backlog_growth_per_week"].get(role)
+        if growth is not None and growth > 1:
+            notes.append(f"backlog grows {growth:,.0f} visits a week")
+        people = s["staff"]["full_time_people"].get(role)
+        staff = f"{s['staff']['posts'][role]:,} posts" + (f", {people:,.0f} people" if people else "")
+        lines.append(f"  {role:<18}{'-' if u is None else f'{100 * u:.1f}%':>6}  ({staff})"
+                     + (f"  {'; '.join(notes)}" if notes else ""))
     lines.append(f"\nannual cost: {s['cost_yuan_per_year'] / 1e6:,.1f} M yuan "
-                 "(pay, subsidies, stations, property subsidies, sub-district and community budgets)")
+                 "(pay by hours and premiums, subsidies, volunteers' coordination, stations, property, "
+                 "12345 calls and 110 dispatches, sub-district and community budgets)")
     return "\n".join(lines)
 
 

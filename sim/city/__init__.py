@@ -70,6 +70,14 @@ class City:
     def hh_station(self) -> np.ndarray:
         return self.grid_station[self.hh_grid]
 
+    @property
+    def hh_sub_district(self) -> np.ndarray:
+        return self.community_sub_district[self.hh_community]
+
+    @property
+    def sub_districts(self) -> int:
+        return int(self.community_sub_district.max()) + 1
+
     def walk15_share(self, minutes: float) -> float:
         """Share of households within `minutes` walk of a station (0 with none)."""
         return float(np.mean(self.hh_nearest_station_walk_min <= minutes))

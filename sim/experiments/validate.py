@@ -87,17 +87,17 @@ def queue_measures(result, t0: float, t1: float, horizon: float) -> dict:
     """Mean queueing time over all stages, P(wait at the first stage), time-average number in system."""
     req, vis = result.requests, result.visits
     n = len(req)
-    queued, start = vis["queued"].to_numpy(), vis["start"].to_numpy()
+    queued, start = vis["queued_minute"].to_numpy(), vis["start_minute"].to_numpy()
     reached = ~np.isnan(queued)
     wait_v = np.where(np.isnan(start), horizon, start) - queued      # still waiting: wait so far
     wait = np.bincount(vis["request"].to_numpy()[reached], weights=wait_v[reached], minlength=n)
-    created = req["created"].to_numpy()
+    created = req["created_minute"].to_numpy()
     mine = (created >= t0) & (created < t1)
-    first_wait = req["started"].to_numpy() - req["reported"].to_numpy()
+    first_wait = req["started_minute"].to_numpy() - req["reported_minute"].to_numpy()
     first_wait = np.where(np.isnan(first_wait), 1.0, first_wait)     # unstarted: it waits
     # number in system: each request is in from report to end (open at horizon: to the horizon)
-    into = np.clip(req["reported"].to_numpy(), t0, t1)
-    ended = req["ended"].to_numpy()
+    into = np.clip(req["reported_minute"].to_numpy(), t0, t1)
+    ended = req["ended_minute"].to_numpy()
     out = np.clip(np.where(np.isnan(ended), horizon, ended), t0, t1)
     return {"mean_wait": float(wait[mine].mean()), "p_wait": float((first_wait[mine] > 0).mean()),
             "mean_in_system": float(np.clip(out - into, 0, None).sum() / (t1 - t0))}
@@ -178,11 +178,11 @@ class TandemCase:
             ("roles.community_worker.count", int(self.servers_2)),
             ("requests.errand", {
                 **to_data(base)["requests"]["errand"],
-                "handlers": ["station_head", "community_worker"],
+                "stages": [{"roles": ["station_head"], "pass_on": float(self.escalation)},
+                           {"roles": ["community_worker"]}],
                 "service": {"station_head": {"mean_minutes": float(self.service_minutes), "dist": "exponential"},
                             "community_worker": {"mean_minutes": float(self.service_minutes_2),
                                                  "dist": "exponential"}},
-                "escalation": [float(self.escalation)],
                 "rate_per_household_year": _rate_per_household_year(self.arrivals_per_hour)}),
         ])
 
@@ -264,8 +264,8 @@ def _run_little_case(case: LittleCase, seed: int, level: float, tolerance: float
         ts, req = res.timeseries, res.requests
         minutes = ts["hour"].to_numpy() * 60.0
         inside = (minutes > t0) & (minutes <= t1)
-        created = req["created"].to_numpy()
-        ended = req["ended"].to_numpy()
+        created = req["created_minute"].to_numpy()
+        ended = req["ended_minute"].to_numpy()
         sojourn = np.where(np.isnan(ended), scenario.run.days * 1440.0, ended) - created
         mine = (created >= t0) & (created < t1)
         codes = req["type"].cat.codes.to_numpy()

@@ -1,8 +1,8 @@
 """The agents: households, who ask, and the roles that answer.
 
 Agents are never stepped. A household's requests are drawn up front from its
-own rates; a staff agent is handed a request by its pool when it is free and
-on duty. What an agent did is read back from the visit records, so agents
+own rates; a staff agent is handed a request by its unit when it is free and
+on duty (see `journey.py`). What an agent did is read back from the visit records, so agents
 keep only who they are and where they belong.
 """
 
@@ -103,5 +103,16 @@ class Alliance(Staff):
     role = "alliance"
 
 
+class HotlineOperator(Staff):
+    """12345热线: answers round the clock; hands requests to the grid for its next working period."""
+    role = "hotline"
+
+
+class Police110(Staff):
+    """派出所/110: a patrol on duty round the clock, outside the grid."""
+    role = "police110"
+
+
 ROLE_AGENTS = {cls.role: cls for cls in (BuildingLeader, GridLeader, StationHead, PoliceOfficer,
-                                         CommunityWorker, Volunteer, PropertyManager, Alliance)}
+                                         CommunityWorker, Volunteer, PropertyManager, Alliance,
+                                         HotlineOperator, Police110)}

@@ -68,25 +68,42 @@ TABLE: tuple[KPI, ...] = (
     KPI("wait_minutes.p50", "median wait before first contact", "min", "lower"),
     KPI("wait_minutes.p90", "p90 wait before first contact", "min", "lower"),
     KPI("wait_minutes.p95", "p95 wait before first contact", "min", "lower"),
-    KPI("resolution_hours.mean", "mean resolution time", "h", "lower"),
+    KPI("requests.unreported", "residents' problems nobody had heard of by the end", "count", None),
     KPI("resolution_hours.p50", "median resolution time", "h", "lower"),
     KPI("resolution_hours.p90", "p90 resolution time", "h", "lower"),
     KPI("resolution_hours.p95", "p95 resolution time", "h", "lower"),
     _pct("sla_met_share", "requests resolved within their service-level target", "higher"),
     _pct("escalated_share", "requests passed on to another handler", None),
-    _pct("abandoned_share", "requests abandoned", "lower"),
+    _pct("abandoned_share", "requests abandoned (the resident gave up waiting)", "lower"),
+    _pct("visit_completion_share", "routine home visits made of those falling due", "higher"),
+    _pct("hotline_share", "requests that went through the 12345 hotline", "lower"),
+    _pct("police110_share", "requests handled by the police station's 110 patrols", None),
+    _pct("channel_share.own", "reported by the residents themselves", None),
+    _pct("channel_share.building_leader", "first heard of by a building leader", None),
+    _pct("channel_share.visit", "found on a routine home visit", None),
+    _pct("channel_share.hotline", "reported to 12345 with the office closed", None),
+    KPI("report_delay_hours", "mean time from a problem arising to someone hearing of it", "h", "lower"),
+    KPI("time_hours.reporting", "time before anyone heard of it (resolved requests, mean)", "h", "lower"),
+    KPI("time_hours.hotline", "time with the 12345 hotline (resolved requests, mean)", "h", "lower"),
+    KPI("time_hours.waiting_on_duty", "waiting while the handler was on duty (resolved requests, mean)", "h",
+        "lower"),
+    KPI("time_hours.waiting_off_duty", "waiting while the handler was off duty (resolved requests, mean)", "h",
+        "lower"),
+    KPI("time_hours.travel", "handlers' walking or driving (resolved requests, mean)", "h", "lower"),
+    KPI("time_hours.service", "handlers' service (resolved requests, mean)", "h", "lower"),
     _pct("walk15_coverage_share", "households within a 15-minute walk of a station", "higher"),
     KPI("cost_yuan_per_year", "annual cost", "yuan/year", "lower", scale=1e-6, shown_unit="M yuan per year"),
 )
 _BY_NAME = {k.name: k for k in TABLE}
 _UTILISATION = _pct("utilisation", "utilisation", None)
+_BACKLOG = KPI("backlog_growth_per_week", "backlog growth", "visits/week", "lower")
 
 # shown by compare, the report and the back tests unless an experiment lists more (its `kpis`)
 HEADLINE: tuple[str, ...] = (
     "requests.created", "wait_minutes.mean", "wait_minutes.p90", "resolution_hours.p50", "resolution_hours.p90",
-    "sla_met_share", "abandoned_share", "utilisation.grid_leader", "utilisation.station_head",
-    "utilisation.building_leader", "by_type.visit.wait_minutes.mean", "walk15_coverage_share",
-    "cost_yuan_per_year")
+    "sla_met_share", "abandoned_share", "visit_completion_share", "hotline_share", "report_delay_hours",
+    "time_hours.waiting_off_duty", "time_hours.waiting_on_duty", "utilisation.grid_leader",
+    "utilisation.station_head", "utilisation.building_leader", "walk15_coverage_share", "cost_yuan_per_year")
 
 
 def lookup(name: str) -> KPI | None:
@@ -96,6 +113,8 @@ def lookup(name: str) -> KPI | None:
     head, _, rest = name.partition(".")
     if head == "utilisation" and rest and "." not in rest:
         return replace(_UTILISATION, name=name, label=f"{rest.replace('_', ' ')} utilisation")
+    if head == "backlog_growth_per_week" and rest and "." not in rest:
+        return replace(_BACKLOG, name=name, label=f"{rest.replace('_', ' ')} backlog growth")
     if head == "by_type" and "." in rest:
         kind, _, inner = rest.partition(".")
         base = _BY_NAME.get(inner)

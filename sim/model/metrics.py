@@ -1,105 +1,287 @@
 """Metrics: every figure of a run, derived from the flat per-request and per-visit records.
 
 The records are the single source of truth (as in Ciw): a request's
-timestamps (created, reported, first answered, ended) and each visit's
+timestamps (created, reported, first started, ended) and each visit's
 (queued, started, ended, by whom). Summary, time series and the per-grid
 table are all computed from them after the run.
+
+Figures count the unresolved. Times to resolution are a Kaplan-Meier
+estimate over every request created: a request still open at the horizon is
+right-censored there; an abandoned one is never resolved (it stays in the
+denominator for ever), so an option cannot look better by losing requests.
+A percentile that the resolved share never reaches is reported as None.
 """
 
 from __future__ import annotations
 
 import math
+from operator import attrgetter, itemgetter
 
 import numpy as np
 import pandas as pd
 
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash
-from .shifts import duty_minutes
+from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, travel_minutes
 
-QUANTILES = {"p50": 50, "p90": 90, "p95": 95}
-
-
-def visit_table(model) -> pd.DataFrame:
-    """One row per planned visit: request, stage, role, pool unit, agent, queued/start/end minutes."""
-    rt, H = model.routes, model.horizon
-    start = np.array(model.v_start)
-    end = start + rt.duration
-    end[end > H] = np.nan                    # still in service at the horizon
-    prev_end = np.r_[np.nan, end[:-1]]
-    is_first = np.zeros(len(start), dtype=bool)
-    is_first[rt.first] = True
-    reported = model.reported_at[rt.request]
-    queued = np.where(is_first, np.where(reported <= H, reported, np.nan), prev_end)
-    return pd.DataFrame({
-        "request": rt.request, "stage": rt.stage,
-        "role": pd.Categorical.from_codes(rt.role, ROLES), "unit": rt.unit,
-        "agent": np.array([-1 if a is None else a.unique_id for a in model.v_agent], dtype=np.int64),
-        "queued": queued, "start": start, "end": end,
-    })
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
+TIME_PARTS = ("reporting", "hotline", "waiting_on_duty", "waiting_off_duty", "travel", "service")
+SATURATED = 0.9   # a unit busier than this is where queues grow long
 
 
-def request_table(model, visits: pd.DataFrame) -> pd.DataFrame:
-    """One row per request with its outcome: resolved, abandoned or open at the horizon."""
-    req, rt, city, H = model.requests, model.routes, model.city, model.horizon
-    sc = model.spec
-    last = rt.first + rt.count - 1
-    start = visits["start"].to_numpy()
-    end = visits["end"].to_numpy()
-    first_start = start[rt.first]
-    resolved = ~np.isnan(end[last])
-    abandoned = np.isnan(first_start) & (model.deadline <= H)
-    reached = np.add.reduceat(~np.isnan(visits["queued"].to_numpy()), rt.first)
-    origin = np.array([t.origin for t in sc.requests.values()])[req.type]
-    sla = np.array([t.sla_hours for t in sc.requests.values()])[req.type]
-    hh = req.household
-    return pd.DataFrame({
+# ---------------------------------------------------------------- records
+OUTCOMES = ("resolved", "abandoned", "open")
+ORIGINS = ("resident", "staff")
+
+
+def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's records: (visits, requests).
+
+    visits: one row per visit that was reached: request, stage (-1: the 12345 call), role,
+    unit, agent, queued/start/end minute, and its walking (or driving) and service minutes.
+    requests: one row per request: type, origin, where, created/reported/first started/ended
+    minute, channel, outcome (resolved, abandoned, or open at the horizon), visits, last
+    handler, service-level target.
+    """
+    p, H, req = model.plan, model.horizon, model.requests
+    n = len(req)
+    reported = _reported_minutes(model)
+    start = np.array(model.v_start, dtype=float)
+    duration = np.frombuffer(model.v_duration, dtype=np.float64)
+    end = start + duration
+    end[end > H] = np.nan                                  # still in service at the horizon
+    channel = np.asarray(model.r_channel, dtype=np.int8)
+    called = channel == HOTLINE
+    entry = np.where(called, p.hotline, p.first)
+    queued = np.r_[np.nan, end[:-1]]                       # a later stage queues when the one before ends
+    queued[entry] = reported
+    queued[p.hotline[(p.hotline >= 0) & ~called]] = np.nan  # calls never made
+    reached = np.flatnonzero(~np.isnan(queued))
+    pool = _gather(model.v_pool, reached, "index")
+    role = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])[pool]
+    unit = np.concatenate([np.arange(len(model.layout[r].members)) for r in ROLES])[pool]
+    request, stage = p.request[reached], p.stage[reached]
+    household = req.household[request]
+    travel = np.zeros(len(reached))
+    for r, name in enumerate(ROLES):
+        mine = role == r
+        if mine.any() and name not in ("alliance", "hotline"):
+            travel[mine] = travel_minutes(model.spec, model.city, name, household[mine])
+    agent = np.full(len(reached), -1, dtype=np.int64)
+    began = ~np.isnan(start[reached])
+    agent[began] = _gather(model.v_agent, reached[began], "unique_id")
+    visits = pd.DataFrame({
+        "request": request, "stage": stage, "role": pd.Categorical.from_codes(role, ROLES), "unit": unit,
+        "agent": agent, "queued_minute": queued[reached], "start_minute": start[reached],
+        "end_minute": end[reached], "travel_minutes": travel, "service_minutes": duration[reached] - travel,
+    }, copy=False)
+
+    begins = np.where(p.hotline >= 0, p.hotline, p.first)
+    last = np.r_[begins[1:], len(p.request)] - 1
+    resolved = start[last] + duration[last] <= H
+    first_start = start[p.first]
+    grid = stage != HOTLINE_STAGE
+    first_reached = np.zeros(n, dtype=bool)
+    first_reached[request[grid]] = True
+    deadline = np.frombuffer(model.v_deadline, dtype=np.float64)[p.first]
+    abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
+    last_role = np.full(n, -1, dtype=np.int8)
+    last_role[request[grid]] = role[grid]
+    origin = np.array([ORIGINS.index(t.origin) for t in model.spec.requests.values()], dtype=np.int8)[req.type]
+    hh, city = req.household, model.city
+    requests = pd.DataFrame({
         "type": pd.Categorical.from_codes(req.type, req.types),
-        "origin": origin, "household": hh, "grid": city.hh_grid[hh], "station": city.hh_station[hh],
-        "community": city.hh_community[hh], "created": req.created, "reported": model.reported_at,
-        "started": first_start,
-        "ended": np.where(resolved, end[last], np.where(abandoned, model.deadline, np.nan)),
-        "outcome": pd.Categorical(np.where(resolved, "resolved", np.where(abandoned, "abandoned", "open")),
-                                  categories=["resolved", "abandoned", "open"]),
-        "visits": reached, "handled_by": pd.Categorical.from_codes(
-            visits["role"].cat.codes.to_numpy()[np.where(resolved, last, rt.first)], ROLES),
-        "sla_hours": sla,
-    })
+        "origin": pd.Categorical.from_codes(origin, ORIGINS), "household": hh,
+        "grid": city.hh_grid[hh], "station": city.hh_station[hh], "community": city.hh_community[hh],
+        "created_minute": req.created, "reported_minute": reported,
+        "channel": pd.Categorical.from_codes(np.where(np.isnan(reported), -1, channel), CHANNELS),
+        "started_minute": first_start,
+        "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
+        "outcome": pd.Categorical.from_codes(np.where(resolved, 0, np.where(abandoned, 1, 2)), OUTCOMES),
+        "visits": np.bincount(request[grid], minlength=n),
+        "handled_by": pd.Categorical.from_codes(last_role, ROLES),
+        "sla_hours": p.sla / 60,
+    }, copy=False)
+    return visits, requests
 
 
-def _stats(values: np.ndarray) -> dict:
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return {"mean": None, **{k: None for k in QUANTILES}, "n": 0}
-    q = np.percentile(values, list(QUANTILES.values()))
-    return {"mean": float(values.mean()), **{k: float(v) for k, v in zip(QUANTILES, q)}, "n": int(len(values))}
+def _gather(objects: list, rows: np.ndarray, attribute: str) -> np.ndarray:
+    """objects[row].attribute for each row, as an int array (C-level loops: millions a second)."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64)
+    picked = itemgetter(*rows.tolist())(objects)
+    picked = picked if len(rows) > 1 else (picked,)
+    return np.fromiter(map(attrgetter(attribute), picked), dtype=np.int64, count=len(rows))
 
 
-def _share(mask: np.ndarray, of: np.ndarray) -> float | None:
-    return float(mask[of].mean()) if of.any() else None
+def _reported_minutes(model) -> np.ndarray:
+    """When each request reached someone: the journey's record, else its planned time (nan: not by
+    the horizon)."""
+    recorded = np.array(model.r_reported, dtype=float)
+    out = np.where(np.isnan(recorded), np.frombuffer(model.r_own_report, dtype=np.float64), recorded)
+    out[out > model.horizon] = np.nan
+    return out
 
 
-def kpis(requests: pd.DataFrame, horizon: float) -> dict:
-    """Counts, waits, resolution times, service level and escalation for a set of requests."""
-    outcome = requests["outcome"].to_numpy()
-    created = requests["created"].to_numpy()
-    ended = requests["ended"].to_numpy()
-    resolved = outcome == "resolved"
-    sla = requests["sla_hours"].to_numpy() * 60
-    with np.errstate(invalid="ignore"):
-        met = resolved & (ended - created <= sla)
-    due = created + sla <= horizon
-    started = ~np.isnan(requests["started"].to_numpy())
-    return {
-        "requests": {"created": int(len(outcome)), "resolved": int(resolved.sum()),
-                     "open": int((outcome == "open").sum()), "abandoned": int((outcome == "abandoned").sum())},
-        "wait_minutes": _stats((requests["started"] - requests["reported"]).to_numpy()),
-        "resolution_hours": _stats(np.where(resolved, (ended - created) / 60, np.nan)),
-        "sla_met_share": _share(met, due),
-        "escalated_share": _share(requests["visits"].to_numpy() > 1, started),
-        "abandoned_share": _share(outcome == "abandoned", np.ones(len(outcome), dtype=bool)),
+# ---------------------------------------------------------------- censored statistics
+def kaplan_meier(duration: np.ndarray, observed: np.ndarray,
+                 group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative share with the event (1 - Kaplan-Meier survival), within each group.
+
+    Returns (group, time, share) at every observed event, sorted by group then
+    time. `observed` False is right-censoring at `duration`; an infinite
+    duration is never observed and stays at risk for ever (a request abandoned
+    is never resolved), so the share may stay below 1. Events are taken one at
+    a time, with those at risk = the group's size minus those before it
+    (censored ones at a tied time still at risk): over a tie of d events among
+    n this telescopes to the usual factor 1 - d/n.
+    """
+    duration = np.asarray(duration, dtype=float)
+    observed = np.asarray(observed, dtype=bool)
+    group = np.zeros(len(duration), dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
+    # by group, then time; at a tied time events first (censored times nudged to the next float up)
+    order = np.argsort(np.where(observed, duration, np.nextafter(duration, np.inf)))
+    order = order[np.argsort(group[order], kind="stable")]
+    g, d, e = group[order], duration[order], observed[order]
+    size = np.bincount(g) if len(g) else np.zeros(0, dtype=np.int64)
+    first = np.r_[0, np.cumsum(size)[:-1]]
+    at_risk = size[g] - (np.arange(len(g)) - first[g])
+    with np.errstate(divide="ignore"):
+        step = np.where(e, np.maximum(np.log1p(-1.0 / at_risk), -1e9), 0.0)   # -1e9: survival 0, finite
+    log_survival = np.cumsum(step)
+    log_survival -= np.r_[0.0, log_survival][first][g]          # restart at each group
+    g, d, share = g[e], d[e], -np.expm1(log_survival[e])
+    last = np.r_[(g[1:] != g[:-1]) | (d[1:] != d[:-1]), True]   # one point per tied time: after all its events
+    return g[last], d[last], share[last]
+
+
+def group_quantiles(duration: np.ndarray, observed: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """(groups, len(QUANTILES)): the first event time at which each group's share reaches each
+    quantile; nan where it never does."""
+    g, t, share = kaplan_meier(duration, observed, group)
+    out = np.full((groups, len(QUANTILES)), np.nan)
+    for k, q in enumerate(QUANTILES.values()):
+        hit = share >= q - 1e-12
+        where, first = np.unique(g[hit], return_index=True)
+        out[where, k] = t[hit][first]
+    return out
+
+
+def resolution_hours(outcome: np.ndarray, created: np.ndarray, ended: np.ndarray,
+                     horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hours from arising to resolution, and whether observed: abandoned never, open censored."""
+    hours = np.where(outcome == 0, ended - created, np.where(outcome == 1, np.inf, horizon - created)) / 60
+    return hours, outcome == 0
+
+
+def resolution_curve(requests: pd.DataFrame, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hours to resolution and the share resolved by then, over every request (Kaplan-Meier)."""
+    hours, observed = resolution_hours(requests["outcome"].cat.codes.to_numpy(),
+                                       requests["created_minute"].to_numpy(),
+                                       requests["ended_minute"].to_numpy(), horizon)
+    _, t, share = kaplan_meier(hours, observed)
+    return t, share
+
+
+# ---------------------------------------------------------------- KPIs of sets of requests
+def time_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> np.ndarray:
+    """(requests, TIME_PARTS): hours each request spent in each part of its journey (they add up
+    to its resolution time): reporting delay, the 12345 call, waiting while its handler was on
+    duty, waiting while off duty (alliances: for the next meeting), walking or driving, service."""
+    n = len(requests)
+    req = visits["request"].to_numpy()
+    role = visits["role"].cat.codes.to_numpy()
+    queued, start = visits["queued_minute"].to_numpy(), visits["start_minute"].to_numpy()
+    end = visits["end_minute"].to_numpy()
+    done = ~np.isnan(start)
+    wait = np.where(done, start - queued, 0.0)
+    on_duty = np.zeros(len(visits))
+    for r, name in enumerate(ROLES):
+        mine = done & (role == r)
+        if mine.any() and name in model.duty:
+            duty = model.duty[name]
+            on_duty[mine] = duty.on_duty_before(start[mine]) - duty.on_duty_before(queued[mine])
+    hot = visits["stage"].to_numpy() == HOTLINE_STAGE
+    grid_done = done & ~hot
+    parts = {
+        "hotline": np.where(hot, np.nan_to_num(end - queued), 0.0),
+        "waiting_on_duty": np.where(hot, 0.0, on_duty),
+        "waiting_off_duty": np.where(hot, 0.0, wait - on_duty),
+        "travel": np.where(grid_done, visits["travel_minutes"].to_numpy(), 0.0),
+        "service": np.where(grid_done, visits["service_minutes"].to_numpy(), 0.0),
     }
+    out = np.empty((n, len(TIME_PARTS)))
+    for k, name in enumerate(TIME_PARTS):
+        minutes = ((requests["reported_minute"] - requests["created_minute"]).to_numpy() if name == "reporting"
+                   else np.bincount(req, weights=parts[name], minlength=n))
+        out[:, k] = minutes / 60
+    return out
 
 
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> list:
+    """Per group numerator / denominator, None where the denominator is 0."""
+    return [float(a / b) if b else None for a, b in zip(numerator, denominator)]
+
+
+def _quantile_dict(row: np.ndarray) -> dict:
+    return {name: None if np.isnan(v) else float(v) for name, v in zip(QUANTILES, row)}
+
+
+def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
+                  horizon: float) -> dict[str, dict]:
+    """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
+    resolution times (censored), service level, channels and where the time went."""
+    inside = np.flatnonzero(group >= 0)
+    group, parts, G = group[inside], parts[inside], len(names)
+    column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
+    outcome, channel, handled = (requests[name].cat.codes.to_numpy()[inside]
+                                 for name in ("outcome", "channel", "handled_by"))
+    created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
+    reported, visits, sla = column("reported_minute"), column("visits"), column("sla_hours") * 60
+    hours, observed = resolution_hours(outcome, created, ended, horizon)
+    resolution = group_quantiles(hours, observed, group, G)
+    told = ~np.isnan(reported)
+    began = ~np.isnan(started)
+    wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
+    waits = group_quantiles(wait[told], began[told], group[told], G)
+    with np.errstate(invalid="ignore"):
+        met = (outcome == 0) & (ended - created <= sla)
+    due = created + sla <= horizon
+    count = lambda mask=None, weights=None: np.bincount(  # noqa: E731
+        group if mask is None else group[mask], minlength=G,
+        weights=None if weights is None else (weights if mask is None else weights[mask]))
+    n, resolved = count(), count(outcome == 0)
+    by_outcome = {k: count(outcome == i) for i, k in enumerate(OUTCOMES)}
+    unreported, began_n = count(~told), count(began)
+    channels = np.bincount(group[told] * len(CHANNELS) + channel[told], minlength=G * len(CHANNELS))
+    channels = channels.reshape(G, len(CHANNELS))
+    wait_mean = _ratio(count(began, wait), began_n)
+    delay_mean = _ratio(count(told, (reported - created) / 60), count(told))
+    sla_share = _ratio(count(met & due), count(due))
+    escalated = _ratio(count(began & (visits > 1)), began_n)
+    hotline = _ratio(channels[:, HOTLINE], n)
+    by_110 = _ratio(count(handled == ROLES.index("police110")), n)
+    abandoned = _ratio(by_outcome["abandoned"], n)
+    part_means = [_ratio(count(outcome == 0, parts[:, k]), resolved) for k in range(len(TIME_PARTS))]
+    out = {}
+    for k, name in enumerate(names):
+        out[name] = {
+            "requests": {"created": int(n[k]), **{o: int(by_outcome[o][k]) for o in OUTCOMES},
+                         "unreported": int(unreported[k])},
+            "wait_minutes": {"mean": wait_mean[k], **_quantile_dict(waits[k]), "n": int(began_n[k])},
+            "resolution_hours": {**_quantile_dict(resolution[k]), "n": int(resolved[k])},
+            "sla_met_share": sla_share[k],
+            "abandoned_share": abandoned[k],
+            "escalated_share": escalated[k],
+            "report_delay_hours": delay_mean[k],
+            "channel_share": dict(zip(CHANNELS, _ratio(channels[k], np.full(len(CHANNELS), channels[k].sum())))),
+            "hotline_share": hotline[k],
+            "police110_share": by_110[k],
+            "time_hours": {part: part_means[i][k] for i, part in enumerate(TIME_PARTS)},
+        }
+    return out
+
+
+# ---------------------------------------------------------------- staff, load and money
 def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Total busy minutes up to each of `times`, for intervals [start, end) (end nan: still busy)."""
     s = np.sort(starts[~np.isnan(starts)])
@@ -109,31 +291,29 @@ def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.
     return (ks * times - cs[ks]) - (ke * times - ce[ke])
 
 
-SATURATED = 0.9   # a unit busier than this is where queues grow long
-
-
 def unit_busy(model, visits: pd.DataFrame, role: str, t0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit of a role (station, building, community...): busy minutes and capacity in [t0, horizon)."""
+    """Per unit of a role (grid, station, building, community...): busy minutes and capacity
+    (places x minutes on duty) in [t0, horizon)."""
     H = model.horizon
     mine = (visits["role"] == role).to_numpy()
-    start, end = visits["start"].to_numpy()[mine], visits["end"].to_numpy()[mine]
+    start, end = visits["start_minute"].to_numpy()[mine], visits["end_minute"].to_numpy()[mine]
     end = np.where(np.isnan(end) & ~np.isnan(start), H, end)            # still busy at the horizon
     busy = np.nan_to_num(np.clip(end - np.maximum(start, t0), 0, None))
     servers = model.layout[role].servers
     busy = np.bincount(visits["unit"].to_numpy()[mine], weights=busy, minlength=len(servers))
-    return busy, servers * duty_minutes(model.duty[role], t0, H)
+    return busy, servers * model.duty[role].minutes(t0, H)
 
 
 def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict]:
     """By role: busy time / (places x time on duty) over [t0, horizon), and how many units
-    (stations, buildings, communities...) ran above SATURATED. Alliances: meeting slots used."""
+    ran above SATURATED. Alliances: meeting slots used."""
     H = model.horizon
     share, saturated = {}, {}
     for role in ROLES:
         if role == "alliance":
             al = model.spec.roles.alliance
             meetings = al.count * max(0.0, (H - t0) / (al.meeting_interval_days * 1440))
-            start = visits.loc[visits["role"] == role, "start"].to_numpy()
+            start = visits.loc[visits["role"] == role, "start_minute"].to_numpy()
             used = int((start >= t0).sum())
             share[role] = used / (meetings * al.capacity_per_meeting) if meetings else None
             continue
@@ -144,52 +324,122 @@ def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict]:
     return share, saturated
 
 
-def costs(model) -> dict:
-    """Annual cost in yuan by item: pay and subsidies, stations, property, fixed budgets."""
+def backlog_growth(model, visits: pd.DataFrame, requests: pd.DataFrame, t0: float) -> dict:
+    """By role: the trend of visits waiting in its queues after warm-up (least squares, per week).
+    Near 0 in a steady state; a positive slope is a queue that keeps growing."""
+    H = model.horizon
+    days = np.arange(math.ceil(t0 / 1440), math.floor(H / 1440) + 1) * 1440.0
+    if len(days) < 8:
+        return {role: None for role in ROLES}
+    queued, start = visits["queued_minute"].to_numpy(), visits["start_minute"].to_numpy()
+    abandoned = requests["outcome"].cat.codes.to_numpy() == OUTCOMES.index("abandoned")
+    req = visits["request"].to_numpy()
+    gave_up = abandoned[req] & np.isnan(start) & (visits["stage"].to_numpy() != HOTLINE_STAGE)
+    leaves = np.where(~np.isnan(start), start, np.where(gave_up, requests["ended_minute"].to_numpy()[req], np.inf))
+    codes = visits["role"].cat.codes.to_numpy()
+    out = {}
+    for r, role in enumerate(ROLES):
+        mine = codes == r
+        waiting = (np.searchsorted(np.sort(queued[mine]), days, "right")
+                   - np.searchsorted(np.sort(leaves[mine]), days, "right"))
+        out[role] = float(np.polyfit(days / (7 * 1440), waiting, 1)[0])
+    return out
+
+
+def staffing(model) -> dict:
+    """Posts by role, and the full-time people they take: a post covered beyond a 40-hour week
+    (a rota) needs more than one person, e.g. 4.2 round the clock."""
     sc, lay = model.spec, model.layout
-    r = sc.roles
+    posts, people = {}, {}
+    for role in ROLES:
+        n = int(lay[role].members.sum())
+        posts[role] = n
+        cfg = getattr(sc.roles, role)
+        salaried = getattr(cfg, "salary_yuan", 0.0) > 0
+        people[role] = n * sc.costs.full_time_equivalents(cfg.shifts) if salaried and role != "alliance" else None
+    return {"posts": posts, "full_time_people": people}
+
+
+def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float) -> dict:
+    """Annual cost in yuan by item: pay (hours and premiums), subsidies, volunteers' coordination,
+    stations, property subsidies, the calls and dispatches of 12345 and 110, fixed budgets."""
+    sc, lay, r = model.spec, model.layout, model.spec.roles
+    per_year = 365 * 1440 / max(model.horizon - t0, 1.0)
     items = {}
     for role in ROLES:
-        if role in ("alliance", "property_manager"):
-            continue
-        items[f"salary_{role}"] = float(lay[role].members.sum() * getattr(r, role).salary_yuan)
+        cfg = getattr(r, role)
+        if getattr(cfg, "salary_yuan", 0.0) > 0:
+            paid = sc.costs.paid_hours_per_week(cfg.shifts) / sc.costs.full_time_hours_per_week
+            items[f"pay_{role}"] = float(lay[role].members.sum() * paid * cfg.salary_yuan)
     items["subsidy_building_leader"] = float(lay["building_leader"].members.sum() * r.building_leader.subsidy_yuan)
+    items["volunteer_coordination"] = float(r.volunteer.count * r.volunteer.coordination_yuan_per_volunteer)
     items["stations"] = model.city.stations * sc.stations.running_cost_yuan
     mode_counts = np.bincount(model.city.compound_mode, minlength=len(PROPERTY_MODES))
     items["property"] = float(sum(mode_counts[i] * r.property_manager.modes[m].cost_yuan_per_compound
                                   for i, m in enumerate(PROPERTY_MODES)))
     items["alliances"] = r.alliance.cost_yuan_per_year
+    started = visits["start_minute"].to_numpy() >= t0
+    role = visits["role"].cat.codes.to_numpy()
+    items["hotline_calls"] = float(np.sum(started & (role == ROLES.index("hotline")))
+                                   * r.hotline.cost_yuan_per_call * per_year)
+    items["police110_dispatches"] = float(np.sum(started & (role == ROLES.index("police110")))
+                                          * r.police110.cost_yuan_per_dispatch * per_year)
     items["sub_districts"] = sc.city.sub_districts * sc.costs.per_sub_district_yuan
     items["communities"] = sc.city.communities * sc.costs.per_community_yuan
     return items
+
+
+# ---------------------------------------------------------------- the summary
+def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
+    """Routine home visits made / visits falling due, both counted in [t0, horizon): the share of
+    the visits owed that grid leaders manage (1 when they keep up; a visit not made within its
+    quarter is dropped). Needs no look-ahead, so it means the same for any run length."""
+    home = [name for name, t in model.spec.requests.items() if t.home_visit]
+    if not home:
+        return None
+    mine = requests[requests["type"] == home[0]]
+    due = int((mine["created_minute"] >= t0).sum())
+    made = int((mine["started_minute"] >= t0).sum())
+    return made / due if due else None
 
 
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests."""
     sc, H = model.spec, model.horizon
     t0 = sc.run.warmup_days * 1440
-    window = requests[requests["created"] >= t0]
-    resident = window[window["origin"] == "resident"]
-    cost = costs(model)
+    parts = time_parts(requests, visits, model)
+    window = requests["created_minute"].to_numpy() >= t0
+    resident = window & (requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident"))
+    types = list(requests["type"].cat.categories)
+    headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H)["residents"]
+    by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H)
+    outcome = requests["outcome"].cat.codes.to_numpy()[window]
+    reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
+    cost = costs(model, requests, visits, t0)
     share, saturated = utilisation(model, visits, t0)
-    out = {
+    return {
         "scenario": sc.name, "scenario_hash": scenario_hash(sc), "seed": model.seed, "days": model.days,
         "warmup_days": sc.run.warmup_days,
-        **kpis(resident, H),
-        "all_requests": kpis(window, H)["requests"],
+        **headline,
+        "visit_completion_share": visit_completion(requests, model, t0),
+        "all_requests": {"created": int(len(outcome)), "resolved": int((outcome == 0).sum()),
+                         "open": int((outcome == 2).sum()), "abandoned": int((outcome == 1).sum()),
+                         "unreported": int((~reported).sum())},
         "utilisation": share,
         "saturated_units": saturated,
+        "overloaded_units": {role: len(units) for role, units in model.overloaded.items()},
+        "backlog_growth_per_week": backlog_growth(model, visits, requests, t0),
         "walk15_coverage_share": model.city.walk15_share(sc.city.walk_circle_minutes),
         "cost_yuan_per_year": float(sum(cost.values())),
         "cost_breakdown": cost,
-        "staff": {role: int(model.layout[role].members.sum()) for role in ROLES},
+        "staff": staffing(model),
         "city": {"households": model.city.households, "grids": model.city.grids,
                  "stations": model.city.stations},
-        "by_type": {name: kpis(group, H) for name, group in window.groupby("type", observed=False)},
+        "by_type": by_type,
     }
-    return out
 
 
+# ---------------------------------------------------------------- series and maps
 def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     """Hourly: open requests by type at the end of each hour, mean busy places by role in the hour."""
     H = model.horizon
@@ -197,34 +447,32 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     if len(times) == 0 or times[-1] < H:
         times = np.r_[times, H]
     cols = {"hour": times / 60}
-    created, ended = requests["created"].to_numpy(), requests["ended"].to_numpy()
+    created, ended = requests["created_minute"].to_numpy(), requests["ended_minute"].to_numpy()
+    codes = requests["type"].cat.codes.to_numpy()
     for t, name in enumerate(requests["type"].cat.categories):
-        mine = (requests["type"].cat.codes == t).to_numpy()
+        mine = codes == t
         c = np.sort(created[mine])
         e = np.sort(ended[mine][~np.isnan(ended[mine])])
         cols[f"open_{name}"] = np.searchsorted(c, times, "right") - np.searchsorted(e, times, "right")
-    codes = visits["role"].cat.codes.to_numpy()
-    start, end = visits["start"].to_numpy(), visits["end"].to_numpy()
+    role = visits["role"].cat.codes.to_numpy()
+    start, end = visits["start_minute"].to_numpy(), visits["end_minute"].to_numpy()
     edges = np.r_[0.0, times]
-    for r, role in enumerate(ROLES):
-        if role == "alliance":
+    for r, name in enumerate(ROLES):
+        if name == "alliance":
             continue
-        mine = codes == r
+        mine = role == r
         e = np.where(np.isnan(end[mine]) & ~np.isnan(start[mine]), H, end[mine])
         b = busy_minutes(start[mine], e, edges)
-        cols[f"busy_{role}"] = np.diff(b) / np.diff(edges)
+        cols[f"busy_{name}"] = np.diff(b) / np.diff(edges)
     return pd.DataFrame(cols)
 
 
 def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load."""
-    city = model.city
+    city, H = model.city, model.horizon
     t0 = model.spec.run.warmup_days * 1440
-    res = requests[(requests["origin"] == "resident") & (requests["created"] >= t0)]
-    wait = (res["started"] - res["reported"]).to_numpy()
-    hours = np.where(res["outcome"] == "resolved", (res["ended"] - res["created"]) / 60, np.nan)
-    df = pd.DataFrame({"grid": res["grid"].to_numpy(), "wait": wait, "hours": hours})
-    g = df.groupby("grid")
+    res = requests[(requests["origin"] == "resident") & (requests["created_minute"] >= t0)]
+    wait = (res["started_minute"] - res["reported_minute"]).to_numpy()
     out = pd.DataFrame({
         "grid": np.arange(city.grids), "community": city.grid_community, "station": city.grid_station,
         "households": np.bincount(city.hh_grid, minlength=city.grids),
@@ -233,16 +481,20 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     })
     out["x"] /= np.maximum(out["households"], 1)
     out["y"] /= np.maximum(out["households"], 1)
-    out["requests"] = g.size().reindex(out["grid"], fill_value=0).to_numpy()
-    out["wait_mean_minutes"] = g["wait"].mean().reindex(out["grid"]).to_numpy()
-    out["wait_p90_minutes"] = g["wait"].quantile(0.9).reindex(out["grid"]).to_numpy()
-    out["resolution_p90_hours"] = g["hours"].quantile(0.9).reindex(out["grid"]).to_numpy()
-    # grid leaders work per station (or community office): their utilisation is the unit's
+    grid = res["grid"].to_numpy()
+    g = pd.DataFrame({"grid": grid, "wait": wait}).groupby("grid")["wait"]
+    out["requests"] = np.bincount(grid, minlength=city.grids)
+    out["wait_mean_minutes"] = g.mean().reindex(out["grid"]).to_numpy()
+    out["wait_p90_minutes"] = g.quantile(0.9).reindex(out["grid"]).to_numpy()
+    hours, observed = resolution_hours(res["outcome"].cat.codes.to_numpy(), res["created_minute"].to_numpy(),
+                                       res["ended_minute"].to_numpy(), H)
+    out["resolution_p90_hours"] = group_quantiles(hours, observed, grid, city.grids)[:, list(QUANTILES).index("p90")]
     busy, capacity = unit_busy(model, visits, "grid_leader", t0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit_util = np.where(capacity > 0, busy / capacity, np.nan)
-    unit = city.grid_station if city.stations else city.grid_community
-    out["grid_leader_utilisation"] = unit_util[unit]
+        unit_util = np.r_[np.where(capacity > 0, busy / capacity, np.nan), np.nan]   # [-1]: no grid leader
+    grid_unit = np.full(city.grids, -1)
+    grid_unit[city.hh_grid] = model.layout["grid_leader"].hh_unit
+    out["grid_leader_utilisation"] = unit_util[grid_unit]
     return out
 
 
@@ -265,11 +517,12 @@ def daily_series(timeseries: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def resolution_quantiles(requests: pd.DataFrame, t0: float) -> pd.DataFrame:
-    """Percentiles 0-100 of resolution hours of residents' resolved requests created after t0."""
-    res = requests[(requests["origin"] == "resident") & (requests["created"] >= t0)
-                   & (requests["outcome"] == "resolved")]
-    hours = ((res["ended"] - res["created"]) / 60).to_numpy()
+def resolution_quantiles(requests: pd.DataFrame, t0: float, horizon: float) -> pd.DataFrame:
+    """Share of residents' requests created after t0 resolved within each time, percentiles 0-100
+    of the censored curve (nan beyond the share ever resolved)."""
+    res = requests[(requests["origin"] == "resident") & (requests["created_minute"] >= t0)]
+    times, share = resolution_curve(res, horizon)
     q = np.arange(101)
-    return pd.DataFrame({"percentile": q,
-                         "resolution_hours": np.percentile(hours, q) if len(hours) else np.full(101, np.nan)})
+    k = np.searchsorted(share, q / 100 - 1e-12)
+    hours = np.where(k < len(times), times[np.minimum(k, max(len(times) - 1, 0))] if len(times) else np.nan, np.nan)
+    return pd.DataFrame({"percentile": q, "resolution_hours": hours})

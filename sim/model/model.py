@@ -1,19 +1,19 @@
 """GridModel: the Mesa model of one city, driven by a small event calendar.
 
-Nothing is stepped per tick. Requests arrive from a pre-drawn, sorted
-stream; the calendar (a heap ordered by time, then by a counter, so ties
-break the same way on every machine) holds the ends of visits, shift
-changes, alliance meetings and daily samples. Cost grows with the number
-of requests, not with agents x time.
+Nothing is stepped per tick. Requests come forward from a pre-drawn, sorted
+stream; the calendar holds the ends of visits, cover checks, shift changes,
+alliance meetings and daily samples. Cost grows with the number of requests,
+not with agents x time. How a request travels through the model is in
+`journey.py`; this module builds the model's state and runs the fast loop.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
+from array import array
+from collections import deque
 from bisect import bisect_right
-from operator import itemgetter
+from heapq import heappop, heappush
 
 import mesa
 import numpy as np
@@ -21,46 +21,47 @@ import numpy as np
 from ..city import City, build_city
 from ..scenario import ROLES, Scenario
 from . import agents
-from .dispatch import Pool, Routes, layouts, plan_routes
+from .calendar import COVER, END, MEETING, SAMPLE, SHIFT, Calendar, ShiftChange
+from .journey import Journey
 from .requests import Requests, draw_requests, stream
-from .shifts import always_on, duty_intervals
+from .routes import HOTLINE_STAGE, Plan, plan
+from .shifts import Duty, always_on
+from .stability import overloaded_units
+from .units import Pool, layouts
 
-END, SHIFT, MEETING, SAMPLE = 0, 1, 2, 3
 INF = math.inf
 
 
-class Calendar:
-    """A heap of (time, seq, kind, a, b): the one event queue everything sits on."""
-
-    def __init__(self):
-        self.heap: list[tuple] = []
-        self.seq = itertools.count()
-
-    def schedule(self, time: float, kind: int, a=None, b=None) -> None:
-        heapq.heappush(self.heap, (time, next(self.seq), kind, a, b))
-
-
 class GridModel(mesa.Model):
-    """One city under one scenario, for `days` days, from one seed."""
+    """One city under one scenario, for `days` days, from one seed.
+
+    `fast=False` runs the readable journey (`journey.Journey.run`) instead of
+    the inlined loop; both give the same records.
+    """
 
     def __init__(self, scenario: Scenario, seed: int = 0, days: float | None = None,
-                 sample_minutes: float = 1440.0):
+                 sample_minutes: float = 1440.0, fast: bool = True):
         super().__init__(rng=seed)
-        self.spec, self.seed = scenario, seed
+        self.spec, self.seed, self.fast = scenario, seed, fast
         self.days = scenario.run.days if days is None else days
         self.horizon = self.days * 1440.0
         self.now = 0.0
         self.city: City = build_city(scenario, stream(seed, "city"))
         self.requests: Requests = draw_requests(scenario, self.city, seed, self.horizon)
         self.layout = layouts(scenario, self.city)
-        self.routes: Routes = plan_routes(scenario, self.city, self.requests, self.layout)
         self.calendar = Calendar()
         self._build_agents()
-        self._prepare_visits()
+        self.duty = {role: Duty.of(getattr(scenario.roles, role).shifts, self.horizon)
+                     for role in ROLES if role != "alliance"}
+        self.plan: Plan = plan(scenario, self.city, self.requests, self.layout, self.pool_offset, self.duty,
+                               self.horizon)
+        self.overloaded = overloaded_units(self)
+        self._init_state()
         self._schedule_shifts_and_meetings()
         for t in np.arange(0.0, self.horizon + 1e-9, sample_minutes)[1:]:
             self.calendar.schedule(float(t), SAMPLE)
-        self.resolved = self.abandoned = self.reported = 0
+        self.journey = Journey(self)
+        self.resolved = self.abandoned = 0
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
             "waiting": "waiting", "in_service": "in_service", "unreported": "unreported"})
@@ -72,68 +73,109 @@ class GridModel(mesa.Model):
             agents.Household(self, i)
         self.pools: list[Pool] = []
         self.pools_by_role: list[list[Pool]] = [[] for _ in ROLES]
-        self.pool_offset = {}
+        self.pool_offset: dict[str, int] = {}
         for r, role in enumerate(ROLES):
             lay = self.layout[role]
             self.pool_offset[role] = len(self.pools)
             cls = agents.ROLE_AGENTS[role]
             for unit, (members, servers) in enumerate(zip(lay.members.tolist(), lay.servers.tolist())):
-                pool = Pool(r, unit, servers)
+                pool = Pool(len(self.pools), r, unit, servers)
                 pool.members = [cls(self, pool) for _ in range(members)]
                 pool.free.extend(pool.members)
                 self.pools.append(pool)
                 self.pools_by_role[r].append(pool)
+        gl = self.spec.roles.grid_leader
+        if gl.cover == "after":
+            mine = self.pools_by_role[ROLES.index("grid_leader")]
+            group = self.layout["grid_leader"].group
+            for g in np.unique(group):
+                station, overdue = [mine[u] for u in np.flatnonzero(group == g)], deque()
+                for pool in station:
+                    pool.colleagues = tuple(p for p in station if p is not pool)
+                    pool.overdue = overdue
+        self.cover_after = gl.cover_after_minutes
+        self.meeting_capacity = self.spec.roles.alliance.capacity_per_meeting
+        self.hotline_role = ROLES.index("hotline")
 
-    def _prepare_visits(self) -> None:
-        """Flat per-visit lists the event loop indexes by visit number."""
-        rt, req, sc = self.routes, self.requests, self.spec
+    def _init_state(self) -> None:
+        """The flat per-visit and per-request lists the journey reads and writes.
+
+        Two encodings let the fast loop tell the common case by one number:
+        `v_next[v]` is the next visit (>= 0), -1 after the last, or -2 - next
+        where the journey must hand it on (a stage of several roles, or a
+        hotline call); `arrival_first[i]` is the first visit of the i-th
+        request to come forward, or -1 - it where the journey must report it
+        (a stage of several roles, or a resident who may call 12345).
+        `v_deadline` is when nobody will start the visit any more (the
+        resident gave up), -inf once a colleague has taken it from this queue.
+        `r_reported` is set whenever the journey's `report` handles a request;
+        the fast loop reports the rest at their planned time without writing it.
+        """
+        p, req, sc = self.plan, self.requests, self.spec
         types = list(sc.requests.values())
-        priority = np.array([t.priority for t in types])
-        delay = np.array([t.report_delay_hours * 60 for t in types])
-        patience = np.array([t.patience_hours * 60 for t in types])
-        fixed = np.array([t.patience_dist == "fixed" for t in types])
-        first_role = rt.role[rt.first]
-        factor = np.where(first_role == ROLES.index("building_leader"),
-                          sc.roles.building_leader.report_delay_factor, 1.0)
-        self.reported_at = req.created + req.e_report * delay[req.type] * factor
-        with np.errstate(invalid="ignore"):
-            wait = np.where(fixed[req.type], 1.0, req.e_patience) * patience[req.type]
-        # patience runs from the moment the resident asks, not from when the problem arose
-        self.deadline = self.reported_at + np.where(np.isinf(patience[req.type]), INF, wait)
-        offsets = np.array([self.pool_offset[ROLES[r]] for r in range(len(ROLES))])
-        pool_ids = offsets[rt.role] + rt.unit
-        n = len(rt.request)
-        self.v_pool = list(itemgetter(*pool_ids.tolist())(self.pools)) if n > 1 else [self.pools[i] for i in pool_ids]
-        self.v_duration = rt.duration.tolist()
-        self.v_priority = priority[req.type[rt.request]].tolist()
-        last = rt.first + rt.count - 1
-        nxt = np.arange(1, n + 1)
-        nxt[last] = -1
-        self.v_next = nxt.tolist()
+        by_visit = req.type[p.request]
+        pools = np.empty(len(self.pools) + 1, dtype=object)
+        pools[:-1] = self.pools                       # index -1: None, chosen when the stage is reached
+        n, m = len(p.request), len(req)
+        journey_decides = p.pool == -1                # stages of several roles
+        nxt = p.next.copy()
+        slow = (nxt >= 0) & (journey_decides[np.maximum(nxt, 0)] | (p.stage == HOTLINE_STAGE))
+        nxt[slow] = -2 - nxt[slow]
         deadline = np.full(n, INF)
-        deadline[rt.first] = self.deadline
-        self.v_deadline = deadline.tolist()
-        self.v_start = [math.nan] * n
-        self.v_agent: list = [None] * n   # the staff agent who started each visit
-        order = np.argsort(self.reported_at, kind="stable")
-        self._arrival_time = self.reported_at[order].tolist()
-        self._arrival_visit = rt.first[order].tolist()
-        self._created_sorted = req.created  # already in creation order
+        deadline[p.first] = p.report + p.patience
+        self.v_pool = pools[p.pool].tolist()
+        self.v_duration = _array("d", p.duration)
+        self.v_next = _array("q", nxt)
+        self.v_request = _array("q", p.request)
+        self.v_options, self.option_groups = p.options, p.option_groups
+        self.v_priority = np.array([t.priority for t in types])[by_visit].tolist()
+        home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
+        self.v_home = _array("q", np.where(home, req.household[p.request], -1))   # the household visited
+        self.v_resident = np.array([t.origin == "resident" for t in types], dtype=bool)[by_visit].tolist()
+        self.v_deadline = _array("d", deadline)
+        self.v_start: list = [None] * n
+        self.v_agent: list = [None] * n
+        self.r_reported: list = [None] * m
+        self.r_channel = p.channel.tolist()
+        self.r_own_report = _array("d", p.report)
+        self.r_first = _array("q", p.first)
+        self.r_hotline = _array("q", p.hotline)
+        self.r_patience = _array("d", p.patience)
+        self.r_first_wait = _array("d", p.first_wait)
+        self.r_created = _array("d", req.created)
+        self._created_sorted = _array("d", np.sort(req.created))
+        # requests come forward in this order; what the loop needs of each is laid out in that order too
+        order = np.argsort(p.report, kind="stable")
+        first = p.first[order]
+        decides = journey_decides[first] | (p.hotline[order] >= 0)
+        self.arrival_time = _array("d", p.report[order])
+        self.arrival_request = _array("q", order)
+        self.arrival_first = _array("q", np.where(decides, -1 - first, first))
+        self.arrival_channel = p.channel[order].tolist()
+        self.next_arrival = self.found = self.skipped = 0
+        # what a home visit can find: per household, and per building, requests in order of arising
+        self.hh_building = _array("q", self.city.hh_building)
+        self.hh_findable, self.hh_find_next, self.hh_find_end = _index(
+            np.flatnonzero(p.findable), req.household, req.created, self.city.households)
+        self.building_findable, self.building_find_next, self.building_find_end = _index(
+            np.flatnonzero(p.neighbours_know), self.city.hh_building[req.household], req.created,
+            len(self.city.building_compound))
 
     def _schedule_shifts_and_meetings(self) -> None:
         self.on_duty = [True] * len(ROLES)
-        self.duty = {}
+        self._duty_starts, self._duty_ends = [[] for _ in ROLES], [[] for _ in ROLES]
         for r, role in enumerate(ROLES):
             if role == "alliance":
                 continue
             shifts = getattr(self.spec.roles, role).shifts
-            self.duty[role] = duty_intervals(shifts, self.horizon)
+            duty = self.duty[role]
+            self._duty_starts[r], self._duty_ends[r] = duty.starts.tolist(), duty.ends.tolist()
             if always_on(shifts):
                 continue
             self.on_duty[r] = False
-            for start, end in self.duty[role]:
-                self.calendar.schedule(start, SHIFT, r, True)
-                self.calendar.schedule(end, SHIFT, r, False)
+            for start, end in zip(self._duty_starts[r], self._duty_ends[r]):
+                self.calendar.schedule(start, SHIFT, ShiftChange(r, True))
+                self.calendar.schedule(end, SHIFT, ShiftChange(r, False))
         al = self.spec.roles.alliance
         first = self.pool_offset["alliance"]
         for a in range(al.count):
@@ -143,6 +185,12 @@ class GridModel(mesa.Model):
                 self.calendar.schedule(t, MEETING, self.pools[first + a])
                 t += al.meeting_interval_days * 1440
 
+    def next_on(self, role: int, t: float) -> float:
+        """The first moment at or after t when `role` is on duty (inf: not before the horizon)."""
+        ends = self._duty_ends[role]
+        i = bisect_right(ends, t)
+        return INF if i == len(ends) else max(t, self._duty_starts[role][i])
+
     # ------------------------------------------------------------------ census
     @property
     def created(self) -> int:
@@ -150,11 +198,15 @@ class GridModel(mesa.Model):
 
     @property
     def waiting(self) -> int:
-        return sum(len(p.queue) for p in self.pools)
+        return sum(p.waiting for p in self.pools)
 
     @property
     def in_service(self) -> int:
         return sum(p.busy for p in self.pools)
+
+    @property
+    def reported(self) -> int:
+        return self.next_arrival - self.skipped + self.found
 
     @property
     def unreported(self) -> int:
@@ -170,110 +222,124 @@ class GridModel(mesa.Model):
         self.advance(min(self.horizon, self.now + 1440.0))
 
     def advance(self, until: float) -> None:
-        """Process every event and arrival up to time `until` (minutes).
+        """Handle every event and every request coming forward up to `until` (minutes).
 
-        The two hot paths, a request arriving and a visit ending with someone
-        waiting, are written out inline rather than through `dispatch` and
-        `start`: at a million requests a year the calls alone would cost a
-        third of the loop (measured: 1.69x -> 1.35x a bare heapq loop).
+        The journey's two hot paths, a request coming forward and a visit
+        ending, are written out inline (its `report`/`arrive`/`start` and
+        `end`/`next_in_line`); everything rarer calls the journey's own
+        handlers. At a million requests a year the calls alone would cost a
+        third of the loop. `tests/functional/test_journey.py` pins this loop to
+        `Journey.run` record for record.
         """
+        if not self.fast:
+            self.journey.run(until)
+            return
+        J = self.journey
         heap, seq = self.calendar.heap, self.calendar.seq
-        push, pop = heapq.heappush, heapq.heappop
-        arrival_time, arrival_visit = self._arrival_time, self._arrival_visit
+        push, pop = heappush, heappop
+        arrival_time, arrival_request, arrival_first = self.arrival_time, self.arrival_request, self.arrival_first
         n_arrivals = len(arrival_time)
-        v_pool, v_duration, v_priority = self.v_pool, self.v_duration, self.v_priority
-        v_next, v_deadline, v_start, v_agent = self.v_next, self.v_deadline, self.v_start, self.v_agent
-        on_duty, pools_by_role = self.on_duty, self.pools_by_role
-        capacity = self.spec.roles.alliance.capacity_per_meeting
-        i = self.reported
-        resolved, abandoned = self.resolved, self.abandoned
-
-        def start(pool: Pool, v: int, t: float) -> None:
-            agent = pool.free.popleft()
-            pool.busy += 1
-            v_start[v] = t
-            v_agent[v] = agent
-            push(heap, (t + v_duration[v], next(seq), END, v, agent))
-
-        def start_queued(pool: Pool, t: float) -> int:
-            """Fill free places from the queue; returns how many had given up waiting."""
-            gave_up = 0
-            queue = pool.queue
-            while queue and pool.busy < pool.servers:
-                v = pop(queue)[2]
-                if v_deadline[v] < t:
-                    gave_up += 1
-                else:
-                    start(pool, v, t)
-            return gave_up
-
-        def dispatch(v: int, t: float) -> None:
-            pool = v_pool[v]
-            if pool.busy < pool.servers and on_duty[pool.role]:
-                start(pool, v, t)
-            else:
-                push(pool.queue, (v_priority[v], next(seq), v))
+        v_pool, v_duration, v_priority, v_next = self.v_pool, self.v_duration, self.v_priority, self.v_next
+        v_deadline, v_start, v_agent = self.v_deadline, self.v_start, self.v_agent
+        v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
+        on_duty, cover_after, handlers = self.on_duty, self.cover_after, J.handlers
+        i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
 
         while True:
             t_arrival = arrival_time[i] if i < n_arrivals else INF
             limit = t_arrival if t_arrival < until else until
-            while heap and heap[0][0] <= limit:  # events first: ties go to the calendar
-                t, _, kind, a, b = pop(heap)
-                if kind == END:
-                    nxt = v_next[a]
-                    if nxt >= 0:
-                        dispatch(nxt, t)
+            while heap and heap[0][0] <= limit:      # the calendar first: ties go to it
+                t, _, kind, v = pop(heap)
+                if kind != END:
+                    self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
+                    handlers[kind](v, t)
+                    resolved, abandoned = self.resolved, self.abandoned
+                    continue
+                pool, agent, nxt = v_pool[v], v_agent[v], v_next[v]
+                if nxt >= 0:                          # `hand_on` and `arrive`, inlined
+                    there = v_pool[nxt]
+                    if there.busy < there.servers and on_duty[there.role]:
+                        there.busy += 1
+                        v_start[nxt], v_agent[nxt] = t, there.free.popleft()
+                        push(heap, (t + v_duration[nxt], next(seq), END, nxt))
                     else:
-                        resolved += 1
-                    pool = v_pool[a]
+                        push(there.queue, (v_priority[nxt], next(seq), nxt))
+                        if there.colleagues and v_resident[nxt]:
+                            push(heap, (t + cover_after, next(seq), COVER, nxt))
+                elif nxt == -1:
+                    resolved += 1
+                else:
+                    J.hand_on(v, t)
+                if on_duty[pool.role]:                # `next_in_line`, inlined
                     queue = pool.queue
-                    while queue and on_duty[pool.role]:  # agent b goes straight on to the next in line
-                        v = pop(queue)[2]
-                        if v_deadline[v] < t:
-                            abandoned += 1
+                    while queue:
+                        w = pop(queue)[2]
+                        if v_deadline[w] < t:
+                            if v_start[w] is None:
+                                abandoned += 1
+                            else:
+                                pool.stale -= 1
                             continue
-                        v_start[v] = t
-                        v_agent[v] = b
-                        push(heap, (t + v_duration[v], next(seq), END, v, b))
+                        v_start[w], v_agent[w] = t, agent
+                        push(heap, (t + v_duration[w], next(seq), END, w))
+                        if v_home[w] >= 0:
+                            J.look_around(v_home[w], t)
                         break
                     else:
-                        pool.busy -= 1
-                        pool.free.append(b)
-                elif kind == SHIFT:
-                    on_duty[a] = b
-                    if b:
-                        for pool in pools_by_role[a]:
-                            if pool.queue:
-                                abandoned += start_queued(pool, t)
-                elif kind == MEETING:
-                    queue, agent = a.queue, a.members[0]
-                    done = 0
-                    while queue and done < capacity:
-                        v = pop(queue)[2]
-                        if v_deadline[v] < t:
-                            abandoned += 1
-                            continue
-                        v_start[v] = t
-                        v_agent[v] = agent
-                        resolved += 1
-                        done += 1
-                else:  # SAMPLE
-                    self.now, self.reported, self.resolved, self.abandoned = t, i, resolved, abandoned
-                    self.datacollector.collect(self)
+                        w = J.take_from_colleague(pool, t) if pool.overdue else None
+                        if w is None:
+                            pool.busy -= 1
+                            pool.free.append(agent)
+                        else:
+                            J.start(agent, w, t)
+                else:
+                    pool.busy -= 1
+                    pool.free.append(agent)
             if t_arrival > until:
                 break
-            v = arrival_visit[i]
+            r, v = arrival_request[i], arrival_first[i]
             i += 1
-            if v_deadline[v] < t_arrival:
-                abandoned += 1
+            if r_reported[r] is not None:             # a home visit found it first
+                self.skipped += 1
                 continue
-            pool = v_pool[v]  # `dispatch` and `start`, inlined: the once-per-request path
-            if pool.busy < pool.servers and on_duty[pool.role]:
-                agent = pool.free.popleft()
+            if v >= 0:
+                pool = v_pool[v]
+            else:                                     # several roles, or a resident who may call 12345
+                v = -1 - v
+                pool = v_pool[v]
+                if pool is None or not on_duty[pool.role]:
+                    self.next_arrival = i
+                    J.report(r, t_arrival, self.arrival_channel[i - 1])
+                    continue
+            if pool.busy < pool.servers and on_duty[pool.role]:     # `report` and `arrive`, inlined
                 pool.busy += 1
-                v_start[v] = t_arrival
-                v_agent[v] = agent
-                push(heap, (t_arrival + v_duration[v], next(seq), END, v, agent))
+                v_start[v], v_agent[v] = t_arrival, pool.free.popleft()
+                push(heap, (t_arrival + v_duration[v], next(seq), END, v))
+                if v_home[v] >= 0:
+                    J.look_around(v_home[v], t_arrival)
             else:
                 push(pool.queue, (v_priority[v], next(seq), v))
-        self.now, self.reported, self.resolved, self.abandoned = until, i, resolved, abandoned
+                if pool.colleagues and v_resident[v]:
+                    push(heap, (t_arrival + cover_after, next(seq), COVER, v))
+        self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
+        self.now = until
+
+
+def _index(rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> tuple[array, array, array]:
+    """Requests `rows` grouped by key[row], in order of arising within a group: the flat id
+    array, and each group's first and end positions in it (the first is a moving pointer).
+    Arrays, not lists: home visits jump around the city, and contiguous memory is what keeps
+    that fast."""
+    k = key[rows]
+    order = np.lexsort((created[rows], k))
+    counts = np.bincount(k, minlength=groups)
+    ends = np.cumsum(counts)
+    return _array("q", rows[order]), _array("q", ends - counts), _array("q", ends)
+
+
+def _array(kind: str, values: np.ndarray) -> array:
+    """A numpy array as a Python `array` ("q": int64, "d": float64): contiguous, and far quicker
+    to build and lighter than a list of a million Python numbers, at the same indexing speed."""
+    out = array(kind)
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64 if kind == "q" else np.float64).tobytes())
+    return out

@@ -1,10 +1,21 @@
 """Requests: who asks for what, when; drawn up front, vectorised, from named streams.
 
-Every random quantity a request will ever need (arrival, service-time draws
-for each stage, escalation and availability draws, reporting delay,
-patience) is drawn here, in creation order, from its own stream. Two
-scenarios that differ only in staffing therefore see the same requests with
-the same draws: common random numbers by construction.
+Demand is drawn at the time of contact: residents come forward (call, walk
+in, message) following their type's daily and weekly profile, so office
+demand arrives in office hours. Each problem arose a reporting delay earlier
+(exponential). Problems that arose before the run but come forward after it
+starts are kept, so reports are stationary from the first minute; problems
+that arise before the horizon but would come forward after it are kept too
+(unreported at the end), up to a tail of TAIL_DELAYS mean delays.
+
+Routine work owed to every household (the home visits) is drawn on a
+regular schedule instead: each household is due one every 365 / (rate x its
+weight) days (elderly households more often), from its own random phase.
+
+Every random quantity a request will ever need is drawn here, in creation
+order, from its own stream. Two scenarios that differ only in staffing
+therefore see the same requests with the same draws: common random numbers
+by construction.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from ..scenario.schema import Profile, Service
 
 STREAMS = ("city", "arrivals", "service", "routing", "behaviour")
 FLAT = Profile(hours=(1.0,) * 24, weekdays=(1.0,) * 7)
+TAIL_DELAYS = 10.0     # contacts are drawn this many mean delays past the horizon (e^-10 of problems lost)
 
 
 def stream(seed: int, process: str, *key: int) -> np.random.Generator:
@@ -35,16 +47,20 @@ def stream(seed: int, process: str, *key: int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class Requests:
-    """One row per request, in creation order (the request id is the row)."""
+    """One row per request (the request id is the row), in the order residents come forward:
+    the event loop then walks its per-request lists nearly in order, which keeps it fast."""
     types: tuple[str, ...]
     type: np.ndarray          # index into `types`
     household: np.ndarray
-    created: np.ndarray       # minutes
+    created: np.ndarray       # minute the problem arose (negative: before the run)
+    contact: np.ndarray       # minute the resident would come forward alone
     u_service: np.ndarray     # (n, stages) uniforms for each stage's service time
-    u_escalate: np.ndarray    # (n, stages) uniforms for passing the request on
-    u_available: np.ndarray   # (n,) uniform: is the building leader there for it?
-    e_report: np.ndarray      # (n,) standard exponential: reporting delay
-    e_patience: np.ndarray    # (n,) standard exponential: patience
+    u_pass: np.ndarray        # (n, stages) uniforms: is the request passed on after the stage?
+    u_building_leader: np.ndarray   # is the building leader there for it (below the subsidy's share)?
+    u_neighbours: np.ndarray  # do the neighbours know of it (below visit_building_share)?
+    u_hotline: np.ndarray     # does the resident call 12345 when the office is closed?
+    u_call: np.ndarray        # the hotline call's duration
+    e_patience: np.ndarray    # standard exponential: patience
 
     def __len__(self) -> int:
         return len(self.type)
@@ -70,33 +86,64 @@ def hourly_intensity(profile: Profile, hours: int) -> np.ndarray:
     return week[np.arange(hours) % len(week)]
 
 
+def _poisson_contacts(scenario: Scenario, city: City, name: str, rng: np.random.Generator,
+                      horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Contact times (non-homogeneous Poisson, hour by hour) and households of one type."""
+    rt = scenario.requests[name]
+    end = horizon + TAIL_DELAYS * rt.report_delay_hours * 60
+    hours = int(np.ceil(end / 60))
+    bin_minutes = np.minimum(60.0, end - 60.0 * np.arange(hours))
+    w = household_weights(scenario, city, name)
+    total = w.sum()
+    per_minute = rt.rate_per_household_year * total / (365 * 1440)
+    profile = scenario.profiles.get(rt.profile, FLAT)
+    counts = rng.poisson(per_minute * bin_minutes * hourly_intensity(profile, hours))
+    n = int(counts.sum())
+    contact = np.repeat(60.0 * np.arange(hours), counts) + rng.random(n) * np.repeat(bin_minutes, counts)
+    household = rng.choice(len(w), size=n, p=w / total) if n else np.zeros(0, dtype=np.int64)
+    return contact, household
+
+
+def regular_interval(scenario: Scenario, city: City, name: str) -> np.ndarray:
+    """Minutes between a household's regular tasks of a type: 365 days / (rate x its weight)."""
+    rate = scenario.requests[name].rate_per_household_year * household_weights(scenario, city, name)
+    with np.errstate(divide="ignore"):
+        return np.where(rate > 0, 365 * 1440 / rate, np.inf)
+
+
+def _regular_contacts(scenario: Scenario, city: City, name: str, rng: np.random.Generator,
+                      horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every household at even intervals of 365 / (rate x its weight) days, from a random phase."""
+    interval = regular_interval(scenario, city, name)
+    phase = rng.random(city.households) * np.where(np.isinf(interval), 0.0, interval)
+    per_household = np.maximum(0, np.ceil((horizon - phase) / interval)).astype(np.int64)
+    household = np.repeat(np.arange(city.households), per_household)
+    first = np.cumsum(per_household) - per_household
+    k = np.arange(len(household)) - np.repeat(first, per_household)
+    return phase[household] + k * interval[household], household
+
+
 def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> Requests:
-    """Non-homogeneous Poisson arrivals for every type, hour by hour, up to `horizon` minutes."""
-    hours = int(np.ceil(horizon / 60))
-    bin_minutes = np.minimum(60.0, horizon - 60.0 * np.arange(hours))
-    stages = max(len(rt.handlers) for rt in scenario.requests.values())
+    """Every request whose problem arises before `horizon` minutes, with all its draws."""
+    stages = max(len(rt.stages) for rt in scenario.requests.values())
     parts = []
     for t, (name, rt) in enumerate(scenario.requests.items()):
         rng = stream(seed, "arrivals", t)
-        w = household_weights(scenario, city, name)
-        per_minute = rt.rate_per_household_year * w.sum() / (365 * 1440)
-        profile = scenario.profiles.get(rt.profile, FLAT)
-        counts = rng.poisson(per_minute * bin_minutes * hourly_intensity(profile, hours))
-        n = int(counts.sum())
-        routing, behaviour = stream(seed, "routing", t), stream(seed, "behaviour", t)
+        draw = _regular_contacts if rt.schedule == "regular" else _poisson_contacts
+        contact, household = draw(scenario, city, name, rng, horizon)
+        n = len(contact)
+        service, routing, behaviour = (stream(seed, p, t) for p in ("service", "routing", "behaviour"))
+        created = contact - behaviour.standard_exponential(n) * rt.report_delay_hours * 60
         parts.append(dict(
-            type=np.full(n, t, dtype=np.int64),
-            created=np.repeat(60.0 * np.arange(hours), counts) + rng.random(n) * np.repeat(bin_minutes, counts),
-            household=rng.choice(len(w), size=n, p=w / w.sum()),
-            u_service=stream(seed, "service", t).random((n, stages)),
-            u_escalate=routing.random((n, stages)),
-            u_available=routing.random(n),
-            e_report=behaviour.standard_exponential(n),
-            e_patience=behaviour.standard_exponential(n),
+            type=np.full(n, t, dtype=np.int64), household=household, created=created, contact=contact,
+            u_service=service.random((n, stages)), u_call=service.random(n),
+            u_pass=routing.random((n, stages)), u_building_leader=routing.random(n), u_neighbours=routing.random(n),
+            e_patience=behaviour.standard_exponential(n), u_hotline=behaviour.random(n),
         ))
-    columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.argsort(columns["created"], kind="stable")
-    return Requests(types=tuple(scenario.requests), **{k: v[order] for k, v in columns.items()})
+    kept = np.flatnonzero(np.concatenate([p["created"] for p in parts]) <= horizon)
+    order = kept[np.argsort(np.concatenate([p["contact"] for p in parts])[kept], kind="stable")]
+    return Requests(types=tuple(scenario.requests), **{k: np.concatenate([p[k] for p in parts])[order]
+                                                       for k in parts[0]})
 
 
 def service_minutes(service: Service, u: np.ndarray) -> np.ndarray:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 
 from ..scenario import Scenario
 from . import metrics
 from .model import GridModel
+from .stability import describe
 
 
 @dataclass
@@ -21,12 +23,17 @@ class RunResult:
     census: pd.DataFrame
 
 
-def simulate(scenario: Scenario, seed: int = 0, days: float | None = None) -> RunResult:
-    """Build the model, run it to the horizon and derive every output from its records."""
+def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
+             warn: Callable[[str], None] | None = None) -> RunResult:
+    """Build the model, run it to the horizon and derive every output from its records.
+
+    `warn` hears, before the run, one line naming the units whose planned work is at or
+    above their time on duty (their queues will grow for as long as the run lasts)."""
     model = GridModel(scenario, seed=seed, days=days)
+    if warn is not None and model.overloaded:
+        warn(describe(model.overloaded))
     model.run()
-    visits = metrics.visit_table(model)
-    requests = metrics.request_table(model, visits)
+    visits, requests = metrics.tables(model)
     return RunResult(
         summary=metrics.summary(model, requests, visits),
         requests=requests, visits=visits,

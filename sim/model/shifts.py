@@ -6,6 +6,8 @@ schedule, so it costs no events at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..scenario import Shift
@@ -36,9 +38,33 @@ def duty_intervals(shifts: tuple[Shift, ...], horizon: float) -> list[tuple[floa
     return [(a, min(b, horizon)) for a, b in merged]
 
 
-def duty_minutes(intervals: list[tuple[float, float]], t0: float, t1: float) -> float:
-    """Minutes on duty within [t0, t1)."""
-    if not intervals:
-        return 0.0
-    a = np.array(intervals)
-    return float(np.clip(np.minimum(a[:, 1], t1) - np.maximum(a[:, 0], t0), 0, None).sum())
+@dataclass(frozen=True)
+class Duty:
+    """A role's on-duty intervals as arrays, with the questions the model asks of them."""
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, shifts: tuple[Shift, ...], horizon: float) -> "Duty":
+        intervals = duty_intervals(shifts, horizon)
+        return cls(np.array([a for a, _ in intervals]), np.array([b for _, b in intervals]))
+
+    def next_on(self, t: np.ndarray) -> np.ndarray:
+        """The first moment at or after each t when the role is on duty (inf: never again)."""
+        t = np.asarray(t, dtype=float)
+        i = np.searchsorted(self.ends, t, side="right")
+        padded = np.r_[self.starts, np.inf]
+        return np.maximum(t, padded[i])
+
+    def on_duty_before(self, t: np.ndarray) -> np.ndarray:
+        """Minutes on duty in [0, t), for each t (vectorised)."""
+        t = np.asarray(t, dtype=float)
+        lengths = self.ends - self.starts
+        cum = np.r_[0.0, np.cumsum(lengths)]
+        i = np.searchsorted(self.starts, t, side="right")      # intervals starting at or before t
+        inside = np.clip(t - np.r_[0.0, self.starts][i], 0.0, np.r_[0.0, lengths][i])
+        return cum[np.maximum(i - 1, 0)] * (i > 0) + inside
+
+    def minutes(self, t0: float, t1: float) -> float:
+        """Minutes on duty within [t0, t1)."""
+        return float(np.diff(self.on_duty_before(np.array([t0, t1])))[0])

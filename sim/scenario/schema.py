@@ -14,16 +14,19 @@ from typing import Literal, Mapping
 from .fields import ScenarioError, join, spec
 
 ROLES = ("building_leader", "grid_leader", "station_head", "police",
-         "community_worker", "volunteer", "property_manager", "alliance")
+         "community_worker", "volunteer", "property_manager", "alliance", "hotline", "police110")
 Role = Literal["building_leader", "grid_leader", "station_head", "police",
-               "community_worker", "volunteer", "property_manager", "alliance"]
+               "community_worker", "volunteer", "property_manager", "alliance", "police110"]
 PROPERTY_MODES = ("market", "state_owned", "self_managed", "none")
+WEEK_HOURS = 7 * 24
+BIG = 1e9            # upper bound of magnitudes that would overflow or exhaust memory long before use
 
 
 @dataclass(frozen=True, kw_only=True)
 class Run:
-    days: float = spec(365.0, gt=0)
+    days: float = spec(365.0, gt=0, le=36500)
     warmup_days: float = spec(0.0, ge=0)
+    refuse_overloaded: bool = False     # refuse to run when a unit's planned work exceeds its time on duty
 
     def check(self, path: str) -> None:
         if self.warmup_days >= self.days:
@@ -33,17 +36,17 @@ class Run:
 
 @dataclass(frozen=True, kw_only=True)
 class City:
-    area_km2: float = spec(gt=0)
-    population: int = spec(ge=1)
-    household_size: float = spec(ge=1)
+    area_km2: float = spec(gt=0, le=1e5)
+    population: int = spec(ge=1, le=50_000_000)
+    household_size: float = spec(ge=1, le=20)
     elderly_share: float = spec(ge=0, le=1)
     sub_districts: int = spec(ge=1)
     communities: int = spec(ge=1)
     buildings: int = spec(ge=1)
     compounds: int = spec(ge=1)
     small_compounds: int = spec(0, ge=0)
-    walk_speed_m_per_min: float = spec(gt=0)
-    walk_detour: float = spec(1.0, ge=1)
+    walk_speed_m_per_min: float = spec(gt=0, le=1e4)
+    walk_detour: float = spec(1.0, ge=1, le=10)
     walk_circle_minutes: float = spec(15.0, gt=0)
 
     @property
@@ -51,18 +54,15 @@ class City:
         return max(1, round(self.population / self.household_size))
 
     def check(self, path: str) -> None:
-        if self.communities < self.sub_districts:
-            raise ScenarioError(join(path, "communities"),
-                                f"must be >= sub_districts ({self.sub_districts}), got {self.communities}")
-        if self.compounds > self.buildings:
-            raise ScenarioError(join(path, "compounds"),
-                                f"must be <= buildings ({self.buildings}), got {self.compounds}")
-        if self.small_compounds > self.compounds:
-            raise ScenarioError(join(path, "small_compounds"),
-                                f"must be <= compounds ({self.compounds}), got {self.small_compounds}")
-        if self.buildings > self.households:
-            raise ScenarioError(join(path, "buildings"),
-                                f"must be <= households ({self.households}), got {self.buildings}")
+        rules = [("communities", self.communities >= self.sub_districts, f">= sub_districts ({self.sub_districts})"),
+                 ("communities", self.communities <= self.compounds, f"<= compounds ({self.compounds}): "
+                                                                     "every community needs a compound"),
+                 ("compounds", self.compounds <= self.buildings, f"<= buildings ({self.buildings})"),
+                 ("small_compounds", self.small_compounds <= self.compounds, f"<= compounds ({self.compounds})"),
+                 ("buildings", self.buildings <= self.households, f"<= households ({self.households})")]
+        for name, ok, what in rules:
+            if not ok:
+                raise ScenarioError(join(path, name), f"must be {what}, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +73,7 @@ class Grids:
 @dataclass(frozen=True, kw_only=True)
 class Stations:
     count: int = spec(ge=0)
-    running_cost_yuan: float = spec(0.0, ge=0)
+    running_cost_yuan: float = spec(0.0, ge=0, le=BIG)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,45 +94,90 @@ class Shift:
 ALWAYS = (Shift(days=tuple(range(7)), start_hour=0.0, end_hour=24.0),)
 
 
-def shift_hours_per_week(shifts: tuple[Shift, ...]) -> float:
-    """Hours on duty per week; overlapping windows count once."""
-    hours = [False] * (7 * 24 * 4)
+def week_quarters(shifts: tuple[Shift, ...]) -> list[bool]:
+    """On duty or not, for each quarter hour of the week from Monday 00:00."""
+    on = [False] * (WEEK_HOURS * 4)
     for s in shifts:
         for d in s.days:
             for q in range(round(s.start_hour * 4), round(s.end_hour * 4)):
-                hours[d * 96 + q] = True
-    return sum(hours) / 4
+                on[d * 96 + q] = True
+    return on
+
+
+def shift_hours_per_week(shifts: tuple[Shift, ...]) -> float:
+    """Hours on duty per week; overlapping windows count once."""
+    return sum(week_quarters(shifts)) / 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class Costs:
+    """What money the model counts, and how hours turn into pay.
+
+    A post's pay is `salary_yuan x paid hours / full_time_hours_per_week`,
+    where each hour on duty counts 1 plus the premiums that apply to it
+    (they add: a Sunday night hour counts 1 + night + weekend).
+    """
+    per_sub_district_yuan: float = spec(0.0, ge=0, le=BIG)
+    per_community_yuan: float = spec(0.0, ge=0, le=BIG)
+    full_time_hours_per_week: float = spec(40.0, gt=0, le=WEEK_HOURS)
+    evening_premium: float = spec(0.0, ge=0, le=10)      # hours 18:00-22:00
+    night_premium: float = spec(0.0, ge=0, le=10)        # hours 22:00-06:00
+    weekend_premium: float = spec(0.0, ge=0, le=10)      # Saturday and Sunday
+
+    def paid_hours_per_week(self, shifts: tuple[Shift, ...]) -> float:
+        """Hours on duty per week, each weighted by 1 + the premiums for its time."""
+        total = 0.0
+        for q, on in enumerate(week_quarters(shifts)):
+            if not on:
+                continue
+            day, hour = divmod(q / 4, 24)
+            weight = 1.0 + (self.weekend_premium if day >= 5 else 0.0)
+            if 18 <= hour < 22:
+                weight += self.evening_premium
+            elif hour >= 22 or hour < 6:
+                weight += self.night_premium
+            total += weight / 4
+        return total
+
+    def full_time_equivalents(self, shifts: tuple[Shift, ...]) -> float:
+        """People needed to staff one post on these shifts (24/7 at 40 h a week: 4.2)."""
+        return shift_hours_per_week(shifts) / self.full_time_hours_per_week
 
 
 @dataclass(frozen=True, kw_only=True)
 class Staff:
-    """What every staffed role shares: when it works, whether it walks, its pay."""
+    """What every staffed role shares: when it works, whether it walks, its pay per full-time person."""
     shifts: tuple[Shift, ...] = ALWAYS
     travel: bool = False
-    salary_yuan: float = spec(0.0, ge=0)
+    salary_yuan: float = spec(0.0, ge=0, le=BIG)
 
     def check(self, path: str) -> None:
-        if self.shifts and shift_hours_per_week(self.shifts) <= 0:
-            raise ScenarioError(join(path, "shifts"), "must give some hours on duty")
+        if not self.shifts:
+            raise ScenarioError(join(path, "shifts"), "must list at least one shift (none means never on duty)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class GridLeaders(Staff):
-    per_grid: float = spec(1.0, ge=0)
-    min_per_station: int = spec(0, ge=0)
+    """专职网格长. Each grid has its own leader(s); `cover` says when colleagues at the same
+    station step in: never ("own"), always (one "station" queue), or once a resident's
+    request has waited `cover_after_minutes` ("after")."""
+    per_grid: float = spec(1.0, ge=0, le=100)
+    min_per_station: int = spec(0, ge=0, le=1000)
+    cover: Literal["own", "station", "after"] = "own"
+    cover_after_minutes: float = spec(120.0, gt=0)
 
 
 @dataclass(frozen=True, kw_only=True)
 class StationStaff(Staff):
-    per_station: int = spec(1, ge=0)
+    per_station: int = spec(1, ge=0, le=1000)
 
 
 @dataclass(frozen=True, kw_only=True)
 class BuildingLeaders(Staff):
-    per_building: int = spec(1, ge=0)
-    subsidy_yuan: float = spec(0.0, ge=0)
+    per_building: int = spec(1, ge=0, le=1000)
+    subsidy_yuan: float = spec(0.0, ge=0, le=BIG)
     availability: tuple[tuple[float, ...], ...] = ((0.0, 1.0),)
-    report_delay_factor: float = spec(1.0, ge=0)
+    report_delay_factor: float = spec(1.0, ge=0, le=1)
 
     def check(self, path: str) -> None:
         super().check(path)
@@ -159,7 +204,7 @@ class BuildingLeaders(Staff):
 
 @dataclass(frozen=True, kw_only=True)
 class CommunityStaff(Staff):
-    count: int = spec(0, ge=0)
+    count: int = spec(0, ge=0, le=10_000_000)
     request_share: float = spec(1.0, gt=0, le=1)
 
     @property
@@ -170,8 +215,9 @@ class CommunityStaff(Staff):
 
 @dataclass(frozen=True, kw_only=True)
 class Volunteers(Staff):
-    count: int = spec(0, ge=0)
-    hours_per_week: float = spec(0.0, ge=0)
+    count: int = spec(0, ge=0, le=10_000_000)
+    hours_per_week: float = spec(0.0, ge=0, le=WEEK_HOURS)
+    coordination_yuan_per_volunteer: float = spec(0.0, ge=0, le=BIG)
 
     @property
     def share_on_duty(self) -> float:
@@ -182,10 +228,10 @@ class Volunteers(Staff):
 @dataclass(frozen=True, kw_only=True)
 class PropertyMode:
     compounds: int = spec(0, ge=0)
-    staff: int = spec(0, ge=0)
-    service_factor: float = spec(1.0, gt=0)
-    rate_multiplier: float = spec(1.0, ge=0)
-    cost_yuan_per_compound: float = spec(0.0, ge=0)
+    staff: int = spec(0, ge=0, le=1000)
+    service_factor: float = spec(1.0, gt=0, le=100)
+    rate_multiplier: float = spec(1.0, ge=0, le=100)
+    cost_yuan_per_compound: float = spec(0.0, ge=0, le=BIG)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,10 +255,42 @@ class PropertyManagers(Staff):
 
 @dataclass(frozen=True, kw_only=True)
 class Alliances:
-    count: int = spec(0, ge=0)
-    meeting_interval_days: float = spec(14.0, gt=0)
-    capacity_per_meeting: int = spec(1, ge=1)
-    cost_yuan_per_year: float = spec(0.0, ge=0)
+    count: int = spec(0, ge=0, le=10_000)
+    meeting_interval_days: float = spec(14.0, ge=1, le=3650)
+    capacity_per_meeting: int = spec(1, ge=1, le=1_000_000)
+    cost_yuan_per_year: float = spec(0.0, ge=0, le=BIG)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """Time a handler spends on one request, in minutes, excluding walking."""
+    mean_minutes: float = spec(gt=0, le=1e6)
+    dist: Literal["exponential", "lognormal", "fixed"] = "lognormal"
+    cv: float | None = spec(None, ge=0, le=100)
+
+    def check(self, path: str) -> None:
+        want = {"exponential": 1.0, "fixed": 0.0}.get(self.dist)
+        if want is not None and self.cv is not None and self.cv != want:
+            raise ScenarioError(join(path, "cv"), f"must be {want:g} (or left out) for dist {self.dist!r}")
+        if self.dist == "lognormal" and self.cv is None:
+            raise ScenarioError(join(path, "cv"), "missing (required for dist 'lognormal')")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hotline(Staff):
+    """12345热线: the city hotline, answering round the clock. It takes a resident's call when
+    the grid is closed and hands the request to the grid for its next working period."""
+    operators: int = spec(0, ge=0, le=100_000)      # on duty at once, for this city's share of calls
+    call: Service = Service(mean_minutes=6.0, dist="exponential")
+    cost_yuan_per_call: float = spec(0.0, ge=0, le=BIG)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Police110(Staff):
+    """派出所/110: the police stations' patrols, round the clock, by car."""
+    patrols_per_sub_district: int = spec(0, ge=0, le=10_000)   # on duty at once
+    response_minutes: float = spec(10.0, ge=0, le=1440)        # driving, each way
+    cost_yuan_per_dispatch: float = spec(0.0, ge=0, le=BIG)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,13 +303,21 @@ class Roles:
     volunteer: Volunteers
     property_manager: PropertyManagers
     alliance: Alliances
+    hotline: Hotline = Hotline()
+    police110: Police110 = Police110()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Residents:
+    """How residents behave when they come forward."""
+    hotline_when_closed: float = spec(0.0, ge=0, le=1)   # share who call 12345 when their handler is off duty
 
 
 @dataclass(frozen=True, kw_only=True)
 class Profile:
     """Relative demand by hour of day and by weekday (0 = Monday); scaled to mean 1."""
-    hours: tuple[float, ...] = spec(ge=0)
-    weekdays: tuple[float, ...] = spec(ge=0)
+    hours: tuple[float, ...] = spec(ge=0, le=BIG)
+    weekdays: tuple[float, ...] = spec(ge=0, le=BIG)
 
     def check(self, path: str) -> None:
         for name, want in (("hours", 24), ("weekdays", 7)):
@@ -243,69 +329,96 @@ class Profile:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Service:
-    """Time a handler spends on one request, in minutes, excluding walking."""
-    mean_minutes: float = spec(gt=0)
-    dist: Literal["exponential", "lognormal", "fixed"] = "lognormal"
-    cv: float | None = spec(None, ge=0)
+class Stage:
+    """One step of a request's journey: who may take it, and whether it goes on afterwards.
+
+    The handler is chosen when the request reaches the stage: the first role
+    in `roles` (in order) that is on duty now or comes on duty within
+    `wait_hours`; failing that, the one that comes on duty soonest.
+    `wait_hours` is how long residents of this stage are expected to wait for
+    someone to come on duty: at the first stage, only a resident facing a
+    longer wait calls 12345. After the handler is done, the request goes on to
+    the next stage with probability `pass_on`.
+    """
+    roles: tuple[Role, ...] = spec(())
+    wait_hours: float = spec(0.0, ge=0, le=24 * 365)
+    pass_on: float = spec(0.0, ge=0, le=1)
 
     def check(self, path: str) -> None:
-        want = {"exponential": 1.0, "fixed": 0.0}.get(self.dist)
-        if want is not None and self.cv is not None and self.cv != want:
-            raise ScenarioError(join(path, "cv"), f"must be {want:g} (or left out) for dist {self.dist!r}")
-        if self.dist == "lognormal" and self.cv is None:
-            raise ScenarioError(join(path, "cv"), "missing (required for dist 'lognormal')")
+        if not self.roles:
+            raise ScenarioError(join(path, "roles"), "must name at least one role")
+        if len(set(self.roles)) != len(self.roles):
+            raise ScenarioError(join(path, "roles"), "must not repeat a role")
+        for solo in ("building_leader", "alliance"):
+            if solo in self.roles and len(self.roles) > 1:
+                raise ScenarioError(join(path, "roles"), f"{solo!r} must be the only role of its stage")
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestType:
-    rate_per_household_year: float = spec(ge=0)
-    handlers: tuple[Role, ...] = ()
+    rate_per_household_year: float = spec(ge=0, le=10_000)
+    stages: tuple[Stage, ...] = ()
     service: Mapping[str, Service] = spec({})
-    escalation: tuple[float, ...] = spec((), ge=0, le=1)
     origin: Literal["resident", "staff"] = "resident"
+    schedule: Literal["poisson", "regular"] = "poisson"
+    home_visit: bool = False
+    visit_finds: Literal["nothing", "household", "building"] = "nothing"
+    visit_building_share: float = spec(0.0, ge=0, le=1)
     profile: str = "flat"
-    priority: int = spec(1, ge=0)
-    sla_hours: float = spec(gt=0)
-    report_delay_hours: float = spec(0.0, ge=0)
-    patience_hours: float = spec(math.inf, gt=0)
+    priority: int = spec(1, ge=0, le=1000)
+    sla_hours: float | None = spec(None, gt=0)
+    report_delay_hours: float = spec(0.0, ge=0, le=24 * 365)
+    patience_hours: float | None = spec(None, gt=0)
     patience_dist: Literal["exponential", "fixed"] = "exponential"
-    elderly_multiplier: float = spec(1.0, ge=0)
-    size_elasticity: float = spec(0.0, ge=0)
+    elderly_multiplier: float = spec(1.0, ge=0, le=1000)
+    size_elasticity: float = spec(0.0, ge=0, le=10)
     property_sensitive: bool = False
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(role for stage in self.stages for role in stage.roles)
+
     def check(self, path: str) -> None:
-        if not self.handlers:
-            raise ScenarioError(join(path, "handlers"), "must name at least one role")
-        if len(set(self.handlers)) != len(self.handlers):
-            raise ScenarioError(join(path, "handlers"), "must not repeat a role")
-        if "alliance" in self.handlers[:-1]:
-            raise ScenarioError(join(path, "handlers"), "'alliance' can only be the last handler")
-        if len(self.escalation) != len(self.handlers) - 1:
-            raise ScenarioError(join(path, "escalation"),
-                                f"must have {len(self.handlers) - 1} probabilities (one per handler "
-                                f"that can pass the request on), got {len(self.escalation)}")
-        for role in self.handlers:
+        if not self.stages:
+            raise ScenarioError(join(path, "stages"), "must list at least one stage")
+        roles = self.roles
+        repeated = sorted({r for r in roles if roles.count(r) > 1})
+        if repeated:
+            raise ScenarioError(join(path, "stages"), f"role {repeated[0]!r} appears in two stages")
+        for k, stage in enumerate(self.stages[:-1]):
+            if "alliance" in stage.roles:
+                raise ScenarioError(join(path, f"stages[{k}].roles"), "'alliance' can only be in the last stage")
+        if self.stages[-1].pass_on:
+            raise ScenarioError(join(path, f"stages[{len(self.stages) - 1}].pass_on"),
+                                "must be 0: the last stage has nobody to pass the request on to")
+        for role in roles:
             if role != "alliance" and role not in self.service:
                 raise ScenarioError(join(path, f"service.{role}"), "missing (every handler needs a service time)")
-        extra = sorted(set(self.service) - set(self.handlers))
+        extra = sorted(set(self.service) - set(roles))
         if extra:
             raise ScenarioError(join(path, f"service.{extra[0]}"), "is not one of this type's handlers")
+        if self.schedule == "regular":
+            if self.origin != "staff":
+                raise ScenarioError(join(path, "schedule"), "'regular' is for staff work (origin = \"staff\")")
+            for name in ("sla_hours", "patience_hours"):
+                if getattr(self, name) is not None:
+                    raise ScenarioError(join(path, name), "leave it out: a regular task is due within its "
+                                                          "interval and dropped when the next one falls due")
+        elif self.sla_hours is None:
+            raise ScenarioError(join(path, "sla_hours"), "missing (required)")
+        if self.home_visit and (self.origin != "staff" or roles != ("grid_leader",)):
+            raise ScenarioError(join(path, "home_visit"),
+                                "must be a staff type (origin = \"staff\") handled by grid_leader alone")
+        if self.visit_finds != "nothing" and self.origin != "resident":
+            raise ScenarioError(join(path, "visit_finds"), "only residents' problems can be found on a visit")
 
     def reach(self) -> list[float]:
         """Probability that each stage is reached when every handler is staffed."""
         p, out = 1.0, []
-        for k in range(len(self.handlers)):
+        for stage in self.stages:
             out.append(p)
-            if k < len(self.escalation):
-                p *= self.escalation[k]
+            p *= stage.pass_on
         return out
-
-
-@dataclass(frozen=True, kw_only=True)
-class Costs:
-    per_sub_district_yuan: float = spec(0.0, ge=0)
-    per_community_yuan: float = spec(0.0, ge=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,6 +430,7 @@ class Scenario:
     roles: Roles
     requests: Mapping[str, RequestType]
     profiles: Mapping[str, Profile] = spec({})
+    residents: Residents = Residents()
     costs: Costs = Costs()
     run: Run = Run()
     description: str = ""
@@ -329,6 +443,8 @@ class Scenario:
             if rt.profile != "flat" and rt.profile not in self.profiles:
                 raise ScenarioError(join(p, "profile"),
                                     f"unknown profile {rt.profile!r} (defined: {', '.join(['flat', *self.profiles])})")
+        if sum(rt.home_visit for rt in self.requests.values()) > 1:
+            raise ScenarioError("requests", "at most one type can be the routine home visit (home_visit = true)")
         modes = self.roles.property_manager.modes
         total = sum(m.compounds for m in modes.values())
         if total != self.city.compounds:
@@ -337,6 +453,9 @@ class Scenario:
         if self.stations.count > self.grid_count:
             raise ScenarioError("stations.count",
                                 f"must be <= the number of grids ({self.grid_count}), got {self.stations.count}")
+        if self.residents.hotline_when_closed > 0 and self.roles.hotline.operators == 0:
+            raise ScenarioError("residents.hotline_when_closed",
+                                "residents call 12345, but roles.hotline.operators is 0 (give it operators)")
         for role, rho in offered_load(self).items():
             if rho >= 1:
                 raise ScenarioError(f"roles.{role}",
@@ -349,7 +468,8 @@ class Scenario:
 
 
 def staff_counts(s: Scenario) -> dict[str, int]:
-    """Head count by role implied by the scenario (before the city is drawn)."""
+    """Posts by role implied by the scenario (before the city is drawn); for the hotline and
+    110, the places on duty at once."""
     r, c = s.roles, s.city
     grid_leaders = max(round(r.grid_leader.per_grid * s.grid_count),
                        r.grid_leader.min_per_station * s.stations.count)
@@ -363,15 +483,19 @@ def staff_counts(s: Scenario) -> dict[str, int]:
         "volunteer": r.volunteer.count,
         "property_manager": sum(m.compounds * m.staff for m in modes.values()),
         "alliance": r.alliance.count,
+        "hotline": r.hotline.operators,
+        "police110": r.police110.patrols_per_sub_district * c.sub_districts,
     }
 
 
 def offered_load(s: Scenario) -> dict[str, float]:
     """City-wide offered load / capacity by role: >= 1 means a queue grows without bound.
 
-    Counts each stage's expected work (rate x reach x mean service) against the
-    role's head count x hours on duty; walking time is left out, so this is a
-    lower bound of the real load, used to reject hopeless scenarios early.
+    Counts the certain work of each role, the stages it is the only role of
+    (rate x reach x mean service), against its head count x hours on duty.
+    Walking time and stages shared by several roles are left out, so this is
+    a lower bound of the real load, used to reject hopeless scenarios early;
+    the model checks every unit with travel and duty hours before it runs.
     """
     counts = staff_counts(s)
     work = {role: 0.0 for role in ROLES}
@@ -379,14 +503,16 @@ def offered_load(s: Scenario) -> dict[str, float]:
     for rt in s.requests.values():
         arrivals = rt.rate_per_household_year * s.city.households
         p = 1.0
-        for k, role in enumerate(rt.handlers):
-            if counts[role] == 0:
+        for stage in rt.stages:
+            staffed = [role for role in stage.roles if counts[role] > 0]
+            if not staffed:
                 continue
+            role = staffed[0]
             take = bl_share if role == "building_leader" else 1.0
-            minutes = 1.0 if role == "alliance" else rt.service[role].mean_minutes
-            work[role] += arrivals * p * take * minutes
-            passed_on = rt.escalation[k] if k < len(rt.escalation) else 0.0
-            p = p * (1 - take) + p * take * passed_on
+            if len(staffed) == 1:
+                minutes = 1.0 if role == "alliance" else rt.service[role].mean_minutes
+                work[role] += arrivals * p * take * minutes
+            p = p * (1 - take) + p * take * stage.pass_on
     load = {}
     for role in ROLES:
         if counts[role] == 0 or work[role] == 0:

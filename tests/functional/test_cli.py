@@ -24,7 +24,10 @@ def test_json_is_one_object_with_the_promised_keys():
                 "sla_met_share", "escalated_share", "utilisation", "walk15_coverage_share",
                 "cost_yuan_per_year", "by_type"):
         assert key in s
-    assert set(s["requests"]) == {"created", "resolved", "open", "abandoned"}
+    assert set(s["requests"]) == {"created", "resolved", "open", "abandoned", "unreported"}
+    for key in ("hotline_share", "police110_share", "visit_completion_share", "time_hours", "channel_share",
+                "backlog_growth_per_week", "overloaded_units"):
+        assert key in s
     assert set(s["wait_minutes"]) >= {"mean", "p50", "p90", "p95"}
     assert s["seed"] == 3 and s["days"] == 15 and s["requests"]["created"] > 0
 
@@ -38,7 +41,7 @@ def test_table_and_out_folder(tmp_path):
                      "visits.parquet"]
     req = pd.read_parquet(tmp_path / "o" / "requests.parquet")
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert (req["created"] >= summary["warmup_days"] * 1440).sum() == summary["all_requests"]["created"]
+    assert (req["created_minute"] >= summary["warmup_days"] * 1440).sum() == summary["all_requests"]["created"]
 
 
 @pytest.mark.parametrize("args, names", [
@@ -49,7 +52,7 @@ def test_table_and_out_folder(tmp_path):
     (["run", MMC, "--days", "5"], "run.warmup_days: must be less than days"),
     (["run", MMC, "--set", "city.population=-4"], "city.population"),
     (["run", MMC, "--set", "nonsense"], "--set nonsense"),
-    (["run", MMC, "--set", "requests.errand.handlers=['mayor']"], "requests.errand.handlers[0]"),
+    (["run", MMC, "--set", "requests.errand.stages=[{roles=['mayor']}]"], "requests.errand.stages[0].roles[0]"),
     (["run", MMC, "--out", "/proc/cannot/write"], "--out"),
 ])
 def test_bad_input_is_one_line_exit_2(args, names):

@@ -121,13 +121,20 @@ def test_experiments_too_large_or_degenerate_are_refused_before_running(tmp_path
 
 
 def test_memory_and_bound_checks_say_what_to_change():
-    big = with_overrides(load(MMC), [("city.population", 10_000_000), ("run.days", 3650.0),
-                                     ("roles.station_head.per_station", 100_000)])
-    est = limits.estimate([big], replicates=1)
-    with pytest.raises(limits.TooLarge, match=r"one run would need about [\d,.]+ [GT]B of memory, and this machine "
+    mmc = load(MMC)
+    rate = sum(rt.rate_per_household_year for rt in mmc.requests.values())
+    year = with_overrides(mmc, [("run.days", 365.0)])
+    assert limits.expected_requests(year) == pytest.approx(mmc.city.households * rate)
+    longer = with_overrides(mmc, [("run.days", 3650.0)])
+    assert limits.run_bytes(longer) > limits.run_bytes(year)
+    huge = limits.Estimate(runs=1, requests=5e9, largest_run_bytes=8e12, at_once=1)
+    with pytest.raises(limits.TooLarge, match=r"one run would need about 8 TB of memory, and this machine "
                                               r"has 16.0 GB; lower the days"):
-        limits.check("gridsim run", est, memory=16e9)
-    small = limits.estimate([load(MMC)], replicates=1000)
+        limits.check("gridsim run", huge, memory=16e9)
+    two = limits.Estimate(runs=4, requests=1e6, largest_run_bytes=10e9, at_once=2)
+    with pytest.raises(limits.TooLarge, match="2 runs at once: 20.0 GB.*fewer --workers"):
+        limits.check("sweep", two, memory=16e9)
+    small = limits.estimate([mmc], replicates=1000)
     with pytest.raises(limits.TooLarge, match="pass --max-requests"):
         limits.check("sweep", small, max_requests=1e5, memory=16e9)
     limits.check("sweep", small, max_requests=1e9, memory=16e9)          # the override lets it run

@@ -195,5 +195,5 @@ def test_failed_and_missing_runs_are_reported(results, tmp_path, capsys):
     assert "Warning: incomplete results" in head
     assert "1 run(s) failed" in head and "p0000-r0001" in head and "out of memory" in head
     assert re.search(r"none \(point 0\): 1 of 2", head)
-    rows = {r[0]: r for r in _table_rows(text, "resolution_hours.p90")}
+    rows = {r[0]: r for r in _table_rows(text, "resolution_hours.p50")}
     assert rows["none"][1] == "1" and rows["none"][6] == "n < 2: no interval"

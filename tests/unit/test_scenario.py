@@ -11,7 +11,7 @@ def test_bundled_scenarios_load(meihekou, mmc):
     old = load(SCENARIOS / "meihekou_2018.toml")
     assert meihekou.grid_count == 341 and old.grid_count == 162
     assert old.stations.count == 0 and old.roles.building_leader.per_building == 0
-    assert mmc.requests["errand"].handlers == ("station_head",)
+    assert mmc.requests["errand"].roles == ("station_head",)
 
 
 def test_hash_is_stable_and_content_based(meihekou):
@@ -32,12 +32,40 @@ BAD_SETS = [
     ("city.bogus=1", "city.bogus: unknown key"),
     ("city.population=abc", "city.population: must be an integer"),
     ("roles.volunteer.count=-5", "roles.volunteer.count: must be >= 0"),
-    ("requests.errand.escalation=[0.5]", "requests.errand.escalation: must have 2 probabilities"),
-    ("requests.errand.escalation=[0.5, 1.5]", "requests.errand.escalation[1]: must be <= 1"),
+    ("requests.errand.stages=[{roles=['station_head'], pass_on=1.5}]", "requests.errand.stages[0].pass_on: must be <= 1"),
+    ("requests.errand.stages=[{roles=['station_head'], pass_on=0.5}]",
+     "requests.errand.stages[0].pass_on: must be 0: the last stage"),
+    ("requests.errand.stages=[]", "requests.errand.stages: must list at least one stage"),
+    ("requests.errand.stages=[{roles=[]}]", "requests.errand.stages[0].roles: must name at least one role"),
+    ("requests.errand.stages=[{roles=['station_head', 'building_leader']}]",
+     "'building_leader' must be the only role of its stage"),
+    ("requests.care.stages=[{roles=['volunteer']}, {roles=['volunteer']}]", "role 'volunteer' appears in two stages"),
+    ("requests.care.stages=[{roles=['volunteer'], wait_hours=-1}]", "requests.care.stages[0].wait_hours: must be >= 0"),
+    ("requests.care.stages=[{roles=['hotline']}]", "requests.care.stages[0].roles[0]: must be one of"),
+    ("requests.errand.visit_finds='street'", "requests.errand.visit_finds: must be one of"),
+    ("requests.visit.visit_finds='household'", "requests.visit.visit_finds: only residents' problems"),
+    ("requests.errand.schedule='regular'", "requests.errand.schedule: 'regular' is for staff work"),
+    ("requests.errand.home_visit=true", "requests.errand.home_visit: must be a staff type"),
+    ("roles.grid_leader.cover='sometimes'", "roles.grid_leader.cover: must be one of"),
+    ("roles.grid_leader.cover_after_minutes=0", "roles.grid_leader.cover_after_minutes: must be > 0"),
+    ("roles.hotline.operators=-1", "roles.hotline.operators: must be >= 0"),
+    ("roles.hotline.operators=0", "residents.hotline_when_closed: residents call 12345, but roles.hotline.operators is 0"),
+    ("roles.hotline.call={mean_minutes=0}", "roles.hotline.call.mean_minutes: must be > 0"),
+    ("roles.police110.response_minutes=-3", "roles.police110.response_minutes: must be >= 0"),
+    ("residents.hotline_when_closed=1.2", "residents.hotline_when_closed: must be <= 1"),
+    ("costs.night_premium=-0.1", "costs.night_premium: must be >= 0"),
+    ("costs.full_time_hours_per_week=0", "costs.full_time_hours_per_week: must be > 0"),
+    ("roles.volunteer.coordination_yuan_per_volunteer='lots'",
+     "roles.volunteer.coordination_yuan_per_volunteer: must be a number"),
+    ("roles.police.shifts=[]", "roles.police.shifts: must list at least one shift"),
+    ("roles.alliance.meeting_interval_days=0.001", "roles.alliance.meeting_interval_days: must be >= 1"),
+    ("city.communities=500", "city.communities: must be <= compounds (420)"),
+    ("requests.errand.rate_per_household_year=1e300", "requests.errand.rate_per_household_year: must be <= 10000"),
+    ("run.refuse_overloaded='yes'", "run.refuse_overloaded: must be true or false"),
     ("roles.property_manager.modes.none.compounds=15", "compounds per mode sum to 421"),
     ("requests.dispute.profile='nope'", "requests.dispute.profile: unknown profile"),
     ("requests.visit.rate_per_household_year=40", "roles.grid_leader: offered load"),
-    ("requests.care.handlers=['volunteer', 'mayor']", "requests.care.handlers[1]: must be one of"),
+    ("requests.care.stages=[{roles=['volunteer', 'mayor']}]", "requests.care.stages[0].roles[1]: must be one of"),
     ("run.warmup_days=400", "run.warmup_days: must be less than days"),
 ]
 
