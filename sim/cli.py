@@ -502,8 +502,49 @@ def cmd_report(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- warmup
+def add_warmup(sub) -> None:
+    p = sub.add_parser("warmup", help="measure how long a scenario takes to reach its steady state (MSER, weekly batches)",
+                       description="Runs the scenario from empty for several replicates and prints, for daily "
+                                   "series of queues, open requests and busy grid leaders, the MSER "
+                                   "truncation point: the warm-up its figures need.")
+    p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                   help="scenario file or bundled name (default: meihekou_2020)")
+    p.add_argument("--days", type=DAYS, default=182.0, help="simulated days per replicate (default 182)")
+    p.add_argument("--replicates", type=REPLICATES, default=5, help="replicates (default 5)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the first replicate (default 0)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario field by its dotted path")
+    p.add_argument("--figure", type=out_folder, metavar="STEM",
+                   help="also draw the series and their truncation points to STEM.png and STEM.svg")
+    p.set_defaults(func=cmd_warmup)
+
+
+def cmd_warmup(args) -> int:
+    from tqdm import tqdm
+
+    from .analysis.warmup import figure
+    from .experiments import warmup
+    from .scenario import load, resolve_scenario
+
+    scenario = load(resolve_scenario(args.scenario),
+                    [*args.overrides, ("run.warmup_days", 0.0, "--days"),
+                     ("run.days", args.days, f"--days {args.days:g}")])
+    with tqdm(total=args.replicates, desc="warmup", unit="run", file=sys.stderr, leave=False) as bar:
+        daily, truncation = warmup.measure(scenario, args.replicates, args.seed, tick=lambda: bar.update(1))
+    print(f"{scenario.name}: {args.replicates} replicates of {args.days:g} days from empty; MSER truncation (weekly batches) "
+          "of the daily mean over replicates")
+    for name, days in truncation.items():
+        print(f"  {name.replace('_', ' '):<22}{days:>5} days")
+    print(f"warm-up needed: {max(truncation.values())} days")
+    if args.figure:
+        for path in figure(daily, truncation, args.figure):
+            print(f"wrote {path}")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report]
+COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup]
 
 
 def build_parser() -> Parser:

@@ -36,7 +36,9 @@ class TooLarge(ValueError):
 
 def expected_requests(scenario: Scenario) -> float:
     """Requests one run is expected to draw (residents' and staff's, before any is resolved)."""
-    rate = sum(float(getattr(rt, "rate_per_household_year", 0.0)) for rt in scenario.requests.values())
+    elderly = scenario.city.elderly_share
+    rate = sum(rt.rate_per_household_year * (1 + elderly * (rt.elderly_multiplier - 1))
+               for rt in scenario.requests.values())
     return scenario.city.households * rate * scenario.run.days / 365.0
 
 

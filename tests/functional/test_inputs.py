@@ -122,7 +122,8 @@ def test_experiments_too_large_or_degenerate_are_refused_before_running(tmp_path
 
 def test_memory_and_bound_checks_say_what_to_change():
     mmc = load(MMC)
-    rate = sum(rt.rate_per_household_year for rt in mmc.requests.values())
+    elderly = mmc.city.elderly_share
+    rate = sum(rt.rate_per_household_year * (1 + elderly * (rt.elderly_multiplier - 1)) for rt in mmc.requests.values())
     year = with_overrides(mmc, [("run.days", 365.0)])
     assert limits.expected_requests(year) == pytest.approx(mmc.city.households * rate)
     longer = with_overrides(mmc, [("run.days", 3650.0)])
