@@ -175,7 +175,7 @@ class DyingPool:
     capacity = 3
 
     def __init__(self):
-        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
         self.restarts = 0
 
     def submit(self, fn, task):
@@ -183,7 +183,7 @@ class DyingPool:
 
     def restart(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
         self.restarts += 1
 
 
