@@ -214,3 +214,13 @@ def test_degenerate_scenario_values_run_or_are_one_line(capsys, assignment, fiel
     code = main(["run", MMC, "--days", "12", "--set", assignment])
     if code != 0:                               # refused: one line naming what was typed and the field
         one_error_line(capsys, code, f"--set {assignment}", field)
+
+
+@pytest.mark.parametrize("body, texts", [
+    ('kpis = ["seed"]\n', ["kpis[0]: 'seed' is not a KPI"]),
+    ('until_ci = { metric = "scenario", half_width = 1.0 }\n', ["until_ci.metric: 'scenario' is not a KPI"]),
+    ('[labels]\nnobody = "x"\n', ["labels.nobody: is neither a factor path nor an option name"]),
+])
+def test_experiment_kpis_and_labels_are_checked(tmp_path, capsys, body, texts):
+    spec = write_spec(tmp_path, body)
+    one_error_line(capsys, main(["sweep", spec, "--results", str(tmp_path / "res"), "--quiet"]), *texts)
