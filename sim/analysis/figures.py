@@ -164,7 +164,8 @@ def kpi_info(name: str) -> KPI:
 
 
 # ---------------------------------------------------------------- 1. KPI by option
-HEADLINE_FIGURE_KPIS = ("resolution_hours.p90", "sla_met_share", "cost_yuan_per_year")
+HEADLINE_FIGURE_KPIS = ("resolution_hours.p90", "sla_met_share", "abandoned_share", "visit_completion_share",
+                        "cost_yuan_per_year")
 
 
 def _sla_line(ax, res: Results, kpi: str, scale: float = 1.0, vertical: bool = True) -> None:
@@ -247,7 +248,8 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
         ax.errorbar(p90[i], cost[i], xerr=xerr, yerr=yerr, fmt="o", markersize=9, markerfacecolor=face,
                     markeredgecolor=col, ecolor="0.7" if dom[i] else col, capsize=3, zorder=2,
                     markeredgewidth=1.8)
-        text = res.label(p) + (" (baseline)" if p == res.baseline_point else "") + (" - dominated" if dom[i] else "")
+        text = (res.label(p) + (" (baseline)" if p == res.baseline_point else "") + (" - dominated" if dom[i] else "")
+                + _also(res, p))
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=face,
                               markeredgecolor=col, markeredgewidth=1.8, label=text))
     ax.set_xlabel(kpi_info(service_kpi).axis_label + ", mean and 95% CI")
@@ -258,6 +260,51 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
     ax.margins(0.12)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
               ncol=2 if len(handles) > 6 else 1)
+    save(fig, stem, dpi)
+    return fig
+
+
+def _also(res: Results, point: int) -> str:
+    """What the frontier's two axes leave out, beside each option: abandonment and visit completion
+    (an option must not look faster by losing requests or skipping visits)."""
+    notes = []
+    for kpi, short in (("abandoned_share", "abandoned"), ("visit_completion_share", "visits made")):
+        if kpi in res.runs.columns:
+            value = res.stats(kpi).loc[point, "mean"]
+            if not math.isnan(value):
+                notes.append(f"{short} {100 * value:.1f}%")
+    return f" [{', '.join(notes)}]" if notes else ""
+
+
+# ---------------------------------------------------------------- where the time goes
+TIME_PARTS = ("reporting", "hotline", "waiting_on_duty", "waiting_off_duty", "travel", "service")
+TIME_COLOURS = ("#9e9ac8", "#fdae6b", "#6baed6", "#08519c", "#74c476", "#525252")
+
+
+def time_parts(res: Results, stem, dpi: int = DPI):
+    """Where residents' time goes, by option: mean hours of a resolved request in each part of its
+    journey (they add up to its mean resolution time), averaged over replicates."""
+    pts = res.points
+    columns = [f"time_hours.{part}" for part in TIME_PARTS]
+    missing = [c for c in columns if c not in res.runs.columns]
+    if missing:
+        raise KeyError(f"these runs have no {missing[0]} column")
+    means = np.array([[res.stats(c).loc[p, "mean"] for c in columns] for p in pts])
+    fig = new_figure((9, 1.6 + 0.55 * len(pts)))
+    ax = fig.subplots()
+    y = np.arange(len(pts))[::-1]
+    left = np.zeros(len(pts))
+    for k, part in enumerate(TIME_PARTS):
+        ax.barh(y, means[:, k], left=left, color=TIME_COLOURS[k], label=part.replace("_", " "), height=0.6)
+        left += means[:, k]
+    for yi, total in zip(y, left):
+        ax.text(total, yi, f" {total:.1f} h", va="center", fontsize=8)
+    ax.set_yticks(y, [res.label(p, 30) + ("\n(baseline)" if p == res.baseline_point else "") for p in pts])
+    ax.set_xlabel("mean hours of a resolved resident's request, from the problem arising to resolution")
+    ax.set_title(f"{res.manifest.get('experiment')}: where the time goes (mean over replicates)", fontsize=11)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(TIME_PARTS), fontsize=8, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    ax.margins(x=0.12)
     save(fig, stem, dpi)
     return fig
 
@@ -464,6 +511,7 @@ FIGURES = {
     "differences": "Paired differences against the baseline with 95% confidence intervals",
     "kpi_by_option": "Key results by option with 95% confidence intervals",
     "frontier": "Cost against service: the frontier of non-dominated options",
+    "time_parts": "Where the time goes: reporting, 12345, waiting on and off duty, travel and service",
     "backlog": "Backlog of open requests by type: baseline and best option",
     "resolution_cdf": "Distribution of resolution time by option",
     "city_map": "City map of the baseline: p90 wait by grid, stations and their walking circles",

@@ -184,6 +184,7 @@ def make_figures(res: Results, out: Path, map_input: MapInput | None,
         "differences": lambda stem: F.differences(res, stem, dpi=dpi),
         "kpi_by_option": lambda stem: F.kpi_by_option(res, stem, dpi=dpi),
         "frontier": lambda stem: F.frontier(res, stem, dpi=dpi),
+        "time_parts": lambda stem: F.time_parts(res, stem, dpi=dpi),
         "backlog": lambda stem: F.backlog(res, stem, dpi=dpi),
         "resolution_cdf": lambda stem: F.resolution_cdf(res, stem, dpi=dpi),
     }

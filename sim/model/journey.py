@@ -72,17 +72,14 @@ class Journey:
         """A home visit to household h finds its unreported problems, and those of its building
         that the neighbours know of: each is reported now, through the grid leader."""
         m = self.m
-        created, reported, own = m.r_created, m.r_reported, m.r_own_report
-        for found, pointers, ends, key in ((m.hh_findable, m.hh_find_next, m.hh_find_end, h),
-                                           (m.building_findable, m.building_find_next, m.building_find_end,
-                                            m.hh_building[h])):
-            i, end = pointers[key], ends[key]
-            while i < end and created[found[i]] <= t:
-                r = found[i]
-                if reported[r] is None and own[r] >= t:
+        for found, key in ((m.hh_findable, h), (m.building_findable, m.hh_building[h])):
+            i, arose = found.next[key], found.created
+            while arose[i] <= t:                       # each group ends with a sentinel that never arises
+                r = found.request[i]
+                if m.r_reported[r] is None and m.r_own_report[r] >= t:
                     self.report(r, t, VISIT)
                 i += 1
-            pointers[key] = i
+            found.next[key] = i
 
     # ------------------------------------------------------------------ a stage
     def choose(self, v: int, t: float):

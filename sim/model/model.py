@@ -155,11 +155,10 @@ class GridModel(mesa.Model):
         self.next_arrival = self.found = self.skipped = 0
         # what a home visit can find: per household, and per building, requests in order of arising
         self.hh_building = _array("q", self.city.hh_building)
-        self.hh_findable, self.hh_find_next, self.hh_find_end = _index(
-            np.flatnonzero(p.findable), req.household, req.created, self.city.households)
-        self.building_findable, self.building_find_next, self.building_find_end = _index(
-            np.flatnonzero(p.neighbours_know), self.city.hh_building[req.household], req.created,
-            len(self.city.building_compound))
+        self.hh_findable = _Findable.of(np.flatnonzero(p.findable), req.household, req.created,
+                                        self.city.households)
+        self.building_findable = _Findable.of(np.flatnonzero(p.neighbours_know), self.city.hh_building[req.household],
+                                              req.created, len(self.city.building_compound))
 
     def _schedule_shifts_and_meetings(self) -> None:
         self.on_duty = [True] * len(ROLES)
@@ -198,7 +197,7 @@ class GridModel(mesa.Model):
 
     @property
     def waiting(self) -> int:
-        return sum(p.waiting for p in self.pools)
+        return sum(len(p.queue) - p.stale for p in self.pools)
 
     @property
     def in_service(self) -> int:
@@ -325,16 +324,27 @@ class GridModel(mesa.Model):
         self.now = until
 
 
-def _index(rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> tuple[array, array, array]:
-    """Requests `rows` grouped by key[row], in order of arising within a group: the flat id
-    array, and each group's first and end positions in it (the first is a moving pointer).
-    Arrays, not lists: home visits jump around the city, and contiguous memory is what keeps
-    that fast."""
-    k = key[rows]
-    order = np.lexsort((created[rows], k))
-    counts = np.bincount(k, minlength=groups)
-    ends = np.cumsum(counts)
-    return _array("q", rows[order]), _array("q", ends - counts), _array("q", ends)
+class _Findable:
+    """What home visits can find, per household (or building): the requests in order of arising,
+    each group ended by a sentinel that never arises, and a pointer per group to the first request
+    a visit has not yet looked at. Arrays, not lists, and each request's time of arising stored
+    beside its id: home visits jump around the city, and contiguous memory keeps that fast."""
+    __slots__ = ("request", "created", "next")
+
+    def __init__(self, request: array, created: array, next: array):
+        self.request, self.created, self.next = request, created, next
+
+    @classmethod
+    def of(cls, rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> "_Findable":
+        k = key[rows]
+        order = np.lexsort((created[rows], k))
+        counts = np.bincount(k, minlength=groups)
+        starts = np.cumsum(counts + 1) - (counts + 1)          # each group has one more slot: its sentinel
+        ids = np.full(len(rows) + groups, -1, dtype=np.int64)
+        when = np.full(len(rows) + groups, np.inf)
+        position = np.repeat(starts, counts) + (np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts))
+        ids[position], when[position] = rows[order], created[rows[order]]
+        return cls(_array("q", ids), _array("d", when), _array("q", starts))
 
 
 def _array(kind: str, values: np.ndarray) -> array:

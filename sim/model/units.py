@@ -34,10 +34,6 @@ class Pool:
         self.colleagues: tuple = ()   # grid leaders' units at the same station, under the "after" rule
         self.overdue: deque | tuple = ()   # shared by the station: residents' requests waiting for cover
 
-    @property
-    def waiting(self) -> int:
-        return len(self.queue) - self.stale
-
 
 @dataclass(frozen=True)
 class Layout:

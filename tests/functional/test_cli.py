@@ -76,3 +76,11 @@ def test_failed_run_leaves_earlier_results_alone(tmp_path):
     assert gridsim("run", MMC, "--days", "11", "--set", "city.x=1", "--out", str(out_dir)).returncode == 2
     assert (out_dir / "summary.json").read_text() == before
     assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_a_bad_stage_in_a_file_names_the_file_and_the_field(tmp_path):
+    bad = tmp_path / "stages.toml"
+    bad.write_text(f'extends = "{MMC}"\n[requests.errand]\nstages = [{{ roles = ["station_head"], wait_hours = -2 }}]\n')
+    out = gridsim("run", str(bad))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "stages.toml: requests.errand.stages[0].wait_hours: must be >= 0" in out.stderr

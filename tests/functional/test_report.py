@@ -84,6 +84,7 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
     figs = {
         "kpi": F.kpi_by_option(res, tmp_path / "kpi"),
         "frontier": F.frontier(res, tmp_path / "frontier"),
+        "time": F.time_parts(res, tmp_path / "time"),
         "backlog": F.backlog(res, tmp_path / "backlog"),
         "cdf": F.resolution_cdf(res, tmp_path / "cdf"),
         "map": F.city_map(res, city, tmp_path / "map", 15.0, 15 * 75.0),
@@ -94,9 +95,15 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
         assert (tmp_path / f"{name}.svg").stat().st_size > 5000
     kpi = labels(figs["kpi"])
     assert kpi[0] == ("p90 resolution time (h)", "option")
-    assert [x for x, _ in kpi[:3]] == ["p90 resolution time (h)",
+    assert [x for x, _ in kpi[:5]] == ["p90 resolution time (h)",
                                        "requests resolved within their service-level target (%)",
+                                       "requests abandoned (the resident gave up waiting) (%)",
+                                       "routine home visits made of those falling due (%)",
                                        "annual cost (M yuan per year)"]
+    assert labels(figs["time"])[0][0].startswith("mean hours of a resolved resident's request")
+    assert [t.get_text() for t in figs["time"].axes[0].get_legend().get_texts()] == [
+        "reporting", "hotline", "waiting on duty", "waiting off duty", "travel", "service"]
+    assert "abandoned" in " ".join(t.get_text() for t in figs["frontier"].axes[0].get_legend().get_texts())
     assert labels(figs["frontier"])[0] == ("p90 resolution time (h), mean and 95% CI",
                                            "annual cost (M yuan per year)")
     backlog = labels(figs["backlog"])
@@ -207,12 +214,14 @@ def test_forest_plot_of_paired_differences(results, tmp_path):
     fig = F.differences(res, tmp_path / "diff")
     assert (tmp_path / "diff.png").stat().st_size > 5000 and (tmp_path / "diff.svg").is_file()
     axes = fig.axes
-    assert [ax.get_xlabel() for ax in axes] == ["difference from baseline (h)", "difference from baseline (%)",
-                                               "difference from baseline (M yuan per year)"]
+    shown = [k for k in F.HEADLINE_FIGURE_KPIS if k in set(res.table["kpi"])]
+    assert [ax.get_xlabel() for ax in axes] == [f"difference from baseline ({F.kpi_info(k).display_unit})"
+                                               for k in shown]
+    assert axes[-1].get_xlabel() == "difference from baseline (M yuan per year)"
     assert axes[0].get_title() == "P90 resolution time\n(better: left of 0)"
     assert [t.get_text() for t in axes[0].get_yticklabels()] == ["No building leaders"]   # the baseline is 0
     row = res.table[(res.table["point"] == 0) & (res.table["kpi"] == "cost_yuan_per_year")].iloc[0]
-    marker = axes[2].lines[0]
+    marker = axes[-1].lines[0]
     assert marker.get_xdata()[0] == pytest.approx(row["diff"] * 1e-6)
     assert (marker.get_markerfacecolor() == "white") == (not row["distinguishable"])
     assert any(line.get_xdata()[0] == 0 for line in axes[0].lines[1:])               # the zero line
