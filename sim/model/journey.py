@@ -15,8 +15,8 @@ visit `wait`s in the unit's queue (by priority, then first come first
 served). When a visit `end`s, the request is `hand`ed `on` to its next stage
 or resolved, and the handler takes the `next_in_line`: from its own queue,
 or, under the "after" cover rule, the oldest resident's request that has
-waited `cover_after` minutes at a colleague's grid (the station's overdue
-list). Residents who gave up are dropped when their turn
+waited `cover_after` minutes on duty at a colleague's grid (the station's
+overdue list), when it is more urgent than their own next visit. Residents who gave up are dropped when their turn
 comes (lazy abandonment). A grid leader's routine home visit `look`s
 `around` when it starts and reports what it finds.
 
@@ -118,7 +118,7 @@ class Journey:
         m = self.m
         heappush(pool.queue, (m.v_priority[v], next(m.calendar.seq), v))
         if pool.colleagues and m.v_resident[v]:
-            m.calendar.schedule(t + m.cover_after, COVER, v)
+            m.calendar.schedule(m.cover_time(pool.role, t), COVER, v)
 
     def start(self, agent, v: int, t: float) -> None:
         m = self.m
@@ -162,17 +162,32 @@ class Journey:
                 pool.stale -= 1
         return None
 
-    def take_from_colleague(self, pool, t: float) -> int | None:
-        """The oldest of the station's overdue requests (waited `cover_after` minutes at a
-        colleague's grid) whose resident is still waiting, if any; it moves to `pool`."""
+    def take_from_colleague(self, pool, t: float, before: float = INF) -> int | None:
+        """The oldest of the station's overdue requests (waited `cover_after` minutes on duty at a
+        colleague's grid) whose resident is still waiting, if it is more urgent than `before`
+        (the priority of pool's own next visit); it moves to `pool`."""
         m = self.m
         overdue = pool.overdue
         while overdue:
-            v = overdue.popleft()
-            if m.v_start[v] is None and m.v_deadline[v] >= t:
+            v = overdue[0]
+            if m.v_start[v] is not None or m.v_deadline[v] < t:
+                overdue.popleft()                 # started by its own leader, or given up
+            elif m.v_priority[v] < before:
+                overdue.popleft()
                 self.move(v, pool)
                 return v
+            else:
+                return None
         return None
+
+    def next_for(self, pool, t: float) -> int | None:
+        """What a free handler of `pool` takes next: a colleague's overdue request if it is more
+        urgent than their own next (a resident before a routine visit), else their own next."""
+        if pool.overdue:
+            v = self.take_from_colleague(pool, t, pool.queue[0][0] if pool.queue else INF)
+            if v is not None:
+                return v
+        return self.take(pool, t)
 
     def move(self, v: int, pool) -> None:
         """A colleague's unit takes waiting visit v: its entry in its own queue becomes void."""
@@ -182,11 +197,8 @@ class Journey:
         m.v_pool[v] = pool
 
     def next_in_line(self, pool, agent, t: float) -> None:
-        m = self.m
-        if m.on_duty[pool.role]:
-            v = self.take(pool, t)
-            if v is None and pool.overdue:
-                v = self.take_from_colleague(pool, t)
+        if self.m.on_duty[pool.role]:
+            v = self.next_for(pool, t)
             if v is not None:
                 self.start(agent, v, t)
                 return
@@ -204,13 +216,13 @@ class Journey:
 
     # ------------------------------------------------------------------ calendar events
     def cover(self, v: int, t: float) -> None:
-        """COVER: visit v has waited `cover_after` minutes; a free colleague on duty takes it, or
-        it goes on the station's overdue list for the next colleague to come free."""
+        """COVER: visit v has waited `cover_after` minutes on duty; a free colleague takes it, or it
+        goes on the station's overdue list for the next colleague to come free."""
         m = self.m
         if m.v_start[v] is not None or m.v_deadline[v] < t:
             return
         pool = m.v_pool[v]
-        if m.on_duty[pool.role]:
+        if m.on_duty[pool.role]:            # (always, as the wait is counted on duty; kept for clarity)
             for other in pool.colleagues:
                 if other.busy < other.servers:
                     self.move(v, other)
@@ -220,17 +232,14 @@ class Journey:
         pool.overdue.append(v)
 
     def shift(self, change: ShiftChange, t: float) -> None:
-        """SHIFT: a role goes on duty (its units start their queues, then help colleagues) or off."""
+        """SHIFT: a role goes on duty (its units start on their queues and colleagues' overdue requests)
+        or off."""
         m = self.m
         m.on_duty[change.role] = change.on
         if change.on:
-            pools = m.pools_by_role[change.role]
-            for pool in pools:
-                if pool.queue:
-                    self.fill(pool, t, self.take)
-            for pool in pools:
-                if pool.overdue and pool.busy < pool.servers:
-                    self.fill(pool, t, self.take_from_colleague)
+            for pool in m.pools_by_role[change.role]:
+                if pool.queue or pool.overdue:
+                    self.fill(pool, t, self.next_for)
 
     def meeting(self, pool, t: float) -> None:
         """MEETING: an alliance settles up to its capacity of hard problems at once."""

@@ -86,6 +86,8 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
     last_role = np.full(n, -1, dtype=np.int8)
     last_role[request[grid]] = role[grid]
+    by_110 = np.zeros(n, dtype=bool)
+    by_110[request[role == ROLES.index("police110")]] = True
     origin = np.array([ORIGINS.index(t.origin) for t in model.spec.requests.values()], dtype=np.int8)[req.type]
     hh, city = req.household, model.city
     requests = pd.DataFrame({
@@ -98,7 +100,7 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
         "outcome": pd.Categorical.from_codes(np.where(resolved, 0, np.where(abandoned, 1, 2)), OUTCOMES),
         "visits": np.bincount(request[grid], minlength=n),
-        "handled_by": pd.Categorical.from_codes(last_role, ROLES),
+        "handled_by": pd.Categorical.from_codes(last_role, ROLES), "police110": by_110,
         "sla_hours": p.sla / 60,
     }, copy=False)
     return visits, requests
@@ -233,8 +235,8 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     inside = np.flatnonzero(group >= 0)
     group, parts, G = group[inside], parts[inside], len(names)
     column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
-    outcome, channel, handled = (requests[name].cat.codes.to_numpy()[inside]
-                                 for name in ("outcome", "channel", "handled_by"))
+    outcome, channel = (requests[name].cat.codes.to_numpy()[inside] for name in ("outcome", "channel"))
+    by_110 = requests["police110"].to_numpy()[inside]
     created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
     reported, visits, sla = column("reported_minute"), column("visits"), column("sla_hours") * 60
     hours, observed = resolution_hours(outcome, created, ended, horizon)
@@ -259,7 +261,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     sla_share = _ratio(count(met & due), count(due))
     escalated = _ratio(count(began & (visits > 1)), began_n)
     hotline = _ratio(channels[:, HOTLINE], n)
-    by_110 = _ratio(count(handled == ROLES.index("police110")), n)
+    police110 = _ratio(count(by_110), n)
     abandoned = _ratio(by_outcome["abandoned"], n)
     part_means = [_ratio(count(outcome == 0, parts[:, k]), resolved) for k in range(len(TIME_PARTS))]
     out = {}
@@ -275,7 +277,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
             "report_delay_hours": delay_mean[k],
             "channel_share": dict(zip(CHANNELS, _ratio(channels[k], np.full(len(CHANNELS), channels[k].sum())))),
             "hotline_share": hotline[k],
-            "police110_share": by_110[k],
+            "police110_share": police110[k],
             "time_hours": {part: part_means[i][k] for i, part in enumerate(TIME_PARTS)},
         }
     return out
@@ -482,10 +484,16 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     out["x"] /= np.maximum(out["households"], 1)
     out["y"] /= np.maximum(out["households"], 1)
     grid = res["grid"].to_numpy()
-    g = pd.DataFrame({"grid": grid, "wait": wait}).groupby("grid")["wait"]
     out["requests"] = np.bincount(grid, minlength=city.grids)
-    out["wait_mean_minutes"] = g.mean().reindex(out["grid"]).to_numpy()
-    out["wait_p90_minutes"] = g.quantile(0.9).reindex(out["grid"]).to_numpy()
+    began = ~np.isnan(wait)
+    served = np.bincount(grid[began], minlength=city.grids)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["wait_mean_minutes"] = np.bincount(grid[began], weights=wait[began], minlength=city.grids) / served
+    told = ~np.isnan(res["reported_minute"].to_numpy())
+    outcome = res["outcome"].cat.codes.to_numpy()
+    censored = np.where(began, wait, np.where(outcome == 1, np.inf, H - res["reported_minute"].to_numpy()))
+    out["wait_p90_minutes"] = group_quantiles(censored[told], began[told], grid[told],
+                                              city.grids)[:, list(QUANTILES).index("p90")]
     hours, observed = resolution_hours(res["outcome"].cat.codes.to_numpy(), res["created_minute"].to_numpy(),
                                        res["ended_minute"].to_numpy(), H)
     out["resolution_p90_hours"] = group_quantiles(hours, observed, grid, city.grids)[:, list(QUANTILES).index("p90")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from heapq import heappop, heappush
 
 import mesa
@@ -163,12 +163,14 @@ class GridModel(mesa.Model):
     def _schedule_shifts_and_meetings(self) -> None:
         self.on_duty = [True] * len(ROLES)
         self._duty_starts, self._duty_ends = [[] for _ in ROLES], [[] for _ in ROLES]
+        self._duty_before = [[] for _ in ROLES]        # minutes on duty before each interval starts
         for r, role in enumerate(ROLES):
             if role == "alliance":
                 continue
             shifts = getattr(self.spec.roles, role).shifts
             duty = self.duty[role]
             self._duty_starts[r], self._duty_ends[r] = duty.starts.tolist(), duty.ends.tolist()
+            self._duty_before[r] = np.r_[0.0, np.cumsum(duty.ends - duty.starts)][:-1].tolist()
             if always_on(shifts):
                 continue
             self.on_duty[r] = False
@@ -183,6 +185,17 @@ class GridModel(mesa.Model):
             while t <= self.horizon:
                 self.calendar.schedule(t, MEETING, self.pools[first + a])
                 t += al.meeting_interval_days * 1440
+
+    def cover_time(self, role: int, t: float) -> float:
+        """When a request queued at t will have waited `cover_after` minutes while `role` was on duty."""
+        starts, ends, before = self._duty_starts[role], self._duty_ends[role], self._duty_before[role]
+        i = bisect_right(starts, t)
+        done = 0.0 if i == 0 else before[i - 1] + min(t - starts[i - 1], ends[i - 1] - starts[i - 1])
+        target = done + self.cover_after
+        j = bisect_left(before, target) - 1            # the interval in which the target is reached
+        if j >= len(starts) or target > before[j] + ends[j] - starts[j]:
+            return INF
+        return starts[j] + (target - before[j])
 
     def next_on(self, role: int, t: float) -> float:
         """The first moment at or after t when `role` is on duty (inf: not before the horizon)."""
@@ -227,7 +240,7 @@ class GridModel(mesa.Model):
         ending, are written out inline (its `report`/`arrive`/`start` and
         `end`/`next_in_line`); everything rarer calls the journey's own
         handlers. At a million requests a year the calls alone would cost a
-        third of the loop. `tests/functional/test_journey.py` pins this loop to
+        third of the loop. `tests/functional/test_mechanisms.py` pins this loop to
         `Journey.run` record for record.
         """
         if not self.fast:
@@ -241,7 +254,7 @@ class GridModel(mesa.Model):
         v_pool, v_duration, v_priority, v_next = self.v_pool, self.v_duration, self.v_priority, self.v_next
         v_deadline, v_start, v_agent = self.v_deadline, self.v_start, self.v_agent
         v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
-        on_duty, cover_after, handlers = self.on_duty, self.cover_after, J.handlers
+        on_duty, cover_time, handlers = self.on_duty, self.cover_time, J.handlers
         i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
 
         while True:
@@ -264,12 +277,19 @@ class GridModel(mesa.Model):
                     else:
                         push(there.queue, (v_priority[nxt], next(seq), nxt))
                         if there.colleagues and v_resident[nxt]:
-                            push(heap, (t + cover_after, next(seq), COVER, nxt))
+                            push(heap, (cover_time(there.role, t), next(seq), COVER, nxt))
                 elif nxt == -1:
                     resolved += 1
                 else:
                     J.hand_on(v, t)
-                if on_duty[pool.role]:                # `next_in_line`, inlined
+                if not on_duty[pool.role]:
+                    pool.busy -= 1
+                    pool.free.append(agent)
+                elif pool.overdue:                    # colleagues' overdue requests: the journey
+                    self.abandoned = abandoned
+                    J.next_in_line(pool, agent, t)
+                    abandoned = self.abandoned
+                else:                                 # `next_in_line`, inlined
                     queue = pool.queue
                     while queue:
                         w = pop(queue)[2]
@@ -285,15 +305,8 @@ class GridModel(mesa.Model):
                             J.look_around(v_home[w], t)
                         break
                     else:
-                        w = J.take_from_colleague(pool, t) if pool.overdue else None
-                        if w is None:
-                            pool.busy -= 1
-                            pool.free.append(agent)
-                        else:
-                            J.start(agent, w, t)
-                else:
-                    pool.busy -= 1
-                    pool.free.append(agent)
+                        pool.busy -= 1
+                        pool.free.append(agent)
             if t_arrival > until:
                 break
             r, v = arrival_request[i], arrival_first[i]
@@ -319,7 +332,7 @@ class GridModel(mesa.Model):
             else:
                 push(pool.queue, (v_priority[v], next(seq), v))
                 if pool.colleagues and v_resident[v]:
-                    push(heap, (t_arrival + cover_after, next(seq), COVER, v))
+                    push(heap, (cover_time(pool.role, t_arrival), next(seq), COVER, v))
         self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
         self.now = until
 

@@ -166,6 +166,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                                 f"{lost} of {len(rows)} requests found no staffed handler "
                                 f"(end the journey with a role every household has)")
         first_wait[rows] = waits
+        calls[rows[engaged]] = False        # the resident waits for their building leader, not 12345
         if engaged.any():   # the building leader hears of it sooner, in their hours
             r = rows[engaged]
             heard = bl_duty.next_on(requests.created[r] + bl.report_delay_factor * (requests.contact[r]

@@ -489,20 +489,28 @@ def staff_counts(s: Scenario) -> dict[str, int]:
 
 
 def offered_load(s: Scenario) -> dict[str, float]:
-    """City-wide offered load / capacity by role: >= 1 means a queue grows without bound.
+    """City-wide load that can never be shed / capacity, by role: >= 1 means a queue grows
+    without bound.
 
-    Counts the certain work of each role, the stages it is the only role of
-    (rate x reach x mean service), against its head count x hours on duty.
-    Walking time and stages shared by several roles are left out, so this is
-    a lower bound of the real load, used to reject hopeless scenarios early;
-    the model checks every unit with travel and duty hours before it runs.
+    Work that expires is left out: regular tasks are dropped when the next one
+    falls due, and a resident whose request nobody has started gives up after
+    their patience, so a first stage with finite patience cannot grow for ever.
+    What is counted is every later stage, and first stages of types whose
+    residents never give up (rate x elderly weight x reach x mean service), for
+    the stages a role is the only one of, against its head count x hours on
+    duty. Walking time and stages of several roles are left out too, so this is
+    a lower bound used to reject hopeless scenarios early; the model checks
+    every unit's planned load, with travel and duty hours, before it runs.
     """
     counts = staff_counts(s)
     work = {role: 0.0 for role in ROLES}
     bl_share = s.roles.building_leader.share_available
     for rt in s.requests.values():
-        arrivals = rt.rate_per_household_year * s.city.households
-        p = 1.0
+        if rt.schedule == "regular":
+            continue
+        weight = 1 + s.city.elderly_share * (rt.elderly_multiplier - 1)      # mean over households
+        arrivals = rt.rate_per_household_year * weight * s.city.households
+        reached, unvisited = 1.0, 1.0      # shares of requests reaching the stage, and not yet seen by anyone
         for stage in rt.stages:
             staffed = [role for role in stage.roles if counts[role] > 0]
             if not staffed:
@@ -511,8 +519,10 @@ def offered_load(s: Scenario) -> dict[str, float]:
             take = bl_share if role == "building_leader" else 1.0
             if len(staffed) == 1:
                 minutes = 1.0 if role == "alliance" else rt.service[role].mean_minutes
-                work[role] += arrivals * p * take * minutes
-            p = p * (1 - take) + p * take * stage.pass_on
+                certain = reached - (unvisited if rt.patience_hours is not None else 0.0)
+                work[role] += arrivals * certain * take * minutes
+            unvisited *= 1 - take
+            reached = reached * (1 - take) + reached * take * stage.pass_on
     load = {}
     for role in ROLES:
         if counts[role] == 0 or work[role] == 0:

@@ -64,7 +64,7 @@ BAD_SETS = [
     ("run.refuse_overloaded='yes'", "run.refuse_overloaded: must be true or false"),
     ("roles.property_manager.modes.none.compounds=15", "compounds per mode sum to 421"),
     ("requests.dispute.profile='nope'", "requests.dispute.profile: unknown profile"),
-    ("requests.visit.rate_per_household_year=40", "roles.grid_leader: offered load"),
+    ("requests.hard.rate_per_household_year=5", "roles.grid_leader: offered load"),
     ("requests.care.stages=[{roles=['volunteer', 'mayor']}]", "requests.care.stages[0].roles[1]: must be one of"),
     ("run.warmup_days=400", "run.warmup_days: must be less than days"),
 ]
