@@ -24,7 +24,7 @@ from gridsim.cli import main
 from gridsim.experiments.spec import load_spec
 from gridsim.experiments.sweep import execute, run_sweep
 
-from ..conftest import ROOT, SCENARIOS
+from ..conftest import SCENARIOS
 
 MMC = SCENARIOS / "validation" / "mmc.toml"
 FACTOR = "roles.station_head.per_station"
