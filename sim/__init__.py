@@ -19,9 +19,9 @@ _API = ("load_scenario", "simulate", "experiment", "sweep", "load_results", "com
 __all__ = [*_API, "GridModel", "__version__"]
 
 if TYPE_CHECKING:
-    from .api import (CompareError, ScenarioError, StoreError, SweepError, SweepResult, TooLarge, compare,
-                      experiment, load_results, load_scenario, simulate, sweep)
-    from .model import GridModel
+    from .api import (CompareError, ScenarioError, StoreError, SweepError, SweepResult, TooLarge, compare,  # noqa: F401
+                      experiment, load_results, load_scenario, simulate, sweep)  # noqa: F401
+    from .model import GridModel  # noqa: F401
 
 
 def __getattr__(name: str):

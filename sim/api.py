@@ -152,6 +152,7 @@ def compare(results: str | Path | Stored | SweepResult, baseline: Mapping[str, A
     m = stored.manifest
     base = dict(baseline) if baseline is not None else dict((m.get("spec") or {}).get("baseline") or {})
     if not base and m.get("factors"):
-        raise CompareError("compare: give a baseline {factor path: value} (the experiment names no [baseline])")
+        raise CompareError("compare: give the baseline (--baseline FACTOR=VALUE; from Python, a dict "
+                           "{factor path: value}): the experiment names no [baseline]")
     labels = dict(enumerate(m.get("point_labels") or []))
     return _compare(stored.runs, m.get("factors", []), base, list(kpis or kpis_for(m, stored.runs)), labels)

@@ -387,26 +387,14 @@ def add_compare(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from .analysis import store
-    from .analysis.compare import CompareError, compare, format_table, kpis_for
+    from . import api
+    from .analysis.compare import format_table
 
-    stored = store.read(args.results)
-    manifest, runs = stored.manifest, stored.runs
-    factors = manifest.get("factors", [])
-    if args.baseline:
-        baseline = parse_baseline(args.baseline, factors)
-    else:
-        baseline = dict((manifest.get("spec") or {}).get("baseline") or {})
-        if not baseline:
-            raise UserError("compare: give --baseline FACTOR=VALUE (the experiment names no [baseline])")
-    if runs.empty:
-        raise UserError(f"{args.results}: no finished runs yet")
-    named = manifest.get("point_labels") or []
-    labels = {i: label for i, label in enumerate(named)}
-    try:
-        table = compare(runs, factors, baseline, args.kpi or kpis_for(manifest, runs), labels)
-    except CompareError as err:
-        raise UserError(str(err)) from None
+    stored = api.load_results(args.results)
+    manifest = stored.manifest
+    baseline = parse_baseline(args.baseline, manifest.get("factors", [])) if args.baseline else None
+    table = api.compare(stored, baseline, args.kpi or None)
+    baseline = baseline if baseline is not None else dict((manifest.get("spec") or {}).get("baseline") or {})
     warnings = stored.incomplete()
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)

@@ -1,5 +1,9 @@
 """Shared fixtures: the bundled scenarios, and one short Meihekou run reused by many tests."""
 
+import contextlib
+import io
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,3 +29,23 @@ def mmc():
 def week_run(meihekou):
     """Meihekou 2020, 14 days, seed 1: the full city, short enough for the default suite."""
     return simulate(meihekou, seed=1, days=14)
+
+
+def gridsim(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """The `gridsim` command run in this process (much quicker than a subprocess), with its exit
+    status and what it printed, as subprocess.run would report them."""
+    from gridsim.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(map(str, args)))
+            except SystemExit as stop:          # --help, --version
+                code = stop.code or 0
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["gridsim", *args], code, out.getvalue(), err.getvalue())

@@ -57,14 +57,16 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
         return math.nan, math.nan
     if n < 2:
         return float(x.mean()), math.nan
-    sd = float(x.std(ddof=1))
+    with np.errstate(invalid="ignore"):            # an infinite value: its spread is undefined (NaN)
+        sd = float(x.std(ddof=1))
     return float(x.mean()), float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
 
 
 def unpaired_ci(a, b, level: float = 0.95) -> tuple[float, float]:
     """(mean(a) - mean(b), Welch half-width), treating the two samples as independent."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    with np.errstate(invalid="ignore"):
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0:
         return float(a.mean() - b.mean()), 0.0

@@ -227,10 +227,11 @@ class Store:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             for sub in (self.folder, self.runs_dir, *(self.folder / f"_{x}" for x in EXTRAS)):
                 clean_stale(sub)          # temporary files of a writer that was killed
-            if old is None:
-                manifest = {**identity, "gridsim_version": __version__,
-                            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-                write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))  # inf: a patience
+            started = (old or {}).get("started") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            manifest = {**identity, "gridsim_version": __version__, "started": started}
+            if manifest != old:     # new, or the same spec recorded by an older gridsim: record it in full
+                # JSON with Infinity where a scenario has it (patience_hours = inf): Python reads it back
+                write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         except OSError as err:
             raise StoreError(f"{self.folder}: cannot write there ({describe(err)})") from None
         self._manifest = None

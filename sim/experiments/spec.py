@@ -26,6 +26,7 @@ import numpy as np
 
 from ..analysis.compare import OPTION
 from ..data import folder
+from ..model.kpis import is_kpi
 from ..scenario import Scenario, ScenarioError, bundled_scenario, load, scenario_hash, to_data, with_overrides
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
@@ -252,11 +253,14 @@ class SpecFile:
                                  or not all(c.isalnum() or c in "-_." for c in name)):
             raise ScenarioError("name", f"must be a folder-safe name (letters, digits, - _ .), got {name!r}")
         for i, k in enumerate(self.kpis):
-            if not k:
-                raise ScenarioError(f"kpis[{i}]", "must be a KPI name such as 'by_type.safety.sla_met_share'")
-        for name, bundle in self.options.items():
+            if not is_kpi(k):
+                raise ScenarioError(f"kpis[{i}]", f"{k!r} is not a KPI (see gridsim.model.kpis; e.g. "
+                                                  "'by_type.safety.sla_met_share')")
+        if self.until_ci is not None and not is_kpi(self.until_ci.metric):
+            raise ScenarioError("until_ci.metric", f"{self.until_ci.metric!r} is not a KPI (e.g. 'resolution_hours.p90')")
+        for option, bundle in self.options.items():
             if not bundle:
-                raise ScenarioError(f"options.{name}", "must set at least one dotted scenario path")
+                raise ScenarioError(f"options.{option}", "must set at least one dotted scenario path")
 
 
 def _leaves(table: Mapping, prefix: str = ""):

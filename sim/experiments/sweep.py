@@ -26,7 +26,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..analysis.store import Problem, Store, StoreError, flatten, run_id
+from ..analysis.store import Problem, Store, flatten, run_id
 from ..scenario import from_data, to_data
 from .spec import Spec, run_seed
 

@@ -2,15 +2,13 @@
 
 import copy
 import json
-import subprocess
-import sys
 
 from gridsim.analysis.compare import kpis_for
 from gridsim.experiments import reproduce as rp
 
+from ..conftest import gridsim
 
-def gridsim(*args):
-    return subprocess.run([sys.executable, "-m", "gridsim.cli", *args], capture_output=True, text=True)
+
 
 
 def test_quick_back_test_of_E3_passes(tmp_path):

@@ -1,19 +1,15 @@
 """The `gridsim` command as a user meets it: output, files, and one-line errors with exit 2."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from ..conftest import SCENARIOS
+from ..conftest import SCENARIOS, gridsim
 
 MMC = str(SCENARIOS / "validation" / "mmc.toml")
 
 
-def gridsim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "gridsim.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_json_is_one_object_with_the_promised_keys():

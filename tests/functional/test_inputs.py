@@ -121,14 +121,21 @@ def test_experiments_too_large_or_degenerate_are_refused_before_running(tmp_path
 
 
 def test_memory_and_bound_checks_say_what_to_change():
-    big = with_overrides(load(MMC), [("city.population", 10_000_000), ("run.days", 3650.0),
-                                     ("requests.errand.rate_per_household_year", 0.5),
-                                     ("roles.station_head.per_station", 1000)])
-    est = limits.estimate([big], replicates=1)
-    with pytest.raises(limits.TooLarge, match=r"one run would need about [\d,.]+ [GT]B of memory, and this machine "
+    mmc = load(MMC)
+    elderly = mmc.city.elderly_share
+    rate = sum(rt.rate_per_household_year * (1 + elderly * (rt.elderly_multiplier - 1)) for rt in mmc.requests.values())
+    year = with_overrides(mmc, [("run.days", 365.0)])
+    assert limits.expected_requests(year) == pytest.approx(mmc.city.households * rate)
+    longer = with_overrides(mmc, [("run.days", 3650.0)])
+    assert limits.run_bytes(longer) > limits.run_bytes(year)
+    huge = limits.Estimate(runs=1, requests=5e9, largest_run_bytes=8e12, at_once=1)
+    with pytest.raises(limits.TooLarge, match=r"one run would need about 8 TB of memory, and this machine "
                                               r"has 16.0 GB; lower the days"):
-        limits.check("gridsim run", est, memory=16e9)
-    small = limits.estimate([load(MMC)], replicates=1000)
+        limits.check("gridsim run", huge, memory=16e9)
+    two = limits.Estimate(runs=4, requests=1e6, largest_run_bytes=10e9, at_once=2)
+    with pytest.raises(limits.TooLarge, match="2 runs at once: 20.0 GB.*fewer --workers"):
+        limits.check("sweep", two, memory=16e9)
+    small = limits.estimate([mmc], replicates=1000)
     with pytest.raises(limits.TooLarge, match="pass --max-requests"):
         limits.check("sweep", small, max_requests=1e5, memory=16e9)
     limits.check("sweep", small, max_requests=1e9, memory=16e9)          # the override lets it run
@@ -190,3 +197,30 @@ def test_a_sweep_whose_runs_all_fail_raises_with_their_error(tmp_path, monkeypat
     with pytest.raises(gridsim.StoreError, match="no finished runs.*2 run\\(s\\) failed"):
         gridsim.load_results(tmp_path / "res" / "failing")
     assert os.path.isdir(tmp_path / "res" / "failing" / "_failed")
+
+
+# ---------------------------------------------------------------- degenerate scenarios (the model's limits)
+LEAD = pytest.mark.xfail(reason="lead: model-side limits", strict=False)
+
+
+@pytest.mark.parametrize("assignment, field", [
+    pytest.param("requests.errand.rate_per_household_year=0", "requests", marks=LEAD),
+    ("roles.station_head.shifts=[]", "roles.station_head.shifts"),
+    ("city.communities=100000", "city.communities"),
+    ("city.population=1000000000000", "city.population"),
+    ("roles.alliance.meeting_interval_days=0.000001", "roles.alliance.meeting_interval_days"),
+])
+def test_degenerate_scenario_values_run_or_are_one_line(capsys, assignment, field):
+    code = main(["run", MMC, "--days", "12", "--set", assignment])
+    if code != 0:                               # refused: one line naming what was typed and the field
+        one_error_line(capsys, code, f"--set {assignment}", field)
+
+
+@pytest.mark.parametrize("body, texts", [
+    ('kpis = ["seed"]\n', ["kpis[0]: 'seed' is not a KPI"]),
+    ('until_ci = { metric = "scenario", half_width = 1.0 }\n', ["until_ci.metric: 'scenario' is not a KPI"]),
+    ('[labels]\nnobody = "x"\n', ["labels.nobody: is neither a factor path nor an option name"]),
+])
+def test_experiment_kpis_and_labels_are_checked(tmp_path, capsys, body, texts):
+    spec = write_spec(tmp_path, body)
+    one_error_line(capsys, main(["sweep", spec, "--results", str(tmp_path / "res"), "--quiet"]), *texts)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +40,9 @@ warmup_days = 7.0
 
 [baseline]
 option = "subsidy_5000"
+
+[labels]
+none = "No building leaders"
 '''
 
 
@@ -74,7 +76,7 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
     from gridsim.model.requests import stream
 
     res = F.load_results(results)
-    assert res.labels == {0: "none", 1: "subsidy 5000"} and res.baseline_point == 1
+    assert res.labels == {0: "No building leaders", 1: "subsidy 5000"} and res.baseline_point == 1
     spec = load_spec(results.parent.parent / "tiny_leaders.toml")
     scenario = spec.scenario_at(spec.points()[res.baseline_point])
     city = build_city(scenario, stream(run_seed(spec.root_seed, 0), "city"))
@@ -134,7 +136,7 @@ def test_report_table_equals_compare(results, report):
     text = (report / "report.md").read_text()
     runs = read_runs(results)
     table = compare(runs, ["option"], {"option": "subsidy_5000"}, list(HEADLINE))
-    labels = {0: "none", 1: "subsidy 5000"}
+    labels = {0: "No building leaders", 1: "subsidy 5000"}
     checked = 0
     for kpi, block in table.groupby("kpi", sort=False):
         rows = {r[0]: r for r in _table_rows(text, kpi)}
@@ -152,7 +154,7 @@ def test_report_table_equals_compare(results, report):
             checked += 1
     assert checked >= 10
     cost = table[(table["kpi"] == "cost_yuan_per_year") & (table["point"] == 0)].iloc[0]
-    assert f"| none | {number(cost['mean'] / 1e6)} | {number(cost['diff'] / 1e6)} |" in text
+    assert f"| No building leaders | {number(cost['mean'] / 1e6)} | {number(cost['diff'] / 1e6)} |" in text
     assert "Building leaders (5,000 yuan) or none" in text and "Baseline: with building leaders." in text
     assert "Warning" not in text
     for fig in F.FIGURES:
@@ -201,6 +203,61 @@ def test_failed_and_missing_runs_are_reported(results, tmp_path, capsys):
     head = text.split("## The question")[0]
     assert "Warning: incomplete results" in head
     assert "1 run(s) failed" in head and "p0000-r0001" in head and "out of memory" in head
-    assert re.search(r"none \(point 0\): 1 of 2", head)
+    assert re.search(r"No building leaders \(point 0\): 1 of 2", head)
     rows = {r[0]: r for r in _table_rows(text, "resolution_hours.p50")}
-    assert rows["none"][1] == "1" and rows["none"][6] == "n < 2: no interval"
+    assert rows["No building leaders"][1] == "1" and rows["No building leaders"][6] == "n < 2: no interval"
+
+
+def test_forest_plot_of_paired_differences(results, tmp_path):
+    res = F.load_results(results)
+    fig = F.differences(res, tmp_path / "diff")
+    assert (tmp_path / "diff.png").stat().st_size > 5000 and (tmp_path / "diff.svg").is_file()
+    axes = fig.axes
+    shown = [k for k in F.HEADLINE_FIGURE_KPIS if k in set(res.table["kpi"])]
+    assert [ax.get_xlabel() for ax in axes] == [f"difference from baseline ({F.kpi_info(k).display_unit})"
+                                               for k in shown]
+    assert axes[-1].get_xlabel() == "difference from baseline (M yuan per year)"
+    assert axes[0].get_title() == "P90 resolution time\n(better: left of 0)"
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["No building leaders"]   # the baseline is 0
+    row = res.table[(res.table["point"] == 0) & (res.table["kpi"] == "cost_yuan_per_year")].iloc[0]
+    marker = axes[-1].lines[0]
+    assert marker.get_xdata()[0] == pytest.approx(row["diff"] * 1e-6)
+    assert (marker.get_markerfacecolor() == "white") == (not row["distinguishable"])
+    assert any(line.get_xdata()[0] == 0 for line in axes[0].lines[1:])               # the zero line
+
+
+def test_service_level_targets_are_drawn(results, tmp_path):
+    res = F.load_results(results)
+    targets = res.sla_hours()
+    assert targets and all(v > 0 for v in targets.values())
+    fig = F.resolution_cdf(res, tmp_path / "cdf")
+    drawn = {float(line.get_xdata()[0]) for line in fig.axes[0].lines if line.get_color() == "#d62728"}
+    assert drawn == set(targets.values())
+    kind = sorted(targets)[0]
+    fig = F.kpi_by_option(res, tmp_path / "kpi", kpis=(f"by_type.{kind}.resolution_hours.p90",))
+    assert {float(line.get_xdata()[0]) for line in fig.axes[0].lines if line.get_color() == "#d62728"} \
+        == {targets[kind]}
+    assert fig.axes[0].get_xlabel() == f"{kind}: p90 resolution time (h)"
+
+
+def test_dpi_sets_the_png_resolution(results, tmp_path):
+    res = F.load_results(results)
+    sizes = {}
+    for dpi in (50, 100):
+        F.kpi_by_option(res, tmp_path / f"k{dpi}", dpi=dpi)
+        head = (tmp_path / f"k{dpi}.png").read_bytes()[16:24]
+        sizes[dpi] = (int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big"))
+    assert sizes[100][0] == pytest.approx(2 * sizes[50][0], abs=2)
+
+
+def test_figures_leave_matplotlib_settings_alone():
+    import subprocess
+    import sys
+    code = ("import matplotlib, sys\n"
+            "raw = lambda: {k: dict.__getitem__(matplotlib.rcParams, k) for k in matplotlib.rcParams}\n"
+            "before = raw()\n"
+            "import gridsim.analysis.figures, gridsim.analysis.report\n"
+            "assert 'matplotlib.pyplot' not in sys.modules\n"
+            "assert raw() == before\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

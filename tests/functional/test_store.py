@@ -24,7 +24,7 @@ from gridsim.cli import main
 from gridsim.experiments.spec import load_spec
 from gridsim.experiments.sweep import execute, run_sweep
 
-from ..conftest import ROOT, SCENARIOS
+from ..conftest import SCENARIOS
 
 MMC = SCENARIOS / "validation" / "mmc.toml"
 FACTOR = "roles.station_head.per_station"
@@ -175,7 +175,7 @@ class DyingPool:
     capacity = 3
 
     def __init__(self):
-        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
         self.restarts = 0
 
     def submit(self, fn, task):
@@ -183,7 +183,7 @@ class DyingPool:
 
     def restart(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        self.pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
         self.restarts += 1
 
 
@@ -261,3 +261,28 @@ def test_forkserver_preload_names_modules_that_exist():
     assert all(name.startswith("gridsim.") for name in PRELOAD)
     for name in PRELOAD:
         importlib.import_module(name)
+
+
+def test_a_full_disk_during_a_sweep_is_one_line_and_keeps_what_was_stored(clean, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import pyarrow.parquet as pq
+    spec, _, _ = clean
+    real = pq.write_table
+    calls = []
+
+    def fills_up(table, where, *a, **kw):
+        calls.append(where)
+        if len(calls) > 8:                       # two runs' files fit, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(table, where, *a, **kw)
+
+    monkeypatch.setattr(pq, "write_table", fills_up)
+    monkeypatch.setattr("gridsim.experiments.sweep.Executor.__enter__",
+                        lambda self: setattr(self, "pool", cf.ThreadPoolExecutor(1)) or self)
+    code = main(["sweep", str(spec), "--results", str(tmp_path), "--quiet", "--workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error: ") and "no space left on the device" in err[-1]
+    assert not any(p.name.startswith(".") for p in (tmp_path / "tiny" / "runs").iterdir())   # no partial files
+    monkeypatch.setattr(pq, "write_table", real)
+    assert sorted(Store(tmp_path / "tiny").scan().runs) == ["p0000-r0000", "p0000-r0001"]

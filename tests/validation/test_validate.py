@@ -1,8 +1,6 @@
 """`gridsim validate`: the model against Erlang C, a Jackson tandem and Little's law."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -10,13 +8,13 @@ from gridsim import cli
 from gridsim.analysis.queueing import UnstableQueueError
 from gridsim.experiments import validate as v
 
+from ..conftest import gridsim
+
 # The fast subset uses a 99.9% interval: with fixed seeds it is deterministic anyway,
 # and with any other seeds a chance failure stays around one in a thousand per check.
 FAST = 0.999
 
 
-def gridsim(*args):
-    return subprocess.run([sys.executable, "-m", "gridsim.cli", *args], capture_output=True, text=True)
 
 
 def test_judge_widens_the_interval_by_the_stated_tolerance():
