@@ -76,7 +76,7 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     }, copy=False)
 
     begins = np.where(p.hotline >= 0, p.hotline, p.first)
-    last = np.r_[begins[1:], len(p.request)] - 1
+    last = (np.r_[begins[1:], len(p.request)] - 1)[:n]
     resolved = start[last] + duration[last] <= H
     first_start = start[p.first]
     grid = stage != HOTLINE_STAGE
@@ -152,7 +152,7 @@ def kaplan_meier(duration: np.ndarray, observed: np.ndarray,
     log_survival = np.cumsum(step)
     log_survival -= np.r_[0.0, log_survival][first][g]          # restart at each group
     g, d, share = g[e], d[e], -np.expm1(log_survival[e])
-    last = np.r_[(g[1:] != g[:-1]) | (d[1:] != d[:-1]), True]   # one point per tied time: after all its events
+    last = np.r_[(g[1:] != g[:-1]) | (d[1:] != d[:-1]), True][: len(g)]   # one point per tie: after all its events
     return g[last], d[last], share[last]
 
 

@@ -189,7 +189,9 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         call_minutes = service_minutes(sc.roles.hotline.call, requests.u_call[hot])
         pieces.append((hot, np.full(len(hot), HOTLINE_STAGE), np.full(len(hot), hotline_pool), call_minutes,
                        np.full(len(hot), hotline_pool), call_minutes))
-    request, stage, pool, duration, likely_pool, likely_duration = (np.concatenate(c) for c in zip(*pieces))
+    empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0),) + (np.zeros(0, dtype=np.int64), np.zeros(0))
+    request, stage, pool, duration, likely_pool, likely_duration = (
+        np.concatenate([*c, e]) for c, e in zip(zip(*pieces) if pieces else [()] * 6, empty))
     order = np.lexsort((stage, request))
     request, stage, pool, duration = request[order], stage[order], pool[order], duration[order]
     likely_pool, likely_duration = likely_pool[order], likely_duration[order]

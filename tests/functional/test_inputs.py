@@ -200,11 +200,8 @@ def test_a_sweep_whose_runs_all_fail_raises_with_their_error(tmp_path, monkeypat
 
 
 # ---------------------------------------------------------------- degenerate scenarios (the model's limits)
-LEAD = pytest.mark.xfail(reason="lead: model-side limits", strict=False)
-
-
 @pytest.mark.parametrize("assignment, field", [
-    pytest.param("requests.errand.rate_per_household_year=0", "requests", marks=LEAD),
+    ("requests.errand.rate_per_household_year=0", "requests"),
     ("roles.station_head.shifts=[]", "roles.station_head.shifts"),
     ("city.communities=100000", "city.communities"),
     ("city.population=1000000000000", "city.population"),
@@ -214,6 +211,14 @@ def test_degenerate_scenario_values_run_or_are_one_line(capsys, assignment, fiel
     code = main(["run", MMC, "--days", "12", "--set", assignment])
     if code != 0:                               # refused: one line naming what was typed and the field
         one_error_line(capsys, code, f"--set {assignment}", field)
+    else:
+        assert "residents' requests:" in capsys.readouterr().out
+
+
+def test_a_city_with_no_requests_runs_and_says_so(capsys):
+    assert main(["run", MMC, "--days", "12", "--set", "requests.errand.rate_per_household_year=0", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["requests"]["created"] == 0 and summary["resolution_hours"]["p90"] is None
 
 
 @pytest.mark.parametrize("body, texts", [
