@@ -30,6 +30,7 @@ static part of each journey).
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from math import isnan
 
 from .calendar import COVER, END, MEETING, SAMPLE, SHIFT, ShiftChange
 from .routes import HOTLINE, OWN, VISIT
@@ -47,7 +48,7 @@ class Journey:
     def come_forward(self, r: int, t: float, channel: int) -> None:
         """The resident (or their building leader) reports problem r, unless a home visit found it first."""
         m = self.m
-        if m.r_reported[r] is None:
+        if isnan(m.r_reported[r]):
             self.report(r, t, channel)
         else:
             m.skipped += 1
@@ -76,7 +77,7 @@ class Journey:
             i, arose = found.next[key], found.created
             while arose[i] <= t:                       # each group ends with a sentinel that never arises
                 r = found.request[i]
-                if m.r_reported[r] is None and m.r_own_report[r] >= t:
+                if isnan(m.r_reported[r]) and m.r_own_report[r] >= t:
                     self.report(r, t, VISIT)
                 i += 1
             found.next[key] = i
@@ -115,7 +116,12 @@ class Journey:
             self.wait(pool, v, t)
 
     def wait(self, pool, v: int, t: float) -> None:
+        """Visit v joins its unit's queue (by priority, then first come), or, a routine home visit,
+        the unit's routine list, which comes after everything else."""
         m = self.m
+        if m.v_home[v] >= 0:
+            pool.routine.append(v)
+            return
         heappush(pool.queue, (m.v_priority[v], next(m.calendar.seq), v))
         if pool.colleagues and m.v_resident[v]:
             m.calendar.schedule(m.cover_time(pool.role, t), COVER, v)
@@ -156,10 +162,16 @@ class Journey:
             v = heappop(queue)[2]
             if m.v_deadline[v] >= t:
                 return v
-            if m.v_start[v] is None:
+            if isnan(m.v_start[v]):
                 m.abandoned += 1
             else:
                 pool.stale -= 1
+        routine = pool.routine
+        while routine:
+            v = routine.popleft()
+            if m.v_deadline[v] >= t:
+                return v
+            m.abandoned += 1                      # not made before the next one fell due: dropped
         return None
 
     def take_from_colleague(self, pool, t: float, before: float = INF) -> int | None:
@@ -170,7 +182,7 @@ class Journey:
         overdue = pool.overdue
         while overdue:
             v = overdue[0]
-            if m.v_start[v] is not None or m.v_deadline[v] < t:
+            if not isnan(m.v_start[v]) or m.v_deadline[v] < t:
                 overdue.popleft()                 # started by its own leader, or given up
             elif m.v_priority[v] < before:
                 overdue.popleft()
@@ -184,7 +196,8 @@ class Journey:
         """What a free handler of `pool` takes next: a colleague's overdue request if it is more
         urgent than their own next (a resident before a routine visit), else their own next."""
         if pool.overdue:
-            v = self.take_from_colleague(pool, t, pool.queue[0][0] if pool.queue else INF)
+            own = pool.queue[0][0] if pool.queue else (self.m.routine_priority if pool.routine else INF)
+            v = self.take_from_colleague(pool, t, own)
             if v is not None:
                 return v
         return self.take(pool, t)
@@ -219,7 +232,7 @@ class Journey:
         """COVER: visit v has waited `cover_after` minutes on duty; a free colleague takes it, or it
         goes on the station's overdue list for the next colleague to come free."""
         m = self.m
-        if m.v_start[v] is not None or m.v_deadline[v] < t:
+        if not isnan(m.v_start[v]) or m.v_deadline[v] < t:
             return
         pool = m.v_pool[v]
         if m.on_duty[pool.role]:            # (always, as the wait is counted on duty; kept for clarity)
@@ -238,7 +251,7 @@ class Journey:
         m.on_duty[change.role] = change.on
         if change.on:
             for pool in m.pools_by_role[change.role]:
-                if pool.queue or pool.overdue:
+                if pool.queue or pool.routine or pool.overdue:
                     self.fill(pool, t, self.next_for)
 
     def meeting(self, pool, t: float) -> None:

@@ -45,7 +45,7 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     p, H, req = model.plan, model.horizon, model.requests
     n = len(req)
     reported = _reported_minutes(model)
-    start = np.array(model.v_start, dtype=float)
+    start = np.frombuffer(model.v_start, dtype=np.float64)
     duration = np.frombuffer(model.v_duration, dtype=np.float64)
     end = start + duration
     end[end > H] = np.nan                                  # still in service at the horizon
@@ -118,7 +118,7 @@ def _gather(objects: list, rows: np.ndarray, attribute: str) -> np.ndarray:
 def _reported_minutes(model) -> np.ndarray:
     """When each request reached someone: the journey's record, else its planned time (nan: not by
     the horizon)."""
-    recorded = np.array(model.r_reported, dtype=float)
+    recorded = np.frombuffer(model.r_reported, dtype=np.float64)
     out = np.where(np.isnan(recorded), np.frombuffer(model.r_own_report, dtype=np.float64), recorded)
     out[out > model.horizon] = np.nan
     return out
@@ -229,9 +229,11 @@ def _quantile_dict(row: np.ndarray) -> dict:
 
 
 def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
-                  horizon: float) -> dict[str, dict]:
+                  horizon: float, percentiles: list[bool] | None = None) -> dict[str, dict]:
     """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
-    resolution times (censored), service level, channels and where the time went."""
+    resolution times (censored), service level, channels and where the time went.
+    `percentiles` False for a group skips its Kaplan-Meier percentiles (None): staff's routine
+    work needs its counts, not the distribution of a million visits' times."""
     inside = np.flatnonzero(group >= 0)
     group, parts, G = group[inside], parts[inside], len(names)
     column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
@@ -240,11 +242,13 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
     reported, visits, sla = column("reported_minute"), column("visits"), column("sla_hours") * 60
     hours, observed = resolution_hours(outcome, created, ended, horizon)
-    resolution = group_quantiles(hours, observed, group, G)
+    wanted = np.ones(G, dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
+    measured = wanted[group]
+    resolution = group_quantiles(hours[measured], observed[measured], group[measured], G)
     told = ~np.isnan(reported)
     began = ~np.isnan(started)
     wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
-    waits = group_quantiles(wait[told], began[told], group[told], G)
+    waits = group_quantiles(wait[told & measured], began[told & measured], group[told & measured], G)
     with np.errstate(invalid="ignore"):
         met = (outcome == 0) & (ended - created <= sla)
     due = created + sla <= horizon
@@ -414,7 +418,9 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
     resident = window & (requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident"))
     types = list(requests["type"].cat.categories)
     headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H)["residents"]
-    by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H)
+    residents_types = [model.spec.requests[name].origin == "resident" for name in types]
+    by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H,
+                            percentiles=residents_types)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
     cost = costs(model, requests, visits, t0)

@@ -96,6 +96,7 @@ class GridModel(mesa.Model):
         self.cover_after = gl.cover_after_minutes
         self.meeting_capacity = self.spec.roles.alliance.capacity_per_meeting
         self.hotline_role = ROLES.index("hotline")
+        self.routine_priority = max((t.priority for t in self.spec.requests.values() if t.home_visit), default=INF)
 
     def _init_state(self) -> None:
         """The flat per-visit and per-request lists the journey reads and writes.
@@ -108,8 +109,9 @@ class GridModel(mesa.Model):
         (a stage of several roles, or a resident who may call 12345).
         `v_deadline` is when nobody will start the visit any more (the
         resident gave up), -inf once a colleague has taken it from this queue.
-        `r_reported` is set whenever the journey's `report` handles a request;
-        the fast loop reports the rest at their planned time without writing it.
+        `v_start` and `r_reported` are nan until set; `r_reported` is set whenever
+        the journey's `report` handles a request; the fast loop reports the rest
+        at their planned time without writing it.
         """
         p, req, sc = self.plan, self.requests, self.spec
         types = list(sc.requests.values())
@@ -133,9 +135,9 @@ class GridModel(mesa.Model):
         self.v_home = _array("q", np.where(home, req.household[p.request], -1))   # the household visited
         self.v_resident = np.array([t.origin == "resident" for t in types], dtype=bool)[by_visit].tolist()
         self.v_deadline = _array("d", deadline)
-        self.v_start: list = [None] * n
+        self.v_start = _array("d", np.full(n, np.nan))     # nan until started
         self.v_agent: list = [None] * n
-        self.r_reported: list = [None] * m
+        self.r_reported = _array("d", np.full(m, np.nan))  # nan until the journey reports it
         self.r_channel = p.channel.tolist()
         self.r_own_report = _array("d", p.report)
         self.r_first = _array("q", p.first)
@@ -210,7 +212,7 @@ class GridModel(mesa.Model):
 
     @property
     def waiting(self) -> int:
-        return sum(len(p.queue) - p.stale for p in self.pools)
+        return sum(len(p.queue) - p.stale + len(p.routine) for p in self.pools)
 
     @property
     def in_service(self) -> int:
@@ -294,7 +296,7 @@ class GridModel(mesa.Model):
                     while queue:
                         w = pop(queue)[2]
                         if v_deadline[w] < t:
-                            if v_start[w] is None:
+                            if v_start[w] != v_start[w]:     # nan: never started, so given up
                                 abandoned += 1
                             else:
                                 pool.stale -= 1
@@ -305,13 +307,24 @@ class GridModel(mesa.Model):
                             J.look_around(v_home[w], t)
                         break
                     else:
-                        pool.busy -= 1
-                        pool.free.append(agent)
+                        routine = pool.routine        # `take`'s routine visits, inlined
+                        while routine:
+                            w = routine.popleft()
+                            if v_deadline[w] < t:
+                                abandoned += 1        # not made before the next one fell due: dropped
+                                continue
+                            v_start[w], v_agent[w] = t, agent
+                            push(heap, (t + v_duration[w], next(seq), END, w))
+                            J.look_around(v_home[w], t)
+                            break
+                        else:
+                            pool.busy -= 1
+                            pool.free.append(agent)
             if t_arrival > until:
                 break
             r, v = arrival_request[i], arrival_first[i]
             i += 1
-            if r_reported[r] is not None:             # a home visit found it first
+            if r_reported[r] == r_reported[r]:        # not nan: a home visit found it first
                 self.skipped += 1
                 continue
             if v >= 0:
@@ -329,6 +342,8 @@ class GridModel(mesa.Model):
                 push(heap, (t_arrival + v_duration[v], next(seq), END, v))
                 if v_home[v] >= 0:
                     J.look_around(v_home[v], t_arrival)
+            elif v_home[v] >= 0:                      # `wait`: a routine visit goes on the routine list
+                pool.routine.append(v)
             else:
                 push(pool.queue, (v_priority[v], next(seq), v))
                 if pool.colleagues and v_resident[v]:

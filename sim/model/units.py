@@ -21,13 +21,14 @@ from ..scenario import PROPERTY_MODES, Scenario
 
 class Pool:
     """One unit's queue, its places and the staff agents who take turns at them."""
-    __slots__ = ("index", "role", "unit", "servers", "busy", "queue", "free", "members", "stale", "colleagues",
-                 "overdue")
+    __slots__ = ("index", "role", "unit", "servers", "busy", "queue", "routine", "free", "members", "stale",
+                 "colleagues", "overdue")
 
     def __init__(self, index: int, role: int, unit: int, servers: int):
         self.index, self.role, self.unit, self.servers = index, role, unit, servers
         self.busy = 0
         self.queue: list = []      # heap of (priority, seq, visit)
+        self.routine: deque = deque()   # routine home visits due, first due first: after everything else
         self.stale = 0             # queue entries a colleague has already taken (skipped when met)
         self.free: deque = deque()
         self.members: list = []

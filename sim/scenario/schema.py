@@ -443,8 +443,15 @@ class Scenario:
             if rt.profile != "flat" and rt.profile not in self.profiles:
                 raise ScenarioError(join(p, "profile"),
                                     f"unknown profile {rt.profile!r} (defined: {', '.join(['flat', *self.profiles])})")
-        if sum(rt.home_visit for rt in self.requests.values()) > 1:
+        visits = [name for name, rt in self.requests.items() if rt.home_visit]
+        if len(visits) > 1:
             raise ScenarioError("requests", "at most one type can be the routine home visit (home_visit = true)")
+        if visits:
+            others = max((rt.priority for name, rt in self.requests.items() if name != visits[0]), default=-1)
+            if self.requests[visits[0]].priority <= others:
+                raise ScenarioError(f"requests.{visits[0]}.priority",
+                                    f"must be greater than every other type's ({others}): routine home visits come "
+                                    f"after everything else, got {self.requests[visits[0]].priority}")
         modes = self.roles.property_manager.modes
         total = sum(m.compounds for m in modes.values())
         if total != self.city.compounds:
