@@ -14,20 +14,28 @@ import weakref
 import mesa
 
 
-class _IdCounters(weakref.WeakKeyDictionary):
+class _IdCounters:
     """Per-model id counters that do not keep finished models alive.
 
     Mesa 3.3 keeps its counters in a class-level defaultdict keyed by model,
-    so every model ever built stays in memory; sweeps build thousands.
+    so every model ever built stays in memory; sweeps build thousands. The
+    last model asked for is remembered (weakly): a model builds its agents in
+    a row, and a weak-dictionary lookup for each of 120,000 would cost more.
     """
 
+    def __init__(self):
+        self._counters = weakref.WeakKeyDictionary()
+        self._last: tuple = (None, None)
+
     def __getitem__(self, model):
-        try:
-            return super().__getitem__(model)
-        except KeyError:
-            counter = itertools.count(1)
-            self[model] = counter
+        ref, counter = self._last
+        if ref is not None and ref() is model:
             return counter
+        counter = self._counters.get(model)
+        if counter is None:
+            counter = self._counters[model] = itertools.count(1)
+        self._last = (weakref.ref(model), counter)
+        return counter
 
 
 class GridAgent(mesa.Agent):
