@@ -68,8 +68,9 @@ class Journey:
         brings it to the grid."""
         m = self.m
         first = m.r_first[r]
+        pool = self.choose(first, t)
         if channel != VISIT:                           # (one a building leader heard of has no choice to make)
-            choice = self.contact(r, t, first)
+            choice = self.contact(r, t, pool)
             if choice == SILENT:
                 m.r_silent[r] = 1
                 m.r_own_report[r] = INF                # unreported: a home visit can still find it...
@@ -81,35 +82,38 @@ class Journey:
                 return
             if choice == HOTLINE:
                 m.r_reported[r], m.r_channel[r] = t, HOTLINE
-                self.arrive(self.call(r), t)
+                call = self.call(r)
+                self.arrive_at(m.hotline_pool, call, t)
                 return
-        if channel == VISIT:
+        else:
             m.found += 1
         m.r_reported[r], m.r_channel[r] = t, channel
         m.v_deadline[first] = t + self.patience(r)
-        self.arrive(first, t)
+        self.arrive_at(pool, first, t)
 
-    def contact(self, r: int, t: float, first: int) -> int:
+    def contact(self, r: int, t: float, pool) -> int:
         """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
         with the request's uniform from `contact_chances`."""
-        grid, hotline, _ = self.contact_chances(r, t, first)
-        u = self.m.r_u_contact[r]
-        return 0 if u < grid else (HOTLINE if u < grid + hotline else SILENT)
-
-    def contact_chances(self, r: int, t: float, first: int) -> tuple[float, float, float]:
-        """Chances of the grid, 12345 and silence for resident r coming forward at t: a logit on the
-        planned utilities (the grid's is the log-sum of the ways into it), whether the grid's handler
-        is off duty for longer than the stage expects (12345 more likely), and the household's
-        distrust: 12345 rises with it, and silence needs some (its utility has log(1 - trust), so at
-        full trust nobody stays silent)."""
-        m, c = self.m, self.channels
+        m = self.m
         a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
         if a_hotline == -INF and a_silent == -INF:
-            return 1.0, 0.0, 0.0
+            return 0
+        grid, hotline, _ = self.contact_chances(r, t, pool)
+        u = m.r_u_contact[r]
+        return 0 if u < grid else (HOTLINE if u < grid + hotline else SILENT)
+
+    def contact_chances(self, r: int, t: float, pool) -> tuple[float, float, float]:
+        """Chances of the grid, 12345 and silence for resident r coming forward at t, their first
+        stage's handler being `pool`: a logit on the planned utilities (the grid's is the log-sum of
+        the ways into it), whether that handler is off duty for longer than the stage expects
+        (12345 more likely), and the household's distrust: 12345 rises with it, and silence needs
+        some (its utility has log(1 - trust), so at full trust nobody stays silent)."""
+        m, c = self.m, self.channels
+        a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
         trust = m.trust[m.r_household[r]]
         e_hotline = e_silent = 0.0
         if a_hotline > -INF:
-            closed = m.next_on(self.choose(first, t).role, t) - t > m.r_first_wait[r]
+            closed = not m.on_duty[pool.role] and m.next_on(pool.role, t) - t > m.r_first_wait[r]
             e_hotline = exp(a_hotline + c.closed_hotline * closed + c.distrust_hotline * (1.0 - trust))
         if a_silent > -INF and trust < 1.0:
             e_silent = exp(a_silent) * (1.0 - trust) ** c.distrust_silent
@@ -237,7 +241,9 @@ class Journey:
 
     def arrive(self, v: int, t: float) -> None:
         """Visit v reaches its stage: its handler starts now if free and on duty, else it waits."""
-        pool = self.choose(v, t)
+        self.arrive_at(self.choose(v, t), v, t)
+
+    def arrive_at(self, pool, v: int, t: float) -> None:
         if pool.busy < pool.servers and self.m.on_duty[pool.role]:
             pool.busy += 1
             self.start(pool.free.popleft(), v, t)

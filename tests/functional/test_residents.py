@@ -47,7 +47,7 @@ def test_contact_chances_sum_to_one_and_full_trust_silences_nobody(meihekou):
     for r in rows.tolist():
         for trust in (0.0, 0.4, 1.0):
             model.trust[model.r_household[r]] = trust
-            chances = J.contact_chances(r, 3 * 1440 + 600.0, model.r_first[r])
+            chances = J.contact_chances(r, 3 * 1440 + 600.0, J.choose(model.r_first[r], 3 * 1440 + 600.0))
             assert sum(chances) == pytest.approx(1.0) and min(chances) >= 0
             assert (chances[2] == 0.0) == (trust == 1.0)
     trusting = with_overrides(meihekou, ["residents.initial_trust=1.0", "residents.learning_rate=0"])
