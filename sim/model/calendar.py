@@ -12,6 +12,7 @@ machine. Each kind has one payload type:
     SAMPLE   None                     the daily census for Mesa's DataCollector
     COMEBACK request number (int)     a resident who gave up comes back with the same problem
     STAFF    StaffChange(pool, places)  a unit's places change (vacancies start or end)
+    GIVE_UP  visit number (int)       a waiting resident's patience runs out
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import heapq
 import itertools
 from typing import Any, NamedTuple
 
-END, COVER, SHIFT, MEETING, SAMPLE, COMEBACK, STAFF = range(7)
-KINDS = ("END", "COVER", "SHIFT", "MEETING", "SAMPLE", "COMEBACK", "STAFF")
+END, COVER, SHIFT, MEETING, SAMPLE, COMEBACK, STAFF, GIVE_UP = range(8)
+KINDS = ("END", "COVER", "SHIFT", "MEETING", "SAMPLE", "COMEBACK", "STAFF", "GIVE_UP")
 
 
 class ShiftChange(NamedTuple):

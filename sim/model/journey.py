@@ -16,8 +16,10 @@ served). When a visit `end`s, the request is `hand`ed `on` to its next stage
 or resolved, and the handler takes the `next_in_line`: from its own queue,
 or, under the "after" cover rule, the oldest resident's request that has
 waited `cover_after` minutes on duty at a colleague's grid (the station's
-overdue list), when it is more urgent than their own next visit. Residents who gave up are dropped when their turn
-comes (lazy abandonment). A grid leader's routine home visit `look`s
+overdue list), when it is more urgent than their own next visit. A waiting
+resident whose patience runs out `give`s `up` at that moment (their trust
+falls then, even if the office is shut); their entry in the queue is void
+and skipped when met. A grid leader's routine home visit `look`s
 `around` when it starts and reports what it finds.
 
 `GridModel.advance` runs the same steps with the two hot paths (a request
@@ -32,8 +34,8 @@ from __future__ import annotations
 from heapq import heappop, heappush
 from math import exp, isnan
 
-from .calendar import COMEBACK, COVER, END, MEETING, SAMPLE, SHIFT, STAFF, ShiftChange, StaffChange
-from .routes import HOTLINE, HOTLINE_STAGE, SILENT, VISIT
+from .calendar import COMEBACK, COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, ShiftChange, StaffChange
+from .routes import HOTLINE, HOTLINE_STAGE, SILENT, VISIT, WALK_IN
 
 INF = float("inf")
 
@@ -49,7 +51,8 @@ class Journey:
     def __init__(self, model):
         self.m = model
         self.handlers = {END: self.end, COVER: self.cover, SHIFT: self.shift, MEETING: self.meeting,
-                         SAMPLE: self.sample, COMEBACK: self.come_back, STAFF: self.staff}
+                         SAMPLE: self.sample, COMEBACK: self.come_back, STAFF: self.staff,
+                         GIVE_UP: self.give_up}
         self.residents = model.spec.residents
         self.channels = model.spec.residents.channels
 
@@ -134,10 +137,13 @@ class Journey:
         trust[h] = remember(trust[h], felt, self.residents.learning_rate)
 
     def resolved(self, v: int, t: float) -> None:
-        """The last visit of a resident's request ended: on time or late, they remember it."""
+        """The last visit of a resident's request ended: on time or late, they remember it (a
+        repeat is timed from when the problem first arose: the resident has lived the whole wait)."""
         m = self.m
-        r = m.v_request[v]
-        on_time = t - m.r_created[r] <= m.r_sla[r]
+        r = arose = m.v_request[v]
+        while m.r_repeat_of[arose] >= 0:
+            arose = m.r_repeat_of[arose]
+        on_time = t - m.r_created[arose] <= m.r_sla[r]
         self.experience(r, 1.0 if on_time else self.residents.late_experience)
 
     def gave_up(self, v: int, t: float) -> None:
@@ -145,10 +151,15 @@ class Journey:
         it, and may come back later with the same problem."""
         m = self.m
         r = m.v_request[v]
+        if not m.v_resident[v]:
+            return
         self.experience(r, 0.0)
         if m.r_u_repeat[r] < self.residents.repeat_share:
-            back = m.v_deadline[v] + m.r_e_repeat[r] * self.residents.repeat_delay_hours * 60
-            m.calendar.schedule(max(t, back), COMEBACK, r)
+            back = max(t, m.v_deadline[v] + m.r_e_repeat[r] * self.residents.repeat_delay_hours * 60)
+            if m.r_way[r] == WALK_IN:                  # one who walks in comes when the station is open
+                back = m.next_on(m.station_head_role, back)
+            if back <= m.horizon:
+                m.calendar.schedule(back, COMEBACK, r)
 
     def come_back(self, r: int, t: float) -> None:
         """COMEBACK: the resident of abandoned request r comes forward again: a new request (a repeat,
@@ -260,6 +271,8 @@ class Journey:
         heappush(pool.queue, (m.v_priority[v], next(m.calendar.seq), v))
         if pool.colleagues and m.v_resident[v]:
             m.calendar.schedule(m.cover_time(pool.role, t), COVER, v)
+        if m.v_deadline[v] <= m.horizon:             # (only a first visit has a deadline)
+            m.calendar.schedule(m.v_deadline[v], GIVE_UP, v)
 
     def start(self, agent, v: int, t: float) -> None:
         m = self.m
@@ -286,24 +299,20 @@ class Journey:
             nxt = -2 - nxt
         if m.v_pool[v].role == m.hotline_role:   # 12345 logs it for the grid's next working period
             pool = self.choose(nxt, t)
-            m.v_deadline[nxt] = m.next_on(pool.role, t) + m.r_patience[m.v_request[nxt]]
+            m.v_deadline[nxt] = m.next_on(pool.role, t) + self.patience(m.v_request[nxt])
         self.arrive(nxt, t)
 
     # ------------------------------------------------------------------ a handler's queue
     def take(self, pool, t: float) -> int | None:
-        """The next visit in pool's queue whose resident is still waiting (dropping those who gave
-        up, and entries a colleague has taken: their deadline is void)."""
+        """The next visit in pool's queue whose resident is still waiting (skipping void entries:
+        residents who gave up, requests a colleague took), else the first routine visit still due."""
         m = self.m
         queue = pool.queue
         while queue:
             v = heappop(queue)[2]
-            if m.v_deadline[v] >= t:
+            if m.v_deadline[v] > t:
                 return v
-            if isnan(m.v_start[v]):
-                m.abandoned += 1
-                self.gave_up(v, t)
-            else:
-                pool.stale -= 1
+            pool.stale -= 1
         routine = pool.routine
         while routine:
             v = routine.popleft()
@@ -320,7 +329,7 @@ class Journey:
         overdue = pool.overdue
         while overdue:
             v = overdue[0]
-            if not isnan(m.v_start[v]) or m.v_deadline[v] < t:
+            if not isnan(m.v_start[v]) or m.v_deadline[v] <= t:
                 overdue.popleft()                 # started by its own leader, or given up
             elif m.v_priority[v] < before:
                 overdue.popleft()
@@ -334,7 +343,14 @@ class Journey:
         """What a free handler of `pool` takes next: a colleague's overdue request if it is more
         urgent than their own next (a resident before a routine visit), else their own next."""
         if pool.overdue:
-            own = pool.queue[0][0] if pool.queue else (self.m.routine_priority if pool.routine else INF)
+            m, queue, routine = self.m, pool.queue, pool.routine
+            while queue and m.v_deadline[queue[0][2]] <= t:     # void entries first: not their next
+                heappop(queue)
+                pool.stale -= 1
+            while routine and m.v_deadline[routine[0]] < t:
+                routine.popleft()
+                m.abandoned += 1
+            own = queue[0][0] if queue else (m.routine_priority if routine else INF)
             v = self.take_from_colleague(pool, t, own)
             if v is not None:
                 return v
@@ -370,7 +386,7 @@ class Journey:
         """COVER: visit v has waited `cover_after` minutes on duty; a free colleague takes it, or it
         goes on the station's overdue list for the next colleague to come free."""
         m = self.m
-        if not isnan(m.v_start[v]) or m.v_deadline[v] < t:
+        if not isnan(m.v_start[v]) or m.v_deadline[v] <= t:
             return
         pool = m.v_pool[v]
         if m.on_duty[pool.role]:            # (always, as the wait is counted on duty; kept for clarity)
@@ -381,6 +397,17 @@ class Journey:
                     self.start(other.free.popleft(), v, t)
                     return
         pool.overdue.append(v)
+
+    def give_up(self, v: int, t: float) -> None:
+        """GIVE_UP: waiting visit v's deadline has come; if nobody has started it (nor taken it to
+        another unit, which voids the deadline), the resident gives up now: abandoned, and its
+        entry in the queue is void."""
+        m = self.m
+        if m.v_deadline[v] != t or not isnan(m.v_start[v]):
+            return
+        m.abandoned += 1
+        m.v_pool[v].stale += 1
+        self.gave_up(v, t)
 
     def shift(self, change: ShiftChange, t: float) -> None:
         """SHIFT: a role goes on duty (its units start on their queues and colleagues' overdue requests)

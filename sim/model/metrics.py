@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash
 from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, travel_minutes
+from .units import capacity_minutes
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
 WALK_BANDS = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0)      # minutes' walk from home to the nearest station
@@ -310,15 +311,14 @@ def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.
 
 def unit_busy(model, visits: pd.DataFrame, role: str, t0: float) -> tuple[np.ndarray, np.ndarray]:
     """Per unit of a role (grid, station, building, community...): busy minutes and capacity
-    (places x minutes on duty) in [t0, horizon)."""
+    (places x minutes on duty, less vacant places) in [t0, horizon)."""
     H = model.horizon
     mine = (visits["role"] == role).to_numpy()
     start, end = visits["start_minute"].to_numpy()[mine], visits["end_minute"].to_numpy()[mine]
     end = np.where(np.isnan(end) & ~np.isnan(start), H, end)            # still busy at the horizon
     busy = np.nan_to_num(np.clip(end - np.maximum(start, t0), 0, None))
-    servers = model.layout[role].servers
-    busy = np.bincount(visits["unit"].to_numpy()[mine], weights=busy, minlength=len(servers))
-    return busy, servers * model.duty[role].minutes(t0, H)
+    capacity = capacity_minutes(model, role, t0, H)
+    return np.bincount(visits["unit"].to_numpy()[mine], weights=busy, minlength=len(capacity)), capacity
 
 
 def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict]:

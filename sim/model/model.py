@@ -21,13 +21,13 @@ import numpy as np
 from ..city import City, build_city
 from ..scenario import ROLES, Scenario
 from . import agents
-from .calendar import COVER, END, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
+from .calendar import COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
 from .journey import Journey
 from .requests import Requests, draw_requests, stream
 from .routes import Plan, plan
 from .shifts import Duty, always_on
 from .stability import overloaded_units
-from .units import Pool, layouts
+from .units import Pool, layouts, vacant_places
 
 INF = math.inf
 
@@ -95,7 +95,7 @@ class GridModel(mesa.Model):
                     pool.overdue = overdue
         self.cover_after = gl.cover_after_minutes
         self.meeting_capacity = self.spec.roles.alliance.capacity_per_meeting
-        self.hotline_role = ROLES.index("hotline")
+        self.hotline_role, self.station_head_role = ROLES.index("hotline"), ROLES.index("station_head")
         self.hotline_pool = self.pools[self.pool_offset["hotline"]] if self.layout["hotline"].members.sum() else None
         self.routine_priority = max((t.priority for t in self.spec.requests.values() if t.home_visit), default=INF)
 
@@ -110,7 +110,8 @@ class GridModel(mesa.Model):
         (a resident's choice of channel or trust-dependent patience, or a stage
         of several roles).
         `v_deadline` is when nobody will start the visit any more (the
-        resident gave up), -inf once a colleague has taken it from this queue.
+        resident gives up: a GIVE_UP event), -inf once a colleague has taken
+        it from this queue; a queue entry whose deadline has come is void.
         `v_start` and `r_reported` are nan until set; `r_reported` is set whenever
         the journey's `report` handles a request; the fast loop reports the rest
         (routine work) at their planned time without writing it.
@@ -215,16 +216,14 @@ class GridModel(mesa.Model):
                 t += al.meeting_interval_days * 1440
 
     def _schedule_vacancies(self, role: str) -> None:
-        """Each vacancy period of a role empties its share of the role's places, spread evenly over
-        its units (a unit of one place is vacant outright: e.g. every fifth grid for a 20% cut)."""
+        """Each vacancy period of a role empties its share of the role's places (`vacant_places`)."""
         vacancies = getattr(getattr(self.spec.roles, role), "vacancies", ())
         if not vacancies:
             return
         pools = self.pools_by_role[ROLES.index(role)]
         places = np.array([p.servers for p in pools])
-        edges = np.r_[0, np.cumsum(places)]
         for period in vacancies:
-            vacant = np.diff(np.floor(edges * period.share + 1e-9)).astype(int)
+            vacant = vacant_places(places, period.share)
             start, end = period.from_day * 1440, period.to_day * 1440
             for pool, full, gone in zip(pools, places.tolist(), vacant.tolist()):
                 if gone and start < self.horizon:
@@ -306,7 +305,7 @@ class GridModel(mesa.Model):
         v_pool, v_duration, v_priority, v_next = self.v_pool, self.v_duration, self.v_priority, self.v_next
         v_deadline, v_start, v_agent = self.v_deadline, self.v_start, self.v_agent
         v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
-        on_duty, cover_time, handlers = self.on_duty, self.cover_time, J.handlers
+        on_duty, cover_time, handlers, horizon = self.on_duty, self.cover_time, J.handlers, self.horizon
         i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
 
         while True:
@@ -326,7 +325,7 @@ class GridModel(mesa.Model):
                         there.busy += 1
                         v_start[nxt], v_agent[nxt] = t, there.free.popleft()
                         push(heap, (t + v_duration[nxt], next(seq), END, nxt))
-                    else:
+                    else:                             # (a later stage: no deadline)
                         push(there.queue, (v_priority[nxt], next(seq), nxt))
                         if there.colleagues and v_resident[nxt]:
                             push(heap, (cover_time(there.role, t), next(seq), COVER, nxt))
@@ -347,12 +346,8 @@ class GridModel(mesa.Model):
                     queue = pool.queue
                     while queue:
                         w = pop(queue)[2]
-                        if v_deadline[w] < t:
-                            if v_start[w] != v_start[w]:     # nan: never started, so given up
-                                abandoned += 1
-                                J.gave_up(w, t)
-                            else:
-                                pool.stale -= 1
+                        if v_deadline[w] <= t:        # void: the resident gave up, or a colleague took it
+                            pool.stale -= 1
                             continue
                         v_start[w], v_agent[w] = t, agent
                         push(heap, (t + v_duration[w], next(seq), END, w))
@@ -397,6 +392,8 @@ class GridModel(mesa.Model):
                 push(pool.queue, (v_priority[v], next(seq), v))
                 if pool.colleagues and v_resident[v]:
                     push(heap, (cover_time(pool.role, t_arrival), next(seq), COVER, v))
+                if v_deadline[v] <= horizon:
+                    push(heap, (v_deadline[v], next(seq), GIVE_UP, v))
         self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
         self.now = until
 

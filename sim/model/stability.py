@@ -4,7 +4,7 @@ A queue whose offered load is at or above its capacity grows for as long as
 the run lasts, and its figures say more about the run's length than about
 the city. The check counts each unit's planned visits in the horizon (service
 and walking, at the handler the stage would choose when the resident comes
-forward) against its places x minutes on duty. It is an estimate: residents
+forward) against its places x minutes on duty (less places left vacant). It is an estimate: residents
 who give up, problems found early and colleagues covering change it a little.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario import ROLES, ScenarioError
+from .units import capacity_minutes
 
 OVERLOADED = 1.0
 
@@ -28,9 +29,9 @@ def planned_load(model, p) -> dict[str, np.ndarray]:
     visits = np.bincount(p.likely_pool[used], minlength=len(model.pools))
     if model.hotline_pool is not None:
         c, distrust = model.spec.residents.channels, 1 - model.spec.residents.initial_trust
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):         # as `Journey.contact_chances`
             e_hot = np.exp(p.a_hotline + c.distrust_hotline * distrust)
-            e_sil = np.exp(p.a_silent + c.distrust_silent * distrust)
+            e_sil = np.exp(p.a_silent) * distrust ** c.distrust_silent
         chance = np.where(p.report <= H, e_hot / (1 + e_hot + e_sil), 0.0)
         work[model.hotline_pool.index] += float(np.sum(chance * p.call_minutes))
     out = {}
@@ -42,7 +43,7 @@ def planned_load(model, p) -> dict[str, np.ndarray]:
             capacity = al.capacity_per_meeting * H / (al.meeting_interval_days * 1440)
             out[role] = visits[first:first + units] / capacity
             continue
-        capacity = model.layout[role].servers * model.duty[role].minutes(0.0, H)
+        capacity = capacity_minutes(model, role, 0.0, H)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[role] = np.where(capacity > 0, work[first:first + units] / capacity, 0.0)
     return out

@@ -130,6 +130,24 @@ def layouts(scenario: Scenario, city: City) -> dict[str, Layout]:
     return out
 
 
+def vacant_places(places: np.ndarray, share: float) -> np.ndarray:
+    """Places each unit loses while `share` of a role's places are vacant, spread evenly over its
+    units in order (a unit of one place is vacant outright: e.g. every fifth grid for a 20% cut)."""
+    edges = np.r_[0, np.cumsum(places)]
+    return np.diff(np.floor(edges * share + 1e-9)).astype(np.int64)
+
+
+def capacity_minutes(model, role: str, t0: float, t1: float) -> np.ndarray:
+    """Per unit of a role: places x minutes on duty in [t0, t1), less the places left vacant."""
+    places, duty = model.layout[role].servers, model.duty[role]
+    capacity = places * duty.minutes(t0, t1)
+    for period in getattr(getattr(model.spec.roles, role), "vacancies", ()):
+        a, b = max(period.from_day * 1440, t0), min(period.to_day * 1440, t1)
+        if b > a:
+            capacity = capacity - vacant_places(places, period.share) * duty.minutes(a, b)
+    return capacity
+
+
 def _alliance_of(city: City, count: int) -> np.ndarray:
     """The alliance each community takes hard problems to: one of its sub-district's, in turn."""
     subs = city.community_sub_district

@@ -13,7 +13,7 @@ from gridsim.model.agents import Household
 from gridsim.model.journey import remember
 from gridsim.model.requests import stream
 from gridsim.model.routes import WAYS, _ways
-from gridsim.model.units import layouts
+from gridsim.model.units import capacity_minutes, layouts, vacant_places
 from gridsim.model.shifts import Duty
 from gridsim.scenario import ROLES, with_overrides
 
@@ -113,3 +113,24 @@ def test_vacancies_empty_places_for_their_period_and_cost_less(meihekou):
     pay = [metrics.costs(m, None, metrics.tables(m)[0], 0.0)["pay_grid_leader"]
            for m in (run(meihekou, days=8)[0], run(cut, days=8)[0])]
     assert pay[1] == pytest.approx(pay[0] * (1 - 0.2 * 3 / 8), rel=0.01)
+    duty = model.duty["grid_leader"]
+    vacant = vacant_places(model.layout["grid_leader"].servers, 0.2)
+    assert vacant.sum() == empty
+    full = model.layout["grid_leader"].servers * duty.minutes(0, 8 * 1440)
+    assert capacity_minutes(model, "grid_leader", 0, 8 * 1440) == pytest.approx(
+        full - vacant * duty.minutes(2 * 1440, 5 * 1440))
+
+
+def test_residents_give_up_at_their_deadline_even_where_nobody_comes_free(meihekou):
+    """With every grid-leader post vacant and no cover, nobody ever takes a grid leader's queue:
+    residents still give up at their deadlines, remember it and come back."""
+    vacant = with_overrides(meihekou, ['roles.grid_leader.cover="own"', "residents.repeat_share=1.0",
+                                       "residents.repeat_delay_hours=1", "roles.grid_leader.vacancies=[{from_day=0, to_day=30, share=1.0}]"])
+    model, _, req = run(vacant, days=14)
+    residents = req[req["origin"] == "resident"]
+    gave_up = residents[(residents["outcome"] == "abandoned") & residents["reported_minute"].notna()]
+    assert model.abandoned == len(gave_up) > 0          # each counted once, at its deadline
+    back = gave_up[gave_up["ended_minute"] < model.horizon - 4 * 1440]      # (walk-ins: after a weekend)
+    assert set(back.index) <= set(residents["repeat_of"])   # all who gave up early enough came back
+    trust = np.frombuffer(model.trust, dtype=np.float64)
+    assert trust[gave_up["household"].unique()].mean() < 0.85   # each let-down moves 0.95 towards 0 by 30%
