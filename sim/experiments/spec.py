@@ -112,7 +112,10 @@ class Spec:
         }
 
     def hash(self) -> str:
-        text = json.dumps(self.data(), sort_keys=True, separators=(",", ":"))
+        """What the runs depend on. The objective and the search settings are left out: runs made for
+        one set of targets are the same runs for another, so a results folder keeps them."""
+        data = {k: v for k, v in self.data().items() if k not in ("objective", "search")}
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def points(self) -> list[dict]:

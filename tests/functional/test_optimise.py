@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,6 +88,12 @@ def test_no_option_meets_names_the_closest(tmp_path):
     assert done.stdout.startswith("No option meets the target")
     assert "The closest is station head per station = 14" in done.stdout
     assert "closest: station head per station = 14" in done.stdout
+    # other targets, same decisions: the stored runs are the same runs, and are reused
+    first = int(re.search(r"(\d+) runs now", done.stdout).group(1))
+    path = mmc_spec(tmp_path, constraint="wait_within_target_share >= 0.95", days=20.0, max_replicates=3)
+    again = gridsim("optimise", path, "--results", tmp_path / "res", "--workers", "2", "--quiet")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"({first} already stored)" in again.stdout and "chosen: station head per station = 1" in again.stdout
 
 
 @pytest.mark.parametrize("constraint, expected", [
