@@ -331,6 +331,12 @@ def cmd_sweep(args) -> int:
     from .experiments.sweep import Executor, ExecutorError, Interrupted, run_sweep
 
     spec = load_spec(args.experiment, days=args.days, replicates=args.replicates)
+    if spec.decisions:                   # every combination of the decisions, each checked before any runs
+        from .experiments.spec import check_points
+        try:
+            check_points(spec)
+        except ScenarioError as err:
+            raise err.at(spec.source) from None
     # a quick look is a different experiment: it gets its own folder, never mixed with the full one
     suffix = (f"-days{args.days:g}" if args.days else "") + (f"-reps{args.replicates}" if args.replicates else "")
     workers = args.workers or os.cpu_count() or 1

@@ -37,11 +37,9 @@ def environment(workspace: Path, workers: int, scenario: str, days: float, repli
 def serve(host: str, port: int, workspace: Path, workers: int, scenario: str, days: float, replicates: int,
           announce=lambda url: None) -> int:
     """Run the dashboard's server until it is stopped (Ctrl-C); returns its exit status."""
-    try:
-        import solara  # noqa: F401
-        import solara_assets  # noqa: F401
-    except ImportError:
-        raise DashError("gridsim dash needs the viz extra: pip install 'gridsim-cities[viz]'") from None
+    import importlib.util
+    if importlib.util.find_spec("solara") is None or importlib.util.find_spec("solara_assets") is None:
+        raise DashError("gridsim dash needs the viz extra: pip install 'gridsim-cities[viz]'")
     announce(f"http://{host}:{port}/")
     proc = subprocess.Popen(command(host, port), env=environment(workspace, workers, scenario, days, replicates))
     try:

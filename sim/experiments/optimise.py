@@ -64,7 +64,7 @@ from typing import Callable
 from ..analysis.objective import FAILS, MEETS, Judgement, judge
 from ..analysis.queueing import UnstableQueueError, servers_for_wait
 from ..analysis.store import Store, run_id
-from ..scenario import ROLES, Scenario, ScenarioError
+from ..scenario import Scenario, ScenarioError
 from ..scenario.schema import ALWAYS
 from .spec import MAX_POINTS, Spec, unstable
 from .sweep import sweep
@@ -395,4 +395,4 @@ def met(out: Outcome) -> bool:
     return out.judgement.chosen is not None and out.judgement.row(out.judgement.chosen)["verdict"] == MEETS
 
 
-__all__ = ["run", "describe", "queueing_bounds", "check_size", "OptimiseError", "Outcome", "ROLES"]
+__all__ = ["run", "describe", "queueing_bounds", "check_size", "OptimiseError", "Outcome"]

@@ -600,7 +600,8 @@ def check_points(spec: Spec) -> list[Scenario]:
     out = []
     for point in spec.points():
         for key, value in point.items():
-            where = f"options.{value}" if key == OPTION else f"factors.{key}"
+            where = (f"options.{value}" if key == OPTION else
+                     f"decisions.{key}" if key in spec.decisions else f"factors.{key}")
             try:
                 spec.scenario_at({key: value})
             except ScenarioError as err:

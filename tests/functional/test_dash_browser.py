@@ -20,7 +20,6 @@ import urllib.request
 
 import pytest
 
-from ..conftest import ROOT
 
 pytest.importorskip("solara", reason="the dashboard needs the viz extra: pip install -e '.[viz]'")
 pytest.importorskip("solara_assets", reason="the dashboard needs the viz extra: pip install -e '.[viz]'")
