@@ -2,7 +2,7 @@
 
 The Python API (see docs/API.md), importable from here:
 
-    load_scenario, simulate, experiment, sweep, load_results, compare, GridModel
+    load_scenario, simulate, experiment, sweep, load_results, compare, judge, optimise, GridModel
 
 `GridModel` is a `mesa.Model`: `GridModel(scenario, seed=1).step()` advances one day.
 They are imported on first use, so `import gridsim` (and the command line) stays quick.
@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_API = ("load_scenario", "simulate", "experiment", "sweep", "load_results", "compare",
+_API = ("load_scenario", "simulate", "experiment", "sweep", "load_results", "compare", "judge", "optimise",
         "SweepError", "SweepResult", "ScenarioError", "StoreError", "CompareError", "TooLarge")
 __all__ = [*_API, "GridModel", "__version__"]
 
 if TYPE_CHECKING:
     from .api import (CompareError, ScenarioError, StoreError, SweepError, SweepResult, TooLarge, compare,  # noqa: F401
-                      experiment, load_results, load_scenario, simulate, sweep)  # noqa: F401
+                      experiment, judge, load_results, load_scenario, optimise, simulate, sweep)  # noqa: F401
     from .model import GridModel  # noqa: F401
 
 

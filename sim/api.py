@@ -39,7 +39,7 @@ from .model.run import RunResult
 from .model.run import simulate as _simulate
 from .scenario import Scenario, ScenarioError, load, resolve_scenario, with_overrides
 
-__all__ = ["load_scenario", "simulate", "experiment", "sweep", "load_results", "compare",
+__all__ = ["load_scenario", "simulate", "experiment", "sweep", "load_results", "compare", "judge", "optimise",
            "SweepError", "SweepResult", "ScenarioError", "StoreError", "CompareError", "TooLarge", "Scenario", "RunResult", "Spec"]
 
 
@@ -151,8 +151,62 @@ def compare(results: str | Path | Stored | SweepResult, baseline: Mapping[str, A
     stored = results if isinstance(results, Stored) else load_results(results)
     m = stored.manifest
     base = dict(baseline) if baseline is not None else dict((m.get("spec") or {}).get("baseline") or {})
+    if not base and m.get("factors") and (m.get("arguments") or {}).get("command") == "optimise":
+        first = stored.runs.loc[stored.runs["point"] == stored.runs["point"].min()].iloc[0]
+        base = {f: (first[f].item() if hasattr(first[f], "item") else first[f]) for f in m["factors"]}
     if not base and m.get("factors"):
         raise CompareError("compare: give the baseline (--baseline FACTOR=VALUE; from Python, a dict "
                            "{factor path: value}): the experiment names no [baseline]")
     labels = dict(enumerate(m.get("point_labels") or []))
     return _compare(stored.runs, m.get("factors", []), base, list(kpis or kpis_for(m, stored.runs)), labels)
+
+
+def judge(results: str | Path | Stored | SweepResult, objective: Mapping[str, Any] | None = None):
+    """Every option judged by the experiment's `[objective]` (or the `objective` given, a dict with the
+    table's keys): which meet every constraint, in how many replicates, at what cost; `.answer()`
+    is the report's opening paragraph, `.options` and `.checks` the tables. Raises `CompareError`
+    when there is no objective to judge by."""
+    from .analysis.objective import from_manifest, judge as _judge, objective_from
+    if isinstance(results, SweepResult):
+        results = results.folder
+    stored = results if isinstance(results, Stored) else load_results(results)
+    m = stored.manifest
+    try:
+        obj = objective_from(dict(objective), "objective") if objective is not None else from_manifest(m)
+    except ScenarioError as err:
+        raise CompareError(str(err)) from None
+    if obj is None:
+        raise CompareError(f"{stored.folder}: the experiment states no [objective] to judge by")
+    try:
+        return _judge(stored.runs, obj, dict(enumerate(m.get("point_labels") or [])))
+    except ValueError as err:
+        raise CompareError(str(err)) from None
+
+
+def optimise(spec: str | Path | Mapping | Spec, results: str | Path = "results", *, workers: int | None = None,
+             dask: str | None = None, executor: cf.Executor | None = None, fresh: bool = False,
+             progress: bool = False, max_requests: float | None = None):
+    """The cheapest point of the experiment's `[decisions]` that meets its `[objective]`, searched as
+    `gridsim optimise` does (see `gridsim.experiments.optimise`), into `results/<name>-optimise/`
+    (resuming what is stored). Returns the outcome: `.chosen` (a point index, None when no option
+    meets the targets), `.judgement` (`.answer()`, `.options`, `.checks`), `.runners_up()`, and the
+    folder that `compare` and `load_results` read. Raises `ScenarioError` for a bad experiment and
+    `CompareError` when it cannot be optimised as written (no objective, too many candidates)."""
+    from .experiments import optimise as opt
+    spec = experiment(spec)
+    try:
+        space = opt.check_size(spec)
+    except opt.OptimiseError as err:
+        raise CompareError(str(err)) from None
+    n = workers or os.cpu_count() or 1
+    cap = max(opt.settings(spec).max_replicates, spec.replicates)
+    limits.check(spec.name, limits.estimate([spec.base], space * spec.replicates + 3 * cap,
+                                            1 if dask or executor else n), max_requests)
+    folder = Path(results) / f"{spec.name}-optimise"
+    try:
+        if executor is not None:
+            return opt.run(spec, folder, executor, progress=progress, fresh=fresh)
+        with Executor(n, dask) as pool:
+            return opt.run(spec, folder, pool, progress=progress, fresh=fresh)
+    except opt.OptimiseError as err:
+        raise CompareError(str(err)) from None

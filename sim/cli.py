@@ -331,6 +331,12 @@ def cmd_sweep(args) -> int:
     from .experiments.sweep import Executor, ExecutorError, Interrupted, run_sweep
 
     spec = load_spec(args.experiment, days=args.days, replicates=args.replicates)
+    if spec.decisions:                   # every combination of the decisions, each checked before any runs
+        from .experiments.spec import check_points
+        try:
+            check_points(spec)
+        except ScenarioError as err:
+            raise err.at(spec.source) from None
     # a quick look is a different experiment: it gets its own folder, never mixed with the full one
     suffix = (f"-days{args.days:g}" if args.days else "") + (f"-reps{args.replicates}" if args.replicates else "")
     workers = args.workers or os.cpu_count() or 1
@@ -398,17 +404,126 @@ def cmd_compare(args) -> int:
     warnings = stored.incomplete()
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
+    judged = api.judge(stored) if (manifest.get("spec") or {}).get("objective") else None
     if args.json:
         records = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
                    for row in table.to_dict("records")]
         print(json_line({"experiment": manifest.get("experiment"), "results": str(args.results),
                          "baseline": baseline, "level": 0.95, "paired_over": "replicate",
-                         "incomplete": warnings, "comparisons": records}))
+                         "incomplete": warnings, "comparisons": records,
+                         **({"objective": judged.records()} if judged is not None else {})}))
     else:
         print(f"{manifest.get('experiment')}: paired differences over replicates (common random numbers), "
               "95% t intervals")
         print(format_table(table))
+        if judged is not None:
+            print("\nJudged by the experiment's [objective]:")
+            print(judged.format())
     return 0
+
+
+# ---------------------------------------------------------------- optimise
+def add_optimise(sub) -> None:
+    p = sub.add_parser("optimise", help="the cheapest point of an experiment's [decisions] that meets its "
+                                        "[objective] (resumable)",
+                       description="Screens every candidate of the experiment's [decisions] (a queueing-theory "
+                                   "floor first where one applies), then adds replicates to the cheapest until "
+                                   "the choice is decided. Exit 0 with the chosen point, 1 when no option meets "
+                                   "the targets (the closest is printed), 2 on bad input.")
+    p.add_argument("experiment", help="experiment file with [decisions] and [objective], or a bundled name")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--dask-timeout", type=number(float, gt=0, le=3600), default=10.0, metavar="SECONDS",
+                   help="give up on a scheduler that does not answer within this time (default 10)")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where the runs go: DIR/<experiment>-optimise/ (default: ./results)")
+    p.add_argument("--fresh", action="store_true", help="start over: move earlier runs of this search aside")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse searches expected to draw more requests than this in all (default 2e9)")
+    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or round lines")
+    p.set_defaults(func=cmd_optimise)
+
+
+def cmd_optimise(args) -> int:
+    from .experiments import limits
+    from .experiments import optimise as opt
+    from .experiments.spec import load_spec
+    from .experiments.sweep import Executor, ExecutorError
+
+    spec = load_spec(args.experiment)
+    try:
+        space = opt.check_size(spec)
+    except opt.OptimiseError as err:
+        raise UserError(str(err)) from None
+    workers = args.workers or os.cpu_count() or 1
+    cap = max(opt.settings(spec).max_replicates, spec.replicates)
+    limits.check(spec.source, limits.estimate([spec.base], space * spec.replicates + 3 * cap,
+                                              1 if args.dask else workers),
+                 args.max_requests, change="narrow the decisions, lower days or replicates")
+    folder = results_dir(args.results) / f"{spec.name}-optimise"
+    executor = Executor(workers, args.dask, timeout=args.dask_timeout)
+    say = (lambda line: None) if args.quiet or args.json else (lambda line: print(line, file=sys.stderr))
+
+    def announce() -> None:
+        say(f"{spec.name}: {space} candidates, {spec.replicates} replicates each to screen, up to {cap} to decide; "
+            f"{spec.days:g} days each, on {executor.label} -> {folder}/")
+
+    try:
+        with executor as pool:
+            out = opt.run(spec, folder, pool, progress=not (args.quiet or args.json), say=say, on_start=announce)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except opt.OptimiseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1 if "runs failed" in str(err) else 2
+    if args.json:
+        data = out.judgement.records()
+        data.update({"results": str(folder), "space": out.space, "screened": len(out.screened),
+                     "refused": {out.judgement.label(i) if i in out.judgement.labels else str(i): why
+                                 for i, why in out.refused.items()},
+                     "below_bound": len(out.below_bound),
+                     "bounds": [vars(b) for b in out.bounds], "runners_up": out.runners_up(),
+                     "replicates": {str(k): v for k, v in out.replicates.items()},
+                     "found": opt.met(out)})
+        print(json_line(data))
+    else:
+        print(opt.describe(out, spec))
+    return 0 if opt.met(out) else 1
+
+
+# ---------------------------------------------------------------- dash
+def add_dash(sub) -> None:
+    p = sub.add_parser("dash", help="a what-if dashboard in the browser (needs the [viz] extra)",
+                       description="Starts a local web server: move the levers, run replicates in the background, "
+                                   "see options side by side with the baseline, export them as an experiment.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=number(int, ge=1, le=65535), default=8765, help="port (default 8765)")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="the scenario the page opens with")
+    p.add_argument("--days", type=number(int, ge=7, le=3650, what="a whole number of days"), default=28,
+                   help="days per run the page starts with (default 28)")
+    p.add_argument("--replicates", type=number(int, ge=1, le=100), default=3,
+                   help="replicates the page starts with (default 3)")
+    p.add_argument("--workers", type=WORKERS, default=2, help="worker processes for the runs (default 2)")
+    p.add_argument("--results", type=Path, default=Path("results") / "dash", metavar="DIR",
+                   help="where the runs are kept, one folder per option (default: ./results/dash)")
+    p.set_defaults(func=cmd_dash)
+
+
+def cmd_dash(args) -> int:
+    from .dash import DashError, serve
+    from .scenario import resolve_scenario
+
+    resolve_scenario(args.scenario)                       # a bad name: one error line now, not in the page
+    if Path(args.scenario).suffix:
+        raise UserError(f"--scenario {args.scenario}: the dashboard takes a bundled scenario by name "
+                        "(meihekou_2020, meihekou_2018, mmc)")
+    folder = results_dir(args.results, "--results")
+    try:
+        return serve(args.host, args.port, folder, args.workers, args.scenario, args.days, args.replicates,
+                     announce=lambda url: print(f"gridsim dash: open {url} (Ctrl-C stops it)", file=sys.stderr))
+    except DashError as err:
+        raise UserError(str(err)) from None
 
 
 # ---------------------------------------------------------------- reproduce
@@ -532,7 +647,8 @@ def cmd_warmup(args) -> int:
 
 
 # ---------------------------------------------------------------- entry point
-COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup]
+COMMANDS = [add_run, add_validate, add_sweep, add_optimise, add_compare, add_reproduce, add_report, add_warmup,
+            add_dash]
 
 
 def build_parser() -> Parser:

@@ -34,6 +34,7 @@ from matplotlib.patches import Circle
 from ..model.kpis import KPI, lookup
 from . import store
 from .compare import CompareError, compare, kpis_for, mean_ci, point_label
+from .objective import Judgement, from_manifest, judge, missing_columns
 
 DPI = 150
 # request types: a fixed colour each, from a palette other than the options' (tab10)
@@ -59,6 +60,7 @@ class Results:
     failed: dict = field(default_factory=dict)      # run id -> {run, error, traceback}
     baseline_note: str = ""
     stored: store.Stored | None = None              # the store's view: problems, runs lacking extras
+    judgement: Judgement | None = None              # the options judged by the experiment's [objective]
 
     def extras(self, name: str, point: int) -> list[tuple[int, pd.DataFrame]]:
         """The stored `name` table (series, quantiles, grids) of each counted run of `point`."""
@@ -131,10 +133,17 @@ def load_results(folder: str | Path, baseline: dict | None = None) -> Results:
     table = compare(runs, factors, baseline, kpis_for(manifest, runs), labels)
     colours = dict(zip(sorted(labels), palette(len(labels))))
     base_points = sorted(table.loc[table["is_baseline"], "point"].unique()) if len(table) else []
+    objective = from_manifest(manifest)
+    judged = None
+    if objective is not None:
+        lacking = missing_columns(objective, runs)
+        if lacking:
+            raise CompareError(f"{folder}: objective: no KPI column {lacking[0]!r} in these results")
+        judged = judge(runs, objective, labels)
     return Results(folder=folder, manifest=manifest, runs=runs, factors=factors, baseline=baseline,
                    table=table, labels=labels, colours=colours,
                    baseline_point=int(base_points[0]) if base_points else int(pts.index[0]),
-                   failed=stored.failed, baseline_note=note, stored=stored)
+                   failed=stored.failed, baseline_note=note, stored=stored, judgement=judged)
 
 
 def _plain(v):
@@ -227,7 +236,10 @@ def dominated(cost: np.ndarray, p90: np.ndarray) -> np.ndarray:
 
 
 def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi: int = DPI):
-    """Cost per year against p90 resolution time, 95% CIs; dominated options hollow, the rest joined."""
+    """Cost per year against p90 resolution time, 95% CIs; dominated options hollow, the rest joined.
+    With an objective, options are judged by it instead (see `objective_frontier`)."""
+    if res.judgement is not None and res.judgement.objective.constraints:
+        return objective_frontier(res, stem, dpi)
     pts = res.points
     c, s = res.stats("cost_yuan_per_year"), res.stats(service_kpi)
     cost = np.array([c.loc[p, "mean"] for p in pts]) / 1e6
@@ -260,6 +272,68 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
     ax.margins(0.12)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
               ncol=2 if len(handles) > 6 else 1)
+    save(fig, stem, dpi)
+    return fig
+
+
+VERDICT_STYLE = {"meets": ("filled", "meets every target"), "undecided": ("half", "undecided: more replicates "
+                                                                                 "would tell"),
+                 "fails": ("none", "misses a target")}
+
+
+def objective_frontier(res: Results, stem, dpi: int = DPI):
+    """The objective's frontier: the minimised KPI (cost) against the first constraint's KPI, with its
+    target as a line; filled = meets every target, half = undecided, hollow = misses one (each
+    target judged by the one-sided confidence bound of the mean); the answer starred."""
+    j = res.judgement
+    o = j.objective
+    first = o.constraints[0]
+    xi, yi = kpi_info(first.kpi), kpi_info(o.minimise)
+    pts = res.points
+    xs, ys = res.stats(first.kpi), res.stats(o.minimise)
+    verdicts = j.options.set_index("point")["verdict"]
+    fig = new_figure((8, 5.5 + 0.22 * (len(pts) + 1) / (2 if len(pts) > 5 else 1)))
+    ax = fig.subplots()
+    line = ax.axvline(first.bound * xi.scale, color="#d62728", linestyle="--", linewidth=1.2)
+    handles = [Line2D([], [], color=line.get_color(), linestyle="--",
+                      label=f"target: {first.describe()}")]
+    for p in pts:
+        col = res.colours[p]
+        v = verdicts.get(p, "undecided")
+        fill = VERDICT_STYLE[v][0]
+        x, xh = xs.loc[p, "mean"] * xi.scale, xs.loc[p, "half_width"] * xi.scale
+        y, yh = ys.loc[p, "mean"] * yi.scale, ys.loc[p, "half_width"] * yi.scale
+        style = dict(fmt="o", markersize=9, markeredgecolor=col, ecolor=col, capsize=3, markeredgewidth=1.8,
+                     markerfacecolor=col if fill == "filled" else "none", zorder=3,
+                     fillstyle="left" if fill == "half" else "full")
+        ax.errorbar(x, y, xerr=None if math.isnan(xh) else xh, yerr=None if math.isnan(yh) or yh == 0 else yh,
+                    **style)
+        if p == j.chosen:
+            ax.scatter([x], [y], marker="*", s=260, c="gold", edgecolors="black", linewidths=0.8, zorder=4)
+        row = j.row(p)
+        text = (res.label(p) + (" (baseline)" if p == res.baseline_point else "")
+                + (" - the answer" if p == j.chosen else "") + (" - the closest" if p == j.closest else "")
+                + f" [{VERDICT_STYLE[v][1]}; {int(row['replicates_meeting'])} of {int(row['n'])} replicates]")
+        handles.append(Line2D([], [], marker="o", linestyle="", markersize=8, markeredgecolor=col,
+                              markerfacecolor=col if fill == "filled" else "none",
+                              fillstyle="left" if fill == "half" else "full", markeredgewidth=1.8, label=text))
+    ax.set_xlabel(xi.axis_label + ", mean and 95% CI")
+    ax.set_ylabel(yi.axis_label)
+    more = f" (and {len(o.constraints) - 1} more target{'s' * (len(o.constraints) > 2)})" if len(o.constraints) > 1 else ""
+    ax.set_title(textwrap.fill(f"{res.manifest.get('experiment')}: {yi.label} against {xi.label}{more}", 80)
+                 + "\n" + textwrap.fill(f"filled = meets every target (one-sided {100 * o.confidence:g}% bound "
+                                        "of the mean), half = undecided, hollow = misses one; star = the answer", 90),
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.margins(0.15)
+    left, right = ax.get_xlim()
+    lo, hi = min(left, first.bound * xi.scale), max(right, first.bound * xi.scale)
+    pad = 0.05 * (hi - lo or 1)
+    ax.set_xlim(lo - pad, hi + pad)
+    edge = hi + pad if first.op == ">=" else lo - pad
+    ax.axvspan(first.bound * xi.scale, edge, color="#2ca02c", alpha=0.07, zorder=0)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
+              ncol=2 if len(handles) > 7 else 1)
     save(fig, stem, dpi)
     return fig
 

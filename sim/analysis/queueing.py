@@ -139,6 +139,42 @@ class MMc:
         return math.log(c / (1.0 - q)) / self._drain_rate
 
 
+MAX_SERVERS = 1_000_000
+
+
+def servers_for_wait(arrival_rate: float, service_rate: float, *, within: float | None = None,
+                     probability: float | None = None, mean_wait: float | None = None,
+                     max_servers: int = MAX_SERVERS) -> int:
+    """The inverse of Erlang C: the smallest number of servers c for which M/M/c meets every target
+    given, P(Wq <= within) >= probability and/or mean Wq <= mean_wait (times in the rates' unit).
+
+    Both are monotone in c (more servers, shorter waits), so the search walks up from the
+    smallest stable c = floor(a) + 1 (a = λ/μ) and stops at the first c that meets them.
+    """
+    lam = _check_positive("arrival rate", arrival_rate)
+    mu = _check_positive("service rate", service_rate)
+    if (within is None) != (probability is None):
+        raise ValueError("a waiting-time target needs both `within` and `probability`")
+    if within is None and mean_wait is None:
+        raise ValueError("give a target: within and probability, or mean_wait")
+    if within is not None:
+        if not (isinstance(within, numbers.Real) and math.isfinite(within) and within >= 0):
+            raise ValueError(f"within must be a finite time >= 0, got {within!r}")
+        if not (isinstance(probability, numbers.Real) and 0 < probability < 1):
+            raise ValueError(f"probability must lie strictly between 0 and 1 (an M/M/c wait is never "
+                             f"certain to be short), got {probability!r}")
+    if mean_wait is not None:
+        _check_positive("mean_wait", mean_wait)
+    c = math.floor(lam / mu) + 1
+    while c <= max_servers:
+        q = MMc(lam, mu, c)
+        ok = within is None or 1.0 - q.wait_exceeds(within) >= probability - 1e-12
+        if ok and (mean_wait is None or q.mean_wait <= mean_wait * (1 + 1e-12)):
+            return c
+        c += 1
+    raise UnstableQueueError(f"no number of servers up to {max_servers:,} meets the target")
+
+
 @dataclass(frozen=True)
 class Tandem:
     """Two M/M/c stations in a Jackson network; station 2 is None when escalation is 0."""

@@ -144,7 +144,45 @@ def cost_section(res: Results) -> list[str]:
     return out
 
 
+def objective_section(res: Results) -> list[str]:
+    """Each option against the experiment's targets: verdict, replicates meeting all, and per target
+    the mean with its one-sided confidence bound."""
+    j = res.judgement
+    o = j.objective
+    lines = [f"The experiment's `[objective]`: minimise `{o.minimise}` subject to "
+             + ("; ".join(f"`{c.source}`" for c in o.constraints) or "no constraints")
+             + f". The rule: {o.rule()} (for `>=` targets the lower bound, for `<=` the upper); an option "
+             "*fails* a target when the bound on the other side misses it, and is *undecided* otherwise. "
+             "Options are listed cheapest first.", ""]
+    head = "| option | n | " + lookup_label(o.minimise) + " | verdict | replicates meeting all | " + \
+        " | ".join(f"`{c.source}`: mean [one-sided bound]" for c in o.constraints) + " |"
+    lines += [head, "|---|---:|---:|---|---:|" + "---:|" * len(o.constraints)]
+    checks = j.checks.set_index(["point", "kpi", "op"])
+    for _, r in j.options.iterrows():
+        p = int(r["point"])
+        cells = []
+        for c in o.constraints:
+            k = checks.loc[(p, c.kpi, c.op)]
+            b = k["lower"] if c.op == ">=" else k["upper"]
+            info = F.kpi_info(c.kpi)
+            cells.append(f"{info.show(k['mean'])} [{info.show(b)}]: {k['verdict']}")
+        tag = " **(the answer)**" if p == j.chosen else (" (the closest)" if p == j.closest else "")
+        lines.append(f"| {_cell(res.label(p))}{tag} | {int(r['n'])} | {F.kpi_info(o.minimise).show(r['minimise_mean'])} "
+                     f"| {r['verdict']} | {int(r['replicates_meeting'])} of {int(r['n'])} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def lookup_label(kpi: str) -> str:
+    return F.kpi_info(kpi).axis_label
+
+
 def frontier_text(res: Results) -> list[str]:
+    if res.judgement is not None:
+        j = res.judgement
+        meet = [res.label(p) for p in j.meeting()]
+        return [("Judged by the experiment's objective, the options that meet every target are, cheapest first: "
+                 + ", ".join(meet) + "." if meet else "Judged by the experiment's objective, no option meets "
+                 "every target.") + " The frontier figure plots cost against the first target's KPI.", ""]
     if not {"cost_yuan_per_year", "resolution_hours.p90"} <= set(res.runs.columns):
         return []
     pts = res.points
@@ -223,11 +261,14 @@ def write_report(res: Results, out: str | Path, map_input: MapInput | None = Non
 def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str, dpi: int) -> None:
     m, spec = res.manifest, res.manifest.get("spec") or {}
     header = m.get("header") or ""
-    wanted_points = list(range(len(m["points"]))) if isinstance(m.get("points"), list) else None
-    wanted_replicates = spec.get("replicates")
+    searched = (m.get("arguments") or {}).get("command") == "optimise"
+    wanted_points = list(range(len(m["points"]))) if isinstance(m.get("points"), list) and not searched else None
+    wanted_replicates = None if searched else spec.get("replicates")
     problems = make_figures(res, out, map_input, map_problem, dpi)
     name = m.get("experiment", res.folder.name)
     lines = [f"# {name}: report", ""]
+    if res.judgement is not None:
+        lines += [res.judgement.answer(), ""]
     notes = completeness(res, wanted_points, wanted_replicates)
     if notes:
         lines += ["> **Warning: incomplete results.**", ">"] + [f"> {n}" for n in notes] + [""]
@@ -235,6 +276,11 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     if header:
         lines += ["From the experiment file:", "", "```", header, "```", ""]
     n_runs = len(res.runs)
+    if searched:
+        lines += [f"These runs are `gridsim optimise`'s search of the experiment's {len(m.get('points') or [])} "
+                  f"candidates: {len(res.points)} were run (the others were refused by the scenario check or lay "
+                  "below a queueing floor), each with at least the experiment's replicates and the best few with "
+                  "more (ranking and selection), so the options below have different numbers of replicates.", ""]
     lines += [f"Each option was simulated for {spec.get('days', '?'):g} days (the first "
               f"{spec.get('warmup_days', 0):g} are warm-up and not counted) in {spec.get('replicates', '?')} "
               f"replicates from root seed {spec.get('root_seed', '?')}; {n_runs} runs are finished. "
@@ -254,6 +300,8 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     for p in res.points:
         tag = " (baseline)" if p == res.baseline_point else ""
         lines.append(f"| {_cell(res.label(p))}{tag} | {_cell(_settings(res, p))} | {int(counts[p])} |")
+    if res.judgement is not None:
+        lines += ["", "## The targets", ""] + objective_section(res)
     lines += ["", "## Cost of each option", ""] + cost_section(res) + frontier_text(res)
     lines += ["## Differences not distinguishable from zero", "",
               "KPIs whose 95% interval of the paired difference against the baseline covers zero: "

@@ -25,9 +25,10 @@ from typing import Any, Literal, Mapping
 import numpy as np
 
 from ..analysis.compare import OPTION
+from ..analysis.objective import Objective, ObjectiveTable, objective_from
 from ..data import folder
 from ..model.kpis import is_kpi
-from ..scenario import Scenario, ScenarioError, bundled_scenario, load, scenario_hash, to_data, with_overrides
+from ..scenario import ROLES, Scenario, ScenarioError, bundled_scenario, load, scenario_hash, to_data, with_overrides
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 
@@ -85,6 +86,9 @@ class Spec:
     kpis: tuple = ()                       # KPIs this experiment reports beyond the defaults
     labels: tuple = ()                     # [labels]: (factor path or option name, what readers see)
     header: str = ""                       # the comment block at the top of the file
+    objective: Objective | None = None     # [objective]: targets on KPIs and what to minimise
+    decisions: tuple = ()                  # [decisions]: the factor paths `optimise` may change
+    search: tuple = ()                     # [search]: optimise's settings, (key, value) pairs
 
     def data(self) -> dict:
         """The plain, hashable form stored in the manifest (paths relative, so folders can move)."""
@@ -102,10 +106,16 @@ class Spec:
             "baseline": dict(self.baseline),
             "kpis": list(self.kpis),
             **({"labels": dict(self.labels)} if self.labels else {}),
+            **({"objective": self.objective.data()} if self.objective is not None else {}),
+            **({"decisions": list(self.decisions)} if self.decisions else {}),
+            **({"search": dict(self.search)} if self.search else {}),
         }
 
     def hash(self) -> str:
-        text = json.dumps(self.data(), sort_keys=True, separators=(",", ":"))
+        """What the runs depend on. The objective and the search settings are left out: runs made for
+        one set of targets are the same runs for another, so a results folder keeps them."""
+        data = {k: v for k, v in self.data().items() if k not in ("objective", "search")}
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def points(self) -> list[dict]:
@@ -229,6 +239,38 @@ class RangeTable:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DecisionRange:
+    """A decision over a range: low, low + step, ... up to high (whole numbers unless step says otherwise)."""
+    low: float = fspec(ge=-1e15, le=1e15)
+    high: float = fspec(ge=-1e15, le=1e15)
+    step: float | None = fspec(None, gt=0, le=1e15)
+
+    def check(self, path: str) -> None:
+        if self.high < self.low:
+            raise ScenarioError(join(path, "high"), f"must be >= low ({self.low:g}), got {self.high:g}")
+        if self.step is None and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ScenarioError(join(path, "low"), "a range without a step takes whole numbers (give a step)")
+        n = math.floor((self.high - self.low) / (self.step or 1) + 1e-9) + 1
+        if n > MAX_POINTS:
+            raise ScenarioError(path, f"has {n:,} values, more than {MAX_POINTS:,}; give a larger step")
+
+    def values(self) -> tuple:
+        step = self.step or 1
+        n = math.floor((self.high - self.low) / step + 1e-9) + 1
+        whole = self.low == int(self.low) and step == int(step)
+        return tuple(int(self.low) + k * int(step) if whole else float(round(self.low + k * step, 10))
+                     for k in range(n))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchTable:
+    """How `gridsim optimise` searches (see gridsim.experiments.optimise)."""
+    budget: int = fspec(500, ge=1, le=MAX_POINTS)          # candidates screened at most
+    max_replicates: int = fspec(20, ge=2, le=MAX_REPLICATES)  # per candidate, in ranking and selection
+    finalists: int = fspec(3, ge=1, le=100)                # the chosen and its runners-up, brought to max_replicates
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpecFile:
     name: str | None = None
     description: str = ""
@@ -246,6 +288,9 @@ class SpecFile:
     labels: Mapping[str, str] = fspec({})
     until_ci: UntilCITable | None = None
     quick: QuickTable | None = None
+    objective: ObjectiveTable | None = None
+    decisions: Mapping[str, Any] = fspec({})
+    search: SearchTable | None = None
 
     def check(self, path: str) -> None:
         name = self.name
@@ -300,6 +345,38 @@ def _factors(table: Mapping, prefix: str = "") -> list[Factor]:
         r = build(RangeTable, dict(v), where)
         out.append(Factor(path, low=r.low, high=r.high, integer=r.integer))
     return out
+
+
+def _decisions(table: Mapping, prefix: str = "") -> list[Factor]:
+    """`[decisions]`: each leaf a list of choices, a table {values}, or a range {low, high, step}."""
+    out = []
+    for key, v in table.items():
+        path = f"{prefix}.{key}" if prefix else key
+        where = f"decisions.{path}"
+        if isinstance(v, list):
+            v = {"values": v}
+        if not isinstance(v, Mapping) or not v:
+            raise ScenarioError(where, f"must be a list of choices or a range {{low, high, step}}, got {v!r}")
+        if not set(v) <= {"low", "high", "step", "values"}:       # a nested table of paths
+            out += _decisions(v, path)
+            continue
+        if "values" in v:
+            extra = sorted(set(v) - {"values"})
+            if extra:
+                raise ScenarioError(f"{where}.{extra[0]}", "give either values or low/high, not both")
+            out.append(Factor(path, values=build(ValuesTable, dict(v), where).values))
+            continue
+        for k in ("low", "high"):
+            if k not in v:
+                raise ScenarioError(f"{where}.{k}", "missing (a range needs low and high)")
+        out.append(Factor(path, values=build(DecisionRange, dict(v), where).values()))
+    return out
+
+
+def unstable(err: ScenarioError) -> bool:
+    """Is this the scenario check refusing a queue that could never keep up (too few staff)?
+    Such a candidate is infeasible, not a mistake in the experiment file."""
+    return err.path.startswith("roles.") and err.message.startswith("offered load is")
 
 
 def spec_header(text: str) -> str:
@@ -380,17 +457,31 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
         scenario_path = named
     base = load(scenario_path)
     fixed = list(_leaves(f.set))
-    for key, value in fixed:
-        try:
-            base = with_overrides(base, [(key, value)])
-        except ScenarioError as err:
-            raise ScenarioError(f"set.{key}", f"{err.path}: {err.message}") from None
+    try:                                    # together: one change may need another (a rate and its staff)
+        base = with_overrides(base, fixed) if fixed else base
+    except ScenarioError as err:
+        for key, value in fixed:            # name the first key that fails alone, if one does
+            try:
+                with_overrides(base, [(key, value)])
+            except ScenarioError as alone:
+                raise ScenarioError(f"set.{key}", f"{alone.path}: {alone.message}") from None
+        raise ScenarioError("set", f"{err.path}: {err.message}") from None
 
     if isinstance(f.design, DesignTable):
         design, samples, design_seed = f.design.kind, f.design.samples, f.design.seed
     else:
         design, samples, design_seed = f.design, None, None
     factors = _factors(f.factors)
+    decisions = _decisions(f.decisions)
+    if decisions:
+        if factors:
+            raise ScenarioError("decisions", "give [decisions] (what optimise may change) or [factors], not both")
+        if design != "factorial":
+            raise ScenarioError("design", "an experiment with [decisions] searches their combinations: "
+                                          "leave the design out (factorial)")
+        factors = decisions
+    if f.search is not None and not decisions and not f.options and not factors:
+        raise ScenarioError("search", "there is nothing to search: give [decisions]")
     if f.options:
         if any(x.path == OPTION for x in factors):
             raise ScenarioError(f"factors.{OPTION}", "is set by the [options] tables; do not list it")
@@ -406,11 +497,23 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
     for key in f.labels:
         if key not in labelled:
             raise ScenarioError(f"labels.{key}", "is neither a factor path nor an option name")
+    if decisions:
+        if baseline and set(baseline) != {x.path for x in factors}:
+            lacking = sorted({x.path for x in factors} - set(baseline))
+            raise ScenarioError(f"baseline.{lacking[0]}", "missing: with [decisions] the baseline names a value "
+                                                          "of every decision (it is one candidate)")
+    objective = None
+    if f.objective is not None:
+        objective = objective_from(to_data(f.objective))
+        for i, c in enumerate(objective.constraints):
+            _check_kpi_names(c.kpi, base, f"objective.constraints[{i}]")
+        _check_kpi_names(objective.minimise, base, "objective.minimise")
     quick_settings = () if f.quick is None else (f.quick.days, f.quick.replicates)
-    if design == "factorial":
+    if design == "factorial" and not decisions:
         for x in factors:
             if x.values is None:
                 raise ScenarioError(f"factors.{x.path}", "a factorial design needs a list of values, not a range")
+    if design == "factorial":
         if samples is not None:
             raise ScenarioError("design.samples", "only lhs and sobol designs take a sample count")
         n_points = math.prod(len(x.values) for x in factors)
@@ -450,9 +553,46 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
                 description=f.description, fixed=tuple(fixed),
                 options=tuple((o, tuple(_leaves(bundle))) for o, bundle in f.options.items()),
                 quick=quick_settings, baseline=tuple(baseline.items()), kpis=tuple(f.kpis),
-                labels=tuple(f.labels.items()), header=header)
-    check_points(spec)
+                labels=tuple(f.labels.items()), header=header, objective=objective,
+                decisions=tuple(x.path for x in decisions),
+                search=() if f.search is None else tuple(to_data(f.search).items()))
+    if decisions:
+        check_decisions(spec)
+    else:
+        check_points(spec)
     return spec
+
+
+def _check_kpi_names(kpi: str, base: Scenario, where: str) -> None:
+    """A KPI of a request type or role the base scenario has (`by_type.care...`, `utilisation.police`)."""
+    head, _, rest = kpi.partition(".")
+    if head == "by_type":
+        kind = rest.split(".")[0]
+        if kind not in base.requests:
+            raise ScenarioError(where, f"{kpi!r}: the scenario has no request type {kind!r} "
+                                       f"(types: {', '.join(base.requests)})")
+    elif head in ("utilisation", "backlog_growth_per_week") and rest not in ROLES:
+        raise ScenarioError(where, f"{kpi!r}: no role {rest!r} (roles: {', '.join(ROLES)})")
+
+
+def check_decisions(spec: Spec) -> None:
+    """Apply each decision's every value alone to the base: a bad path or value fails now. A value
+    the scenario check refuses as unstable (too few staff for the work) is allowed: optimise
+    counts that candidate infeasible. Combinations are checked when optimise reaches them."""
+    for factor in spec.factors:
+        ok = 0
+        for value in factor.values:
+            key = OPTION if factor.path == OPTION else factor.path
+            where = f"options.{value}" if key == OPTION else f"decisions.{key}"
+            try:
+                spec.scenario_at({key: value})
+                ok += 1
+            except ScenarioError as err:
+                if not unstable(err):
+                    raise ScenarioError(where, f"value {value!r}: {err.path}: {err.message}") from None
+        if not ok:
+            raise ScenarioError(f"decisions.{factor.path}", "every value leaves a queue that could never keep up "
+                                                           "(the scenario check refuses each): widen the range")
 
 
 def check_points(spec: Spec) -> list[Scenario]:
@@ -460,7 +600,8 @@ def check_points(spec: Spec) -> list[Scenario]:
     out = []
     for point in spec.points():
         for key, value in point.items():
-            where = f"options.{value}" if key == OPTION else f"factors.{key}"
+            where = (f"options.{value}" if key == OPTION else
+                     f"decisions.{key}" if key in spec.decisions else f"factors.{key}")
             try:
                 spec.scenario_at({key: value})
             except ScenarioError as err:

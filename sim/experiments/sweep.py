@@ -260,24 +260,27 @@ def _failure(err: BaseException) -> dict:
     return {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": ""}
 
 
-def sweep(spec: Spec, store: Store, executor, progress: bool = True) -> Report:
+def sweep(spec: Spec, store: Store, executor, progress: bool = True, wanted: dict[int, int] | None = None,
+          desc: str | None = None) -> Report:
     """Run every missing run of `spec` on `executor`, storing each as it finishes.
 
     The caller holds `store.lock()` and has opened the store for `spec`
     (`run_sweep` does both). With `until_ci`, rounds continue: after each round
     every point whose CI of the metric is still too wide gets more replicates
     (up to the maximum). Decisions use only stored values, so they are the same
-    on any executor and on resume.
+    on any executor and on resume. `wanted` (point -> replicates) runs only those
+    points, replicates 0 .. n-1 (what `optimise` asks for); a point's scenario is
+    built when its first run is sent.
     """
     from tqdm.auto import tqdm
     t0 = time.perf_counter()
     points = spec.points()
-    scen = [to_data(spec.scenario_at(p)) for p in points]
-    wanted = {i: spec.replicates for i in range(len(points))}
+    scen = _Scenarios(spec, points)
+    wanted = dict(wanted) if wanted is not None else {i: spec.replicates for i in range(len(points))}
     report = Report(folder=str(store.folder))
     finished = store.finished()
     before = set(finished)
-    bar = tqdm(total=0, unit="run", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=0, unit="run", disable=not progress, dynamic_ncols=True, desc=desc)
     failed_now: set[str] = set()
     limit = getattr(executor, "capacity", None) or 1_000_000
     restart = getattr(executor, "restart", None)
@@ -377,7 +380,19 @@ def sweep(spec: Spec, store: Store, executor, progress: bool = True) -> Report:
     return report
 
 
-def _task(spec: Spec, task: tuple, points: list, scen: list) -> dict:
+class _Scenarios:
+    """Each point's scenario as plain data, built on first use."""
+
+    def __init__(self, spec: Spec, points: list):
+        self.spec, self.points, self.built = spec, points, {}
+
+    def __getitem__(self, i: int) -> dict:
+        if i not in self.built:
+            self.built[i] = to_data(self.spec.scenario_at(self.points[i]))
+        return self.built[i]
+
+
+def _task(spec: Spec, task: tuple, points: list, scen: _Scenarios) -> dict:
     _, i, r = task
     return {"point": i, "replicate": r, "seed": run_seed(spec.root_seed, r), "factors": points[i],
             "scenario": scen[i]}

@@ -73,6 +73,7 @@ TABLE: tuple[KPI, ...] = (
     KPI("resolution_hours.p90", "p90 resolution time", "h", "lower"),
     KPI("resolution_hours.p95", "p95 resolution time", "h", "lower"),
     _pct("sla_met_share", "requests resolved within their service-level target", "higher"),
+    _pct("wait_within_target_share", "requests started within their wait target", "higher"),
     _pct("escalated_share", "requests passed on to another handler", None),
     _pct("abandoned_share", "requests abandoned (the resident gave up waiting)", "lower"),
     _pct("visit_completion_share", "routine home visits made of those falling due", "higher"),

@@ -110,6 +110,8 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "visits": np.bincount(request[grid], minlength=n),
         "handled_by": pd.Categorical.from_codes(last_role, ROLES), "police110": by_110,
         "sla_hours": view("r_sla") / 60,
+        "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
+                                         for t in model.spec.requests.values()])[kind],
     }, copy=False)
     return visits, requests
 
@@ -261,6 +263,10 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     with np.errstate(invalid="ignore"):
         met = (outcome == 0) & (ended - created <= sla)
     due = created + sla <= horizon
+    target = column("wait_target_minutes")          # nan: the type has no waiting-time target
+    with np.errstate(invalid="ignore"):
+        target_due = told & (reported + target <= horizon)
+        target_met = target_due & began & (started - reported <= target)
     count = lambda mask=None, weights=None: np.bincount(  # noqa: E731
         group if mask is None else group[mask], minlength=G,
         weights=None if weights is None else (weights if mask is None else weights[mask]))
@@ -272,6 +278,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     wait_mean = _ratio(count(began, wait), began_n)
     delay_mean = _ratio(count(told, (reported - created) / 60), count(told))
     sla_share = _ratio(count(met & due), count(due))
+    wait_share = _ratio(count(target_met), count(target_due))
     escalated = _ratio(count(began & (visits > 1)), began_n)
     hotline = _ratio(channels[:, HOTLINE], n)
     police110 = _ratio(count(by_110), n)
@@ -286,6 +293,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
             "wait_minutes": {"mean": wait_mean[k], **_quantile_dict(waits[k]), "n": int(began_n[k])},
             "resolution_hours": {**_quantile_dict(resolution[k]), "n": int(resolved[k])},
             "sla_met_share": sla_share[k],
+            "wait_within_target_share": wait_share[k],
             "abandoned_share": abandoned[k],
             "escalated_share": escalated[k],
             "report_delay_hours": delay_mean[k],

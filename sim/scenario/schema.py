@@ -416,6 +416,8 @@ class RequestType:
     profile: str = "flat"
     priority: int = spec(1, ge=0, le=1000)
     sla_hours: float | None = spec(None, gt=0)
+    wait_target_minutes: float | None = spec(None, gt=0)   # first contact within this long of reporting:
+                                                            # the KPI wait_within_target_share
     report_delay_hours: float = spec(0.0, ge=0, le=24 * 365)
     patience_hours: float | None = spec(None, gt=0)
     patience_dist: Literal["exponential", "fixed"] = "exponential"

@@ -11,6 +11,7 @@ from gridsim.analysis.queueing import (
     erlang_b,
     erlang_c,
     littles_law_gap,
+    servers_for_wait,
     tandem,
 )
 
@@ -143,3 +144,49 @@ def test_littles_law_gap():
     assert littles_law_gap(4.0, 2.0, 2.0) == 0.0
     assert littles_law_gap(4.0, 2.0, 2.2) == pytest.approx(0.1)
     assert math.isfinite(littles_law_gap(0.0, 1.0, 1.0))
+
+
+# ---------------------------------------------------------------- the inverse: servers for a target
+def _erlang_c_by_sum(c: int, a: float) -> float:
+    """Erlang C from its textbook sum, independently of erlang_b's recursion."""
+    top = a ** c / math.factorial(c) * c / (c - a)
+    return top / (sum(a ** k / math.factorial(k) for k in range(c)) + top)
+
+
+def _service_level(c: int, lam: float, mu: float, t: float) -> float:
+    return 1 - _erlang_c_by_sum(c, lam / mu) * math.exp(-(c * mu - lam) * t)
+
+
+@pytest.mark.parametrize("lam, mu, t, p, expected", [
+    (13 / 60, 1 / 29, 10.0, 0.8, 9),          # the issue's case: 13 an hour, 29-minute service, 80% within 10 min
+    (100 / 30, 1 / 3, 20 / 60, 0.8, 14),      # 100 calls per half hour, 180 s each (10 Erlangs), 80% in 20 s
+    (6 / 60, 1 / 30, 0.0, 0.45, 4),           # the mmc scenario: P(no wait) = 1 - 0.5094 at c = 4, the least stable c
+])
+def test_servers_for_wait_is_the_smallest_c(lam, mu, t, p, expected):
+    c = servers_for_wait(lam, mu, within=t, probability=p)
+    assert c == expected
+    assert _service_level(c, lam, mu, t) >= p
+    assert c - 1 <= lam / mu or _service_level(c - 1, lam, mu, t) < p     # one fewer: unstable, or short of it
+
+
+def test_servers_for_mean_wait_and_both_targets():
+    lam, mu = 6 / 60, 1 / 30                  # a = 3 Erlangs
+    # mean wait at c = 4 is 15.28 minutes (the mmc scenario), at c = 5 about 2.8
+    assert servers_for_wait(lam, mu, mean_wait=16.0) == 4
+    assert servers_for_wait(lam, mu, mean_wait=15.0) == 5
+    assert servers_for_wait(lam, mu, mean_wait=15.0, within=10.0, probability=0.99) == \
+        max(5, servers_for_wait(lam, mu, within=10.0, probability=0.99))
+
+
+def test_servers_for_wait_mm1_closed_form():
+    lam, mu = 0.5, 1.0                        # M/M/1: P(Wq <= t) = 1 - rho exp(-(mu - lam) t)
+    assert 1 - 0.5 * math.exp(-0.5 * 2.0) == pytest.approx(1 - MMc(lam, mu, 1).wait_exceeds(2.0))
+    assert servers_for_wait(lam, mu, within=2.0, probability=0.8) == 1      # 0.816 >= 0.8
+    assert servers_for_wait(lam, mu, within=2.0, probability=0.85) == 2
+
+
+@pytest.mark.parametrize("kw", [dict(within=10.0), dict(probability=0.8), {}, dict(within=1.0, probability=1.0),
+                                dict(within=-1.0, probability=0.5), dict(mean_wait=0.0)])
+def test_servers_for_wait_rejects_bad_targets(kw):
+    with pytest.raises(ValueError):
+        servers_for_wait(0.1, 0.05, **kw)

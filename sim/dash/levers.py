@@ -1,0 +1,342 @@
+"""What the dashboard does, without the page: levers, runs, paired differences, figures, export.
+
+The page (`gridsim.dash.app`) only lays this out. Every run goes through the
+sweep engine, as `gridsim sweep` does: an option is a one-point experiment
+(the base scenario with the option's overrides in `[set]`) run into its own
+results folder under the dashboard's workspace, named by its content, so an
+option run again is read back, not rerun. Replicate r of every option uses
+the same seed (`spec.run_seed`), so an option and the baseline are compared
+replicate by replicate (common random numbers), as `gridsim compare` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.compare import mean_ci
+from ..analysis.store import Store
+from ..model.kpis import lookup
+from ..scenario import Scenario, to_data
+
+ROOT_SEED = 2026
+
+# ---------------------------------------------------------------- the levers
+PER_GRID = "one per grid"
+POLICE_ROTAS = {
+    "as in the scenario": None,
+    "office hours, weekdays": [{"days": [0, 1, 2, 3, 4], "start_hour": 8.0, "end_hour": 18.0}],
+    "every day 8-18": [{"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 8.0, "end_hour": 18.0}],
+    "round the clock": [{"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 0.0, "end_hour": 24.0}],
+}
+GRID_LEADER_CHOICES = [PER_GRID, "3", "4", "5", "6"]
+
+
+@dataclass(frozen=True)
+class Levers:
+    """One position of every lever; `overrides` turns it into scenario overrides."""
+    households_per_grid: int
+    grid_leaders: str                  # PER_GRID, or a number per station
+    cover: str                         # own, after, station
+    police_rota: str                   # a key of POLICE_ROTAS
+    volunteers: int
+    volunteer_hours: float
+    subsidy_yuan: float
+    stations: int
+
+    @classmethod
+    def of(cls, s: Scenario) -> "Levers":
+        """The levers where the scenario has them."""
+        gl = s.roles.grid_leader
+        leaders = str(gl.min_per_station) if gl.per_grid == 0 and str(gl.min_per_station) in GRID_LEADER_CHOICES \
+            else PER_GRID
+        return cls(s.grids.households_per_grid, leaders, gl.cover, "as in the scenario", s.roles.volunteer.count,
+                   s.roles.volunteer.hours_per_week, s.roles.building_leader.subsidy_yuan, s.stations.count)
+
+    def overrides(self, base: Scenario) -> dict[str, Any]:
+        """Dotted scenario paths -> values, only where the levers differ from `base`."""
+        was = Levers.of(base)
+        out: dict[str, Any] = {}
+        if self.households_per_grid != was.households_per_grid:
+            out["grids.households_per_grid"] = int(self.households_per_grid)
+        if self.grid_leaders != was.grid_leaders:
+            if self.grid_leaders == PER_GRID:
+                out["roles.grid_leader.per_grid"], out["roles.grid_leader.min_per_station"] = 1.0, 0
+            else:
+                out["roles.grid_leader.per_grid"] = 0.0
+                out["roles.grid_leader.min_per_station"] = int(self.grid_leaders)
+        if self.cover != was.cover:
+            out["roles.grid_leader.cover"] = self.cover
+        if POLICE_ROTAS.get(self.police_rota) is not None:
+            out["roles.police.shifts"] = POLICE_ROTAS[self.police_rota]
+        if self.volunteers != was.volunteers:
+            out["roles.volunteer.count"] = int(self.volunteers)
+        if not math.isclose(self.volunteer_hours, was.volunteer_hours):
+            out["roles.volunteer.hours_per_week"] = float(self.volunteer_hours)
+        if not math.isclose(self.subsidy_yuan, was.subsidy_yuan):
+            out["roles.building_leader.subsidy_yuan"] = float(self.subsidy_yuan)
+        if self.stations != was.stations:
+            out["stations.count"] = int(self.stations)
+        return out
+
+
+def describe(overrides: dict[str, Any]) -> str:
+    """A short label a planner reads: `5 grid leaders per station, cover station`."""
+    if not overrides:
+        return "baseline"
+    parts = []
+    names = {"grids.households_per_grid": "{} households per grid", "roles.grid_leader.cover": "cover {}",
+             "roles.volunteer.count": "{:,} volunteers", "roles.volunteer.hours_per_week": "volunteers {:g} h/week",
+             "roles.building_leader.subsidy_yuan": "subsidy {:,.0f} yuan", "stations.count": "{} stations"}
+    for key, value in overrides.items():
+        if key == "roles.grid_leader.min_per_station":
+            parts.append(f"{value} grid leaders per station" if value else "one grid leader per grid")
+        elif key == "roles.police.shifts":
+            parts.append("police " + next((k for k, v in POLICE_ROTAS.items() if v == value), "rota"))
+        elif key in names:
+            parts.append(names[key].format(value))
+    return ", ".join(parts) or "baseline"
+
+
+# ---------------------------------------------------------------- running an option
+KPIS = ("resolution_hours.p90", "sla_met_share", "by_type.care.sla_met_share", "abandoned_share",
+        "visit_completion_share", "hotline_share", "cost_yuan_per_year")
+
+
+def spec_dict(scenario: str, overrides: dict[str, Any], days: float, warmup: float, replicates: int) -> dict:
+    """The one-point experiment of an option (what `gridsim sweep` would take as a file)."""
+    body = {"scenario": scenario, "set": overrides, "days": float(days), "warmup_days": float(warmup),
+            "replicates": int(replicates), "root_seed": ROOT_SEED}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    return {"name": f"dash-{digest}", "description": describe(overrides), **body}
+
+
+def warmup_for(base: Scenario, days: float) -> float:
+    """The scenario's warm-up, or 7 days, never more than a quarter of the run."""
+    return float(min(base.run.warmup_days or 7.0, days / 4))
+
+
+@dataclass
+class Outcome:
+    """One option's finished runs: the per-replicate KPI rows, daily series and per-grid tables."""
+    name: str
+    label: str
+    overrides: dict
+    runs: pd.DataFrame
+    series: list[pd.DataFrame] = field(default_factory=list)
+    grids: pd.DataFrame | None = None          # replicate 0
+
+
+_POOL_LOCK = threading.Lock()
+_POOL = None
+
+
+def pool(workers: int):
+    """The dashboard's one process pool (the sweep engine's Executor), started on first use."""
+    global _POOL
+    from ..experiments.sweep import Executor
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = Executor(workers).__enter__()
+        return _POOL
+
+
+def run_option(scenario: str, overrides: dict, days: float, replicates: int, workspace: Path, workers: int,
+               progress: Callable[[int, int], None] = lambda done, total: None) -> Outcome:
+    """Run (or read back) one option through the sweep engine; `progress(done, total)` as runs finish."""
+    from .. import api
+    from ..experiments.sweep import run_sweep
+    base = api.load_scenario(scenario)
+    spec = api.experiment(spec_dict(scenario, overrides, days, warmup_for(base, days), replicates))
+    folder = Path(workspace) / spec.name
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["report"] = run_sweep(spec, folder, pool(workers), progress=False)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            result["error"] = err
+
+    thread = threading.Thread(target=work, daemon=True, name="gridsim-dash-run")
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.4)
+        if Store(folder).manifest() is not None:
+            progress(len(Store(folder).finished()), replicates)
+    if "error" in result:
+        raise result["error"]
+    if result["report"].failed:
+        raise RuntimeError("; ".join(f"{k}: {v}" for k, v in sorted(result["report"].errors.items())[:2]))
+    progress(replicates, replicates)
+    return read_option(folder, spec.name, overrides)
+
+
+def read_option(folder: Path, name: str, overrides: dict) -> Outcome:
+    store = Store(folder)
+    scan = store.scan()
+    runs = store.runs(scan)
+    series = [df for _, df in store.extras("series", 0, scan)]
+    grids = store.extras("grids", 0, scan)
+    return Outcome(name, describe(overrides), dict(overrides), runs, series, grids[0][1] if grids else None)
+
+
+# ---------------------------------------------------------------- comparing with the baseline
+@dataclass(frozen=True)
+class Card:
+    kpi: str
+    title: str
+    value: str
+    diff: str                 # paired difference from the baseline with its 95% CI, or ""
+    verdict: str              # "better", "worse", "same" (CI covers 0), "" (the baseline itself)
+
+
+def cards(option: Outcome, baseline: Outcome | None) -> list[Card]:
+    """A card per KPI: the option's mean, and its paired difference from the baseline with 95% CI."""
+    out = []
+    for kpi in KPIS:
+        if kpi not in option.runs.columns:
+            continue
+        info = lookup(kpi)
+        x = option.runs.set_index("replicate")[kpi].astype(float)
+        m, _ = mean_ci(x)
+        diff, verdict = "", ""
+        if baseline is not None and baseline.name != option.name and kpi in baseline.runs.columns:
+            y = baseline.runs.set_index("replicate")[kpi].astype(float)
+            common = x.index.intersection(y.index)
+            d = (x[common] - y[common]).dropna()
+            dm, hw = mean_ci(d)
+            if len(d) >= 2 and not math.isnan(hw):
+                same = dm - hw <= 0 <= dm + hw
+                sign = dm < 0 if info.better == "lower" else dm > 0
+                verdict = "same" if same else ("better" if sign else "worse") if info.better else "changed"
+                diff = f"{'+' if dm >= 0 else ''}{info.show(dm)} [{info.show(dm - hw)}, {info.show(dm + hw)}]"
+            elif len(d):
+                diff = f"{'+' if dm >= 0 else ''}{info.show(dm)} (one replicate: no interval)"
+        out.append(Card(kpi, info.title, info.show(m), diff, verdict))
+    return out
+
+
+# ---------------------------------------------------------------- figures (PNG bytes)
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def map_png(option: Outcome, vmax: float | None = None) -> bytes:
+    """Grids at their households' centre, sized by households, coloured by the grid's p90 wait."""
+    from ..analysis.figures import new_figure
+    fig = new_figure((4.2, 3.8))
+    ax = fig.subplots()
+    g = option.grids
+    if g is None or g.empty:
+        ax.text(0.5, 0.5, "no per-grid table", ha="center", transform=ax.transAxes)
+        return _png(fig)
+    wait = g["wait_p90_minutes"].to_numpy(float) / 60
+    top = vmax if vmax else float(np.nanpercentile(wait, 98)) if np.isfinite(wait).any() else 1.0
+    sc = ax.scatter(g["x"] / 1000, g["y"] / 1000, c=np.nan_to_num(wait, nan=top), s=6 + g["households"] / 20,
+                    cmap="viridis", vmin=0, vmax=max(top, 1e-6), linewidths=0)
+    fig.colorbar(sc, ax=ax, shrink=0.85, extend="max").set_label("grid's p90 wait (h)")
+    ax.set_aspect("equal")
+    ax.set_xlabel("km")
+    ax.set_title(option.label, fontsize=9)
+    return _png(fig)
+
+
+def map_scale(options: list[Outcome]) -> float:
+    """One colour scale for every map on screen: the 98th percentile of all grids' p90 waits (h)."""
+    waits = np.concatenate([o.grids["wait_p90_minutes"].to_numpy(float) / 60 for o in options
+                            if o.grids is not None and len(o.grids)] or [np.array([1.0])])
+    waits = waits[np.isfinite(waits)]
+    return float(np.percentile(waits, 98)) if len(waits) else 1.0
+
+
+def backlog_png(options: list[Outcome], resident_types: list[str]) -> bytes:
+    """Residents' open requests per day, mean over replicates, one line per option."""
+    from ..analysis.figures import new_figure, palette
+    fig = new_figure((7.5, 3.0))
+    ax = fig.subplots()
+    for colour, o in zip(palette(len(options)), options):
+        if not o.series:
+            continue
+        frames = [df.set_index("day")[[f"open_{t}" for t in resident_types if f"open_{t}" in df]].sum(axis=1)
+                  for df in o.series]
+        mean = pd.concat(frames, axis=1).mean(axis=1)
+        ax.plot(mean.index, mean.to_numpy(), color=colour, linewidth=1.6, label=o.label)
+    ax.set_xlabel("day")
+    ax.set_ylabel("residents' open requests")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    return _png(fig)
+
+
+# ---------------------------------------------------------------- export
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _at(data: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: float, warmup: float,
+                replicates: int, constraints: list[str] | None = None, name: str = "dashboard_options") -> str:
+    """The options on screen as an experiment file: `[options]` bundles with the baseline among them,
+    `[baseline]`, and the targets as `[objective]`; `gridsim sweep` and `gridsim optimise` take it."""
+    lines = [f"# Options exported from `gridsim dash`: {len(options)} option(s) on {scenario}.",
+             "#   gridsim sweep FILE && gridsim report results/NAME     (every option, paired with the baseline)",
+             "#   gridsim optimise FILE                                 (the cheapest option meeting the targets)",
+             "", f"name = {_toml_value(name)}",
+             f"description = {_toml_value('Options compared in the dashboard: ' + '; '.join(options))}",
+             f"scenario = {_toml_value(scenario)}", f"days = {float(days)!r}", f"warmup_days = {float(warmup)!r}",
+             f"replicates = {int(replicates)}", f"root_seed = {ROOT_SEED}", ""]
+    plain = to_data(base)
+    changed = list(dict.fromkeys(k for bundle in options.values() for k in bundle)) or ["grids.households_per_grid"]
+    for key, bundle in options.items():
+        lines.append(f"[options.{key}]")
+        if not bundle:          # the baseline: restate the base values of what the others change
+            bundle = {k: _at(plain, k) for k in changed}
+        lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in bundle.items()] + [""]
+    if "baseline" in options:
+        lines += ["[baseline]", 'option = "baseline"', ""]
+    if constraints:
+        lines += ["[objective]", "constraints = [" + ", ".join(_toml_value(c) for c in constraints) + "]",
+                  'minimise = "cost_yuan_per_year"', ""]
+    return "\n".join(lines)
+
+
+def option_key(label: str, taken: set[str]) -> str:
+    """A TOML-safe option name from a label."""
+    base = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")[:40] or "option"
+    key, k = base, 2
+    while key in taken:
+        key, k = f"{base}_{k}", k + 1
+    return key
+
+
+def resident_types(base: Scenario) -> list[str]:
+    return [t for t, rt in base.requests.items() if rt.origin == "resident"]
+

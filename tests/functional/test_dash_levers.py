@@ -1,0 +1,56 @@
+"""What the dashboard computes, without a browser: levers to overrides, paired cards, the export
+that `gridsim sweep` and `gridsim optimise` take."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gridsim.dash import levers as L
+from gridsim.experiments import optimise as opt
+from gridsim.experiments.spec import load_spec
+from gridsim.scenario import load
+
+from ..conftest import SCENARIOS
+
+
+def test_levers_at_the_scenario_change_nothing_and_moves_are_overrides():
+    base = load(SCENARIOS / "meihekou_2020.toml")
+    here = L.Levers.of(base)
+    assert here.overrides(base) == {}
+    moved = L.Levers(**{**vars(here), "grid_leaders": "3", "cover": "station", "police_rota": "round the clock",
+                        "subsidy_yuan": 10000.0})
+    over = moved.overrides(base)
+    assert over["roles.grid_leader.per_grid"] == 0.0 and over["roles.grid_leader.min_per_station"] == 3
+    assert over["roles.grid_leader.cover"] == "station" and over["roles.building_leader.subsidy_yuan"] == 10000.0
+    assert over["roles.police.shifts"][0]["end_hour"] == 24.0
+    assert L.describe(over).startswith("3 grid leaders per station, cover station, police round the clock")
+
+
+def test_export_is_an_experiment_sweep_and_optimise_take(tmp_path):
+    base = load(SCENARIOS / "meihekou_2020.toml")
+    options = {"baseline": {}, "gl4": {"roles.grid_leader.per_grid": 0.0, "roles.grid_leader.min_per_station": 4},
+               "rota": {"roles.police.shifts": L.POLICE_ROTAS["round the clock"]}}
+    text = L.export_spec("meihekou_2020", base, options, 28, 7, 3,
+                         ["by_type.care.sla_met_share >= 0.9", "visit_completion_share >= 0.95"])
+    path = tmp_path / "exported.toml"
+    path.write_text(text)
+    spec = load_spec(path)
+    assert [p["option"] for p in spec.points()] == ["baseline", "gl4", "rota"]
+    assert dict(spec.baseline) == {"option": "baseline"} and spec.replicates == 3 and spec.days == 28
+    assert spec.scenario_at({"option": "baseline"}).roles.grid_leader.per_grid == base.roles.grid_leader.per_grid
+    assert spec.scenario_at({"option": "gl4"}).roles.grid_leader.min_per_station == 4
+    assert len(spec.objective.constraints) == 2
+    assert opt.check_size(spec) == 3           # optimise takes it: the options are its choice
+
+
+def test_cards_pair_replicates_with_the_baseline():
+    def outcome(name, over, p90):
+        runs = pd.DataFrame({"replicate": [0, 1, 2], "resolution_hours.p90": p90, "cost_yuan_per_year": [5.0] * 3})
+        return L.Outcome(name, L.describe(over), over, runs)
+    base = outcome("a", {}, [60.0, 70.0, 80.0])
+    better = outcome("b", {"stations.count": 120}, [59.0, 69.1, 78.9])     # 1 h less in every replicate
+    cards = {c.kpi: c for c in L.cards(better, base)}
+    assert cards["resolution_hours.p90"].verdict == "better"
+    assert cards["resolution_hours.p90"].diff.startswith("-1.00 h")
+    assert cards["cost_yuan_per_year"].verdict == "same"
+    assert all(c.diff == "" for c in L.cards(base, base))

@@ -1,0 +1,146 @@
+"""`gridsim optimise`: on the M/M/c case it returns what Erlang C says; targets nobody meets give
+"no option meets" and the closest (exit 1); a bad [objective] is one error line (exit 2); a search
+killed with SIGKILL resumes to the same answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gridsim.analysis.queueing import servers_for_wait
+from gridsim.analysis.store import Store
+
+from ..conftest import ROOT, gridsim
+
+MMC = ROOT / "scenarios" / "validation" / "mmc.toml"
+
+
+def mmc_spec(folder: Path, *, constraint="wait_within_target_share >= 0.8", days=40.0, replicates=3,
+             max_replicates=6, name="mmc_opt", extra="") -> Path:
+    """13 arrivals an hour at one station, 29-minute exponential service, a 10-minute wait target."""
+    path = folder / f"{name}.toml"
+    path.write_text(f'''name = "{name}"
+scenario = "{MMC}"
+days = {days}
+warmup_days = 4.0
+replicates = {replicates}
+root_seed = 11
+
+[set]
+"roles.station_head.per_station" = 14
+"roles.station_head.salary_yuan" = 50000.0
+"requests.errand.rate_per_household_year" = 113.88      # 13 an hour over 1,000 households
+"requests.errand.service.station_head.mean_minutes" = 29.0
+"requests.errand.wait_target_minutes" = 10.0
+
+[decisions]
+"roles.station_head.per_station" = {{ low = 1, high = 14 }}
+
+[objective]
+constraints = ["{constraint}"]
+
+[search]
+max_replicates = {max_replicates}
+{extra}''')
+    return path
+
+
+def test_mmc_returns_the_erlang_c_answer(tmp_path):
+    erlang = servers_for_wait(13 / 60, 1 / 29, within=10.0, probability=0.8)
+    assert erlang == 9
+    done = gridsim("optimise", mmc_spec(tmp_path, days=30.0), "--results", tmp_path / "res", "--workers", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("The cheapest option that meets the target")
+    assert f"chosen: station head per station = {erlang}  (meets" in out
+    assert "runner-up 1: station head per station = 10" in out
+    assert "6 refused by the scenario check" in out          # c <= 6: utilisation >= 1, never run
+    runs = Store(tmp_path / "res" / "mmc_opt-optimise").runs()
+    screened = set(runs["roles.station_head.per_station"])
+    # the search starts at the Erlang C floor c* - 1 (walking down while the floor is not shown to fail);
+    # c <= 6 leaves the station unstable and is never run
+    assert erlang - 1 in screened and min(screened) >= 7 and max(screened) == 14
+    # the folder is a results folder that compare and report read
+    folder = tmp_path / "res" / "mmc_opt-optimise"
+    cmp = gridsim("compare", folder, "--baseline", f"per_station={erlang}")
+    assert cmp.returncode == 0 and "Judged by the experiment's [objective]" in cmp.stdout, cmp.stderr
+    rep = gridsim("report", folder, "--dpi", "40")
+    assert rep.returncode == 0, rep.stderr
+    text = (folder / "_report" / "report.md").read_text()
+    first = text.split("\n\n")[1]
+    assert first.startswith("The cheapest option that meets the target") and f"**station head per station = {erlang}**" in first
+    assert "no finished run at all" not in text        # candidates the search skipped are not missing runs
+
+
+def test_no_option_meets_names_the_closest(tmp_path):
+    done = gridsim("optimise", mmc_spec(tmp_path, constraint="wait_within_target_share >= 0.9995", days=20.0,
+                                        max_replicates=3),
+                   "--results", tmp_path / "res", "--workers", "2", "--quiet")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("No option meets the target")
+    assert "The closest is station head per station = 14" in done.stdout
+    assert "closest: station head per station = 14" in done.stdout
+    # other targets, same decisions: the stored runs are the same runs, and are reused
+    first = int(re.search(r"(\d+) runs now", done.stdout).group(1))
+    path = mmc_spec(tmp_path, constraint="wait_within_target_share >= 0.95", days=20.0, max_replicates=3)
+    again = gridsim("optimise", path, "--results", tmp_path / "res", "--workers", "2", "--quiet")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"({first} already stored)" in again.stdout and "chosen: station head per station = 1" in again.stdout
+
+
+@pytest.mark.parametrize("constraint, expected", [
+    ("wait_within_target_share >= 80", "objective.constraints[0]: 'wait_within_target_share >= 80': "),
+    ("wait_whithin_target_share >= 0.8", "'wait_whithin_target_share' is not a KPI"),
+    ("by_type.care.sla_met_share >= 0.9", "the scenario has no request type 'care'"),
+])
+def test_malformed_objective_is_one_error_line(tmp_path, constraint, expected):
+    done = gridsim("optimise", mmc_spec(tmp_path, constraint=constraint), "--results", tmp_path / "res")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert expected in done.stderr and "mmc_opt.toml" in done.stderr
+    assert not (tmp_path / "res").exists()
+
+
+def test_optimise_needs_an_objective_and_decisions(tmp_path):
+    path = mmc_spec(tmp_path)
+    path.write_text(path.read_text().replace('[objective]\nconstraints = ["wait_within_target_share >= 0.8"]\n', ""))
+    done = gridsim("optimise", path, "--results", tmp_path / "res")
+    assert done.returncode == 2 and "objective: missing" in done.stderr and done.stderr.count("\n") == 1
+    big = mmc_spec(tmp_path, extra="budget = 5\n")
+    done = gridsim("optimise", big, "--results", tmp_path / "res")
+    assert done.returncode == 2 and "14 candidates, more than search.budget (5)" in done.stderr
+
+
+def test_sigkill_and_resume_reach_the_same_answer(tmp_path):
+    spec = mmc_spec(tmp_path, days=10.0, max_replicates=4)
+    whole = gridsim("optimise", spec, "--workers", "2", "--json", "--results", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    cmd = [sys.executable, "-m", "gridsim.cli", "optimise", str(spec), "--workers", "1", "--json"]
+    folder = tmp_path / "killed" / "mmc_opt-optimise"
+    proc = subprocess.Popen([*cmd, "--results", str(tmp_path / "killed")], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((folder / "runs").glob("*.parquet"))) >= 3:
+                break
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    stored = len(list((folder / "runs").glob("*.parquet")))
+    assert 3 <= stored < sum(json.loads(whole.stdout)["replicates"].values()), "finished before it could be killed"
+    again = subprocess.run([*cmd, "--results", str(tmp_path / "killed")], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    a, b = json.loads(whole.stdout), json.loads(again.stdout)
+    assert b["chosen"] == a["chosen"] and b["replicates"] == a["replicates"] and b["answer"] == a["answer"]
+    assert b["options"] == a["options"]
