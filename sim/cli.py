@@ -531,8 +531,62 @@ def cmd_warmup(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- calibrate
+def add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="history matching to what the city reported (a targets file)",
+                       description="Runs waves of model runs over the targets file's [calibration.inputs], "
+                                   "rules out the points whose implausibility exceeds the cut-off, and writes "
+                                   "the plausible set, the calibrated scenario and figures. Resumable.")
+    p.add_argument("targets", help="targets file, or a bundled one by name (meihekou)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where the calibration's folder goes (default: ./results)")
+    p.add_argument("--scenario-out", type=out_folder, metavar="FILE",
+                   help="the calibrated scenario (default: <base scenario>_calibrated.toml beside it)")
+    p.add_argument("--fresh", action="store_true", help="start over: move stored waves aside")
+    p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150, help="PNG resolution (default 150)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def cmd_calibrate(args) -> int:
+    from .experiments import calibrate as cb
+    from .experiments.sweep import Executor, ExecutorError, Interrupted
+    from .experiments.targets import load_targets
+
+    targets = load_targets(args.targets)
+    folder = results_dir(args.results) / f"calibrate-{targets.name}"
+    out = args.scenario_out or targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
+    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
+    say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
+    say(f"calibrate {targets.name}: {len(targets.targets)} targets, {len(targets.inputs)} inputs, "
+        f"{targets.calibration.waves} waves of {targets.calibration.points} points x "
+        f"{targets.calibration.replicates} replicates on {executor.label} -> {folder}/")
+    try:
+        with executor as pool:
+            cal = cb.calibrate(targets, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except cb.CalibrationError as err:
+        raise UserError(f"calibrate {targets.name}: {err}") from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    print("\n".join(cb.summary_lines(cal)))
+    figures = cb.figures(cal, folder / "figures", dpi=args.dpi)
+    print(f"\nwrote {folder}/plausible.parquet ({len(cal.plausible)} points), {folder}/evaluations.parquet, "
+          f"{len(figures) // 2} figures in {folder}/figures/")
+    if cal.plausible.empty:
+        print(f"error: no point is plausible: every point is ruled out by some target (see {folder}/evaluations"
+              ".parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
+        return 1
+    print(f"wrote {cb.write_calibrated(cal, out)}")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup]
+COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup, add_calibrate]
 
 
 def build_parser() -> Parser:
