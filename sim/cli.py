@@ -585,8 +585,52 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- sensitivity
+def add_sensitivity(sub) -> None:
+    p = sub.add_parser("sensitivity", help="global sensitivity of KPIs to uncertain inputs (Sobol, Morris; SALib)",
+                       description="Runs SALib's Saltelli (Sobol) and/or Morris design over the spec's inputs "
+                                   "and prints, per KPI, the inputs ranked by total index or mu*; writes the "
+                                   "tables (Parquet) and a figure per KPI. Resumable.")
+    p.add_argument("spec", type=Path, help="sensitivity spec (TOML), e.g. experiments/sensitivity/meihekou.toml")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where the analysis's folder goes (default: ./results)")
+    p.add_argument("--fresh", action="store_true", help="start over: move stored runs aside")
+    p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150, help="PNG resolution (default 150)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sensitivity)
+
+
+def cmd_sensitivity(args) -> int:
+    from .experiments import sensitivity as sa
+    from .experiments.sweep import Executor, ExecutorError, Interrupted
+
+    sens = sa.load_sensitivity(args.spec)
+    folder = results_dir(args.results) / f"sensitivity-{sens.name}"
+    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
+    say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
+    try:
+        with executor as pool:
+            results = sa.run(sens, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except RuntimeError as err:
+        raise UserError(f"sensitivity {sens.name}: {err}") from None
+    print(f"{sens.name}: {len(sens.inputs)} inputs, KPIs {', '.join(sens.file.kpis)}")
+    print("\n".join(sa.table_lines(results)))
+    figures = sa.figures(results, folder / "figures", dpi=args.dpi)
+    print(f"\nwrote {', '.join(f'{folder}/{r.method}.parquet' for r in results)} and {len(figures) // 2} "
+          f"figures in {folder}/figures/")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup, add_calibrate]
+COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup, add_calibrate,
+            add_sensitivity]
 
 
 def build_parser() -> Parser:
