@@ -628,9 +628,58 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- robustness
+def add_robustness(sub) -> None:
+    p = sub.add_parser("robustness", help="re-run the findings' comparisons across the plausible parameter sets",
+                       description="Each claim (an option against its experiment's baseline on one KPI) is "
+                                   "re-run in a sample of a calibration's plausible parameter sets and labelled "
+                                   "robust or fragile, with the input that flips it. Resumable.")
+    p.add_argument("calibration", type=Path, help="a calibration's results folder, e.g. results/calibrate-meihekou")
+    p.add_argument("--claims", type=Path, default=Path("experiments") / "robustness" / "claims.toml",
+                   help="the claims file (default: experiments/robustness/claims.toml)")
+    p.add_argument("--sets", type=number(int, ge=2, le=10_000), default=30,
+                   help="plausible parameter sets to sample (default 30)")
+    p.add_argument("--replicates", type=REPLICATES, default=2, help="replicates per set and point (default 2)")
+    p.add_argument("--days", type=DAYS, help="simulated days instead of each experiment's")
+    p.add_argument("--experiment", action="append", metavar="EN", help="only these experiments' claims (repeatable)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--results", type=Path, help="where the runs go (default: <calibration>/robustness)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_robustness)
+
+
+def cmd_robustness(args) -> int:
+    from .analysis.store import read_table
+    from .atomic import write_text
+    from .experiments import robustness as rb
+    from .experiments.sweep import Executor, ExecutorError, Interrupted
+
+    folder = args.results or args.calibration / "robustness"
+    results_dir(folder, "--results")
+    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
+    say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
+    try:
+        with executor as pool:
+            r = rb.run(args.calibration, args.claims, folder, pool, sets=args.sets, replicates=args.replicates,
+                       days=args.days, experiments=args.experiment, progress=not args.quiet, say=say)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except RuntimeError as err:
+        raise UserError(f"robustness: {err}") from None
+    print("\n".join(rb.lines(r)))
+    _, meta = read_table(folder, "robustness")
+    report = write_text(folder / "robustness.md", rb.markdown(r, meta))
+    print(f"\nwrote {report}, {folder}/robustness.parquet and {folder}/effects.parquet")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 COMMANDS = [add_run, add_validate, add_sweep, add_compare, add_reproduce, add_report, add_warmup, add_calibrate,
-            add_sensitivity]
+            add_sensitivity, add_robustness]
 
 
 def build_parser() -> Parser:

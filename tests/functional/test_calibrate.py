@@ -147,3 +147,54 @@ def test_the_meihekou_targets_load():
     assert len(delays.scale) == 8 and delays.scenario_value == 1.0
     default = next(i for i in t.inputs if i.name == "requests.hard.rate_per_household_year")
     assert (default.low, default.high, default.log) == (0.00375, 0.015, True)
+
+
+EXPERIMENT = f"""name = "tiny_stations"
+scenario = "{SMALL}"
+days = {DAYS}
+warmup_days = {WARMUP}
+replicates = 2
+root_seed = 11
+[factors]
+"stations.count" = [2, 5]
+[baseline]
+"stations.count" = 5
+"""
+CLAIMS = """robust_share = 0.9
+[[claims]]
+experiment = "tiny.toml"
+point = { "stations.count" = 2 }
+kpi = "cost_yuan_per_year"
+direction = "lower"
+finding = "two stations cost less than five"
+[[claims]]
+experiment = "tiny.toml"
+point = { "stations.count" = 2 }
+kpi = "wait_minutes.p90"
+direction = "lower"
+finding = "two stations shorten the p90 wait"
+"""
+
+
+def test_findings_are_rerun_across_plausible_sets_and_labelled(recovery, tmp_path):
+    path, tmp, _ = recovery
+    (tmp_path / "tiny.toml").write_text(EXPERIMENT)
+    (tmp_path / "claims.toml").write_text(CLAIMS)
+    out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", tmp_path / "claims.toml",
+                  "--sets", "4", "--results", tmp_path / "rob", "--workers", "2", "--quiet")
+    assert out.returncode == 0, out.stderr
+    table, meta = read_table(tmp_path / "rob", "robustness")
+    assert meta["sets"] == 4 and list(table["sets"]) == [4, 4]
+    cost, wait = table.iloc[0], table.iloc[1]
+    assert (cost["holds"], cost["label"]) == (4, "robust") and cost["effect_max"] < 0
+    assert (wait["holds"], wait["label"]) == (0, "fragile") and wait["effect_min"] > 0   # two heads, longer queues
+    assert wait["input"] in KNOWN and "Spearman" in wait["how"]
+    effects, _ = read_table(tmp_path / "rob", "effects")
+    assert len(effects) == 8 and set(effects["plausible_set"]) == {0, 1, 2, 3}
+    assert "holds in 4 of 4 plausible parameter sets: ROBUST" in out.stdout
+    assert "| tiny_stations | two stations cost less than five | 4 of 4 | **robust** |" in \
+        (tmp_path / "rob" / "robustness.md").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CLAIMS.replace('"stations.count" = 2 }', '"stations.count" = 3 }', 1))
+    out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", bad, "--results", tmp_path / "x")
+    assert out.returncode == 2 and out.stderr.startswith(f"error: {bad}: claims[0].point: stations.count = 3 is not")
