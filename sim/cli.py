@@ -646,9 +646,155 @@ def cmd_warmup(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- calibrate
+def add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="history matching to what the city reported (a targets file)",
+                       description="Runs waves of model runs over the targets file's [calibration.inputs], "
+                                   "rules out the points whose implausibility exceeds the cut-off, and writes "
+                                   "the plausible set, the calibrated scenario and figures. Resumable.")
+    p.add_argument("targets", help="targets file, or a bundled one by name (meihekou)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where the calibration's folder goes (default: ./results)")
+    p.add_argument("--scenario-out", type=out_folder, metavar="FILE",
+                   help="the calibrated scenario (default: <base scenario>_calibrated.toml beside it)")
+    p.add_argument("--fresh", action="store_true", help="start over: move stored waves aside")
+    p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150, help="PNG resolution (default 150)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def cmd_calibrate(args) -> int:
+    from .experiments import calibrate as cb
+    from .experiments.sweep import Executor, ExecutorError, Interrupted
+    from .experiments.targets import load_targets
+
+    targets = load_targets(args.targets)
+    folder = results_dir(args.results) / f"calibrate-{targets.name}"
+    out = args.scenario_out or targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
+    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
+    say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
+    say(f"calibrate {targets.name}: {len(targets.targets)} targets, {len(targets.inputs)} inputs, "
+        f"{targets.calibration.waves} waves of {targets.calibration.points} points x "
+        f"{targets.calibration.replicates} replicates on {executor.label} -> {folder}/")
+    try:
+        with executor as pool:
+            cal = cb.calibrate(targets, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except cb.CalibrationError as err:
+        raise UserError(f"calibrate {targets.name}: {err}") from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    print("\n".join(cb.summary_lines(cal)))
+    figures = cb.figures(cal, folder / "figures", dpi=args.dpi)
+    print(f"\nwrote {folder}/plausible.parquet ({len(cal.plausible)} points), {folder}/evaluations.parquet, "
+          f"{len(figures) // 2} figures in {folder}/figures/")
+    if cal.plausible.empty:
+        print(f"error: no point is plausible: every point is ruled out by some target (see {folder}/evaluations"
+              ".parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
+        return 1
+    print(f"wrote {cb.write_calibrated(cal, out)}")
+    return 0
+
+
+# ---------------------------------------------------------------- sensitivity
+def add_sensitivity(sub) -> None:
+    p = sub.add_parser("sensitivity", help="global sensitivity of KPIs to uncertain inputs (Sobol, Morris; SALib)",
+                       description="Runs SALib's Saltelli (Sobol) and/or Morris design over the spec's inputs "
+                                   "and prints, per KPI, the inputs ranked by total index or mu*; writes the "
+                                   "tables (Parquet) and a figure per KPI. Resumable.")
+    p.add_argument("spec", type=Path, help="sensitivity spec (TOML), e.g. experiments/sensitivity/meihekou.toml")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="where the analysis's folder goes (default: ./results)")
+    p.add_argument("--fresh", action="store_true", help="start over: move stored runs aside")
+    p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150, help="PNG resolution (default 150)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sensitivity)
+
+
+def cmd_sensitivity(args) -> int:
+    from .experiments import sensitivity as sa
+    from .experiments.sweep import Executor, ExecutorError, Interrupted
+
+    sens = sa.load_sensitivity(args.spec)
+    folder = results_dir(args.results) / f"sensitivity-{sens.name}"
+    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
+    say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
+    try:
+        with executor as pool:
+            results = sa.run(sens, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except RuntimeError as err:
+        raise UserError(f"sensitivity {sens.name}: {err}") from None
+    print(f"{sens.name}: {len(sens.inputs)} inputs, KPIs {', '.join(sens.file.kpis)}")
+    print("\n".join(sa.table_lines(results)))
+    figures = sa.figures(results, folder / "figures", dpi=args.dpi)
+    print(f"\nwrote {', '.join(f'{folder}/{r.method}.parquet' for r in results)} and {len(figures) // 2} "
+          f"figures in {folder}/figures/")
+    return 0
+
+
+# ---------------------------------------------------------------- robustness
+def add_robustness(sub) -> None:
+    p = sub.add_parser("robustness", help="re-run the findings' comparisons across the plausible parameter sets",
+                       description="Each claim (an option against its experiment's baseline on one KPI) is "
+                                   "re-run in a sample of a calibration's plausible parameter sets and labelled "
+                                   "robust or fragile, with the input that flips it. Resumable.")
+    p.add_argument("calibration", type=Path, help="a calibration's results folder, e.g. results/calibrate-meihekou")
+    p.add_argument("--claims", type=Path, default=Path("experiments") / "robustness" / "claims.toml",
+                   help="the claims file (default: experiments/robustness/claims.toml)")
+    p.add_argument("--sets", type=number(int, ge=2, le=10_000), default=30,
+                   help="plausible parameter sets to sample (default 30)")
+    p.add_argument("--replicates", type=REPLICATES, default=2, help="replicates per set and point (default 2)")
+    p.add_argument("--days", type=DAYS, help="simulated days instead of each experiment's")
+    p.add_argument("--experiment", action="append", metavar="EN", help="only these experiments' claims (repeatable)")
+    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    p.add_argument("--results", type=Path, help="where the runs go (default: <calibration>/robustness)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_robustness)
+
+
+def cmd_robustness(args) -> int:
+    from .analysis.store import read_table
+    from .atomic import write_text
+    from .experiments import robustness as rb
+    from .experiments.sweep import Executor, ExecutorError, Interrupted
+
+    folder = args.results or args.calibration / "robustness"
+    results_dir(folder, "--results")
+    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
+    say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
+    try:
+        with executor as pool:
+            r = rb.run(args.calibration, args.claims, folder, pool, sets=args.sets, replicates=args.replicates,
+                       days=args.days, experiments=args.experiment, progress=not args.quiet, say=say)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except RuntimeError as err:
+        raise UserError(f"robustness: {err}") from None
+    print("\n".join(rb.lines(r)))
+    _, meta = read_table(folder, "robustness")
+    report = write_text(folder / "robustness.md", rb.markdown(r, meta))
+    print(f"\nwrote {report}, {folder}/robustness.parquet and {folder}/effects.parquet")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 COMMANDS = [add_run, add_validate, add_sweep, add_optimise, add_compare, add_reproduce, add_report, add_warmup,
-            add_dash]
+            add_dash, add_calibrate, add_sensitivity, add_robustness]
 
 
 def build_parser() -> Parser:

@@ -435,3 +435,35 @@ def read(folder: str | Path) -> Stored:
     scan = store.scan()
     runs = store.runs(scan)
     return Stored(Path(folder), manifest, runs, scan, store.failures())
+
+
+# ---------------------------------------------------------------- tables beside the runs
+def write_table(folder: str | Path, name: str, df: pd.DataFrame, about: dict | None = None) -> Path:
+    """Write a derived table (a calibration's plausible set, a sensitivity analysis's indices) as
+    `<folder>/<name>.parquet`, atomically, with `about` (JSON) in its metadata."""
+    path = Path(folder) / f"{name}.parquet"
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[META_KEY] = json.dumps({"format": FORMAT, "table": name, **(about or {})}, sort_keys=True,
+                                    default=str).encode()
+        write_file(path, lambda p: pq.write_table(table.replace_schema_metadata(meta), p))
+    except (OSError, WriteError) as err:
+        raise StoreError(f"{path}: cannot write ({err})") from None
+    return path
+
+
+def read_table(folder: str | Path, name: str) -> tuple[pd.DataFrame, dict]:
+    """A table `write_table` wrote, and what its metadata says about it; StoreError if missing or not one."""
+    path = Path(folder) / f"{name}.parquet"
+    if not path.is_file():
+        raise StoreError(f"{path}: no such table (run the command that makes it first)")
+    try:
+        table = pq.read_table(path)
+        about = json.loads((table.schema.metadata or {})[META_KEY])
+    except (OSError, pa.ArrowException, KeyError, ValueError) as err:
+        raise StoreError(f"{path}: unreadable or not written by gridsim ({type(err).__name__})") from None
+    if about.get("table") != name:
+        raise StoreError(f"{path}: holds the table {about.get('table')!r}, not {name!r}")
+    return table.to_pandas(), about

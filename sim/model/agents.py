@@ -133,6 +133,11 @@ class Police110(Staff):
     role = "police110"
 
 
+class TwoNewOrg(Staff):
+    """两新组织: a private firm or social organisation that fulfils residents' micro-wishes."""
+    role = "two_new_org"
+
+
 ROLE_AGENTS = {cls.role: cls for cls in (BuildingLeader, GridLeader, StationHead, PoliceOfficer,
                                          CommunityWorker, Volunteer, PropertyManager, Alliance,
-                                         HotlineOperator, Police110)}
+                                         HotlineOperator, Police110, TwoNewOrg)}

@@ -7,9 +7,10 @@ shown (a share as a percentage, a cost in millions of yuan). `compare`, the
 figures, the report and the back tests read names, labels and units from here
 and nowhere else.
 
-Two families are declared once for all their members: `by_type.<type>.<kpi>`
-(a KPI of one request type, labelled "<type>: <label>") and
-`utilisation.<role>` (one entry, labelled with the role's name).
+Families are declared once for all their members: `by_type.<type>.<kpi>`
+(a KPI of one request type, labelled "<type>: <label>"), `utilisation.<role>`
+and `resolved_per_year.<role>` (one entry each, labelled with the role's name;
+the latter also by type: `by_type.wish.resolved_per_year.volunteer`).
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ TABLE: tuple[KPI, ...] = (
     KPI("time_hours.service", "handlers' service (resolved requests, mean)", "h", "lower"),
     _pct("walk15_coverage_share", "households within a 15-minute walk of a station", "higher"),
     KPI("cost_yuan_per_year", "annual cost", "yuan/year", "lower", scale=1e-6, shown_unit="M yuan per year"),
+    KPI("per_resident_year.requests", "residents' requests per resident a year", "per resident a year", None),
+    KPI("per_resident_year.hotline_calls", "12345 calls per resident a year", "per resident a year", None),
 )
 _BY_NAME = {k.name: k for k in TABLE}
 _PER_GROUP = {k.name: k for k in (                       # only in by_quarter.<q>.*
@@ -106,6 +109,7 @@ _PER_GROUP = {k.name: k for k in (                       # only in by_quarter.<q
 )}
 _UTILISATION = _pct("utilisation", "utilisation", None)
 _BACKLOG = KPI("backlog_growth_per_week", "backlog growth", "visits/week", "lower")
+_RESOLVED_BY = KPI("resolved_per_year", "resolved a year", "requests/year", None)
 
 # shown by compare, the report and the back tests unless an experiment lists more (its `kpis`)
 HEADLINE: tuple[str, ...] = (
@@ -124,9 +128,12 @@ def lookup(name: str) -> KPI | None:
         return replace(_UTILISATION, name=name, label=f"{rest.replace('_', ' ')} utilisation")
     if head == "backlog_growth_per_week" and rest and "." not in rest:
         return replace(_BACKLOG, name=name, label=f"{rest.replace('_', ' ')} backlog growth")
+    if head == "resolved_per_year" and rest and "." not in rest:
+        return replace(_RESOLVED_BY, name=name, label=f"requests resolved a year by the {rest.replace('_', ' ')}")
     if head in ("by_type", "by_walk_band", "by_quarter") and "." in rest:
         kind, _, inner = rest.partition(".")
-        base = _BY_NAME.get(inner) or _PER_GROUP.get(inner)
+        base = (_BY_NAME.get(inner) or _PER_GROUP.get(inner)
+                or (lookup(inner) if head == "by_type" and inner.startswith("resolved_per_year.") else None))
         if base is not None:
             where = {"by_type": kind.replace("_", " "), "by_walk_band": f"{kind} min from a station",
                      "by_quarter": f"quarter {kind[1:]}"}[head]

@@ -417,6 +417,37 @@ def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float) -> dic
     return items
 
 
+# ---------------------------------------------------------------- counts a city reports
+def resolved_per_year(requests: pd.DataFrame, t0: float, horizon: float) -> tuple[dict, dict]:
+    """Requests resolved in [t0, horizon), by the role of their last handler, annualised: what a
+    city reports as "problems solved" ("327 solved at alliance meetings"). Counted by when they
+    were resolved (throughput), not when they arose. Returns (residents' requests by role,
+    {type: by role} for every type)."""
+    per_year = 365 * 1440 / max(horizon - t0, 1.0)
+    ended = requests["ended_minute"].to_numpy()
+    done = (requests["outcome"].cat.codes.to_numpy() == OUTCOMES.index("resolved")) & (ended >= t0)
+    role = requests["handled_by"].cat.codes.to_numpy()
+    kind = requests["type"].cat.codes.to_numpy()
+    resident = requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident")
+    types = list(requests["type"].cat.categories)
+    table = np.bincount(kind[done] * len(ROLES) + role[done],
+                        minlength=len(types) * len(ROLES)).reshape(len(types), len(ROLES)) * per_year
+    residents = np.bincount(role[done & resident], minlength=len(ROLES)) * per_year
+    return ({name: float(residents[r]) for r, name in enumerate(ROLES)},
+            {t: {name: float(table[k, r]) for r, name in enumerate(ROLES)} for k, t in enumerate(types)})
+
+
+def per_resident_year(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float) -> dict:
+    """Residents' requests created, and 12345 calls made, in [t0, horizon) per resident a year:
+    the figures hotline volumes elsewhere bound (Beijing 12345: about 1 per resident in 2023)."""
+    per_year = 365 * 1440 / max(model.horizon - t0, 1.0) / model.spec.city.population
+    created = ((requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident"))
+               & (requests["created_minute"].to_numpy() >= t0)).sum()
+    calls = ((visits["start_minute"].to_numpy() >= t0)
+             & (visits["role"].cat.codes.to_numpy() == ROLES.index("hotline"))).sum()
+    return {"requests": float(created * per_year), "hotline_calls": float(calls * per_year)}
+
+
 # ---------------------------------------------------------------- the summary
 def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
     """Routine home visits made / visits falling due, both counted in [t0, horizon): the share of
@@ -452,6 +483,9 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
     cost = costs(model, requests, visits, t0)
     share, saturated = utilisation(model, visits, t0)
+    resolved_by, resolved_by_type = resolved_per_year(requests, t0, H)
+    for name in types:
+        by_type[name]["resolved_per_year"] = resolved_by_type[name]
     return {
         "scenario": sc.name, "scenario_hash": scenario_hash(sc), "seed": model.seed, "days": model.days,
         "warmup_days": sc.run.warmup_days,
@@ -465,6 +499,8 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
         "overloaded_units": {role: len(units) for role, units in model.overloaded.items()},
         "backlog_growth_per_week": backlog_growth(model, visits, requests, t0),
         "walk15_coverage_share": model.city.walk15_share(sc.city.walk_circle_minutes),
+        "resolved_per_year": resolved_by,
+        "per_resident_year": per_resident_year(model, requests, visits, t0),
         "cost_yuan_per_year": float(sum(cost.values())),
         "cost_breakdown": cost,
         "staff": staffing(model),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,7 +19,7 @@ from .schema import (PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
                      shift_hours_per_week, staff_counts)
 
 __all__ = ["PROPERTY_MODES", "ROLES", "Scenario", "ScenarioError", "Shift", "load", "bundled_scenario",
-           "resolve_scenario", "from_data", "with_overrides", "parse_assignment", "scenario_hash", "to_data",
+           "resolve_scenario", "from_data", "with_overrides", "get_path", "set_path", "parse_assignment", "scenario_hash", "to_data",
            "offered_load", "shift_hours_per_week", "staff_counts"]
 
 
@@ -28,7 +29,12 @@ def bundled_scenario(name: str) -> Path | None:
     stem = Path(name).stem if Path(name).suffix == ".toml" else name
     if not stem or "/" in stem or "\\" in stem:
         return None
-    return next(iter(sorted(folder("scenarios").rglob(f"{stem}.toml"))), None)
+    return next(iter(sorted(p for p in folder("scenarios").rglob(f"{stem}.toml") if _is_scenario(p))), None)
+
+
+def _is_scenario(path: Path) -> bool:
+    """Bundled scenario files: everything under scenarios/ except the calibration targets."""
+    return path.parent.name != "targets"
 
 
 def resolve_scenario(text: str | Path) -> Path:
@@ -45,7 +51,7 @@ def resolve_scenario(text: str | Path) -> Path:
 
 def bundled_names() -> list[str]:
     from ..data import folder
-    return sorted(p.stem for p in folder("scenarios").rglob("*.toml"))
+    return sorted(p.stem for p in folder("scenarios").rglob("*.toml") if _is_scenario(p))
 
 
 def _from(data: dict, source: str) -> Scenario:
@@ -115,19 +121,64 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
+_PART = re.compile(r"([^\[\]]+)((?:\[\d+\])*)")
+
+
+def _steps(dotted: str) -> list[str | int]:
+    """'requests.wish.stages[1].pass_on' -> ['requests', 'wish', 'stages', 1, 'pass_on']."""
+    steps: list[str | int] = []
+    for part in dotted.split("."):
+        m = _PART.fullmatch(part)
+        if m is None:
+            raise ScenarioError(dotted, "is not a dotted path (empty part, or a bad [index])")
+        steps.append(m.group(1))
+        steps += [int(k) for k in re.findall(r"\d+", m.group(2))]
+    return steps
+
+
 def set_path(data: dict, dotted: str, value: Any) -> None:
     """Set `value` at a dotted path inside nested tables; a table merges into the table it replaces
-    (`roles.police={per_station=1}` changes per_station and keeps the rest)."""
-    *parents, leaf = dotted.split(".")
-    if not all(parents) or not leaf:
-        raise ScenarioError(dotted, "is not a dotted path (empty part)")
-    node = data
+    (`roles.police={per_station=1}` changes per_station and keeps the rest). `[k]` picks the k-th
+    item of a list (`requests.wish.stages[0].pass_on`)."""
+    *parents, leaf = _steps(dotted)
+    node: Any = data
     for i, part in enumerate(parents):
-        node = node.setdefault(part, {})
+        where = dotted if i == len(parents) - 1 else _join_steps(parents[: i + 1])
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise ScenarioError(where, f"has no item [{part}]" if isinstance(node, list) else "is not a list")
+            node = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise ScenarioError(_join_steps(parents[:i]), "is not a table")
+            node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise ScenarioError(_join_steps(parents[: i + 1]), "is not a table")
+    if isinstance(leaf, int):
+        if not isinstance(node, list) or leaf >= len(node):
+            raise ScenarioError(dotted, "no such list item")
+        old = node[leaf]
+    else:
         if not isinstance(node, dict):
-            raise ScenarioError(".".join(parents[: i + 1]), "is not a table")
-    old = node.get(leaf)
+            raise ScenarioError(_join_steps(parents), "is not a table")
+        old = node.get(leaf)
     node[leaf] = _merge(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+
+
+def get_path(data: dict, dotted: str) -> Any:
+    """The value at a dotted path (with `[k]` list items) of plain scenario data; ScenarioError if absent."""
+    node: Any = data
+    for k, step in enumerate(_steps(dotted)):
+        ok = (isinstance(node, list) and isinstance(step, int) and step < len(node)) or \
+             (isinstance(node, dict) and isinstance(step, str) and step in node)
+        if not ok:
+            raise ScenarioError(dotted, f"no such field ({_join_steps(_steps(dotted)[:k + 1])})")
+        node = node[step]
+    return node
+
+
+def _join_steps(steps: list) -> str:
+    return "".join(f"[{s}]" if isinstance(s, int) else (f".{s}" if k else s) for k, s in enumerate(steps))
 
 
 def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:

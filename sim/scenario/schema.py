@@ -14,9 +14,11 @@ from typing import Literal, Mapping
 from .fields import ScenarioError, join, spec
 
 ROLES = ("building_leader", "grid_leader", "station_head", "police",
-         "community_worker", "volunteer", "property_manager", "alliance", "hotline", "police110")
+         "community_worker", "volunteer", "property_manager", "alliance", "hotline", "police110",
+         "two_new_org")
 Role = Literal["building_leader", "grid_leader", "station_head", "police",
-               "community_worker", "volunteer", "property_manager", "alliance", "police110"]
+               "community_worker", "volunteer", "property_manager", "alliance", "police110",
+               "two_new_org"]
 PROPERTY_MODES = ("market", "state_owned", "self_managed", "none")
 WEEK_HOURS = 7 * 24
 BIG = 1e9            # upper bound of magnitudes that would overflow or exhaust memory long before use
@@ -243,6 +245,19 @@ class Volunteers(Staff):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TwoNewOrgs(Staff):
+    """两新组织: private firms and social organisations that take up residents' micro-wishes
+    (微心愿); split over the communities like volunteers, each giving `hours_per_week`."""
+    count: int = spec(0, ge=0, le=10_000_000)
+    hours_per_week: float = spec(0.0, ge=0, le=WEEK_HOURS)
+
+    @property
+    def share_on_duty(self) -> float:
+        """Share of the organisations at work on wishes at once while their window is open."""
+        return min(1.0, self.hours_per_week / shift_hours_per_week(self.shifts))
+
+
+@dataclass(frozen=True, kw_only=True)
 class PropertyMode:
     compounds: int = spec(0, ge=0)
     staff: int = spec(0, ge=0, le=1000)
@@ -322,6 +337,7 @@ class Roles:
     alliance: Alliances
     hotline: Hotline = Hotline()
     police110: Police110 = Police110()
+    two_new_org: TwoNewOrgs = TwoNewOrgs()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -542,6 +558,7 @@ def staff_counts(s: Scenario) -> dict[str, int]:
         "alliance": r.alliance.count,
         "hotline": r.hotline.operators,
         "police110": r.police110.patrols_per_sub_district * c.sub_districts,
+        "two_new_org": r.two_new_org.count,
     }
 
 

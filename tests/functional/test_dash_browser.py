@@ -66,6 +66,14 @@ def server(tmp_path):
             proc.wait()
 
 
+def filled(page, i: int):
+    """Wait until option card i shows its KPIs, its cost and its map (Solara fills a card in steps)."""
+    page.wait_for_function(
+        """i => { const c = document.querySelectorAll('.option-card')[i];
+                  return c && c.innerText.includes('Annual cost') && c.querySelector('.city-map[src]'); }""",
+        arg=i, timeout=60_000)
+
+
 def test_lever_run_and_compare_in_chromium(server, tmp_path):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -76,6 +84,7 @@ def test_lever_run_and_compare_in_chromium(server, tmp_path):
             page.wait_for_function("document.body.innerText.includes('This option: baseline')", timeout=30_000)
             page.click(".run-button")                                   # the baseline
             page.wait_for_selector(".option-card", timeout=180_000)
+            filled(page, 0)                                             # the card renders in steps
             cards = page.locator(".option-card")
             assert cards.count() == 1
             base_text = cards.nth(0).inner_text()
@@ -93,6 +102,7 @@ def test_lever_run_and_compare_in_chromium(server, tmp_path):
             assert page.locator(".run-progress").count() == 1                     # still running then
             page.wait_for_function("document.querySelectorAll('.option-card').length == 2", timeout=180_000)
             page.wait_for_selector(".run-progress", state="detached", timeout=60_000)
+            filled(page, 1)
             option_text = cards.nth(1).inner_text()
             option_map = page.locator(".option-card .city-map").nth(1).get_attribute("src")
             assert option_text.startswith("5 grid leaders per station")

@@ -1,0 +1,424 @@
+"""Calibration by history matching: which values of the uncertain inputs are not ruled out
+by what the city reported?
+
+Method (Craig et al. 1997; Vernon, Goldstein and Bower 2010; for stochastic
+models Andrianakis et al. 2015, 2017). Few targets and many uncertain inputs
+call for ruling out rather than fitting: a point x of the inputs is ruled out
+(implausible) when, for some target k,
+
+    I_k(x) = |z_k - m_k(x)| / sqrt(V_obs,k + V_md,k + V_s,k(x) (1 + 1/R))  >  cut-off (3)
+
+where z_k is the target's midpoint; V_obs,k its variance (a range [a, b] is
+read as z +- 3 sd: (b - a)^2 / 36, so a perfect, deterministic model keeps
+exactly the range); V_md,k the model discrepancy ((discrepancy x z_k)^2: what
+the model leaves out); m_k(x) the mean over R replicates (common random
+numbers) and V_s,k(x) their variance, the larger of the point's own and the
+wave's median (two replicates estimate a variance poorly); the extra V_s / R
+is the uncertainty of the mean itself.
+
+Waves, without an emulator: wave 1 is the scenario as written plus a Latin
+hypercube over the inputs' ranges; each later wave draws three quarters of its
+points around the points not yet ruled out (a random one of them, moved by a
+normal step whose sd is their spread in each input, at least 0.05 of the range,
+reflected into the range) and a quarter afresh over the whole ranges, so runs
+concentrate where the answer is without losing regions missed so far. The **plausible set** is every point run, in any wave,
+that no target rules out. The **central** calibrated point is its medoid (the
+plausible point nearest all the others, in the inputs' unit ranges), so it is
+itself a point that was run and not ruled out.
+
+Every wave is an ordinary sweep (`sweep.run_sweep`) into its own results folder;
+each wave's design depends only on the stored results of the waves before it
+and on the design seed, so a calibration killed at any moment (even SIGKILL)
+resumes with the same command to the same plausible set.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..analysis.store import Store, StoreError, read_table, write_table
+from ..scenario import ScenarioError, get_path, load, to_data, with_overrides
+from .inputs import Input, PointsSpec, base_spec, points_spec, unit_rows, values
+from .sweep import Report, run_sweep
+from .targets import Target, Targets
+
+ID = ("wave", "point")
+FLOOR = 0.05          # smallest step of a refocused wave, in each input's unit range
+FEW_SEEDS_SD = 0.15   # the step while no more points than inputs are left to refocus on
+
+
+class CalibrationError(RuntimeError):
+    """Runs of a wave failed; the message names the first."""
+
+
+@dataclass
+class Calibration:
+    targets: Targets
+    folder: Path
+    evaluations: pd.DataFrame         # one row per point run (or refused): inputs, means, I per target
+    runs: pd.DataFrame                # one row per run: wave, point, replicate, the targets' KPIs
+    reports: list[Report] = field(default_factory=list)
+
+    @property
+    def plausible(self) -> pd.DataFrame:
+        return self.evaluations[self.evaluations["plausible"]].reset_index(drop=True)
+
+    @property
+    def names(self) -> list[str]:
+        return [i.name for i in self.targets.inputs]
+
+    def central(self) -> pd.Series | None:
+        """The plausible point nearest all the others (medoid, in unit ranges); None if none is plausible."""
+        p = self.plausible
+        if p.empty:
+            return None
+        u = unit_rows(self.targets.inputs, p[self.names].to_dict("records"))
+        d = np.sqrt(((u[:, None, :] - u[None, :, :]) ** 2).sum(-1)).sum(1)
+        return p.iloc[int(np.argmin(d))]
+
+    def scenario_point(self) -> pd.Series:
+        """The scenario as written (wave 1, point 0)."""
+        e = self.evaluations
+        return e[(e["wave"] == 1) & (e["point"] == 0)].iloc[0]
+
+    def ranges(self) -> pd.DataFrame:
+        """Per input: its prior range, the plausible set's range and 5-95% band, the central value."""
+        p, c = self.plausible, self.central()
+        rows = []
+        for inp in self.targets.inputs:
+            x = p[inp.name].astype(float) if len(p) else pd.Series(dtype=float)
+            rows.append({"input": inp.name, "low": inp.low, "high": inp.high, "scenario": inp.scenario_value,
+                         "plausible_min": x.min() if len(x) else math.nan,
+                         "plausible_max": x.max() if len(x) else math.nan,
+                         "plausible_p05": x.quantile(0.05) if len(x) else math.nan,
+                         "plausible_p95": x.quantile(0.95) if len(x) else math.nan,
+                         "central": float(c[inp.name]) if c is not None else math.nan})
+        return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- implausibility
+def implausibility(targets: tuple[Target, ...], runs: pd.DataFrame, discrepancy: float,
+                   replicates: int) -> pd.DataFrame:
+    """Per point of one wave (rows of `runs` grouped by point): each target's model mean and
+    variance over replicates and its implausibility, and the largest."""
+    points = sorted(runs["point"].unique())
+    out = pd.DataFrame({"point": points})
+    worst = np.zeros(len(points))
+    for t in targets:
+        if t.kpi not in runs.columns:
+            raise StoreError(f"no KPI column {t.kpi!r} in the runs (a model older than the targets?)")
+        g = runs.groupby("point")[t.kpi]
+        mean = g.mean().reindex(points).to_numpy(dtype=float)
+        var = g.var(ddof=1).reindex(points).to_numpy(dtype=float)
+        n = g.count().reindex(points).to_numpy()
+        pooled = np.nanmedian(var) if np.isfinite(var).any() else 0.0
+        v_s = np.fmax(np.nan_to_num(var, nan=pooled), pooled)
+        denom = np.sqrt(t.variance + (discrepancy * t.mid) ** 2 + v_s * (1 + 1 / np.maximum(n, 1)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            imp = np.where(denom > 0, np.abs(t.mid - mean) / denom, np.where(np.abs(t.mid - mean) > 0, np.inf, 0.0))
+        imp = np.where(np.isnan(mean) | (n < replicates), np.inf, imp)
+        out[f"{t.name}.mean"], out[f"{t.name}.var"], out[f"{t.name}.I"] = mean, var, imp
+        worst = np.fmax(worst, imp)
+    out["I_max"] = worst
+    return out
+
+
+# ---------------------------------------------------------------- designs
+def wave_design(targets: Targets, wave: int, before: pd.DataFrame) -> np.ndarray:
+    """The unit-cube rows of wave `wave` (1-based): deterministic in the design seed and the
+    evaluations of the waves before it."""
+    cal, ins = targets.calibration, targets.inputs
+    d, n = len(ins), cal.points
+    rng = np.random.default_rng([cal.design_seed, wave])
+    if wave == 1:
+        from scipy.stats import qmc
+        scenario = np.array([[min(max(i.unit(i.scenario_value), 0.0), 1.0) for i in ins]])
+        return np.vstack([scenario, qmc.LatinHypercube(d=d, seed=rng).random(n - 1)])
+    ok = before[before["plausible"]]
+    if len(ok) < 2:                          # nothing (or one point) left: refocus on the least implausible
+        ok = before[np.isfinite(before["I_max"])].nsmallest(max(2, len(before) // 10), ["I_max", "wave", "point"])
+    seeds = unit_rows(ins, ok[[i.name for i in ins]].to_dict("records"))
+    fresh = max(1, n // 4)                   # a quarter anywhere in the ranges: regions missed so far
+    sd = np.maximum(seeds.std(axis=0, ddof=1), FLOOR) if len(seeds) > d else np.full(d, FEW_SEEDS_SD)
+    u = seeds[rng.integers(len(seeds), size=n - fresh)] + rng.normal(0.0, 1.0, (n - fresh, d)) * sd
+    u = np.abs(u)
+    u = np.where(u > 1, 2 - u, u)            # reflect at both ends of the range
+    from scipy.stats import qmc
+    return np.vstack([np.clip(u, 0.0, 1.0), qmc.LatinHypercube(d=d, seed=rng).random(fresh)])
+
+
+# ---------------------------------------------------------------- running
+def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool = False, fresh: bool = False,
+              say: Callable[[str], None] = lambda line: None) -> Calibration:
+    """Run the waves into `folder/waveN/` (resuming what is stored) and evaluate every point."""
+    folder = Path(folder)
+    cal = targets.calibration
+    base = base_spec(targets.name, str(targets.scenario_path), days=cal.days, warmup_days=cal.warmup_days,
+                     replicates=cal.replicates, root_seed=cal.root_seed)
+    base = _with_fixed(base, targets)
+    names = [i.name for i in targets.inputs]
+    evaluations, all_runs, reports = [], [], []
+    before = pd.DataFrame(columns=[*ID, *names, "I_max", "plausible"])
+    for wave in range(1, cal.waves + 1):
+        rows = wave_design(targets, wave, before)
+        candidates = values(targets.inputs, rows)
+        spec_points, refused = [], []
+        for p in candidates:
+            try:
+                base_probe = points_spec(base, "probe", targets.inputs, [p])
+                base_probe.scenario_at(p)
+                spec_points.append(p)
+            except ScenarioError as err:
+                refused.append((p, f"{err.path}: {err.message}"))
+        spec = points_spec(base, f"{targets.name}-wave{wave}", targets.inputs, spec_points, kind="history_matching")
+        say(f"wave {wave}: {len(spec_points)} points x {cal.replicates} replicates"
+            + (f" ({len(refused)} refused as invalid scenarios)" if refused else ""))
+        report = run_sweep(spec, folder / f"wave{wave}", executor, fresh=fresh, progress=progress,
+                           arguments={"calibration": targets.source, "wave": wave})
+        reports.append(report)
+        if report.failed:
+            first = sorted(report.errors.items())[0]
+            raise CalibrationError(f"wave {wave}: {report.failed} runs failed (first {first[0]}: {first[1]}); "
+                                   f"details in {folder / f'wave{wave}'}/_failed/, rerun to retry")
+        runs = Store(folder / f"wave{wave}").runs()
+        ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
+        pts = pd.DataFrame([spec_points[i] for i in ev["point"]])
+        ev = pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
+                        ev.drop(columns="point")], axis=1)
+        if refused:
+            bad = pd.DataFrame([p for p, _ in refused])[names]
+            bad.insert(0, "point", -1 - np.arange(len(refused)))
+            bad.insert(0, "wave", wave)
+            bad["I_max"], bad["refused"] = np.inf, [why for _, why in refused]
+            ev = pd.concat([ev, bad], ignore_index=True)
+        ev["plausible"] = ev["I_max"] <= cal.cutoff
+        evaluations.append(ev)
+        keep = ["point", "replicate", *[t.kpi for t in targets.targets]]
+        all_runs.append(runs[[c for c in dict.fromkeys(keep) if c in runs.columns]].assign(wave=wave))
+        before = pd.concat(evaluations, ignore_index=True)
+        say(f"wave {wave}: {int(ev['plausible'].sum())} of {len(ev)} points not ruled out "
+            f"({int(before['plausible'].sum())} in all waves)")
+    evaluation = pd.concat(evaluations, ignore_index=True)
+    if "refused" not in evaluation:
+        evaluation["refused"] = None
+    result = Calibration(targets, folder, evaluation, pd.concat(all_runs, ignore_index=True), reports)
+    about = {"targets": targets.source, "inputs": names, "cutoff": cal.cutoff, "gridsim": __version__,
+             "model_commit": model_commit()}
+    write_table(folder, "evaluations", evaluation.astype({"refused": "string"}), about)
+    write_table(folder, "plausible", result.plausible.drop(columns=["refused"]), about)
+    return result
+
+
+def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor, name: str = "check") -> pd.DataFrame:
+    """Run given points (input name -> value) with the calibration's settings into `folder/<name>/`
+    and return their implausibilities (the same seeds as every wave: common random numbers)."""
+    cal = targets.calibration
+    base = _with_fixed(base_spec(targets.name, str(targets.scenario_path), days=cal.days,
+                                 warmup_days=cal.warmup_days, replicates=cal.replicates,
+                                 root_seed=cal.root_seed), targets)
+    spec = points_spec(base, f"{targets.name}-{name}", targets.inputs, points, kind="history_matching")
+    report = run_sweep(spec, Path(folder) / name, executor)
+    if report.failed:
+        raise CalibrationError(f"{name}: {report.failed} runs failed: {sorted(report.errors.items())[0]}")
+    ev = implausibility(targets.targets, Store(Path(folder) / name).runs(), cal.discrepancy, cal.replicates)
+    ev["plausible"] = ev["I_max"] <= cal.cutoff
+    return ev
+
+
+def _with_fixed(spec, targets: Targets):
+    """The base spec with the calibration's [set] (already in targets.scenario) as its base scenario."""
+    import dataclasses
+    base = with_overrides(targets.scenario, [("run.warmup_days", 0.0), ("run.days", spec.days),
+                                             ("run.warmup_days", spec.warmup_days)])
+    return dataclasses.replace(spec, base=base)
+
+
+def load_plausible(folder: str | Path) -> tuple[pd.DataFrame, dict]:
+    """The plausible set a calibration wrote (its inputs' values), and what it was made from."""
+    return read_table(folder, "plausible")
+
+
+def model_commit() -> str | None:
+    """The git commit of the source tree gridsim runs from, if it is one (None from a wheel)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+# ---------------------------------------------------------------- the calibrated scenario
+def _number(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    s = f"{float(v):.4g}"
+    return s if any(c in s for c in ".eEn") else s + ".0"
+
+
+def _inline(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_inline(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_inline(x) for x in v) + "]"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _number(v)
+
+
+def _table_key(part: str) -> str:
+    return part if part.replace("_", "").replace("-", "").isalnum() else f'"{part}"'
+
+
+def calibrated_scenario(cal: Calibration, out: Path) -> str:
+    """The text of the central calibrated scenario: it extends the base scenario and lists every
+    changed number, each marked [calibrated] with its plausible range."""
+    c = cal.central()
+    if c is None:
+        raise ScenarioError("", "no plausible point: nothing to write (see the evaluations)", str(out))
+    t = cal.targets
+    ranges = cal.ranges().set_index("input")
+    scenario = t.scenario
+    data = to_data(scenario)
+    changes: dict[str, tuple[Any, Any, str]] = {}      # field path -> (old, new, note)
+    for inp in t.inputs:
+        r = ranges.loc[inp.name]
+        x = c[inp.name]
+        x = int(x) if inp.integer else float(x)
+        span = (f"plausible {_number(r.plausible_min)}-{_number(r.plausible_max)} "
+                f"(5-95%: {_number(r.plausible_p05)}-{_number(r.plausible_p95)}) of {_number(inp.low)}-{_number(inp.high)}")
+        for path, value in inp.overrides(x):
+            old = get_path(data, path)
+            note = (f"[calibrated] {inp.name} x{_number(x)}: {span}; was {_number(old)}" if inp.scale
+                    else f"[calibrated] {span}; was {_number(old)} [assumption]")
+            changes[path] = (old, value, note)
+    calibrated = with_overrides(scenario, [(p, v) for p, (_, v, _) in changes.items()])
+    new = to_data(calibrated)
+    base_rel = _relative(t.scenario_path, out.parent)
+    n_all = int(np.isfinite(cal.evaluations["I_max"]).sum())
+    lines = [f"# {scenario.name}, calibrated: written by `gridsim calibrate {Path(t.source).name}` "
+             f"(gridsim {__version__}, model {model_commit() or 'unknown commit'}).",
+             "#",
+             f"# History matching to {len(t.targets)} targets ({', '.join(x.name for x in t.targets)}) over "
+             f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
+             f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
+             "# Each number below is the central plausible point (the medoid of the plausible set) and is marked",
+             "# [calibrated] with the plausible set's range (min-max, and 5-95%) within the input's prior range",
+             "# and the value the base scenario assumed. Everything else is as in the base scenario.",
+             "", f'extends = "{base_rel}"',
+             f'description = "{scenario.description.replace(chr(34), chr(39))}; calibrated to {t.name} targets"', ""]
+    groups: dict[str, list[tuple[str, Any, str]]] = {}
+    lists: dict[str, list[str]] = {}
+    for path, (_, value, note) in changes.items():
+        if "[" in path:
+            root = path[:path.index("[")]
+            lists.setdefault(root, []).append(f"{path[len(root):]} {note}")
+            continue
+        table, _, leaf = path.rpartition(".")
+        groups.setdefault(table, []).append((leaf, value, note))
+    for root, notes in lists.items():
+        table, _, leaf = root.rpartition(".")
+        groups.setdefault(table, []).append((leaf, get_path(new, root), "; ".join(notes)))
+    for table in sorted(groups):
+        lines.append(f"[{'.'.join(_table_key(p) for p in table.split('.'))}]" if table else "")
+        for leaf, value, note in groups[table]:
+            lines.append(f"{_table_key(leaf)} = {_inline(value)}")
+            lines += [f"    # {note}"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _relative(target: Path, start: Path) -> str:
+    import os
+    return os.path.relpath(Path(target).resolve(), Path(start).resolve())
+
+
+def write_calibrated(cal: Calibration, out: Path) -> Path:
+    """Write the calibrated scenario (atomically) and check that it loads to the central point."""
+    from ..atomic import write_text
+    text = calibrated_scenario(cal, out)
+    write_text(out, text)
+    load(out)
+    return out
+
+
+# ---------------------------------------------------------------- figures and the report
+def predictive_values(cal: Calibration) -> pd.DataFrame:
+    """Every run's value of every target's KPI, grouped: prior (wave 1), the scenario as written,
+    plausible points, the central point. Columns: target, group, value."""
+    runs, ev = cal.runs, cal.evaluations
+    keys = list(zip(runs["wave"], runs["point"]))
+    ok = set(zip(ev.loc[ev["plausible"], "wave"], ev.loc[ev["plausible"], "point"]))
+    c = cal.central()
+    groups = {"prior": runs["wave"].eq(1).to_numpy(),
+              "scenario": (runs["wave"].eq(1) & runs["point"].eq(0)).to_numpy(),
+              "plausible": np.array([k in ok for k in keys], dtype=bool),
+              "central": (np.array([k == (int(c["wave"]), int(c["point"])) for k in keys], dtype=bool)
+                          if c is not None else np.zeros(len(runs), dtype=bool))}
+    frames = []
+    for t in cal.targets.targets:
+        for group, mask in groups.items():
+            frames.append(pd.DataFrame({"target": t.name, "group": group, "value": runs.loc[mask, t.kpi].to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def figures(cal: Calibration, out: Path, dpi: int = 150) -> list[Path]:
+    from ..analysis.calibration_figures import ranges_figure, targets_figure
+    out.mkdir(parents=True, exist_ok=True)
+    t = cal.targets
+    paths = targets_figure(predictive_values(cal), [{"name": x.name, "kpi": x.kpi, "low": x.low, "high": x.high}
+                                                     for x in t.targets], out / "targets", dpi)
+    ranges = cal.ranges()
+    ranges["scenario_unit"] = [i.unit(i.scenario_value) for i in t.inputs]
+    ranges["central_unit"] = [i.unit(v) if np.isfinite(v) else np.nan for i, v in zip(t.inputs, ranges["central"])]
+    p = cal.plausible
+    units = unit_rows(t.inputs, p[cal.names].to_dict("records")) if len(p) else np.zeros((0, len(t.inputs)))
+    return paths + ranges_figure(ranges, units, out / "inputs", dpi)
+
+
+def summary_lines(cal: Calibration) -> list[str]:
+    """What a reader needs first: per wave how many points survive, each target before and after,
+    each input's plausible range and calibrated value."""
+    from ..model.kpis import number
+    t, ev = cal.targets, cal.evaluations
+    lines = [f"history matching: {len(t.targets)} targets, {len(t.inputs)} inputs, cut-off I <= "
+             f"{t.calibration.cutoff:g}, model discrepancy {t.calibration.discrepancy:g} x target"]
+    for w, g in ev.groupby("wave"):
+        lines.append(f"  wave {w}: {int(g['plausible'].sum())} of {len(g)} points not ruled out")
+    lines.append(f"plausible set: {len(cal.plausible)} points")
+    values = predictive_values(cal)
+    lines.append("")
+    lines.append(f"{'target':<28}{'range':>22}{'as written':>14}{'plausible 5-95%':>24}{'calibrated':>14}")
+    for x in t.targets:
+        def band(group: str, point: bool = False) -> str:
+            v = values.loc[(values["target"] == x.name) & (values["group"] == group), "value"].dropna()
+            if v.empty:
+                return "-"
+            return number(v.mean()) if point else f"{number(v.quantile(0.05))}-{number(v.quantile(0.95))}"
+        lines.append(f"{x.name:<28}{number(x.low) + '-' + number(x.high):>22}{band('scenario', True):>14}"
+                     f"{band('plausible'):>24}{band('central', True):>14}")
+    sp = cal.scenario_point()
+    worst = [f"{x.name} (I = {sp[x.name + '.I']:.1f})" for x in t.targets if sp[x.name + ".I"] > t.calibration.cutoff]
+    lines.append("the scenario as written is " + (f"ruled out by {', '.join(worst)}" if worst else "not ruled out"))
+    lines.append("")
+    lines.append(f"{'input':<44}{'prior range':>20}{'plausible range':>22}{'as written':>12}{'calibrated':>12}")
+    for r in cal.ranges().itertuples():
+        lines.append(f"{r.input:<44}{number(r.low) + '-' + number(r.high):>20}"
+                     f"{number(r.plausible_min) + '-' + number(r.plausible_max):>22}{number(r.scenario):>12}"
+                     f"{number(r.central):>12}")
+    return lines

@@ -1,0 +1,205 @@
+"""Calibration targets: what the city reported, as data (`scenarios/targets/*.toml`).
+
+Each target is one observed pattern: what was observed (in the source's words),
+the source, the KPI of a run it maps to (a number of the KPI table, e.g.
+`resolved_per_year.alliance`), and its uncertainty as a range. A count over a
+vague period is written as `count = [low, high]` and `period_years = [low,
+high]`; its yearly rate then lies in [count low / period high, count high /
+period low]. A bound (hotline volumes bound demand per resident) is written
+directly as `value = [low, high]`. The file's `[calibration]` table says how
+to calibrate: the inputs and their ranges, run length, replicates, waves and
+points, the implausibility cut-off and the model-discrepancy term.
+
+The file is read with the scenario's field machinery: a bad file gives one
+`ScenarioError` line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from ..data import folder
+from ..model.kpis import is_kpi
+from ..scenario import Scenario, ScenarioError, bundled_scenario, load
+from ..scenario.fields import build, join
+from ..scenario.fields import spec as fspec
+from .inputs import Input, parse_inputs
+from .spec import MAX_DAYS, MAX_SEED, spec_header
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetTable:
+    observed: str                                    # what the source says was observed
+    source: str                                      # where it is written
+    kpi: str                                         # the KPI of a run it maps to
+    count: tuple[float, ...] | None = fspec(None, ge=0, le=1e12)          # [low, high] over the period
+    period_years: tuple[float, ...] | None = fspec(None, gt=0, le=100)    # [low, high]
+    value: tuple[float, ...] | None = fspec(None, ge=-1e12, le=1e12)      # [low, high] directly
+    quote: str = ""                                  # the source's own words
+    mapping: str = ""                                # why this KPI is the model's version of it
+
+    def check(self, path: str) -> None:
+        if not is_kpi(self.kpi):
+            raise ScenarioError(join(path, "kpi"), f"{self.kpi!r} is not a KPI (see gridsim.model.kpis; e.g. "
+                                                   "'resolved_per_year.alliance')")
+        for name in ("count", "period_years", "value"):
+            pair = getattr(self, name)
+            if pair is not None and (len(pair) != 2 or pair[1] < pair[0]):
+                raise ScenarioError(join(path, name), f"must be [low, high] with low <= high, got {list(pair)}")
+        if self.value is None and self.count is None:
+            raise ScenarioError(path, "give either value = [low, high] or count = [low, high] with period_years")
+        if self.value is not None and (self.count is not None or self.period_years is not None):
+            raise ScenarioError(join(path, "value"), "give either value or count with period_years, not both")
+        if self.count is not None and self.period_years is None:
+            raise ScenarioError(join(path, "period_years"), "missing: a count needs the period it was counted over")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationTable:
+    method: Literal["history_matching"] = "history_matching"
+    days: float = fspec(gt=0, le=MAX_DAYS)
+    warmup_days: float = fspec(ge=0, le=MAX_DAYS)
+    replicates: int = fspec(2, ge=2, le=1000)
+    root_seed: int = fspec(0, ge=0, le=MAX_SEED)
+    design_seed: int = fspec(0, ge=0, le=MAX_SEED)
+    waves: int = fspec(3, ge=1, le=20)
+    points: int = fspec(100, ge=2, le=100_000)       # points per wave
+    cutoff: float = fspec(3.0, gt=0, le=100)         # implausibility cut-off
+    discrepancy: float = fspec(0.1, ge=0, le=10)     # model discrepancy sd, a share of each target's midpoint
+    set: Mapping[str, Any] = fspec({})               # fixed overrides of the scenario while calibrating
+    inputs: Mapping[str, Any] = fspec({})
+
+    def check(self, path: str) -> None:
+        if self.warmup_days >= self.days:
+            raise ScenarioError(join(path, "warmup_days"), f"must be less than days ({self.days:g})")
+        if not self.inputs:
+            raise ScenarioError(join(path, "inputs"), "must list at least one input")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetsFile:
+    name: str | None = None
+    description: str = ""
+    scenario: str
+    targets: Mapping[str, TargetTable]
+    calibration: CalibrationTable
+
+    def check(self, path: str) -> None:
+        if not self.targets:
+            raise ScenarioError("targets", "must list at least one target")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    kpi: str
+    low: float            # the range of the yearly (or per-resident) value the KPI is compared with
+    high: float
+    observed: str
+    source: str
+    quote: str = ""
+    mapping: str = ""
+    count: tuple[float, float] | None = None
+    period_years: tuple[float, float] | None = None
+
+    @property
+    def mid(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        """The observation's variance: its range read as the midpoint +- 3 sd, (high - low)^2 / 36."""
+        return (self.high - self.low) ** 2 / 36
+
+
+@dataclass(frozen=True)
+class Targets:
+    name: str
+    source: str                       # the targets file
+    scenario_path: Path
+    scenario: Scenario                # the base scenario with the calibration's [set] applied
+    targets: tuple[Target, ...]
+    calibration: CalibrationTable
+    inputs: tuple[Input, ...]
+    description: str = ""
+    header: str = ""
+    fixed: tuple = ()
+
+
+def find_targets(text: str | Path) -> Path:
+    """A targets file: a path, or a bundled one by name (`meihekou`)."""
+    path = Path(text)
+    if path.exists() or path.suffix or path.parent.parts:
+        return path
+    hit = folder("scenarios") / "targets" / f"{text}.toml"
+    if hit.exists():
+        return hit
+    known = ", ".join(sorted(p.stem for p in (folder("scenarios") / "targets").glob("*.toml")))
+    raise ScenarioError("", f"no such file or bundled targets (bundled: {known})", str(text))
+
+
+def load_targets(path: str | Path) -> Targets:
+    """Read and validate a targets file; every error is one line naming the file and the field."""
+    path = find_targets(path)
+    src = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ScenarioError("", "no such file", src) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", src) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError("", f"TOML syntax error: {err}", src) from None
+    except RecursionError:
+        raise ScenarioError("", "nested too deeply to read", src) from None
+    try:
+        return _load(data, path, text)
+    except ScenarioError as err:
+        raise err.at(err.source or src) from None
+
+
+def _load(data: dict, path: Path, text: str) -> Targets:
+    for key in ("scenario", "targets", "calibration"):
+        if key not in data:
+            raise ScenarioError(key, "missing (required)")
+    f = build(TargetsFile, data)
+    scenario_path = (path.parent / f.scenario).resolve()
+    if not scenario_path.exists():
+        named = bundled_scenario(f.scenario)
+        if named is None:
+            raise ScenarioError("scenario", f"no such file {f.scenario} (paths are relative to the targets file)")
+        scenario_path = named
+    base = load(scenario_path)
+    from ..scenario import with_overrides
+    fixed = []
+    for key, value in _leaves(f.calibration.set):
+        try:
+            base = with_overrides(base, [(key, value)])
+        except ScenarioError as err:
+            raise ScenarioError(f"calibration.set.{key}", f"{err.path}: {err.message}") from None
+        fixed.append((key, value))
+    inputs = parse_inputs(f.calibration.inputs, base, "calibration.inputs")
+    targets = []
+    for name, t in f.targets.items():
+        if t.value is not None:
+            low, high = t.value
+        else:
+            low, high = t.count[0] / t.period_years[1], t.count[1] / t.period_years[0]
+        targets.append(Target(name, t.kpi, float(low), float(high), t.observed, t.source, t.quote, t.mapping,
+                              None if t.count is None else tuple(t.count),
+                              None if t.period_years is None else tuple(t.period_years)))
+    return Targets(f.name or path.stem, str(path), scenario_path, base, tuple(targets), f.calibration, inputs,
+                   f.description, spec_header(text), tuple(fixed))
+
+
+def _leaves(table: Mapping, prefix: str = ""):
+    for key, value in table.items():
+        p = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, p)
+        else:
+            yield p, value

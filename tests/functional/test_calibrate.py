@@ -1,0 +1,200 @@
+"""Calibration by history matching: parameter recovery, targets-file errors, resume after SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridsim.analysis.store import read_table
+from gridsim.experiments.calibrate import evaluate
+from gridsim.experiments.sweep import Executor
+from gridsim.experiments.targets import load_targets
+from gridsim.model.run import simulate
+from gridsim.scenario import load, with_overrides
+
+from ..conftest import ROOT, gridsim
+
+SMALL = ROOT / "tests" / "data" / "small_city.toml"
+KNOWN = {"requests.errand.rate_per_household_year": 1.2, "residents.channels.closed_hotline": 2.5}
+DAYS, WARMUP = 35.0, 7.0
+
+
+def targets_text(observed: dict, **calibration) -> str:
+    cal = {"days": DAYS, "warmup_days": WARMUP, "replicates": 2, "root_seed": 3, "design_seed": 4, "waves": 3,
+           "points": 16, "cutoff": 3.0, "discrepancy": 0.02, **calibration}
+    lines = [f'scenario = "{SMALL}"', 'name = "recovery"', ""]
+    for name, (kpi, value) in observed.items():
+        lines += [f"[targets.{name}]", 'observed = "made by the model"', 'source = "the test"', f'kpi = "{kpi}"',
+                  f"value = [{value * 0.95!r}, {value * 1.05!r}]", ""]
+    lines.append("[calibration]")
+    lines += [f"{k} = {v!r}" for k, v in cal.items()]
+    lines += ['[calibration.inputs."requests.errand.rate_per_household_year"]', "low = 0.6", "high = 3.0",
+              "log = true", '[calibration.inputs."residents.channels.closed_hotline"]', "low = 0.0", "high = 4.0"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def recovery(tmp_path_factory):
+    """Data made by the model at KNOWN values (one run, its own seed), calibrated back."""
+    truth = with_overrides(load(SMALL), [*KNOWN.items(), ("run.days", DAYS), ("run.warmup_days", WARMUP)])
+    s = simulate(truth, seed=987).summary["per_resident_year"]
+    tmp = tmp_path_factory.mktemp("recovery")
+    path = tmp / "targets.toml"
+    path.write_text(targets_text({"demand": ("per_resident_year.requests", s["requests"]),
+                                  "calls": ("per_resident_year.hotline_calls", s["hotline_calls"])}))
+    out = gridsim("calibrate", path, "--results", tmp / "res", "--scenario-out", tmp / "calibrated.toml",
+                  "--workers", "2", "--quiet", "--dpi", "40")
+    assert out.returncode == 0, out.stdout + out.stderr
+    return path, tmp, out
+
+
+def test_known_values_are_not_ruled_out_and_lie_inside_a_narrower_plausible_set(recovery):
+    path, tmp, out = recovery
+    targets = load_targets(path)
+    with Executor(2) as pool:
+        known = evaluate(targets, [KNOWN], tmp / "known", pool)
+    assert known["plausible"].all(), known
+    plausible, about = read_table(tmp / "res" / "calibrate-recovery", "plausible")
+    assert len(plausible) >= 3 and about["cutoff"] == 3.0
+    targets = load_targets(path)
+    for inp in targets.inputs:
+        x = plausible[inp.name]
+        assert x.min() <= KNOWN[inp.name] <= x.max(), (inp.name, x.min(), x.max())
+        narrowed = inp.unit(x.max()) - inp.unit(x.min())
+        assert narrowed < 0.5, (inp.name, narrowed)            # the targets say something about each input
+    evaluations, _ = read_table(tmp / "res" / "calibrate-recovery", "evaluations")
+    assert (evaluations["I_max"] > 3).any() and set(evaluations["wave"]) == {1, 2, 3}
+    assert evaluations["plausible"].sum() == len(plausible)
+
+
+def test_the_calibrated_scenario_extends_the_base_and_marks_each_number(recovery):
+    path, tmp, out = recovery
+    text = (tmp / "calibrated.toml").read_text()
+    assert f'extends = "{os.path.relpath(SMALL, tmp)}"' in text
+    assert text.count("\n    # [calibrated] ") == 2
+    s = load(tmp / "calibrated.toml")
+    plausible, _ = read_table(tmp / "res" / "calibrate-recovery", "plausible")
+    rate = s.requests["errand"].rate_per_household_year
+    assert plausible["requests.errand.rate_per_household_year"].min() <= rate <= \
+        plausible["requests.errand.rate_per_household_year"].max()
+    assert s.city.population == 20000                       # everything else from the base scenario
+    for name in ("targets", "inputs"):
+        for ext in ("png", "svg"):
+            assert (tmp / "res" / "calibrate-recovery" / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    assert "plausible set:" in out.stdout and "wave 3:" in out.stdout
+
+
+def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path):
+    path, tmp, _ = recovery
+    cmd = [sys.executable, "-m", "gridsim.cli", "calibrate", str(path), "--results", str(tmp_path),
+           "--scenario-out", str(tmp_path / "c.toml"), "--quiet", "--workers", "1"]
+    wave1 = tmp_path / "calibrate-recovery" / "wave1" / "runs"
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if wave1.is_dir() and len(list(wave1.glob("*.parquet"))) >= 3:
+                break
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    partial = len(list(wave1.glob("*.parquet")))
+    assert 3 <= partial < 32, "the calibration finished before it could be killed"
+    done = gridsim(*cmd[3:-1], "2")               # the same command resumed (here, on 2 workers)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again, _ = read_table(tmp_path / "calibrate-recovery", "plausible")
+    first, _ = read_table(tmp / "res" / "calibrate-recovery", "plausible")
+    pd.testing.assert_frame_equal(again, first)
+    assert (tmp_path / "c.toml").read_text().split("\n", 1)[1] == (tmp / "calibrated.toml").read_text().split("\n", 1)[1]
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda t: t.replace('kpi = "per_resident_year.requests"', 'kpi = "requests_per_resident"'),
+     "targets.demand.kpi: 'requests_per_resident' is not a KPI"),
+    (lambda t: t.replace("value = [", "count = [", 1), "targets.demand.period_years: missing"),
+    (lambda t: t.replace("cutoff = 3.0", "cutoff = -1"), "calibration.cutoff: must be > 0"),
+    (lambda t: t.replace('"residents.channels.closed_hotline"]', '"residents.channels.hotline_if_closed"]'),
+     "calibration.inputs.residents.channels.hotline_if_closed: residents.channels.hotline_if_closed: no such field"),
+    (lambda t: t.replace("high = 4.0", "high = 60.0"), "calibration.inputs.residents.channels.closed_hotline.high: 60"),
+    (lambda t: t.replace("[calibration]", "[calibration\n"), "TOML syntax error"),
+    (lambda t: t + "\nextra = 1\n", "extra: unknown key"),
+])
+def test_a_bad_targets_file_is_one_error_line_naming_file_and_field(tmp_path, edit, where):
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(targets_text({"demand": ("per_resident_year.requests", 1.0),
+                                       "calls": ("per_resident_year.hotline_calls", 0.07)})))
+    out = gridsim("calibrate", path, "--results", tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"error: {path}: ") and where in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_meihekou_targets_load():
+    t = load_targets("meihekou")
+    assert [x.name for x in t.targets] == ["alliance_problems", "party_member_wishes", "two_new_wishes",
+                                           "demand_per_resident", "hotline_calls_per_resident"]
+    alliance = t.targets[0]
+    assert (alliance.low, alliance.high) == (163.5, 327.0) and alliance.count == (327, 327)
+    assert np.isclose(alliance.variance, (327 - 163.5) ** 2 / 36)
+    delays = next(i for i in t.inputs if i.name == "report_delays")
+    assert len(delays.scale) == 8 and delays.scenario_value == 1.0
+    default = next(i for i in t.inputs if i.name == "requests.hard.rate_per_household_year")
+    assert (default.low, default.high, default.log) == (0.00375, 0.015, True)
+
+
+EXPERIMENT = f"""name = "tiny_stations"
+scenario = "{SMALL}"
+days = {DAYS}
+warmup_days = {WARMUP}
+replicates = 2
+root_seed = 11
+[factors]
+"stations.count" = [2, 5]
+[baseline]
+"stations.count" = 5
+"""
+CLAIMS = """robust_share = 0.9
+[[claims]]
+experiment = "tiny.toml"
+point = { "stations.count" = 2 }
+kpi = "cost_yuan_per_year"
+direction = "lower"
+finding = "two stations cost less than five"
+[[claims]]
+experiment = "tiny.toml"
+point = { "stations.count" = 2 }
+kpi = "wait_minutes.p90"
+direction = "lower"
+finding = "two stations shorten the p90 wait"
+"""
+
+
+def test_findings_are_rerun_across_plausible_sets_and_labelled(recovery, tmp_path):
+    path, tmp, _ = recovery
+    (tmp_path / "tiny.toml").write_text(EXPERIMENT)
+    (tmp_path / "claims.toml").write_text(CLAIMS)
+    out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", tmp_path / "claims.toml",
+                  "--sets", "4", "--results", tmp_path / "rob", "--workers", "2", "--quiet")
+    assert out.returncode == 0, out.stderr
+    table, meta = read_table(tmp_path / "rob", "robustness")
+    assert meta["sets"] == 4 and list(table["sets"]) == [4, 4]
+    cost, wait = table.iloc[0], table.iloc[1]
+    assert (cost["holds"], cost["label"]) == (4, "robust") and cost["effect_max"] < 0
+    assert (wait["holds"], wait["label"]) == (0, "fragile") and wait["effect_min"] > 0   # two heads, longer queues
+    assert wait["input"] in KNOWN and "Spearman" in wait["how"]
+    effects, _ = read_table(tmp_path / "rob", "effects")
+    assert len(effects) == 8 and set(effects["plausible_set"]) == {0, 1, 2, 3}
+    assert "holds in 4 of 4 plausible parameter sets: ROBUST" in out.stdout
+    assert "| tiny_stations | two stations cost less than five | 4 of 4 | **robust** |" in \
+        (tmp_path / "rob" / "robustness.md").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CLAIMS.replace('"stations.count" = 2 }', '"stations.count" = 3 }', 1))
+    out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", bad, "--results", tmp_path / "x")
+    assert out.returncode == 2 and out.stderr.startswith(f"error: {bad}: claims[0].point: stations.count = 3 is not")
