@@ -53,6 +53,7 @@ def targets_figure(values: pd.DataFrame, targets: list[dict], stem: Path, dpi: i
             ax.plot([lo, hi], [y, y], color=colour, lw=3, solid_capstyle="butt", label=label)
             ax.plot([med], [y], "o", color=colour, ms=5)
         kpi = lookup(t["kpi"])
+        ax.set_ylim(-0.7, len(GROUPS) - 0.3)
         ax.set_yticks([])
         ax.set_title(f"{t['name']}: {kpi.label if kpi else t['kpi']}", fontsize=9, loc="left")
         ax.set_xlabel(kpi.display_unit if kpi else "", fontsize=8)
@@ -90,9 +91,9 @@ def ranges_figure(ranges: pd.DataFrame, plausible_units: np.ndarray, stem: Path,
     ax.set_ylim(-0.8, n - 0.2)
     ax.set_yticks([])
     ax.set_xlabel("position in the input's prior range (log scale where the input is)", fontsize=8)
-    ax.set_title("Inputs: prior range (grey), plausible points and range (orange), scenario as written "
-                 "(blue |), calibrated (red)", fontsize=9)
-    fig.tight_layout(rect=(0.22, 0, 0.97, 1))
+    ax.set_title("Inputs: prior range (grey), plausible points and range (orange),\n"
+                 "scenario as written (blue |), calibrated (red)", fontsize=9)
+    fig.subplots_adjust(left=0.3, right=0.93, top=1 - 0.45 / fig.get_figheight(), bottom=0.5 / fig.get_figheight())
     return _save(fig, stem, dpi)
 
 

@@ -22,9 +22,13 @@ points around the points not yet ruled out (a random one of them, moved by a
 normal step whose sd is their spread in each input, at least 0.05 of the range,
 reflected into the range) and a quarter afresh over the whole ranges, so runs
 concentrate where the answer is without losing regions missed so far. The **plausible set** is every point run, in any wave,
-that no target rules out. The **central** calibrated point is its medoid (the
-plausible point nearest all the others, in the inputs' unit ranges), so it is
-itself a point that was run and not ruled out.
+that no target rules out. The **calibrated** (central) point is the plausible
+point whose means lie nearest the targets' ranges (the sum over targets of the
+squared distance outside each range, in range widths: 0 when every mean is
+inside), then nearest their midpoints (the sum of squared implausibilities):
+itself a point that was run and not ruled out. (The set's medoid in input
+space was tried first: with count targets as loose as these it can sit where
+a target's mean is outside its range, a poor scenario to hand on.)
 
 Every wave is an ordinary sweep (`sweep.run_sweep`) into its own results folder;
 each wave's design depends only on the stored results of the waves before it
@@ -76,13 +80,18 @@ class Calibration:
         return [i.name for i in self.targets.inputs]
 
     def central(self) -> pd.Series | None:
-        """The plausible point nearest all the others (medoid, in unit ranges); None if none is plausible."""
+        """The calibrated point: of the plausible points, the one whose means lie nearest the
+        targets' ranges (sum over targets of the squared distance outside the range, in range
+        widths; 0 when every mean is inside), then nearest their midpoints (sum of squared
+        implausibilities); None if none is plausible."""
         p = self.plausible
         if p.empty:
             return None
-        u = unit_rows(self.targets.inputs, p[self.names].to_dict("records"))
-        d = np.sqrt(((u[:, None, :] - u[None, :, :]) ** 2).sum(-1)).sum(1)
-        return p.iloc[int(np.argmin(d))]
+        outside = sum((np.fmax(0, np.fmax(t.low - p[f"{t.name}.mean"], p[f"{t.name}.mean"] - t.high))
+                       / max(t.high - t.low, 1e-12)) ** 2 for t in self.targets.targets)
+        near = sum(p[f"{t.name}.I"] ** 2 for t in self.targets.targets)
+        order = np.lexsort((near.to_numpy(), np.round(outside.to_numpy(), 12)))
+        return p.iloc[int(order[0])]
 
     def scenario_point(self) -> pd.Series:
         """The scenario as written (wave 1, point 0)."""
@@ -317,7 +326,8 @@ def calibrated_scenario(cal: Calibration, out: Path) -> str:
              f"# History matching to {len(t.targets)} targets ({', '.join(x.name for x in t.targets)}) over "
              f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
              f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
-             "# Each number below is the central plausible point (the medoid of the plausible set) and is marked",
+             "# Each number below is the calibrated point (the plausible point whose means lie nearest the targets'",
+             "# ranges, then their midpoints) and is marked",
              "# [calibrated] with the plausible set's range (min-max, and 5-95%) within the input's prior range",
              "# and the value the base scenario assumed. Everything else is as in the base scenario.",
              "", f'extends = "{base_rel}"',
