@@ -69,7 +69,7 @@ def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     metrics.grid_table(model, requests, visits)
     t3 = time.perf_counter()
     return {"model": model, "summary": summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
-            "requests": len(model.requests), "visits": len(visits)}
+            "requests": len(requests), "visits": len(visits)}
 
 
 def main() -> None:

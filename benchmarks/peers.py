@@ -119,9 +119,9 @@ def gridsim_city(stations: int, horizon: float, seed: int) -> tuple[dict, dict]:
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
-    first = model.plan.first
-    start = np.array(model.v_start, dtype=float)[first]
-    w = mean_wait(model.requests.created, start - model.plan.report)
+    first = np.frombuffer(model.r_first, dtype=np.int64)
+    start = np.frombuffer(model.v_start, dtype=np.float64)[first]
+    w = mean_wait(np.frombuffer(model.r_created), start - np.frombuffer(model.r_own_report))
     n = len(first)
     return ({"requests": n, "wall": t2 - t1, "wait": w},
             {"requests": n, "wall": t2 - t0, "wait": w})

@@ -426,6 +426,36 @@ def backlog(res: Results, stem, dpi: int = DPI):
     return fig
 
 
+def trust_and_hotline(res: Results, stem, dpi: int = DPI):
+    """Households' mean trust and the 12345 calls of each day, every option (mean over replicates):
+    what residents live through, and where they turn when the grid lets them down."""
+    data = {p: mean_series(res, p) for p in res.points}
+    missing = [p for p, d in data.items() if d is None or "trust" not in d or "hotline_calls" not in d]
+    if missing:
+        raise KeyError(f"{res.folder}/_series: no daily trust or 12345 calls for point {missing[0]}")
+    fig = new_figure((9, 6.5))
+    axes = fig.subplots(2, 1, sharex=True)
+    warm = float((res.manifest.get("spec") or {}).get("warmup_days") or 0)
+    for p, d in data.items():
+        width = 2.2 if p == res.baseline_point else 1.4
+        label = res.label(p) + (" (baseline)" if p == res.baseline_point else "")
+        axes[0].plot(d["day"], d["trust"], color=res.colours[p], linewidth=width, label=label)
+        calls = d["hotline_calls"].rolling(7, min_periods=1).mean()
+        axes[1].plot(d["day"], calls, color=res.colours[p], linewidth=width)
+    for ax in axes:
+        if warm > 0:
+            ax.axvspan(0, warm, color="0.9", zorder=0)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("households' mean trust (0-1)")
+    axes[1].set_ylabel("12345 calls a day (7-day mean)")
+    axes[1].set_xlabel("day of the simulation (grey: warm-up)")
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -1.35), ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(f"{res.manifest.get('experiment')}: trust and 12345 calls, day by day (mean over replicates)",
+                 fontsize=11)
+    save(fig, stem, dpi)
+    return fig
+
+
 # ---------------------------------------------------------------- 4. CDF
 def mean_quantiles(res: Results, point: int) -> pd.DataFrame | None:
     frames = [df for _, df in res.extras("quantiles", point)]
@@ -586,6 +616,7 @@ FIGURES = {
     "kpi_by_option": "Key results by option with 95% confidence intervals",
     "frontier": "Cost against service: the frontier of non-dominated options",
     "time_parts": "Where the time goes: reporting, 12345, waiting on and off duty, travel and service",
+    "trust_hotline": "Households' trust and 12345 calls, day by day",
     "backlog": "Backlog of open requests by type: baseline and best option",
     "resolution_cdf": "Distribution of resolution time by option",
     "city_map": "City map of the baseline: p90 wait by grid, stations and their walking circles",

@@ -223,6 +223,7 @@ def make_figures(res: Results, out: Path, map_input: MapInput | None,
         "kpi_by_option": lambda stem: F.kpi_by_option(res, stem, dpi=dpi),
         "frontier": lambda stem: F.frontier(res, stem, dpi=dpi),
         "time_parts": lambda stem: F.time_parts(res, stem, dpi=dpi),
+        "trust_hotline": lambda stem: F.trust_and_hotline(res, stem, dpi=dpi),
         "backlog": lambda stem: F.backlog(res, stem, dpi=dpi),
         "resolution_cdf": lambda stem: F.resolution_cdf(res, stem, dpi=dpi),
     }

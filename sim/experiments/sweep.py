@@ -78,7 +78,7 @@ def execute(task: dict) -> dict:
             raise ValueError(f"factor column {clash[0]!r} has the name of a summary KPI")
         row.update(kpis)
         t_warm = scenario.run.warmup_days * 1440
-        extras = {"series": metrics.daily_series(result.timeseries),
+        extras = {"series": metrics.daily_series(result.timeseries, result.census),
                   "quantiles": metrics.resolution_quantiles(result.requests, t_warm, scenario.run.days * 1440),
                   "grids": result.grids}
         return {"ok": True, "row": row, "extras": extras,

@@ -1,7 +1,8 @@
 """`gridsim warmup`: run a scenario from empty for several replicates and measure its run-in.
 
 Daily series, averaged over replicates: requests waiting in queues (the
-census), residents' requests open (reported or not), and grid leaders busy.
+census), residents' requests open (reported or not), grid leaders busy, and
+households' mean trust (which starts from the scenario's initial state).
 Each gets its MSER truncation point (weekly batches) (`analysis.warmup`); the recommended
 warm-up is the largest of them.
 """
@@ -18,7 +19,7 @@ from ..model import metrics
 from ..model.run import simulate
 from ..scenario import Scenario
 
-SERIES = ("waiting_in_queues", "residents_open", "grid_leaders_busy")
+SERIES = ("waiting_in_queues", "residents_open", "grid_leaders_busy", "trust")
 
 
 def daily_series(scenario: Scenario, seed: int) -> pd.DataFrame:
@@ -33,6 +34,7 @@ def daily_series(scenario: Scenario, seed: int) -> pd.DataFrame:
         "waiting_in_queues": census["waiting"].to_numpy(),
         "residents_open": daily[resident].sum(axis=1).to_numpy()[: len(days)],
         "grid_leaders_busy": daily["busy_grid_leader"].to_numpy()[: len(days)],
+        "trust": census["trust"].to_numpy(),
     })
 
 

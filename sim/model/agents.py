@@ -43,7 +43,10 @@ class GridAgent(mesa.Agent):
 
 
 class Household(GridAgent):
-    """住户: produces requests; its attributes live in the city's arrays at `index`."""
+    """住户: produces requests, chooses how to report them, and remembers how they went (trust).
+    Its attributes live in the city's arrays, and its trust in the model's, at `index`: the event
+    loop updates a million numbers faster there, and `model.agents_by_type[Household]` still reads
+    them as agent attributes (e.g. `.agg("trust", np.mean)`)."""
 
     def __init__(self, model, index: int):
         super().__init__(model)
@@ -60,6 +63,15 @@ class Household(GridAgent):
     @property
     def elderly(self) -> bool:
         return bool(self.model.city.hh_elderly[self.index])
+
+    @property
+    def trust(self) -> float:
+        return self.model.trust[self.index]
+
+    @property
+    def walk_minutes(self) -> float:
+        """Walking minutes to the nearest station (inf without stations)."""
+        return float(self.model.city.hh_nearest_station_walk_min[self.index])
 
 
 class Staff(GridAgent):

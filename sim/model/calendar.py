@@ -10,6 +10,8 @@ machine. Each kind has one payload type:
     SHIFT    ShiftChange(role, on)    a role goes on or off duty
     MEETING  Pool                     an alliance holds its joint meeting
     SAMPLE   None                     the daily census for Mesa's DataCollector
+    COMEBACK request number (int)     a resident who gave up comes back with the same problem
+    STAFF    StaffChange(pool, places)  a unit's places change (vacancies start or end)
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ import heapq
 import itertools
 from typing import Any, NamedTuple
 
-END, COVER, SHIFT, MEETING, SAMPLE = range(5)
-KINDS = ("END", "COVER", "SHIFT", "MEETING", "SAMPLE")
+END, COVER, SHIFT, MEETING, SAMPLE, COMEBACK, STAFF = range(7)
+KINDS = ("END", "COVER", "SHIFT", "MEETING", "SAMPLE", "COMEBACK", "STAFF")
 
 
 class ShiftChange(NamedTuple):
     role: int       # index into ROLES
     on: bool
+
+
+class StaffChange(NamedTuple):
+    pool: Any       # the unit (units.Pool)
+    places: int     # its places from now on
 
 
 class Calendar:

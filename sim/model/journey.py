@@ -30,19 +30,28 @@ static part of each journey).
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from math import isnan
+from math import exp, isnan
 
-from .calendar import COVER, END, MEETING, SAMPLE, SHIFT, ShiftChange
-from .routes import HOTLINE, OWN, VISIT
+from .calendar import COMEBACK, COVER, END, MEETING, SAMPLE, SHIFT, STAFF, ShiftChange, StaffChange
+from .routes import HOTLINE, HOTLINE_STAGE, SILENT, VISIT
 
 INF = float("inf")
+
+
+def remember(trust: float, felt: float, rate: float) -> float:
+    """Trust after an experience `felt` (1: resolved on time, `late_experience`: late, 0: let down):
+    it moves `rate` of the way towards it (expectation-disconfirmation, exponential smoothing), so
+    it stays within [0, 1] and forgets old experiences geometrically."""
+    return trust + rate * (felt - trust)
 
 
 class Journey:
     def __init__(self, model):
         self.m = model
-        self.handlers = {END: self.end, COVER: self.cover, SHIFT: self.shift,
-                         MEETING: self.meeting, SAMPLE: self.sample}
+        self.handlers = {END: self.end, COVER: self.cover, SHIFT: self.shift, MEETING: self.meeting,
+                         SAMPLE: self.sample, COMEBACK: self.come_back, STAFF: self.staff}
+        self.residents = model.spec.residents
+        self.channels = model.spec.residents.channels
 
     # ------------------------------------------------------------------ coming forward
     def come_forward(self, r: int, t: float, channel: int) -> None:
@@ -54,20 +63,144 @@ class Journey:
             m.skipped += 1
 
     def report(self, r: int, t: float, channel: int) -> None:
-        """Problem r reaches the grid system at t. A resident who comes forward to find the first
-        stage's handler off duty for longer than the stage expects them to wait may call 12345."""
+        """Problem r is ripe at t. A resident coming forward themselves chooses between the grid (by
+        the way planned for them), the 12345 hotline and silence; a building leader or a home visit
+        brings it to the grid."""
         m = self.m
-        m.r_reported[r] = t
-        if channel == VISIT:
+        first = m.r_first[r]
+        pool = self.choose(first, t)
+        if channel != VISIT:                           # (one a building leader heard of has no choice to make)
+            choice = self.contact(r, t, pool)
+            if choice == SILENT:
+                m.r_silent[r] = 1
+                m.r_own_report[r] = INF                # unreported: a home visit can still find it...
+                m.r_lapse[r] = t + self.patience(r)    # ...until the resident gives up on it too
+                if m.r_repeat_of[r] < 0:
+                    m.silent += 1
+                else:
+                    m.repeats_silent += 1
+                return
+            if choice == HOTLINE:
+                m.r_reported[r], m.r_channel[r] = t, HOTLINE
+                call = self.call(r)
+                self.arrive_at(m.hotline_pool, call, t)
+                return
+        else:
             m.found += 1
-        first, call = m.r_first[r], m.r_hotline[r]
-        if channel == OWN and call >= 0 and m.next_on(self.choose(first, t).role, t) - t > m.r_first_wait[r]:
-            m.r_channel[r] = HOTLINE
-            self.arrive(call, t)
-            return
-        m.r_channel[r] = channel
-        m.v_deadline[first] = t + m.r_patience[r]
-        self.arrive(first, t)
+        m.r_reported[r], m.r_channel[r] = t, channel
+        m.v_deadline[first] = t + self.patience(r)
+        self.arrive_at(pool, first, t)
+
+    def contact(self, r: int, t: float, pool) -> int:
+        """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
+        with the request's uniform from `contact_chances`."""
+        m = self.m
+        a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
+        if a_hotline == -INF and a_silent == -INF:
+            return 0
+        grid, hotline, _ = self.contact_chances(r, t, pool)
+        u = m.r_u_contact[r]
+        return 0 if u < grid else (HOTLINE if u < grid + hotline else SILENT)
+
+    def contact_chances(self, r: int, t: float, pool) -> tuple[float, float, float]:
+        """Chances of the grid, 12345 and silence for resident r coming forward at t, their first
+        stage's handler being `pool`: a logit on the planned utilities (the grid's is the log-sum of
+        the ways into it), whether that handler is off duty for longer than the stage expects
+        (12345 more likely), and the household's distrust: 12345 rises with it, and silence needs
+        some (its utility has log(1 - trust), so at full trust nobody stays silent)."""
+        m, c = self.m, self.channels
+        a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
+        trust = m.trust[m.r_household[r]]
+        e_hotline = e_silent = 0.0
+        if a_hotline > -INF:
+            closed = not m.on_duty[pool.role] and m.next_on(pool.role, t) - t > m.r_first_wait[r]
+            e_hotline = exp(a_hotline + c.closed_hotline * closed + c.distrust_hotline * (1.0 - trust))
+        if a_silent > -INF and trust < 1.0:
+            e_silent = exp(a_silent) * (1.0 - trust) ** c.distrust_silent
+        total = 1.0 + e_hotline + e_silent
+        return 1.0 / total, e_hotline / total, e_silent / total
+
+    def patience(self, r: int) -> float:
+        """Minutes the resident waits for a first handler: their draw, shortened as trust falls."""
+        m, floor = self.m, self.residents.patience_trust_floor
+        if floor == 1.0 or not m.v_resident[m.r_first[r]]:
+            return m.r_patience[r]
+        return m.r_patience[r] * (floor + (1.0 - floor) * m.trust[m.r_household[r]])
+
+    # ------------------------------------------------------------------ what residents remember
+    def experience(self, r: int, felt: float) -> None:
+        """The household of request r remembers what it just lived through (`remember`)."""
+        trust, h = self.m.trust, self.m.r_household[r]
+        trust[h] = remember(trust[h], felt, self.residents.learning_rate)
+
+    def resolved(self, v: int, t: float) -> None:
+        """The last visit of a resident's request ended: on time or late, they remember it."""
+        m = self.m
+        r = m.v_request[v]
+        on_time = t - m.r_created[r] <= m.r_sla[r]
+        self.experience(r, 1.0 if on_time else self.residents.late_experience)
+
+    def gave_up(self, v: int, t: float) -> None:
+        """Nobody started visit v (a resident's first) before their patience ran out: they remember
+        it, and may come back later with the same problem."""
+        m = self.m
+        r = m.v_request[v]
+        self.experience(r, 0.0)
+        if m.r_u_repeat[r] < self.residents.repeat_share:
+            back = m.v_deadline[v] + m.r_e_repeat[r] * self.residents.repeat_delay_hours * 60
+            m.calendar.schedule(max(t, back), COMEBACK, r)
+
+    def come_back(self, r: int, t: float) -> None:
+        """COMEBACK: the resident of abandoned request r comes forward again: a new request (a repeat,
+        linked to r) with copies of r's stages, whose draws it keeps; its own choices use r's draws
+        shifted by the golden ratio (mod 1)."""
+        m = self.m
+        new = len(m.r_created)
+        shift = 0.6180339887498949
+        first, last = m.r_first[r], m.r_last[r]
+        for name, value in (("r_reported", float("nan")), ("r_channel", m.r_way[r]), ("r_way", m.r_way[r]),
+                            ("r_silent", 0), ("r_own_report", t), ("r_patience", m.r_patience[r]),
+                            ("r_first_wait", m.r_first_wait[r]), ("r_created", t), ("r_type", m.r_type[r]),
+                            ("r_household", m.r_household[r]), ("r_sla", m.r_sla[r]), ("r_repeat_of", r),
+                            ("r_a_hotline", m.r_a_hotline[r]), ("r_a_silent", m.r_a_silent[r]),
+                            ("r_u_contact", (m.r_u_contact[r] + shift) % 1.0),
+                            ("r_u_repeat", (m.r_u_repeat[r] + shift) % 1.0), ("r_e_repeat", m.r_e_repeat[r]),
+                            ("r_call_minutes", m.r_call_minutes[r]), ("r_hotline", -1), ("r_lapse", INF),
+                            ("r_first", len(m.v_request)), ("r_last", len(m.v_request) + last - first)):
+            getattr(m, name).append(value)
+        offset = len(m.v_request) - first            # the repeat's stages lie after every visit so far
+        for v in range(first, last + 1):
+            nxt = m.v_next[v]
+            self.add_visit(new, m.v_stage[v], None if v in m.v_options else m.v_pool[v], m.v_duration[v],
+                           nxt + offset if nxt >= 0 else (nxt if nxt == -1 else nxt - offset), v)
+        m.repeats += 1
+        self.report(new, t, m.r_way[r])
+
+    def call(self, r: int) -> int:
+        """The visit of resident r's call to 12345, added when they make it: after the call the
+        hotline hands the request to its first stage."""
+        m = self.m
+        call = len(m.v_request)
+        self.add_visit(r, HOTLINE_STAGE, m.hotline_pool, m.r_call_minutes[r], -2 - m.r_first[r])
+        m.r_hotline[r] = call
+        return call
+
+    def add_visit(self, r: int, stage: int, pool, duration: float, nxt: int, like: int | None = None) -> None:
+        """Append a visit of request r (a copy of visit `like`'s priority and stage options, if given)."""
+        m = self.m
+        m.v_request.append(r)
+        m.v_stage.append(stage)
+        m.v_pool.append(pool)
+        m.v_duration.append(duration)
+        m.v_next.append(nxt)
+        m.v_priority.append(m.v_priority[like] if like is not None else m.v_priority[m.r_first[r]])
+        m.v_home.append(-1)
+        m.v_resident.append(True)
+        m.v_deadline.append(INF)
+        m.v_start.append(float("nan"))
+        m.v_agent.append(None)
+        if like is not None and like in m.v_options:
+            m.v_options[len(m.v_request) - 1] = m.v_options[like]
 
     def look_around(self, h: int, t: float) -> None:
         """A home visit to household h finds its unreported problems, and those of its building
@@ -77,7 +210,7 @@ class Journey:
             i, arose = found.next[key], found.created
             while arose[i] <= t:                       # each group ends with a sentinel that never arises
                 r = found.request[i]
-                if isnan(m.r_reported[r]) and m.r_own_report[r] >= t:
+                if isnan(m.r_reported[r]) and m.r_own_report[r] >= t and m.r_lapse[r] >= t:
                     self.report(r, t, VISIT)
                 i += 1
             found.next[key] = i
@@ -108,7 +241,9 @@ class Journey:
 
     def arrive(self, v: int, t: float) -> None:
         """Visit v reaches its stage: its handler starts now if free and on duty, else it waits."""
-        pool = self.choose(v, t)
+        self.arrive_at(self.choose(v, t), v, t)
+
+    def arrive_at(self, pool, v: int, t: float) -> None:
         if pool.busy < pool.servers and self.m.on_duty[pool.role]:
             pool.busy += 1
             self.start(pool.free.popleft(), v, t)
@@ -144,6 +279,8 @@ class Journey:
         nxt = m.v_next[v]
         if nxt == -1:
             m.resolved += 1
+            if m.v_resident[v]:
+                self.resolved(v, t)
             return
         if nxt < -1:
             nxt = -2 - nxt
@@ -164,6 +301,7 @@ class Journey:
                 return v
             if isnan(m.v_start[v]):
                 m.abandoned += 1
+                self.gave_up(v, t)
             else:
                 pool.stale -= 1
         routine = pool.routine
@@ -210,7 +348,7 @@ class Journey:
         m.v_pool[v] = pool
 
     def next_in_line(self, pool, agent, t: float) -> None:
-        if self.m.on_duty[pool.role]:
+        if self.m.on_duty[pool.role] and pool.busy <= pool.servers:      # (fewer places: a vacancy began)
             v = self.next_for(pool, t)
             if v is not None:
                 self.start(agent, v, t)
@@ -263,6 +401,15 @@ class Journey:
                 return
             m.v_start[v], m.v_agent[v] = t, pool.members[0]
             m.resolved += 1
+            self.resolved(v, t)
+
+    def staff(self, change: StaffChange, t: float) -> None:
+        """STAFF: a unit's places change as vacancies start or end. With fewer, handlers finish what
+        they started and the surplus stop; with more, the new ones start on the queue."""
+        pool = change.pool
+        pool.servers = change.places
+        if self.m.on_duty[pool.role] and (pool.queue or pool.routine or pool.overdue):
+            self.fill(pool, t, self.next_for)
 
     def sample(self, _, t: float) -> None:
         m = self.m

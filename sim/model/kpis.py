@@ -79,10 +79,14 @@ TABLE: tuple[KPI, ...] = (
     _pct("visit_completion_share", "routine home visits made of those falling due", "higher"),
     _pct("hotline_share", "requests that went through the 12345 hotline", "lower"),
     _pct("police110_share", "requests handled by the police station's 110 patrols", None),
-    _pct("channel_share.own", "reported by the residents themselves", None),
+    _pct("channel_share.walk_in", "reported by walking into the station", None),
+    _pct("channel_share.message", "reported by messaging the grid leader", None),
     _pct("channel_share.building_leader", "first heard of by a building leader", None),
     _pct("channel_share.visit", "found on a routine home visit", None),
-    _pct("channel_share.hotline", "reported to 12345 with the office closed", None),
+    _pct("channel_share.hotline", "reported to the 12345 hotline", None),
+    _pct("silent_share", "residents who first said nothing of a problem", "lower"),
+    _pct("repeat_share", "requests that came back after the resident gave up", "lower"),
+    KPI("trust.mean", "households' mean trust at the end", "0-1 scale", "higher"),
     KPI("report_delay_hours", "mean time from a problem arising to someone hearing of it", "h", "lower"),
     KPI("time_hours.reporting", "time before anyone heard of it (resolved requests, mean)", "h", "lower"),
     KPI("time_hours.hotline", "time with the 12345 hotline (resolved requests, mean)", "h", "lower"),
@@ -96,6 +100,10 @@ TABLE: tuple[KPI, ...] = (
     KPI("cost_yuan_per_year", "annual cost", "yuan/year", "lower", scale=1e-6, shown_unit="M yuan per year"),
 )
 _BY_NAME = {k.name: k for k in TABLE}
+_PER_GROUP = {k.name: k for k in (                       # only in by_quarter.<q>.*
+    KPI("hotline_calls_per_day", "12345 calls a day", "calls/day", "lower"),
+    KPI("trust_end", "households' mean trust at the quarter's end", "0-1 scale", "higher"),
+)}
 _UTILISATION = _pct("utilisation", "utilisation", None)
 _BACKLOG = KPI("backlog_growth_per_week", "backlog growth", "visits/week", "lower")
 
@@ -116,11 +124,13 @@ def lookup(name: str) -> KPI | None:
         return replace(_UTILISATION, name=name, label=f"{rest.replace('_', ' ')} utilisation")
     if head == "backlog_growth_per_week" and rest and "." not in rest:
         return replace(_BACKLOG, name=name, label=f"{rest.replace('_', ' ')} backlog growth")
-    if head == "by_type" and "." in rest:
+    if head in ("by_type", "by_walk_band", "by_quarter") and "." in rest:
         kind, _, inner = rest.partition(".")
-        base = _BY_NAME.get(inner)
+        base = _BY_NAME.get(inner) or _PER_GROUP.get(inner)
         if base is not None:
-            return replace(base, name=name, label=f"{kind.replace('_', ' ')}: {base.label}")
+            where = {"by_type": kind.replace("_", " "), "by_walk_band": f"{kind} min from a station",
+                     "by_quarter": f"quarter {kind[1:]}"}[head]
+            return replace(base, name=name, label=f"{where}: {base.label}")
     return None
 
 

@@ -24,6 +24,8 @@ from ..scenario import PROPERTY_MODES, ROLES, scenario_hash
 from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, travel_minutes
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
+WALK_BANDS = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0)      # minutes' walk from home to the nearest station
+WALK_BAND_NAMES = ["0-5", "5-10", "10-15", "15-20", "20-30", "30+"]
 TIME_PARTS = ("reporting", "hotline", "waiting_on_duty", "waiting_off_duty", "travel", "service")
 SATURATED = 0.9   # a unit busier than this is where queues grow long
 
@@ -38,34 +40,35 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     visits: one row per visit that was reached: request, stage (-1: the 12345 call), role,
     unit, agent, queued/start/end minute, and its walking (or driving) and service minutes.
-    requests: one row per request: type, origin, where, created/reported/first started/ended
-    minute, channel, outcome (resolved, abandoned, or open at the horizon), visits, last
-    handler, service-level target.
+    requests: one row per request (repeats after the rest): type, origin, where,
+    created/reported/first started/ended minute, channel, whether the resident first said
+    nothing, the request it repeats (-1: none), outcome (resolved, abandoned, or open at the
+    horizon), visits, last handler, whether 110 handled it, service-level target.
     """
-    p, H, req = model.plan, model.horizon, model.requests
-    n = len(req)
+    H, city = model.horizon, model.city
+    view = lambda name, kind=np.float64: np.frombuffer(getattr(model, name), dtype=kind)  # noqa: E731
+    first, last, call = (view(name, np.int64) for name in ("r_first", "r_last", "r_hotline"))
+    n = len(first)
     reported = _reported_minutes(model)
-    start = np.frombuffer(model.v_start, dtype=np.float64)
-    duration = np.frombuffer(model.v_duration, dtype=np.float64)
+    start, duration = view("v_start"), view("v_duration")
     end = start + duration
     end[end > H] = np.nan                                  # still in service at the horizon
     channel = np.asarray(model.r_channel, dtype=np.int8)
-    called = channel == HOTLINE
-    entry = np.where(called, p.hotline, p.first)
+    called = call >= 0
     queued = np.r_[np.nan, end[:-1]]                       # a later stage queues when the one before ends
-    queued[entry] = reported
-    queued[p.hotline[(p.hotline >= 0) & ~called]] = np.nan  # calls never made
+    queued[first] = np.where(called, end[call], reported)  # (a request's stages are numbered together)
+    queued[call[called]] = reported[called]
     reached = np.flatnonzero(~np.isnan(queued))
     pool = _gather(model.v_pool, reached, "index")
     role = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])[pool]
     unit = np.concatenate([np.arange(len(model.layout[r].members)) for r in ROLES])[pool]
-    request, stage = p.request[reached], p.stage[reached]
-    household = req.household[request]
+    request, stage = view("v_request", np.int64)[reached], view("v_stage", np.int64)[reached]
+    household = view("r_household", np.int64)
     travel = np.zeros(len(reached))
     for r, name in enumerate(ROLES):
         mine = role == r
         if mine.any() and name not in ("alliance", "hotline"):
-            travel[mine] = travel_minutes(model.spec, model.city, name, household[mine])
+            travel[mine] = travel_minutes(model.spec, city, name, household[request[mine]])
     agent = np.full(len(reached), -1, dtype=np.int64)
     began = ~np.isnan(start[reached])
     agent[began] = _gather(model.v_agent, reached[began], "unique_id")
@@ -75,35 +78,39 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "end_minute": end[reached], "travel_minutes": travel, "service_minutes": duration[reached] - travel,
     }, copy=False)
 
-    begins = np.where(p.hotline >= 0, p.hotline, p.first)
-    last = (np.r_[begins[1:], len(p.request)] - 1)[:n]
     resolved = start[last] + duration[last] <= H
-    first_start = start[p.first]
+    first_start = start[first]
     grid = stage != HOTLINE_STAGE
     first_reached = np.zeros(n, dtype=bool)
     first_reached[request[grid]] = True
-    deadline = np.frombuffer(model.v_deadline, dtype=np.float64)[p.first]
+    deadline = view("v_deadline")[first]
     abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
+    lapse = view("r_lapse")
+    lapsed = ~first_reached & (lapse <= H)             # said nothing, never found, and gave up on it
+    abandoned |= lapsed
+    deadline = np.where(lapsed, lapse, deadline)
     last_role = np.full(n, -1, dtype=np.int8)
     last_role[request[grid]] = role[grid]
     by_110 = np.zeros(n, dtype=bool)
     by_110[request[role == ROLES.index("police110")]] = True
-    origin = np.array([ORIGINS.index(t.origin) for t in model.spec.requests.values()], dtype=np.int8)[req.type]
-    hh, city = req.household, model.city
+    kind = view("r_type", np.int8)
+    origin = np.array([ORIGINS.index(t.origin) for t in model.spec.requests.values()], dtype=np.int8)[kind]
     requests = pd.DataFrame({
-        "type": pd.Categorical.from_codes(req.type, req.types),
-        "origin": pd.Categorical.from_codes(origin, ORIGINS), "household": hh,
-        "grid": city.hh_grid[hh], "station": city.hh_station[hh], "community": city.hh_community[hh],
-        "created_minute": req.created, "reported_minute": reported,
+        "type": pd.Categorical.from_codes(kind, list(model.spec.requests)),
+        "origin": pd.Categorical.from_codes(origin, ORIGINS), "household": household,
+        "grid": city.hh_grid[household], "station": city.hh_station[household],
+        "community": city.hh_community[household],
+        "created_minute": view("r_created"), "reported_minute": reported,
         "channel": pd.Categorical.from_codes(np.where(np.isnan(reported), -1, channel), CHANNELS),
+        "silent": view("r_silent", np.int8).astype(bool), "repeat_of": view("r_repeat_of", np.int64),
         "started_minute": first_start,
         "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
         "outcome": pd.Categorical.from_codes(np.where(resolved, 0, np.where(abandoned, 1, 2)), OUTCOMES),
         "visits": np.bincount(request[grid], minlength=n),
         "handled_by": pd.Categorical.from_codes(last_role, ROLES), "police110": by_110,
-        "sla_hours": p.sla / 60,
+        "sla_hours": view("r_sla") / 60,
         "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
-                                         for t in model.spec.requests.values()])[req.type],
+                                         for t in model.spec.requests.values()])[kind],
     }, copy=False)
     return visits, requests
 
@@ -243,6 +250,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     by_110 = requests["police110"].to_numpy()[inside]
     created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
     reported, visits, sla = column("reported_minute"), column("visits"), column("sla_hours") * 60
+    silent, repeat = column("silent"), column("repeat_of") >= 0
     hours, observed = resolution_hours(outcome, created, ended, horizon)
     wanted = np.ones(G, dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
     measured = wanted[group]
@@ -273,6 +281,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     escalated = _ratio(count(began & (visits > 1)), began_n)
     hotline = _ratio(channels[:, HOTLINE], n)
     police110 = _ratio(count(by_110), n)
+    silent_share, repeat_share = _ratio(count(silent), n), _ratio(count(repeat), n)
     abandoned = _ratio(by_outcome["abandoned"], n)
     part_means = [_ratio(count(outcome == 0, parts[:, k]), resolved) for k in range(len(TIME_PARTS))]
     out = {}
@@ -290,6 +299,8 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
             "channel_share": dict(zip(CHANNELS, _ratio(channels[k], np.full(len(CHANNELS), channels[k].sum())))),
             "hotline_share": hotline[k],
             "police110_share": police110[k],
+            "silent_share": silent_share[k],
+            "repeat_share": repeat_share[k],
             "time_hours": {part: part_means[i][k] for i, part in enumerate(TIME_PARTS)},
         }
     return out
@@ -384,7 +395,10 @@ def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float) -> dic
         cfg = getattr(r, role)
         if getattr(cfg, "salary_yuan", 0.0) > 0:
             paid = sc.costs.paid_hours_per_week(cfg.shifts) / sc.costs.full_time_hours_per_week
-            items[f"pay_{role}"] = float(lay[role].members.sum() * paid * cfg.salary_yuan)
+            window = max(model.horizon - t0, 1.0)        # vacant posts are not paid while vacant
+            vacant = sum(v.share * max(0.0, min(v.to_day * 1440, model.horizon) - max(v.from_day * 1440, t0))
+                         for v in cfg.vacancies) / window
+            items[f"pay_{role}"] = float(lay[role].members.sum() * paid * cfg.salary_yuan * (1 - vacant))
     items["subsidy_building_leader"] = float(lay["building_leader"].members.sum() * r.building_leader.subsidy_yuan)
     items["volunteer_coordination"] = float(r.volunteer.count * r.volunteer.coordination_yuan_per_volunteer)
     items["stations"] = model.city.stations * sc.stations.running_cost_yuan
@@ -429,6 +443,11 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
     residents_types = [model.spec.requests[name].origin == "resident" for name in types]
     by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H,
                             percentiles=residents_types)
+    band = np.searchsorted(WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()],
+                           side="right")
+    by_band = kpis_by_group(requests, parts, np.where(resident, band, -1), WALK_BAND_NAMES, H)
+    trust = np.frombuffer(model.trust, dtype=np.float64)
+    by_quarter = quarters(model, requests, visits, parts, resident, t0)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
     cost = costs(model, requests, visits, t0)
@@ -451,8 +470,38 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
         "staff": staffing(model),
         "city": {"households": model.city.households, "grids": model.city.grids,
                  "stations": model.city.stations},
+        "trust": {"mean": float(trust.mean()), "p10": float(np.percentile(trust, 10)),
+                  "start": model.spec.residents.initial_trust},
         "by_type": by_type,
+        "by_walk_band": by_band,
+        "by_quarter": by_quarter,
     }
+
+
+QUARTER_DAYS = 91
+
+
+def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndarray, resident: np.ndarray,
+             t0: float) -> dict[str, dict]:
+    """Residents' KPIs for each whole quarter (91 days) after the warm-up, by when requests were
+    created, with the quarter's 12345 calls a day and households' mean trust at its end: how a
+    city changes over a run (a cut and its aftermath, trust's drift)."""
+    n = int((model.horizon - t0) // (QUARTER_DAYS * 1440))
+    if n == 0:
+        return {}
+    names = [f"q{k + 1}" for k in range(n)]
+    created = requests["created_minute"].to_numpy()
+    quarter = np.floor((created - t0) / (QUARTER_DAYS * 1440)).astype(np.int64)
+    out = kpis_by_group(requests, parts, np.where(resident & (quarter < n), quarter, -1), names, model.horizon)
+    role = visits["role"].cat.codes.to_numpy() == ROLES.index("hotline")
+    calls = np.floor((visits["queued_minute"].to_numpy()[role] - t0) / (QUARTER_DAYS * 1440))
+    census = model.datacollector.get_model_vars_dataframe()
+    day_end = np.round(census["time"].to_numpy() / 1440).astype(int) if len(census) else np.zeros(0, dtype=int)
+    for k, name in enumerate(names):
+        out[name]["hotline_calls_per_day"] = float((calls == k).sum() / QUARTER_DAYS)
+        end = np.flatnonzero(day_end == round(t0 / 1440) + (k + 1) * QUARTER_DAYS)
+        out[name]["trust_end"] = float(census["trust"].to_numpy()[end[0]]) if len(end) else None
+    return out
 
 
 # ---------------------------------------------------------------- series and maps
@@ -473,6 +522,8 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     role = visits["role"].cat.codes.to_numpy()
     start, end = visits["start_minute"].to_numpy(), visits["end_minute"].to_numpy()
     edges = np.r_[0.0, times]
+    calls = np.sort(visits["queued_minute"].to_numpy()[role == ROLES.index("hotline")])
+    cols["hotline_calls"] = np.diff(np.searchsorted(calls, edges, "right"))
     for r, name in enumerate(ROLES):
         if name == "alliance":
             continue
@@ -511,6 +562,8 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     hours, observed = resolution_hours(res["outcome"].cat.codes.to_numpy(), res["created_minute"].to_numpy(),
                                        res["ended_minute"].to_numpy(), H)
     out["resolution_p90_hours"] = group_quantiles(hours, observed, grid, city.grids)[:, list(QUANTILES).index("p90")]
+    trust = np.frombuffer(model.trust, dtype=np.float64)
+    out["trust_mean"] = np.bincount(city.hh_grid, weights=trust, minlength=city.grids) / np.maximum(out["households"], 1)
     busy, capacity = unit_busy(model, visits, "grid_leader", t0)
     with np.errstate(invalid="ignore", divide="ignore"):
         unit_util = np.r_[np.where(capacity > 0, busy / capacity, np.nan), np.nan]   # [-1]: no grid leader
@@ -531,12 +584,20 @@ def finite(x):
     return x
 
 
-def daily_series(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """Daily means of the hourly series (open requests by type, busy places by role)."""
+def daily_series(timeseries: pd.DataFrame, census: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Daily means of the hourly series (open requests by type, busy places by role), the day's
+    12345 calls, and, from the census, households' mean trust at the end of the day."""
     day = np.ceil(timeseries["hour"].to_numpy() / 24).astype(int)
-    out = timeseries.drop(columns="hour").groupby(day).mean()
+    groups = timeseries.drop(columns="hour").groupby(day)
+    out = groups.mean()
+    if "hotline_calls" in out:
+        out["hotline_calls"] = groups["hotline_calls"].sum()
     out.index.name = "day"
-    return out.reset_index()
+    out = out.reset_index()
+    if census is not None and "trust" in census:
+        trust = pd.Series(census["trust"].to_numpy(), index=np.round(census["time"].to_numpy() / 1440).astype(int))
+        out["trust"] = trust.reindex(out["day"]).to_numpy()
+    return out
 
 
 def resolution_quantiles(requests: pd.DataFrame, t0: float, horizon: float) -> pd.DataFrame:

@@ -21,10 +21,10 @@ import numpy as np
 from ..city import City, build_city
 from ..scenario import ROLES, Scenario
 from . import agents
-from .calendar import COVER, END, MEETING, SAMPLE, SHIFT, Calendar, ShiftChange
+from .calendar import COVER, END, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
 from .journey import Journey
 from .requests import Requests, draw_requests, stream
-from .routes import HOTLINE_STAGE, Plan, plan
+from .routes import Plan, plan
 from .shifts import Duty, always_on
 from .stability import overloaded_units
 from .units import Pool, layouts
@@ -47,16 +47,15 @@ class GridModel(mesa.Model):
         self.horizon = self.days * 1440.0
         self.now = 0.0
         self.city: City = build_city(scenario, stream(seed, "city"))
-        self.requests: Requests = draw_requests(scenario, self.city, seed, self.horizon)
+        requests = draw_requests(scenario, self.city, seed, self.horizon)
         self.layout = layouts(scenario, self.city)
         self.calendar = Calendar()
         self._build_agents()
         self.duty = {role: Duty.of(getattr(scenario.roles, role).shifts, self.horizon)
                      for role in ROLES if role != "alliance"}
-        self.plan: Plan = plan(scenario, self.city, self.requests, self.layout, self.pool_offset, self.duty,
-                               self.horizon)
-        self.overloaded = overloaded_units(self)
-        self._init_state()
+        routes = plan(scenario, self.city, requests, self.layout, self.pool_offset, self.duty, self.horizon)
+        self.overloaded = overloaded_units(self, routes)
+        self._init_state(routes, requests)
         self._schedule_shifts_and_meetings()
         for t in np.arange(0.0, self.horizon + 1e-9, sample_minutes)[1:]:
             self.calendar.schedule(float(t), SAMPLE)
@@ -64,7 +63,8 @@ class GridModel(mesa.Model):
         self.resolved = self.abandoned = 0
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
-            "waiting": "waiting", "in_service": "in_service", "unreported": "unreported"})
+            "waiting": "waiting", "in_service": "in_service", "unreported": "unreported",
+            "trust": "mean_trust"})
 
     # ------------------------------------------------------------------ build
     def _build_agents(self) -> None:
@@ -96,9 +96,10 @@ class GridModel(mesa.Model):
         self.cover_after = gl.cover_after_minutes
         self.meeting_capacity = self.spec.roles.alliance.capacity_per_meeting
         self.hotline_role = ROLES.index("hotline")
+        self.hotline_pool = self.pools[self.pool_offset["hotline"]] if self.layout["hotline"].members.sum() else None
         self.routine_priority = max((t.priority for t in self.spec.requests.values() if t.home_visit), default=INF)
 
-    def _init_state(self) -> None:
+    def _init_state(self, p: Plan, req: Requests) -> None:
         """The flat per-visit and per-request lists the journey reads and writes.
 
         Two encodings let the fast loop tell the common case by one number:
@@ -106,14 +107,19 @@ class GridModel(mesa.Model):
         where the journey must hand it on (a stage of several roles, or a
         hotline call); `arrival_first[i]` is the first visit of the i-th
         request to come forward, or -1 - it where the journey must report it
-        (a stage of several roles, or a resident who may call 12345).
+        (a resident's choice of channel or trust-dependent patience, or a stage
+        of several roles).
         `v_deadline` is when nobody will start the visit any more (the
         resident gave up), -inf once a colleague has taken it from this queue.
         `v_start` and `r_reported` are nan until set; `r_reported` is set whenever
         the journey's `report` handles a request; the fast loop reports the rest
-        at their planned time without writing it.
+        (routine work) at their planned time without writing it.
+
+        Per-request lists are arrays that grow: a resident who gave up and comes
+        back is a new request (a repeat) appended with copies of its original's
+        visits (`Journey.come_back`).
         """
-        p, req, sc = self.plan, self.requests, self.spec
+        sc = self.spec
         types = list(sc.requests.values())
         by_visit = req.type[p.request]
         pools = np.empty(len(self.pools) + 1, dtype=object)
@@ -121,40 +127,58 @@ class GridModel(mesa.Model):
         n, m = len(p.request), len(req)
         journey_decides = p.pool == -1                # stages of several roles
         nxt = p.next.copy()
-        slow = (nxt >= 0) & (journey_decides[np.maximum(nxt, 0)] | (p.stage == HOTLINE_STAGE))
+        slow = (nxt >= 0) & journey_decides[np.maximum(nxt, 0)]
         nxt[slow] = -2 - nxt[slow]
         deadline = np.full(n, INF)
         deadline[p.first] = p.report + p.patience
+        resident_type = np.array([t.origin == "resident" for t in types], dtype=bool)
         self.v_pool = pools[p.pool].tolist()
         self.v_duration = _array("d", p.duration)
         self.v_next = _array("q", nxt)
         self.v_request = _array("q", p.request)
+        self.v_stage = _array("q", p.stage)
         self.v_options, self.option_groups = p.options, p.option_groups
         self.v_priority = np.array([t.priority for t in types])[by_visit].tolist()
         home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
         self.v_home = _array("q", np.where(home, req.household[p.request], -1))   # the household visited
-        self.v_resident = np.array([t.origin == "resident" for t in types], dtype=bool)[by_visit].tolist()
+        self.v_resident = resident_type[by_visit].tolist()
         self.v_deadline = _array("d", deadline)
         self.v_start = _array("d", np.full(n, np.nan))     # nan until started
         self.v_agent: list = [None] * n
         self.r_reported = _array("d", np.full(m, np.nan))  # nan until the journey reports it
         self.r_channel = p.channel.tolist()
+        self.r_way = _array("b", p.channel)                # the way planned for the resident (kept for repeats)
+        self.r_silent = _array("b", np.zeros(m))          # chose to say nothing when the problem was ripe
+        self.r_lapse = _array("d", np.full(m, INF))       # a silent problem: when its resident gives up on it
         self.r_own_report = _array("d", p.report)
-        self.r_first = _array("q", p.first)
-        self.r_hotline = _array("q", p.hotline)
+        self.r_first, self.r_last = _array("q", p.first), _array("q", p.last)
+        self.r_hotline = _array("q", np.full(m, -1))     # the visit of its call to 12345, once made
+        self.r_call_minutes = _array("f", p.call_minutes)
         self.r_patience = _array("d", p.patience)
         self.r_first_wait = _array("d", p.first_wait)
         self.r_created = _array("d", req.created)
+        self.r_household = _array("q", req.household)
+        self.r_sla = _array("d", p.sla)
+        self.r_repeat_of = _array("q", np.full(m, -1))   # for a repeat: the request its resident gave up on
+        self.r_a_hotline, self.r_a_silent = _array("f", p.a_hotline), _array("f", p.a_silent)
+        self.r_u_contact, self.r_u_repeat = _array("f", req.u_contact), _array("f", req.u_repeat)
+        self.r_e_repeat = _array("f", req.e_repeat)
+        self.r_type = _array("b", req.type)
         self._created_sorted = _array("d", np.sort(req.created))
         # requests come forward in this order; what the loop needs of each is laid out in that order too
         order = np.argsort(p.report, kind="stable")
         first = p.first[order]
-        decides = journey_decides[first] | (p.hotline[order] >= 0)
+        resident = self.spec.residents
+        choosing = (np.isfinite(p.a_hotline) | np.isfinite(p.a_silent)
+                    | (resident_type[req.type] & (resident.patience_trust_floor < 1)))[order]
+        decides = journey_decides[first] | choosing
         self.arrival_time = _array("d", p.report[order])
         self.arrival_request = _array("q", order)
         self.arrival_first = _array("q", np.where(decides, -1 - first, first))
         self.arrival_channel = p.channel[order].tolist()
-        self.next_arrival = self.found = self.skipped = 0
+        self.next_arrival = self.found = self.skipped = self.silent = self.repeats = self.repeats_silent = 0
+        # what residents remember: one trust a household (read through the Household agents)
+        self.trust = _array("d", np.full(self.city.households, resident.initial_trust))
         # what a home visit can find: per household, and per building, requests in order of arising
         self.hh_building = _array("q", self.city.hh_building)
         self.hh_findable = _Findable.of(np.flatnonzero(p.findable), req.household, req.created,
@@ -179,6 +203,8 @@ class GridModel(mesa.Model):
             for start, end in zip(self._duty_starts[r], self._duty_ends[r]):
                 self.calendar.schedule(start, SHIFT, ShiftChange(r, True))
                 self.calendar.schedule(end, SHIFT, ShiftChange(r, False))
+        for r, role in enumerate(ROLES):
+            self._schedule_vacancies(role)
         al = self.spec.roles.alliance
         first = self.pool_offset["alliance"]
         for a in range(al.count):
@@ -187,6 +213,24 @@ class GridModel(mesa.Model):
             while t <= self.horizon:
                 self.calendar.schedule(t, MEETING, self.pools[first + a])
                 t += al.meeting_interval_days * 1440
+
+    def _schedule_vacancies(self, role: str) -> None:
+        """Each vacancy period of a role empties its share of the role's places, spread evenly over
+        its units (a unit of one place is vacant outright: e.g. every fifth grid for a 20% cut)."""
+        vacancies = getattr(getattr(self.spec.roles, role), "vacancies", ())
+        if not vacancies:
+            return
+        pools = self.pools_by_role[ROLES.index(role)]
+        places = np.array([p.servers for p in pools])
+        edges = np.r_[0, np.cumsum(places)]
+        for period in vacancies:
+            vacant = np.diff(np.floor(edges * period.share + 1e-9)).astype(int)
+            start, end = period.from_day * 1440, period.to_day * 1440
+            for pool, full, gone in zip(pools, places.tolist(), vacant.tolist()):
+                if gone and start < self.horizon:
+                    self.calendar.schedule(start, STAFF, StaffChange(pool, full - gone))
+                    if end < self.horizon:
+                        self.calendar.schedule(end, STAFF, StaffChange(pool, full))
 
     def cover_time(self, role: int, t: float) -> float:
         """When a request queued at t will have waited `cover_after` minutes while `role` was on duty."""
@@ -208,7 +252,7 @@ class GridModel(mesa.Model):
     # ------------------------------------------------------------------ census
     @property
     def created(self) -> int:
-        return bisect_right(self._created_sorted, self.now)
+        return bisect_right(self._created_sorted, self.now) + self.repeats
 
     @property
     def waiting(self) -> int:
@@ -220,7 +264,13 @@ class GridModel(mesa.Model):
 
     @property
     def reported(self) -> int:
-        return self.next_arrival - self.skipped + self.found
+        """Arrivals that reached someone (not found earlier, not silent), problems found on visits,
+        and repeats that reached someone."""
+        return self.next_arrival - self.skipped - self.silent + self.found + self.repeats - self.repeats_silent
+
+    @property
+    def mean_trust(self) -> float:
+        return float(np.frombuffer(self.trust, dtype=np.float64).mean())
 
     @property
     def unreported(self) -> int:
@@ -282,9 +332,11 @@ class GridModel(mesa.Model):
                             push(heap, (cover_time(there.role, t), next(seq), COVER, nxt))
                 elif nxt == -1:
                     resolved += 1
+                    if v_resident[v]:
+                        J.resolved(v, t)
                 else:
                     J.hand_on(v, t)
-                if not on_duty[pool.role]:
+                if not on_duty[pool.role] or pool.busy > pool.servers:     # off duty, or a vacancy began
                     pool.busy -= 1
                     pool.free.append(agent)
                 elif pool.overdue:                    # colleagues' overdue requests: the journey
@@ -298,6 +350,7 @@ class GridModel(mesa.Model):
                         if v_deadline[w] < t:
                             if v_start[w] != v_start[w]:     # nan: never started, so given up
                                 abandoned += 1
+                                J.gave_up(w, t)
                             else:
                                 pool.stale -= 1
                             continue
@@ -327,15 +380,11 @@ class GridModel(mesa.Model):
             if r_reported[r] == r_reported[r]:        # not nan: a home visit found it first
                 self.skipped += 1
                 continue
-            if v >= 0:
-                pool = v_pool[v]
-            else:                                     # several roles, or a resident who may call 12345
-                v = -1 - v
-                pool = v_pool[v]
-                if pool is None or not on_duty[pool.role]:
-                    self.next_arrival = i
-                    J.report(r, t_arrival, self.arrival_channel[i - 1])
-                    continue
+            if v < 0:                                 # a resident's choice, or several roles: the journey
+                self.next_arrival = i
+                J.report(r, t_arrival, self.arrival_channel[i - 1])
+                continue
+            pool = v_pool[v]
             if pool.busy < pool.servers and on_duty[pool.role]:     # `report` and `arrive`, inlined
                 pool.busy += 1
                 v_start[v], v_agent[v] = t_arrival, pool.free.popleft()
@@ -375,9 +424,13 @@ class _Findable:
         return cls(_array("q", ids), _array("d", when), _array("q", starts))
 
 
+_DTYPES = {"q": np.int64, "d": np.float64, "f": np.float32, "b": np.int8}
+
+
 def _array(kind: str, values: np.ndarray) -> array:
-    """A numpy array as a Python `array` ("q": int64, "d": float64): contiguous, and far quicker
-    to build and lighter than a list of a million Python numbers, at the same indexing speed."""
+    """A numpy array as a Python `array` ("q": int64, "d": float64, "b": int8): contiguous, and far
+    quicker to build and lighter than a list of a million Python numbers, at the same indexing speed
+    ("f": float32, for numbers a choice compares with, where the last digits do not matter)."""
     out = array(kind)
-    out.frombytes(np.ascontiguousarray(values, dtype=np.int64 if kind == "q" else np.float64).tobytes())
+    out.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[kind]).tobytes())
     return out

@@ -58,9 +58,12 @@ class Requests:
     u_pass: np.ndarray        # (n, stages) uniforms: is the request passed on after the stage?
     u_building_leader: np.ndarray   # is the building leader there for it (below the subsidy's share)?
     u_neighbours: np.ndarray  # do the neighbours know of it (below visit_building_share)?
-    u_hotline: np.ndarray     # does the resident call 12345 when the office is closed?
+    u_way: np.ndarray         # the resident's way into the grid (the lower level of the channel choice)
+    u_contact: np.ndarray     # the grid, 12345 or silence (the upper level, made when they come forward)
     u_call: np.ndarray        # the hotline call's duration
     e_patience: np.ndarray    # standard exponential: patience
+    u_repeat: np.ndarray      # does a resident who gave up come back?
+    e_repeat: np.ndarray      # standard exponential: after how long
 
     def __len__(self) -> int:
         return len(self.type)
@@ -138,7 +141,8 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
             type=np.full(n, t, dtype=np.int64), household=household, created=created, contact=contact,
             u_service=service.random((n, stages)), u_call=service.random(n),
             u_pass=routing.random((n, stages)), u_building_leader=routing.random(n), u_neighbours=routing.random(n),
-            e_patience=behaviour.standard_exponential(n), u_hotline=behaviour.random(n),
+            e_patience=behaviour.standard_exponential(n), u_way=behaviour.random(n), u_contact=behaviour.random(n),
+            u_repeat=behaviour.random(n), e_repeat=behaviour.standard_exponential(n),
         ))
     kept = np.flatnonzero(np.concatenate([p["created"] for p in parts]) <= horizon)
     order = kept[np.argsort(np.concatenate([p["contact"] for p in parts])[kept], kind="stable")]

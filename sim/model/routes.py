@@ -1,15 +1,20 @@
 """The static part of every request's journey, fixed before the run from its pre-drawn numbers.
 
-What can be known in advance is: which stages a request will pass through
-(its pass-on draws, and the roles nobody staffs for its household), how long
-each possible handler would take (service draw, walking or driving), when
-the resident or their building leader would report it, and which home
-visits could find it first. What cannot, because it depends on who is on
-duty and how long the queues are, is left to the journey (`journey.py`):
-which of a stage's roles takes it, when, and whether the resident gives up.
+What can be known in advance is: how the resident would reach the grid (the
+lower level of their channel choice, which depends only on where they live,
+when they come forward and who they are), and so at which stage the journey
+starts; which stages it then passes through (its pass-on draws, and the
+roles nobody staffs for its household); how long each possible handler would
+take (service draw, walking or driving); when the resident or their building
+leader would report it; and which home visits could find it first. What
+cannot, because it depends on who is on duty, how long the queues are and
+what the household has lived through, is left to the journey
+(`journey.py`): whether the resident goes to the grid, calls 12345 or stays
+silent (the upper level, which depends on trust), which of a stage's roles
+takes it, when, and whether the resident gives up.
 
-Visits are numbered in request order; a request's hotline call, if it would
-make one, comes just before its first stage.
+Visits are numbered in request order, each request's stages together; a
+call to 12345 is a visit added when the resident makes it (`Journey.call`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from .requests import Requests, regular_interval, service_minutes
 from .shifts import Duty
 from .units import Layout
 
-OWN, BUILDING_LEADER, VISIT, HOTLINE = range(4)
-CHANNELS = ("own", "building_leader", "visit", "hotline")   # how a request first reached someone
+# how a request first reached someone
+WALK_IN, MESSAGE, BUILDING_LEADER, DIRECT, VISIT, HOTLINE, SILENT, ROUTINE = range(8)
+CHANNELS = ("walk_in", "message", "building_leader", "direct", "visit", "hotline", "silent", "routine")
+WAYS = ("walk_in", "message", "building_leader")     # the lower level: ways into the grid
+WAY_ROLE = {"walk_in": "station_head", "message": "grid_leader", "building_leader": "building_leader"}
 HOTLINE_STAGE = -1
 
 
@@ -42,16 +50,19 @@ class Plan:
                                # pool index (-1: not staffed for this household) and duration of each role
     # per request
     first: np.ndarray          # its first stage's visit
-    hotline: np.ndarray        # its hotline call's visit, -1 if it would never call
+    last: np.ndarray           # its last stage's visit (its stages' visits lie between)
+    call_minutes: np.ndarray   # how long a call to 12345 would take
     report: np.ndarray         # when it comes forward unprompted (resident or building leader)
-    channel: np.ndarray        # OWN or BUILDING_LEADER: who reports it at `report`
+    channel: np.ndarray        # the way it reaches the grid at `report` (WAYS, DIRECT, or ROUTINE for staff work)
+    a_hotline: np.ndarray      # upper level, relative to the grid: 12345's utility before trust and a closed
+    a_silent: np.ndarray       # office (-inf: not open to this request), and silence's before trust
     patience: np.ndarray       # minutes the resident waits for a first handler once they have asked
     sla: np.ndarray            # minutes from arising within which it should be resolved
     first_wait: np.ndarray     # minutes the first stage expects a resident to wait for its handler to come on
     findable: np.ndarray       # a home visit to its household finds it while unreported
     neighbours_know: np.ndarray   # a home visit anywhere in its building finds it while unreported
     # the likely unit and duration of each visit, had every stage been reached when the resident
-    # came forward and nobody given up: for the stability check before the run (-1: call not made)
+    # came forward and nobody given up: for the stability check before the run
     likely_pool: np.ndarray
     likely_duration: np.ndarray
 
@@ -96,24 +107,61 @@ def _likely(alternatives: list, wait: float, times: np.ndarray, duties: dict[str
     return chosen, duration
 
 
+def entry_stage(rt, way: str | None) -> int:
+    """Where a resident's journey starts: at the building leader's stage if they told the building
+    leader and the type has one; otherwise at the first stage without a building leader (whoever
+    receives a walk-in or a message hands it to that stage's handler)."""
+    for k, stage in enumerate(rt.stages):
+        if way == "building_leader" and stage.roles == ("building_leader",):
+            return k
+    return next((k for k, stage in enumerate(rt.stages) if "building_leader" not in stage.roles), 0)
+
+
+def _ways(scenario: Scenario, city: City, layout: dict[str, Layout], duties: dict[str, Duty], hh: np.ndarray,
+          at: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower level of the channel choice for residents of households `hh` coming forward at `at`:
+    the way each takes (index into WAYS, -1: none open to them) and the log-sum of the ways' utilities."""
+    c = scenario.residents.channels
+    elderly = city.hh_elderly[hh]
+    with np.errstate(divide="ignore"):
+        bl_share = np.log(scenario.roles.building_leader.share_available)
+    utility = np.column_stack([
+        c.walk_in + c.walk_per_minute * city.hh_nearest_station_walk_min[hh]
+        + c.walk_per_closed_hour * (duties["station_head"].next_on(at) - at) / 60 + c.elderly_walk_in * elderly,
+        c.message + c.elderly_message * elderly,
+        np.full(len(hh), c.building_leader + bl_share)])
+    open_to = np.column_stack([layout[WAY_ROLE[w]].hh_unit[hh] >= 0 for w in WAYS])
+    utility = np.where(open_to, utility, -np.inf)
+    top = utility.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        weight = np.exp(utility - np.where(np.isfinite(top), top, 0.0))
+    total = weight.sum(axis=1)
+    cumulative = np.cumsum(weight, axis=1) / np.where(total > 0, total, 1.0)[:, None]
+    way = np.where(total > 0, (u[:, None] >= cumulative).sum(axis=1), -1)
+    with np.errstate(divide="ignore"):
+        logsum = np.where(total > 0, np.log(np.where(total > 0, total, 1.0)) + top[:, 0], 0.0)
+    return np.minimum(way, len(WAYS) - 1), logsum
+
+
 def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, Layout],
          pool_offset: dict[str, int], duties: dict[str, Duty], horizon: float) -> Plan:
-    """Every request's stages, handlers' durations, report time and findability (vectorised by type)."""
+    """Every request's entry, stages, handlers' durations, report time and findability (vectorised by type)."""
     n = len(requests)
     sc = scenario
+    c = sc.residents.channels
     hotline_pool = pool_offset["hotline"] if layout["hotline"].members.sum() else -1
-    call_share = sc.residents.hotline_when_closed if hotline_pool >= 0 else 0.0
     bl = sc.roles.building_leader
     bl_duty = duties["building_leader"]
 
     report = requests.contact.copy()
-    channel = np.full(n, OWN, dtype=np.int8)
+    channel = np.full(n, ROUTINE, dtype=np.int8)
+    a_hotline = np.full(n, -np.inf)
+    a_silent = np.full(n, -np.inf)
     patience = np.full(n, np.inf)
     sla = np.full(n, np.inf)
     first_wait = np.zeros(n)
     findable = np.zeros(n, dtype=bool)
     neighbours = np.zeros(n, dtype=bool)
-    calls = np.zeros(n, dtype=bool)
     pieces = []      # (request, stage, pool, duration) per visit; options separately
     options: list[tuple[np.ndarray, np.ndarray, tuple]] = []   # (request, stage, alternatives) per row group
 
@@ -122,6 +170,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         if not len(rows):
             continue
         hh = requests.household[rows]
+        entry = np.zeros(len(rows), dtype=np.int64)
+        engaged = np.zeros(len(rows), dtype=bool)
         if rt.schedule == "regular":        # due within its interval, dropped when the next falls due
             patience[rows] = sla[rows] = regular_interval(sc, city, name)[hh]
         else:
@@ -130,21 +180,37 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                 draw = 1.0 if rt.patience_dist == "fixed" else requests.e_patience[rows]
                 patience[rows] = draw * rt.patience_hours * 60
         if rt.origin == "resident":
-            calls[rows] = requests.u_hotline[rows] < call_share
+            # a building leader who takes the problem up hears of it first; the others choose a way in
+            bl_stage = next((k for k, st in enumerate(rt.stages) if st.roles == ("building_leader",)), None)
+            if bl_stage is not None:
+                engaged = (layout["building_leader"].hh_unit[hh] >= 0) & (requests.u_building_leader[rows]
+                                                                          < bl.share_available)
+            way, logsum = _ways(sc, city, layout, duties, hh, requests.contact[rows], requests.u_way[rows])
+            entry = np.array([entry_stage(rt, None)] + [entry_stage(rt, w) for w in WAYS])[way + 1]
+            channel[rows] = np.where(way >= 0, way, DIRECT)
+            walk_in = way == WAYS.index("walk_in")            # the station may open later than they come
+            report[rows[walk_in]] = duties["station_head"].next_on(requests.contact[rows[walk_in]])
+            if bl_stage is not None:
+                entry[engaged] = bl_stage
+                channel[rows[engaged]] = BUILDING_LEADER
+            grid = c.nest * logsum
+            if hotline_pool >= 0:
+                a_hotline[rows] = c.hotline + rt.hotline_bias - grid
+            if c.silent is not None:
+                a_silent[rows] = c.silent + rt.silent_bias - grid
+            a_hotline[rows[engaged]] = a_silent[rows[engaged]] = -np.inf
         reached = np.ones(len(rows), dtype=bool)
         visited_any = np.zeros(len(rows), dtype=bool)
         waits = np.zeros(len(rows))
-        engaged = np.zeros(len(rows), dtype=bool)
         for k, stage in enumerate(rt.stages):
             staffed = [(role, layout[role].hh_unit[hh]) for role in stage.roles]
             staffed = [(role, unit) for role, unit in staffed if (unit >= 0).any()]
             has = np.zeros(len(rows), dtype=int)
             for _, unit in staffed:
                 has += unit >= 0
-            visit = reached & (has > 0)
+            visit = reached & (has > 0) & (entry <= k)
             if stage.roles == ("building_leader",):
-                visit &= requests.u_building_leader[rows] < bl.share_available
-                engaged |= visit
+                visit &= entry == k                  # a building leader is only ever the first handler
             u = requests.u_service[rows, k]
             durations = {role: _durations(sc, city, name, role, hh, u) for role, _ in staffed}
             single = visit & (has == 1)
@@ -159,21 +225,18 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                 options.append((rows[several], np.full(len(several), k), stage.wait_hours * 60, alternatives))
             waits[visit & ~visited_any] = stage.wait_hours * 60
             visited_any |= visit
-            reached &= ~visit | (requests.u_pass[rows, k] < stage.pass_on)
+            reached &= (entry > k) | ~visit | (requests.u_pass[rows, k] < stage.pass_on)
         if not visited_any.all():
             lost = int((~visited_any).sum())
             raise ScenarioError(f"requests.{name}.stages",
                                 f"{lost} of {len(rows)} requests found no staffed handler "
                                 f"(end the journey with a role every household has)")
         first_wait[rows] = waits
-        calls[rows[engaged]] = False        # the resident waits for their building leader, not 12345
         if engaged.any():   # the building leader hears of it sooner, in their hours
             r = rows[engaged]
             heard = bl_duty.next_on(requests.created[r] + bl.report_delay_factor * (requests.contact[r]
                                                                                      - requests.created[r]))
-            sooner = heard < requests.contact[r]
-            report[r[sooner]] = heard[sooner]
-            channel[r[sooner]] = BUILDING_LEADER
+            report[r] = np.minimum(heard, requests.contact[r])
         if rt.visit_finds != "nothing":
             findable[rows[~engaged]] = True    # a building leader's problem is already in hand
             if rt.visit_finds == "building":
@@ -184,44 +247,29 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         pieces.append((r, k, np.full(len(r), -1), np.full(len(r), np.nan),
                        *_likely(alts, wait, requests.contact[r], duties)))
     pieces = [piece if len(piece) == 6 else (*piece, piece[2], piece[3]) for piece in pieces]
-    hot = np.flatnonzero(calls)
-    if len(hot):
-        call_minutes = service_minutes(sc.roles.hotline.call, requests.u_call[hot])
-        pieces.append((hot, np.full(len(hot), HOTLINE_STAGE), np.full(len(hot), hotline_pool), call_minutes,
-                       np.full(len(hot), hotline_pool), call_minutes))
     empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0),) + (np.zeros(0, dtype=np.int64), np.zeros(0))
     request, stage, pool, duration, likely_pool, likely_duration = (
-        np.concatenate([*c, e]) for c, e in zip(zip(*pieces) if pieces else [()] * 6, empty))
+        np.concatenate([*column, none]) for column, none in zip(zip(*pieces) if pieces else [()] * 6, empty))
     order = np.lexsort((stage, request))
     request, stage, pool, duration = request[order], stage[order], pool[order], duration[order]
     likely_pool, likely_duration = likely_pool[order], likely_duration[order]
     count = np.bincount(request, minlength=n)
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    hotline = np.where(calls, start, -1)
-    first = start + calls
+    first = (np.cumsum(count) - count).astype(np.int64)
     nxt = np.arange(1, len(request) + 1)
-    nxt[start + count - 1] = -1
-    # a call is made only if the first stage's handler is off duty for longer than the stage expects
-    if len(hot):
-        role_of_pool = np.repeat(np.arange(len(ROLES)), [len(layout[role].members) for role in ROLES])
-        first_role = role_of_pool[likely_pool[first[hot]]]
-        at = requests.contact[hot]
-        closed = np.zeros(len(hot), dtype=bool)
-        for rr in np.unique(first_role):
-            mine = first_role == rr
-            closed[mine] = duties[ROLES[rr]].next_on(at[mine]) - at[mine] > first_wait[hot[mine]]
-        likely_pool[hotline[hot][~closed]] = -1
+    nxt[first + count - 1] = -1
 
     slot_options, groups = {}, []
     stride = len(ROLES) + 1          # more than any type's stages: a role is in one stage at most
-    key = request * stride + stage + 1      # ascending: requests in order, each hotline call first
+    key = request * stride + stage          # ascending: requests in order, each request's stages in order
     for g, (r, k, wait, alts) in enumerate(options):
-        slots = np.searchsorted(key, r * stride + k + 1).tolist()
+        slots = np.searchsorted(key, r * stride + k).tolist()
         slot_options.update(zip(slots, zip([g] * len(slots), range(len(slots)))))
         groups.append((wait, [(role, p.tolist(), d.tolist()) for role, p, d in alts]))
     return Plan(request=request, stage=stage, pool=pool, duration=duration, next=nxt, options=slot_options,
                 option_groups=groups,
-                first=first, hotline=hotline, report=report, channel=channel, patience=patience,
-                first_wait=first_wait, sla=sla,
+                first=first, last=first + count - 1,
+                call_minutes=service_minutes(sc.roles.hotline.call, requests.u_call),
+                report=report, channel=channel, a_hotline=a_hotline,
+                a_silent=a_silent, patience=patience, first_wait=first_wait, sla=sla,
                 findable=findable, neighbours_know=neighbours, likely_pool=likely_pool,
                 likely_duration=likely_duration)

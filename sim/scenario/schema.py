@@ -145,15 +145,32 @@ class Costs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Vacancy:
+    """From `from_day` to `to_day` a share of the role's places is vacant (a cut, or posts unfilled)."""
+    from_day: float = spec(ge=0, le=36500)
+    to_day: float = spec(ge=0, le=36500)
+    share: float = spec(gt=0, le=1)
+
+    def check(self, path: str) -> None:
+        if self.to_day <= self.from_day:
+            raise ScenarioError(join(path, "to_day"), f"must be after from_day ({self.from_day:g}), got {self.to_day:g}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Staff:
-    """What every staffed role shares: when it works, whether it walks, its pay per full-time person."""
+    """What every staffed role shares: when it works, whether it walks, its pay per full-time person,
+    and when some of its places are vacant."""
     shifts: tuple[Shift, ...] = ALWAYS
     travel: bool = False
     salary_yuan: float = spec(0.0, ge=0, le=BIG)
+    vacancies: tuple[Vacancy, ...] = ()
 
     def check(self, path: str) -> None:
         if not self.shifts:
             raise ScenarioError(join(path, "shifts"), "must list at least one shift (none means never on duty)")
+        spans = sorted((v.from_day, v.to_day) for v in self.vacancies)
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+            raise ScenarioError(join(path, "vacancies"), "periods must not overlap")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,9 +325,41 @@ class Roles:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Channels:
+    """How a resident who comes forward reaches someone: a nested logit (utilities, 0 = reference).
+
+    Lower level, the way into the grid system (where available to the household):
+    walk into the station, message the grid leader, or tell the building leader.
+    Upper level: the grid (its utility is `nest` x the log-sum of the lower level),
+    the city's 12345 hotline, or staying silent. Trust (0-1) enters the upper level:
+    12345's utility gains `distrust_hotline` x (1 - trust), silence's gains
+    `distrust_silent` x log(1 - trust), so at full trust nobody stays silent.
+    """
+    walk_in: float = spec(0.0, ge=-50, le=50)
+    message: float = spec(0.0, ge=-50, le=50)
+    building_leader: float = spec(0.0, ge=-50, le=50)
+    walk_per_minute: float = spec(0.0, ge=-10, le=0)            # per minute's walk to the station
+    walk_per_closed_hour: float = spec(0.0, ge=-10, le=0)       # per hour until the station opens
+    elderly_walk_in: float = spec(0.0, ge=-50, le=50)           # extra for households with an elderly member
+    elderly_message: float = spec(0.0, ge=-50, le=50)
+    nest: float = spec(1.0, gt=0, le=1)                         # the log-sum's scale (1: a plain logit)
+    hotline: float = spec(0.0, ge=-50, le=50)
+    silent: float | None = spec(None, ge=-50, le=50)            # None: nobody stays silent
+    closed_hotline: float = spec(0.0, ge=0, le=50)              # the grid's handler off duty longer than expected
+    distrust_hotline: float = spec(0.0, ge=0, le=50)
+    distrust_silent: float = spec(1.0, gt=0, le=50)        # the elasticity of silence to distrust
+
+
+@dataclass(frozen=True, kw_only=True)
 class Residents:
-    """How residents behave when they come forward."""
-    hotline_when_closed: float = spec(0.0, ge=0, le=1)   # share who call 12345 when their handler is off duty
+    """How residents report, what they remember, and whether they come back."""
+    channels: Channels = Channels()
+    initial_trust: float = spec(1.0, ge=0, le=1)
+    learning_rate: float = spec(0.0, ge=0, le=1)         # weight of each new experience in trust
+    late_experience: float = spec(0.5, ge=0, le=1)       # a late resolution, between abandoned (0) and on time (1)
+    patience_trust_floor: float = spec(1.0, ge=0, le=1)  # patience x (floor + (1 - floor) x trust)
+    repeat_share: float = spec(0.0, ge=0, le=1)          # of abandoned requests whose residents come back
+    repeat_delay_hours: float = spec(48.0, gt=0, le=24 * 365)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -375,6 +424,8 @@ class RequestType:
     elderly_multiplier: float = spec(1.0, ge=0, le=1000)
     size_elasticity: float = spec(0.0, ge=0, le=10)
     property_sensitive: bool = False
+    hotline_bias: float = spec(0.0, ge=-50, le=50)       # added to the 12345 utility for this type
+    silent_bias: float = spec(0.0, ge=-50, le=50)        # added to the silence utility for this type
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -462,9 +513,6 @@ class Scenario:
         if self.stations.count > self.grid_count:
             raise ScenarioError("stations.count",
                                 f"must be <= the number of grids ({self.grid_count}), got {self.stations.count}")
-        if self.residents.hotline_when_closed > 0 and self.roles.hotline.operators == 0:
-            raise ScenarioError("residents.hotline_when_closed",
-                                "residents call 12345, but roles.hotline.operators is 0 (give it operators)")
         for role, rho in offered_load(self).items():
             if rho >= 1:
                 raise ScenarioError(f"roles.{role}",
