@@ -144,3 +144,18 @@ def test_sigkill_and_resume_reach_the_same_answer(tmp_path):
     a, b = json.loads(whole.stdout), json.loads(again.stdout)
     assert b["chosen"] == a["chosen"] and b["replicates"] == a["replicates"] and b["answer"] == a["answer"]
     assert b["options"] == a["options"]
+
+
+def test_queueing_floor_applies_only_where_a_station_is_m_m_c():
+    from gridsim.experiments import optimise as opt
+    from gridsim.experiments.spec import load_spec
+    bounds, notes = opt.queueing_bounds(load_spec("mmc_servers"))
+    assert [(b.path, b.servers) for b in bounds] == [("roles.station_head.per_station", 9)] and not notes
+    assert opt.queueing_bounds(load_spec("planner_care")) == ([], [])     # no server-count decision
+    path = mmc_spec(Path(__import__("tempfile").mkdtemp()),
+                    extra='\n[set.roles.station_head]\ntravel = true\n')
+    spec_text = path.read_text().replace('"roles.station_head.per_station" = 14',
+                                         '"roles.station_head.per_station" = 14\n"roles.station_head.travel" = true')
+    path.write_text(spec_text.replace('\n[set.roles.station_head]\ntravel = true\n', ""))
+    bounds, notes = opt.queueing_bounds(load_spec(path))
+    assert bounds == [] and "walks to households" in notes[0]
