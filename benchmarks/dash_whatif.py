@@ -9,7 +9,8 @@ option" until the option's card is on the page:
 
     .venv/bin/python benchmarks/dash_whatif.py [--days 28] [--replicates 3] [--screenshots docs/figures]
 
-With --screenshots it also saves the page after each step (the planner's guide uses them).
+With --screenshots it also saves the page after each step (the planner's guide uses them), as
+small palette PNGs, and the exported experiment as dashboard_options.toml.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -36,6 +38,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def shrink(path: Path, width: int = 1100) -> None:
+    """Scale a screenshot down to `width` pixels and store it with a 256-colour palette (the maps'
+    colour scale survives), small enough to commit."""
+    from PIL import Image
+    image = Image.open(path).convert("RGB")
+    if image.width > width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def main() -> None:
@@ -71,7 +83,10 @@ def main() -> None:
             t = time.perf_counter()
             page.click(".run-button")
             page.wait_for_selector(".run-progress", timeout=30_000)
-            page.wait_for_timeout(2500)
+            try:                      # a screenshot with some runs done, if they come within 15 s
+                page.wait_for_function("/running: [1-9]/.test(document.body.innerText)", timeout=15_000)
+            except PlaywrightTimeout:
+                pass
             if args.screenshots:
                 page.screenshot(path=str(args.screenshots / "dash_running.png"))
             page.wait_for_function("document.querySelectorAll('.option-card').length == 2", timeout=600_000)
@@ -86,13 +101,15 @@ def main() -> None:
             print(f"second what-if (the option alone, {args.replicates} runs): {second:.1f} s")
             page.wait_for_selector(".run-progress", state="detached", timeout=60_000)
             if args.screenshots:
-                page.screenshot(path=str(args.screenshots / "dash_options.png"), full_page=True)
+                page.set_viewport_size({"width": 1900, "height": 1500})     # three cards side by side
+                page.wait_for_timeout(1000)
+                page.screenshot(path=str(args.screenshots / "dash_options.png"))
                 page.click(".export-button")
                 page.wait_for_selector("text=[options.baseline]", timeout=30_000)
-                page.locator(".export-card").scroll_into_view_if_needed()
-                page.locator(".export-card").screenshot(path=str(args.screenshots / "dash_export.png"))
-                text = page.locator(".export-card pre, .export-card code").first.inner_text()
-                (args.screenshots / "dashboard_options.toml").write_text(text.rstrip() + "\n")
+                exported = page.locator(".export-card pre").filter(has_text="[options.baseline]").first
+                (args.screenshots / "dashboard_options.toml").write_text(exported.inner_text().rstrip() + "\n")
+                for name in ("dash_levers", "dash_running", "dash_options"):
+                    shrink(args.screenshots / f"{name}.png")
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
