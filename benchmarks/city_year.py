@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import os
 import platform
 import random
 import resource
@@ -58,6 +59,7 @@ def bare_mmc(n: int, arrival_rate: float, service_rate: float, servers: int, see
 
 
 def timed_run(scenario, seed: int, days: float | None = None) -> dict:
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     model = GridModel(scenario, seed=seed, days=days)
     t1 = time.perf_counter()
@@ -69,6 +71,7 @@ def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     metrics.grid_table(model, requests, visits)
     t3 = time.perf_counter()
     return {"model": model, "summary": summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
+            "cpu": time.process_time() - cpu0,
             "requests": len(requests), "visits": len(visits)}
 
 
@@ -80,12 +83,15 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
 
     city = load(ROOT / "scenarios" / "meihekou_2020.toml")
+    load_before = os.getloadavg()[0]
     r = timed_run(city, args.seed, args.days)
     total = r["build"] + r["loop"] + r["metrics"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nMeihekou 2020, {args.days:g} days: {r['requests']:,} requests, {r['visits']:,} visits")
     print(f"  build {r['build']:.2f} s, event loop {r['loop']:.2f} s, metrics {r['metrics']:.2f} s, "
           f"total {total:.2f} s")
+    print(f"  CPU time {r['cpu']:.2f} s (the wall time exceeds it when other jobs share the cores); "
+          f"load average before the run {load_before:.2f}")
     print(f"  {r['requests'] / total:,.0f} requests/s overall, {r['requests'] / r['loop']:,.0f} in the loop; "
           f"peak memory {peak:,.0f} MB")
 

@@ -369,7 +369,8 @@ def describe(out: Outcome, spec: Spec) -> str:
         for k in dict.fromkeys([obj.minimise, *(c.kpi for c in obj.constraints)]):
             m, hw = mean_ci(mine[k].to_numpy(float))
             info = lookup(k)
-            ci = "" if math.isnan(hw) else f"  95% CI [{info.show(m - hw)}, {info.show(m + hw)}]"
+            lo, hi = (m - hw, m + hw) if info.unit != "share" else (max(m - hw, 0.0), min(m + hw, 1.0))
+            ci = "" if math.isnan(hw) else f"  95% CI [{info.show(lo)}, {info.show(hi)}]"   # a share stays in [0, 1]
             target = next((f"  target {c.op} {info.show(c.bound)}" for c in obj.constraints if c.kpi == k), "")
             lines.append(f"  {k:<40}{info.show(m):>24}{ci}{target}")
 

@@ -25,7 +25,6 @@ replicates a point's KPI is their mean.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,7 +34,7 @@ import pandas as pd
 
 from ..analysis.store import Store, write_table
 from ..model.kpis import is_kpi
-from ..scenario import ScenarioError, bundled_scenario
+from ..scenario import ScenarioError, bundled_scenario, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, base_spec, parse_inputs, points_spec, values
@@ -149,15 +148,7 @@ def load_sensitivity(path: str | Path) -> Sensitivity:
     """Read and validate a sensitivity spec; errors are one line naming the file and the field."""
     path = Path(path)
     src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ScenarioError("", "no such file", src) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", src) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError("", f"TOML syntax error: {err}", src) from None
+    text, data = read_toml(path)
     try:
         for key in ("scenario", "days", "inputs", "kpis"):
             if key not in data:

@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,8 @@ from ..analysis.compare import OPTION
 from ..analysis.objective import Objective, ObjectiveTable, objective_from
 from ..data import folder
 from ..model.kpis import is_kpi
-from ..scenario import ROLES, Scenario, ScenarioError, bundled_scenario, load, scenario_hash, to_data, with_overrides
+from ..scenario import (ROLES, Scenario, ScenarioError, bundled_scenario, load, read_toml, scenario_hash, to_data,
+                        with_overrides)
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 
@@ -421,17 +421,7 @@ def load_spec(path: str | Path | Mapping, days: float | None = None, replicates:
     else:
         path = find_experiment(path)
         src = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = tomllib.loads(text)
-        except FileNotFoundError:
-            raise ScenarioError("", "no such file", src) from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", src) from None
-        except tomllib.TOMLDecodeError as err:
-            raise ScenarioError("", f"TOML syntax error: {err}", src) from None
-        except RecursionError:
-            raise ScenarioError("", "nested too deeply to read", src) from None
+        text, data = read_toml(path)
         where, header, stem = path.parent, spec_header(text), path.stem
     try:
         return _load(data, src, where, header, stem, days, replicates)

@@ -16,14 +16,13 @@ The file is read with the scenario's field machinery: a bad file gives one
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from ..data import folder
 from ..model.kpis import is_kpi
-from ..scenario import Scenario, ScenarioError, bundled_scenario, load
+from ..scenario import Scenario, ScenarioError, bundled_scenario, load, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, parse_inputs
@@ -145,17 +144,7 @@ def load_targets(path: str | Path) -> Targets:
     """Read and validate a targets file; every error is one line naming the file and the field."""
     path = find_targets(path)
     src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ScenarioError("", "no such file", src) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", src) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError("", f"TOML syntax error: {err}", src) from None
-    except RecursionError:
-        raise ScenarioError("", "nested too deeply to read", src) from None
+    text, data = read_toml(path)
     try:
         return _load(data, path, text)
     except ScenarioError as err:

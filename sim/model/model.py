@@ -307,6 +307,10 @@ class GridModel(mesa.Model):
         v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
         on_duty, cover_time, handlers, horizon = self.on_duty, self.cover_time, J.handlers, self.horizon
         i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
+        v_request, r_repeat_of, r_household, r_created, r_sla = (
+            self.v_request, self.r_repeat_of, self.r_household, self.r_created, self.r_sla)
+        trust, learning_rate = self.trust, self.spec.residents.learning_rate
+        late_experience = self.spec.residents.late_experience
 
         while True:
             t_arrival = arrival_time[i] if i < n_arrivals else INF
@@ -332,7 +336,13 @@ class GridModel(mesa.Model):
                 elif nxt == -1:
                     resolved += 1
                     if v_resident[v]:
-                        J.resolved(v, t)
+                        r = v_request[v]
+                        if r_repeat_of[r] < 0:        # `resolved` and `remember`, inlined (not a repeat)
+                            h = r_household[r]
+                            felt = 1.0 if t - r_created[r] <= r_sla[r] else late_experience
+                            trust[h] = trust[h] + learning_rate * (felt - trust[h])
+                        else:
+                            J.resolved(v, t)
                 else:
                     J.hand_on(v, t)
                 if not on_duty[pool.role] or pool.busy > pool.servers:     # off duty, or a vacancy began

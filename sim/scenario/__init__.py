@@ -61,10 +61,12 @@ def _from(data: dict, source: str) -> Scenario:
         raise err.at(source) from None
 
 
-def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    """The TOML data of a file, with its `extends = "base.toml"` chain merged in."""
+def read_toml(path: Path) -> tuple[str, dict]:
+    """A TOML file's text and data; any failure to read or parse it is one ScenarioError
+    naming the file (scenarios, experiments, targets and sensitivity specs alike)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
     except FileNotFoundError:
         raise ScenarioError("", "no such file", str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
@@ -73,6 +75,11 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         raise ScenarioError("", f"TOML syntax error: {err}", str(path)) from None
     except RecursionError:
         raise ScenarioError("", "nested too deeply to read", str(path)) from None
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The TOML data of a file, with its `extends = "base.toml"` chain merged in."""
+    data = read_toml(path)[1]
     data.setdefault("name", path.stem)
     base = data.pop("extends", None)
     if base is None:
