@@ -305,14 +305,42 @@ def cmd_validate(args) -> int:
     return 0 if all(c.passed for c in checks) else 1
 
 
-# ---------------------------------------------------------------- sweep
-def add_sweep(sub) -> None:
-    p = sub.add_parser("sweep", help="run an experiment's runs (resumable), store them as Parquet")
-    p.add_argument("experiment", help="experiment file, or a bundled one by name (E3, grid_size)")
+# ---------------------------------------------------------------- where runs go
+def add_engine(p) -> None:
+    """--workers, --dask and --dask-timeout: every command that runs the model through the sweep engine."""
     p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
     p.add_argument("--dask-timeout", type=number(float, gt=0, le=3600), default=10.0, metavar="SECONDS",
                    help="give up on a scheduler that does not answer within this time (default 10)")
+
+
+def engine(args):
+    """The executor the engine options name."""
+    from .experiments.sweep import Executor
+    return Executor(args.workers or os.cpu_count() or 1, args.dask, timeout=args.dask_timeout)
+
+
+def on_engine(args, work, what: str):
+    """`work(pool)` on the command's executor. An executor that cannot start, or a failure `work`
+    raises (RuntimeError), is one error line; Ctrl-C keeps the finished runs and returns None."""
+    from .experiments.sweep import ExecutorError, Interrupted
+    try:
+        with engine(args) as pool:
+            return work(pool)
+    except ExecutorError as err:
+        raise UserError(str(err)) from None
+    except Interrupted:
+        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+        return None
+    except RuntimeError as err:
+        raise UserError(f"{what}: {err}") from None
+
+
+# ---------------------------------------------------------------- sweep
+def add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="run an experiment's runs (resumable), store them as Parquet")
+    p.add_argument("experiment", help="experiment file, or a bundled one by name (E3, grid_size)")
+    add_engine(p)
     p.add_argument("--days", type=DAYS, help="quick look: simulated days instead of the file's")
     p.add_argument("--replicates", type=REPLICATES, help="quick look: exactly this many replicates (ignores until_ci)")
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
@@ -431,10 +459,7 @@ def add_optimise(sub) -> None:
                                    "the choice is decided. Exit 0 with the chosen point, 1 when no option meets "
                                    "the targets (the closest is printed), 2 on bad input.")
     p.add_argument("experiment", help="experiment file with [decisions] and [objective], or a bundled name")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
-    p.add_argument("--dask-timeout", type=number(float, gt=0, le=3600), default=10.0, metavar="SECONDS",
-                   help="give up on a scheduler that does not answer within this time (default 10)")
+    add_engine(p)
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                    help="where the runs go: DIR/<experiment>-optimise/ (default: ./results)")
     p.add_argument("--fresh", action="store_true", help="start over: move earlier runs of this search aside")
@@ -653,8 +678,7 @@ def add_calibrate(sub) -> None:
                                    "rules out the points whose implausibility exceeds the cut-off, and writes "
                                    "the plausible set, the calibrated scenario and figures. Resumable.")
     p.add_argument("targets", help="targets file, or a bundled one by name (meihekou)")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    add_engine(p)
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                    help="where the calibration's folder goes (default: ./results)")
     p.add_argument("--scenario-out", type=out_folder, metavar="FILE",
@@ -667,26 +691,21 @@ def add_calibrate(sub) -> None:
 
 def cmd_calibrate(args) -> int:
     from .experiments import calibrate as cb
-    from .experiments.sweep import Executor, ExecutorError, Interrupted
     from .experiments.targets import load_targets
 
     targets = load_targets(args.targets)
     folder = results_dir(args.results) / f"calibrate-{targets.name}"
     out = args.scenario_out or targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
-    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
-    say(f"calibrate {targets.name}: {len(targets.targets)} targets, {len(targets.inputs)} inputs, "
-        f"{targets.calibration.waves} waves of {targets.calibration.points} points x "
-        f"{targets.calibration.replicates} replicates on {executor.label} -> {folder}/")
-    try:
-        with executor as pool:
-            cal = cb.calibrate(targets, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
-    except ExecutorError as err:
-        raise UserError(str(err)) from None
-    except cb.CalibrationError as err:
-        raise UserError(f"calibrate {targets.name}: {err}") from None
-    except Interrupted:
-        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+
+    def work(pool):
+        say(f"calibrate {targets.name}: {len(targets.targets)} targets, {len(targets.inputs)} inputs, "
+            f"{targets.calibration.waves} waves of {targets.calibration.points} points x "
+            f"{targets.calibration.replicates} replicates on {pool.label} -> {folder}/")
+        return cb.calibrate(targets, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
+
+    cal = on_engine(args, work, f"calibrate {targets.name}")
+    if cal is None:
         return 130
     print("\n".join(cb.summary_lines(cal)))
     figures = cb.figures(cal, folder / "figures", dpi=args.dpi)
@@ -707,8 +726,7 @@ def add_sensitivity(sub) -> None:
                                    "and prints, per KPI, the inputs ranked by total index or mu*; writes the "
                                    "tables (Parquet) and a figure per KPI. Resumable.")
     p.add_argument("spec", type=Path, help="sensitivity spec (TOML), e.g. experiments/sensitivity/meihekou.toml")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    add_engine(p)
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                    help="where the analysis's folder goes (default: ./results)")
     p.add_argument("--fresh", action="store_true", help="start over: move stored runs aside")
@@ -719,22 +737,14 @@ def add_sensitivity(sub) -> None:
 
 def cmd_sensitivity(args) -> int:
     from .experiments import sensitivity as sa
-    from .experiments.sweep import Executor, ExecutorError, Interrupted
 
     sens = sa.load_sensitivity(args.spec)
     folder = results_dir(args.results) / f"sensitivity-{sens.name}"
-    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
-    try:
-        with executor as pool:
-            results = sa.run(sens, folder, pool, progress=not args.quiet, fresh=args.fresh, say=say)
-    except ExecutorError as err:
-        raise UserError(str(err)) from None
-    except Interrupted:
-        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+    results = on_engine(args, lambda pool: sa.run(sens, folder, pool, progress=not args.quiet, fresh=args.fresh,
+                                                  say=say), f"sensitivity {sens.name}")
+    if results is None:
         return 130
-    except RuntimeError as err:
-        raise UserError(f"sensitivity {sens.name}: {err}") from None
     print(f"{sens.name}: {len(sens.inputs)} inputs, KPIs {', '.join(sens.file.kpis)}")
     print("\n".join(sa.table_lines(results)))
     figures = sa.figures(results, folder / "figures", dpi=args.dpi)
@@ -757,8 +767,7 @@ def add_robustness(sub) -> None:
     p.add_argument("--replicates", type=REPLICATES, default=2, help="replicates per set and point (default 2)")
     p.add_argument("--days", type=DAYS, help="simulated days instead of each experiment's")
     p.add_argument("--experiment", action="append", metavar="EN", help="only these experiments' claims (repeatable)")
-    p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://host:8786) or 'local'")
+    add_engine(p)
     p.add_argument("--results", type=Path, help="where the runs go (default: <calibration>/robustness)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_robustness)
@@ -768,23 +777,16 @@ def cmd_robustness(args) -> int:
     from .analysis.store import read_table
     from .atomic import write_text
     from .experiments import robustness as rb
-    from .experiments.sweep import Executor, ExecutorError, Interrupted
 
     folder = args.results or args.calibration / "robustness"
     results_dir(folder, "--results")
-    executor = Executor(args.workers or os.cpu_count() or 1, args.dask)
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
-    try:
-        with executor as pool:
-            r = rb.run(args.calibration, args.claims, folder, pool, sets=args.sets, replicates=args.replicates,
-                       days=args.days, experiments=args.experiment, progress=not args.quiet, say=say)
-    except ExecutorError as err:
-        raise UserError(str(err)) from None
-    except Interrupted:
-        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
+    r = on_engine(args, lambda pool: rb.run(args.calibration, args.claims, folder, pool, sets=args.sets,
+                                            replicates=args.replicates, days=args.days,
+                                            experiments=args.experiment, progress=not args.quiet, say=say),
+                  "robustness")
+    if r is None:
         return 130
-    except RuntimeError as err:
-        raise UserError(f"robustness: {err}") from None
     print("\n".join(rb.lines(r)))
     _, meta = read_table(folder, "robustness")
     report = write_text(folder / "robustness.md", rb.markdown(r, meta))
