@@ -34,11 +34,11 @@ import pandas as pd
 
 from ..analysis.store import Store, write_table
 from ..model.kpis import is_kpi
-from ..scenario import ScenarioError, bundled_scenario, read_toml
+from ..scenario import ScenarioError, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, base_spec, parse_inputs, points_spec, values
-from .spec import MAX_DAYS, MAX_SEED, spec_header
+from .spec import MAX_DAYS, MAX_SEED, apply_set, scenario_beside, spec_header
 from .sweep import run_sweep
 
 
@@ -154,12 +154,7 @@ def load_sensitivity(path: str | Path) -> Sensitivity:
             if key not in data:
                 raise ScenarioError(key, "missing (required)")
         f = build(SensitivityFile, data)
-        scenario_path = (path.parent / f.scenario).resolve()
-        if not scenario_path.exists():
-            named = bundled_scenario(f.scenario)
-            if named is None:
-                raise ScenarioError("scenario", f"no such file {f.scenario} (paths are relative to this file)")
-            scenario_path = named
+        scenario_path = scenario_beside(f.scenario, path.parent, "sensitivity spec")
         base = _base(f, f.name or path.stem, scenario_path)
         inputs = parse_inputs(f.inputs, base.base, "inputs")
     except ScenarioError as err:
@@ -170,27 +165,10 @@ def load_sensitivity(path: str | Path) -> Sensitivity:
 def _base(f: SensitivityFile, name: str, scenario_path: Path):
     import dataclasses
 
-    from ..scenario import with_overrides
     base = base_spec(name, str(scenario_path), days=f.days, warmup_days=f.warmup_days,
                      replicates=f.replicates, root_seed=f.root_seed)
-    scenario = base.base
-    fixed = []
-    for key, value in _leaves(f.set):
-        try:
-            scenario = with_overrides(scenario, [(key, value)])
-        except ScenarioError as err:
-            raise ScenarioError(f"set.{key}", f"{err.path}: {err.message}") from None
-        fixed.append((key, value))
-    return dataclasses.replace(base, base=scenario, fixed=tuple(fixed))
-
-
-def _leaves(table: Mapping, prefix: str = ""):
-    for key, value in table.items():
-        p = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, Mapping) and value:
-            yield from _leaves(value, p)
-        else:
-            yield p, value
+    scenario, fixed = apply_set(base.base, f.set)
+    return dataclasses.replace(base, base=scenario, fixed=fixed)
 
 
 # ---------------------------------------------------------------- running

@@ -308,14 +308,40 @@ class SpecFile:
                 raise ScenarioError(f"options.{option}", "must set at least one dotted scenario path")
 
 
-def _leaves(table: Mapping, prefix: str = ""):
+def leaves(table: Mapping, prefix: str = ""):
     """Flatten nested tables: quoted ("a.b" = ...) and unquoted (a.b = ...) dotted keys both work."""
     for key, value in table.items():
         path = f"{prefix}.{key}" if prefix else key
         if isinstance(value, Mapping) and value:
-            yield from _leaves(value, path)
+            yield from leaves(value, path)
         else:
             yield path, value
+
+
+def scenario_beside(name: str, folder: Path, what: str) -> Path:
+    """A file's `scenario`: a path relative to the file's folder, else a bundled scenario's name."""
+    path = (folder / name).resolve()
+    if path.exists():
+        return path
+    named = bundled_scenario(name)
+    if named is None:
+        raise ScenarioError("scenario", f"no such file {name} (paths are relative to the {what})")
+    return named
+
+
+def apply_set(base: Scenario, table: Mapping, where: str = "set") -> tuple[Scenario, tuple]:
+    """A file's [set] table on its base scenario, all changes together (one may need another: a
+    rate and its staff); an error names the first key that fails alone, if one does."""
+    fixed = tuple(leaves(table))
+    try:
+        return (with_overrides(base, fixed) if fixed else base), fixed
+    except ScenarioError as err:
+        for key, value in fixed:
+            try:
+                with_overrides(base, [(key, value)])
+            except ScenarioError as alone:
+                raise ScenarioError(f"{where}.{key}", f"{alone.path}: {alone.message}") from None
+        raise ScenarioError(where, f"{err.path}: {err.message}") from None
 
 
 def _factors(table: Mapping, prefix: str = "") -> list[Factor]:
@@ -439,23 +465,8 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
     name = f.name or stem
     if not name:
         raise ScenarioError("name", "missing (required for an experiment given as a dict)")
-    scenario_path = (where / f.scenario).resolve()
-    if not scenario_path.exists():
-        named = bundled_scenario(f.scenario)
-        if named is None:
-            raise ScenarioError("scenario", f"no such file {f.scenario} (paths are relative to the experiment file)")
-        scenario_path = named
-    base = load(scenario_path)
-    fixed = list(_leaves(f.set))
-    try:                                    # together: one change may need another (a rate and its staff)
-        base = with_overrides(base, fixed) if fixed else base
-    except ScenarioError as err:
-        for key, value in fixed:            # name the first key that fails alone, if one does
-            try:
-                with_overrides(base, [(key, value)])
-            except ScenarioError as alone:
-                raise ScenarioError(f"set.{key}", f"{alone.path}: {alone.message}") from None
-        raise ScenarioError("set", f"{err.path}: {err.message}") from None
+    scenario_path = scenario_beside(f.scenario, where, "experiment file")
+    base, fixed = apply_set(load(scenario_path), f.set)
 
     if isinstance(f.design, DesignTable):
         design, samples, design_seed = f.design.kind, f.design.samples, f.design.seed
@@ -476,7 +487,7 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
         if any(x.path == OPTION for x in factors):
             raise ScenarioError(f"factors.{OPTION}", "is set by the [options] tables; do not list it")
         factors.append(Factor(OPTION, values=tuple(f.options)))
-    baseline = dict(_leaves(f.baseline))
+    baseline = dict(leaves(f.baseline))
     for key, value in baseline.items():
         factor = next((x for x in factors if x.path == key), None)
         if factor is None:
@@ -541,7 +552,7 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
                 design=design, samples=samples, design_seed=design_seed, replicates=n_rep,
                 root_seed=f.root_seed, days=days_v, warmup_days=warm, until_ci=until_ci,
                 description=f.description, fixed=tuple(fixed),
-                options=tuple((o, tuple(_leaves(bundle))) for o, bundle in f.options.items()),
+                options=tuple((o, tuple(leaves(bundle))) for o, bundle in f.options.items()),
                 quick=quick_settings, baseline=tuple(baseline.items()), kpis=tuple(f.kpis),
                 labels=tuple(f.labels.items()), header=header, objective=objective,
                 decisions=tuple(x.path for x in decisions),

@@ -22,11 +22,11 @@ from typing import Any, Literal, Mapping
 
 from ..data import folder
 from ..model.kpis import is_kpi
-from ..scenario import Scenario, ScenarioError, bundled_scenario, load, read_toml
+from ..scenario import Scenario, ScenarioError, load, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, parse_inputs
-from .spec import MAX_DAYS, MAX_SEED, spec_header
+from .spec import MAX_DAYS, MAX_SEED, apply_set, scenario_beside, spec_header
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,21 +156,8 @@ def _load(data: dict, path: Path, text: str) -> Targets:
         if key not in data:
             raise ScenarioError(key, "missing (required)")
     f = build(TargetsFile, data)
-    scenario_path = (path.parent / f.scenario).resolve()
-    if not scenario_path.exists():
-        named = bundled_scenario(f.scenario)
-        if named is None:
-            raise ScenarioError("scenario", f"no such file {f.scenario} (paths are relative to the targets file)")
-        scenario_path = named
-    base = load(scenario_path)
-    from ..scenario import with_overrides
-    fixed = []
-    for key, value in _leaves(f.calibration.set):
-        try:
-            base = with_overrides(base, [(key, value)])
-        except ScenarioError as err:
-            raise ScenarioError(f"calibration.set.{key}", f"{err.path}: {err.message}") from None
-        fixed.append((key, value))
+    scenario_path = scenario_beside(f.scenario, path.parent, "targets file")
+    base, fixed = apply_set(load(scenario_path), f.calibration.set, "calibration.set")
     inputs = parse_inputs(f.calibration.inputs, base, "calibration.inputs")
     targets = []
     for name, t in f.targets.items():
@@ -182,13 +169,5 @@ def _load(data: dict, path: Path, text: str) -> Targets:
                               None if t.count is None else tuple(t.count),
                               None if t.period_years is None else tuple(t.period_years)))
     return Targets(f.name or path.stem, str(path), scenario_path, base, tuple(targets), f.calibration, inputs,
-                   f.description, spec_header(text), tuple(fixed))
+                   f.description, spec_header(text), fixed)
 
-
-def _leaves(table: Mapping, prefix: str = ""):
-    for key, value in table.items():
-        p = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, Mapping) and value:
-            yield from _leaves(value, p)
-        else:
-            yield p, value
