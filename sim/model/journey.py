@@ -47,6 +47,16 @@ def remember(trust: float, felt: float, rate: float) -> float:
     return trust + rate * (felt - trust)
 
 
+def weights(channels, a_hotline: float, a_silent: float, trust: float, closed: bool) -> tuple[float, float]:
+    """exp(utility) of 12345 and of silence, the grid's being 1 (`Journey.contact_chances`)."""
+    e_hotline = e_silent = 0.0
+    if a_hotline > -INF:
+        e_hotline = exp(a_hotline + channels.closed_hotline * closed + channels.distrust_hotline * (1.0 - trust))
+    if a_silent > -INF and trust < 1.0:
+        e_silent = exp(a_silent) * (1.0 - trust) ** channels.distrust_silent
+    return e_hotline, e_silent
+
+
 class Journey:
     def __init__(self, model):
         self.m = model
@@ -111,17 +121,16 @@ class Journey:
         the ways into it), whether that handler is off duty for longer than the stage expects
         (12345 more likely), and the household's distrust: 12345 rises with it, and silence needs
         some (its utility has log(1 - trust), so at full trust nobody stays silent)."""
-        m, c = self.m, self.channels
-        a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
-        trust = m.trust[m.r_household[r]]
-        e_hotline = e_silent = 0.0
-        if a_hotline > -INF:
-            closed = not m.on_duty[pool.role] and m.next_on(pool.role, t) - t > m.r_first_wait[r]
-            e_hotline = exp(a_hotline + c.closed_hotline * closed + c.distrust_hotline * (1.0 - trust))
-        if a_silent > -INF and trust < 1.0:
-            e_silent = exp(a_silent) * (1.0 - trust) ** c.distrust_silent
+        m = self.m
+        e_hotline, e_silent = weights(self.channels, m.r_a_hotline[r], m.r_a_silent[r],
+                                      m.trust[m.r_household[r]], self.closed(r, t, pool))
         total = 1.0 + e_hotline + e_silent
         return 1.0 / total, e_hotline / total, e_silent / total
+
+    def closed(self, r: int, t: float, pool) -> bool:
+        """Is the first stage's handler off duty for longer than the stage expects to wait?"""
+        m = self.m
+        return not m.on_duty[pool.role] and m.next_on(pool.role, t) - t > m.r_first_wait[r]
 
     def patience(self, r: int) -> float:
         """Minutes the resident waits for a first handler: their draw, shortened as trust falls."""
@@ -217,14 +226,24 @@ class Journey:
         """A home visit to household h finds its unreported problems, and those of its building
         that the neighbours know of: each is reported now, through the grid leader."""
         m = self.m
-        for found, key in ((m.hh_findable, h), (m.building_findable, m.hh_building[h])):
-            i, arose = found.next[key], found.created
-            while arose[i] <= t:                       # each group ends with a sentinel that never arises
-                r = found.request[i]
-                if isnan(m.r_reported[r]) and m.r_own_report[r] >= t and m.r_lapse[r] >= t:
-                    self.report(r, t, VISIT)
-                i += 1
-            found.next[key] = i
+        household, building = m.hh_findable, m.building_findable
+        if household.created[household.next[h]] <= t:     # (most visits find nothing: checked first)
+            self.find(household, h, t)
+        b = m.hh_building[h]
+        if building.created[building.next[b]] <= t:
+            self.find(building, b, t)
+
+    def find(self, found, key: int, t: float) -> None:
+        """Report group `key`'s problems that have arisen by t and not yet come to anyone (nor been
+        given up on in silence), and move its pointer past them."""
+        m = self.m
+        i, arose = found.next[key], found.created
+        while arose[i] <= t:                           # each group ends with a sentinel that never arises
+            r = found.request[i]
+            if isnan(m.r_reported[r]) and m.r_own_report[r] >= t and m.r_lapse[r] >= t:
+                self.report(r, t, VISIT)
+            i += 1
+        found.next[key] = i
 
     # ------------------------------------------------------------------ a stage
     def choose(self, v: int, t: float):

@@ -152,7 +152,8 @@ def kaplan_meier(duration: np.ndarray, observed: np.ndarray,
     group = np.zeros(len(duration), dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
     # by group, then time; at a tied time events first (censored times nudged to the next float up)
     order = np.argsort(np.where(observed, duration, np.nextafter(duration, np.inf)))
-    order = order[np.argsort(group[order], kind="stable")]
+    small = np.int16 if len(group) == 0 or group.max() < 2 ** 15 else np.int64   # int16: a radix sort, O(n)
+    order = order[np.argsort(group[order].astype(small), kind="stable")]
     g, d, e = group[order], duration[order], observed[order]
     size = np.bincount(g) if len(g) else np.zeros(0, dtype=np.int64)
     first = np.r_[0, np.cumsum(size)[:-1]]

@@ -9,11 +9,14 @@ not with agents x time. How a request travels through the model is in
 
 from __future__ import annotations
 
+import gc
 import math
 from array import array
+from contextlib import contextmanager
 from collections import deque
 from bisect import bisect_left, bisect_right
 from heapq import heappop, heappush
+from operator import attrgetter
 
 import mesa
 import numpy as np
@@ -22,7 +25,7 @@ from ..city import City, build_city
 from ..scenario import ROLES, Scenario
 from . import agents
 from .calendar import COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
-from .journey import Journey
+from .journey import Journey, weights
 from .requests import Requests, draw_requests, stream
 from .routes import Plan, plan
 from .shifts import Duty, always_on
@@ -32,6 +35,21 @@ from .units import Pool, layouts, vacant_places
 INF = math.inf
 
 
+@contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector paused (a decorator here). A city's build makes about a
+    million long-lived objects (agents, per-visit lists) and its loop a heap tuple per event; none
+    is in a reference cycle, yet every full collection walks all of them: 1.2 s of the city-year's
+    3 s build. Reference counting still frees everything; the collector resumes after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 class GridModel(mesa.Model):
     """One city under one scenario, for `days` days, from one seed.
 
@@ -39,6 +57,7 @@ class GridModel(mesa.Model):
     the inlined loop; both give the same records.
     """
 
+    @collector_paused()
     def __init__(self, scenario: Scenario, seed: int = 0, days: float | None = None,
                  sample_minutes: float = 1440.0, fast: bool = True):
         super().__init__(rng=seed)
@@ -255,11 +274,15 @@ class GridModel(mesa.Model):
 
     @property
     def waiting(self) -> int:
-        return sum(len(p.queue) - p.stale + len(p.routine) for p in self.pools)
+        """Visits waiting in any queue or routine list (each pool's lists are never replaced, so
+        the census sums them in C: a day's sample would otherwise cost a Python pass over 2,000 pools)."""
+        pools = self.pools
+        return (sum(map(len, map(attrgetter("queue"), pools))) - sum(map(attrgetter("stale"), pools))
+                + sum(map(len, map(attrgetter("routine"), pools))))
 
     @property
     def in_service(self) -> int:
-        return sum(p.busy for p in self.pools)
+        return sum(map(attrgetter("busy"), self.pools))
 
     @property
     def reported(self) -> int:
@@ -284,13 +307,14 @@ class GridModel(mesa.Model):
         """Advance one day (for Mesa's usual `step` interface)."""
         self.advance(min(self.horizon, self.now + 1440.0))
 
+    @collector_paused()
     def advance(self, until: float) -> None:
         """Handle every event and every request coming forward up to `until` (minutes).
 
         The journey's two hot paths, a request coming forward and a visit
-        ending, are written out inline (its `report`/`arrive`/`start` and
-        `end`/`next_in_line`); everything rarer calls the journey's own
-        handlers. At a million requests a year the calls alone would cost a
+        ending, are written out inline (its `report`/`contact`/`arrive`/`start`
+        and `end`/`next_in_line`); everything rarer (12345, silence, a stage of
+        several roles) calls the journey's own handlers. At a million requests a year the calls alone would cost a
         third of the loop. `tests/functional/test_mechanisms.py` pins this loop to
         `Journey.run` record for record.
         """
@@ -305,11 +329,16 @@ class GridModel(mesa.Model):
         v_pool, v_duration, v_priority, v_next = self.v_pool, self.v_duration, self.v_priority, self.v_next
         v_deadline, v_start, v_agent = self.v_deadline, self.v_start, self.v_agent
         v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
-        on_duty, cover_time, handlers, horizon = self.on_duty, self.cover_time, J.handlers, self.horizon
+        on_duty, cover_time, next_on, handlers, horizon = (
+            self.on_duty, self.cover_time, self.next_on, J.handlers, self.horizon)
         i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
         v_request, r_repeat_of, r_household, r_created, r_sla = (
             self.v_request, self.r_repeat_of, self.r_household, self.r_created, self.r_sla)
         trust, learning_rate = self.trust, self.spec.residents.learning_rate
+        v_options, arrival_channel, r_channel = self.v_options, self.arrival_channel, self.r_channel
+        r_a_hotline, r_a_silent, r_u_contact, r_first_wait = (
+            self.r_a_hotline, self.r_a_silent, self.r_u_contact, self.r_first_wait)
+        r_patience, floor, channels = self.r_patience, self.spec.residents.patience_trust_floor, J.channels
         late_experience = self.spec.residents.late_experience
 
         while True:
@@ -385,10 +414,25 @@ class GridModel(mesa.Model):
             if r_reported[r] == r_reported[r]:        # not nan: a home visit found it first
                 self.skipped += 1
                 continue
-            if v < 0:                                 # a resident's choice, or several roles: the journey
-                self.next_arrival = i
-                J.report(r, t_arrival, self.arrival_channel[i - 1])
-                continue
+            if v < 0:                                 # `report`, inlined where the grid is chosen
+                v, channel = -1 - v, arrival_channel[i - 1]
+                if v in v_options:                    # a stage of several roles: the journey chooses
+                    self.next_arrival = i
+                    J.report(r, t_arrival, channel)
+                    continue
+                pool, h = v_pool[v], r_household[r]
+                a_hotline, a_silent = r_a_hotline[r], r_a_silent[r]
+                if a_hotline != -INF or a_silent != -INF:     # `contact`: the grid, 12345 or silence
+                    closed = (a_hotline != -INF and not on_duty[pool.role]
+                              and next_on(pool.role, t_arrival) - t_arrival > r_first_wait[r])
+                    e_hotline, e_silent = weights(channels, a_hotline, a_silent, trust[h], closed)
+                    if r_u_contact[r] >= 1.0 / (1.0 + e_hotline + e_silent):     # not the grid: the journey
+                        self.next_arrival = i
+                        J.report(r, t_arrival, channel)
+                        continue
+                r_reported[r], r_channel[r] = t_arrival, channel
+                v_deadline[v] = t_arrival + (r_patience[r] if floor == 1.0 or not v_resident[v]   # `patience`
+                                             else r_patience[r] * (floor + (1.0 - floor) * trust[h]))
             pool = v_pool[v]
             if pool.busy < pool.servers and on_duty[pool.role]:     # `report` and `arrive`, inlined
                 pool.busy += 1
