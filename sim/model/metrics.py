@@ -135,48 +135,70 @@ def _reported_minutes(model) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- censored statistics
+class Censored:
+    """Durations, right-censored where not `observed` (an infinite one is never observed and stays
+    at risk for ever: a request abandoned is never resolved, so a share may stay below 1).
+
+    Sorted by time once, so the Kaplan-Meier curve of any grouping of them costs a linear pass (a
+    radix sort by group) rather than a sort of its own: a summary asks for ten groupings. `among`
+    (a mask) sorts only the rows any grouping will ask for.
+    """
+
+    def __init__(self, duration: np.ndarray, observed: np.ndarray, among: np.ndarray | None = None):
+        self.duration = np.asarray(duration, dtype=float)
+        self.observed = np.asarray(observed, dtype=bool)
+        self.among = np.ones(len(self.duration), dtype=bool) if among is None else np.asarray(among, dtype=bool)
+        rows = np.flatnonzero(self.among)
+        d, e = self.duration[rows], self.observed[rows]
+        # at a tied time events first (censored times nudged to the next float up)
+        self.order = rows[np.argsort(np.where(e, d, np.nextafter(d, np.inf)))]
+
+    def curves(self, group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cumulative share with the event (1 - Kaplan-Meier survival) within each group (group[i]
+        < 0: left out). Returns (group, time, share) at every observed event, sorted by group then
+        time. Events are taken one at a time, with those at risk = the group's size minus those
+        before it (censored ones at a tied time still at risk): over a tie of d events among n this
+        telescopes to the usual factor 1 - d/n."""
+        order = self.order
+        if group is None:
+            g = np.zeros(len(order), dtype=np.int64)
+        else:
+            group = np.asarray(group, dtype=np.int64)
+            if np.any((group >= 0) & ~self.among):
+                raise ValueError("a group takes rows outside those sorted (`among`)")
+            order = order[group[order] >= 0]
+            g = group[order]
+            small = np.int16 if len(g) == 0 or g.max() < 2 ** 15 else np.int64   # int16: a radix sort, O(n)
+            by_group = np.argsort(g.astype(small), kind="stable")
+            order, g = order[by_group], g[by_group]
+        d, e = self.duration[order], self.observed[order]
+        size = np.bincount(g) if len(g) else np.zeros(0, dtype=np.int64)
+        first = np.r_[0, np.cumsum(size)[:-1]]
+        at_risk = size[g] - (np.arange(len(g)) - first[g])
+        with np.errstate(divide="ignore"):
+            step = np.where(e, np.maximum(np.log1p(-1.0 / at_risk), -1e9), 0.0)   # -1e9: survival 0, finite
+        log_survival = np.cumsum(step)
+        log_survival -= np.r_[0.0, log_survival][first][g]          # restart at each group
+        g, d, share = g[e], d[e], -np.expm1(log_survival[e])
+        last = np.r_[(g[1:] != g[:-1]) | (d[1:] != d[:-1]), True][: len(g)]   # one point per tie: after all its events
+        return g[last], d[last], share[last]
+
+    def quantiles(self, group: np.ndarray, groups: int) -> np.ndarray:
+        """(groups, len(QUANTILES)): the first event time at which each group's share reaches each
+        quantile; nan where it never does."""
+        g, t, share = self.curves(group)
+        out = np.full((groups, len(QUANTILES)), np.nan)
+        for k, q in enumerate(QUANTILES.values()):
+            hit = share >= q - 1e-12
+            where, first = np.unique(g[hit], return_index=True)
+            out[where, k] = t[hit][first]
+        return out
+
+
 def kaplan_meier(duration: np.ndarray, observed: np.ndarray,
                  group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cumulative share with the event (1 - Kaplan-Meier survival), within each group.
-
-    Returns (group, time, share) at every observed event, sorted by group then
-    time. `observed` False is right-censoring at `duration`; an infinite
-    duration is never observed and stays at risk for ever (a request abandoned
-    is never resolved), so the share may stay below 1. Events are taken one at
-    a time, with those at risk = the group's size minus those before it
-    (censored ones at a tied time still at risk): over a tie of d events among
-    n this telescopes to the usual factor 1 - d/n.
-    """
-    duration = np.asarray(duration, dtype=float)
-    observed = np.asarray(observed, dtype=bool)
-    group = np.zeros(len(duration), dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
-    # by group, then time; at a tied time events first (censored times nudged to the next float up)
-    order = np.argsort(np.where(observed, duration, np.nextafter(duration, np.inf)))
-    small = np.int16 if len(group) == 0 or group.max() < 2 ** 15 else np.int64   # int16: a radix sort, O(n)
-    order = order[np.argsort(group[order].astype(small), kind="stable")]
-    g, d, e = group[order], duration[order], observed[order]
-    size = np.bincount(g) if len(g) else np.zeros(0, dtype=np.int64)
-    first = np.r_[0, np.cumsum(size)[:-1]]
-    at_risk = size[g] - (np.arange(len(g)) - first[g])
-    with np.errstate(divide="ignore"):
-        step = np.where(e, np.maximum(np.log1p(-1.0 / at_risk), -1e9), 0.0)   # -1e9: survival 0, finite
-    log_survival = np.cumsum(step)
-    log_survival -= np.r_[0.0, log_survival][first][g]          # restart at each group
-    g, d, share = g[e], d[e], -np.expm1(log_survival[e])
-    last = np.r_[(g[1:] != g[:-1]) | (d[1:] != d[:-1]), True][: len(g)]   # one point per tie: after all its events
-    return g[last], d[last], share[last]
-
-
-def group_quantiles(duration: np.ndarray, observed: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
-    """(groups, len(QUANTILES)): the first event time at which each group's share reaches each
-    quantile; nan where it never does."""
-    g, t, share = kaplan_meier(duration, observed, group)
-    out = np.full((groups, len(QUANTILES)), np.nan)
-    for k, q in enumerate(QUANTILES.values()):
-        hit = share >= q - 1e-12
-        where, first = np.unique(g[hit], return_index=True)
-        out[where, k] = t[hit][first]
-    return out
+    """`Censored.curves` of one set of durations."""
+    return Censored(duration, observed).curves(group)
 
 
 def resolution_hours(outcome: np.ndarray, created: np.ndarray, ended: np.ndarray,
@@ -239,12 +261,30 @@ def _quantile_dict(row: np.ndarray) -> dict:
     return {name: None if np.isnan(v) else float(v) for name, v in zip(QUANTILES, row)}
 
 
+def clocks(requests: pd.DataFrame, horizon: float, among: np.ndarray | None = None) -> tuple[Censored, Censored]:
+    """Requests' hours to resolution, and minutes from reaching someone to a first handler (nan if
+    it never reached anyone), censored and sorted once (`among` them) for every grouping."""
+    outcome = requests["outcome"].cat.codes.to_numpy()
+    created, ended = requests["created_minute"].to_numpy(), requests["ended_minute"].to_numpy()
+    reported, started = requests["reported_minute"].to_numpy(), requests["started_minute"].to_numpy()
+    began = ~np.isnan(started)
+    wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
+    return Censored(*resolution_hours(outcome, created, ended, horizon), among), Censored(wait, began, among)
+
+
 def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
-                  horizon: float, percentiles: list[bool] | None = None) -> dict[str, dict]:
+                  horizon: float, percentiles: list[bool] | None = None,
+                  timed: tuple[Censored, Censored] | None = None) -> dict[str, dict]:
     """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
     resolution times (censored), service level, channels and where the time went.
     `percentiles` False for a group skips its Kaplan-Meier percentiles (None): staff's routine
-    work needs its counts, not the distribution of a million visits' times."""
+    work needs its counts, not the distribution of a million visits' times. `timed`: the
+    requests' `clocks`, if already made."""
+    resolution_clock, wait_clock = clocks(requests, horizon) if timed is None else timed
+    wanted = np.ones(len(names), dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
+    measured = np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1)
+    resolution = resolution_clock.quantiles(measured, len(names))
+    waits = wait_clock.quantiles(np.where(np.isnan(requests["reported_minute"].to_numpy()), -1, measured), len(names))
     inside = np.flatnonzero(group >= 0)
     group, parts, G = group[inside], parts[inside], len(names)
     column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
@@ -253,14 +293,9 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
     reported, visits, sla = column("reported_minute"), column("visits"), column("sla_hours") * 60
     silent, repeat = column("silent"), column("repeat_of") >= 0
-    hours, observed = resolution_hours(outcome, created, ended, horizon)
-    wanted = np.ones(G, dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
-    measured = wanted[group]
-    resolution = group_quantiles(hours[measured], observed[measured], group[measured], G)
     told = ~np.isnan(reported)
     began = ~np.isnan(started)
     wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
-    waits = group_quantiles(wait[told & measured], began[told & measured], group[told & measured], G)
     with np.errstate(invalid="ignore"):
         met = (outcome == 0) & (ended - created <= sla)
     due = created + sla <= horizon
@@ -471,15 +506,16 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
     window = requests["created_minute"].to_numpy() >= t0
     resident = window & (requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident"))
     types = list(requests["type"].cat.categories)
-    headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H)["residents"]
+    timed = clocks(requests, H, resident)                 # percentiles are residents' only
+    headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H, timed=timed)["residents"]
     residents_types = [model.spec.requests[name].origin == "resident" for name in types]
     by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H,
-                            percentiles=residents_types)
+                            percentiles=residents_types, timed=timed)
     band = np.searchsorted(WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()],
                            side="right")
-    by_band = kpis_by_group(requests, parts, np.where(resident, band, -1), WALK_BAND_NAMES, H)
+    by_band = kpis_by_group(requests, parts, np.where(resident, band, -1), WALK_BAND_NAMES, H, timed=timed)
     trust = np.frombuffer(model.trust, dtype=np.float64)
-    by_quarter = quarters(model, requests, visits, parts, resident, t0)
+    by_quarter = quarters(model, requests, visits, parts, resident, t0, timed)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
     cost = costs(model, requests, visits, t0)
@@ -519,7 +555,7 @@ QUARTER_DAYS = 91
 
 
 def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndarray, resident: np.ndarray,
-             t0: float) -> dict[str, dict]:
+             t0: float, timed: tuple[Censored, Censored] | None = None) -> dict[str, dict]:
     """Residents' KPIs for each whole quarter (91 days) after the warm-up, by when requests were
     created, with the quarter's 12345 calls a day and households' mean trust at its end: how a
     city changes over a run (a cut and its aftermath, trust's drift)."""
@@ -529,7 +565,8 @@ def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndar
     names = [f"q{k + 1}" for k in range(n)]
     created = requests["created_minute"].to_numpy()
     quarter = np.floor((created - t0) / (QUARTER_DAYS * 1440)).astype(np.int64)
-    out = kpis_by_group(requests, parts, np.where(resident & (quarter < n), quarter, -1), names, model.horizon)
+    out = kpis_by_group(requests, parts, np.where(resident & (quarter < n), quarter, -1), names, model.horizon,
+                        timed=timed)
     role = visits["role"].cat.codes.to_numpy() == ROLES.index("hotline")
     calls = np.floor((visits["queued_minute"].to_numpy()[role] - t0) / (QUARTER_DAYS * 1440))
     census = model.datacollector.get_model_vars_dataframe()
@@ -575,8 +612,10 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load."""
     city, H = model.city, model.horizon
     t0 = model.spec.run.warmup_days * 1440
-    res = requests[(requests["origin"] == "resident") & (requests["created_minute"] >= t0)]
-    wait = (res["started_minute"] - res["reported_minute"]).to_numpy()
+    resident = (requests["origin"] == "resident").to_numpy() & (requests["created_minute"].to_numpy() >= t0)
+    grid = np.where(resident, requests["grid"].to_numpy(), -1)              # -1: not counted
+    reported = requests["reported_minute"].to_numpy()
+    wait = requests["started_minute"].to_numpy() - reported
     out = pd.DataFrame({
         "grid": np.arange(city.grids), "community": city.grid_community, "station": city.grid_station,
         "households": np.bincount(city.hh_grid, minlength=city.grids),
@@ -585,20 +624,15 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     })
     out["x"] /= np.maximum(out["households"], 1)
     out["y"] /= np.maximum(out["households"], 1)
-    grid = res["grid"].to_numpy()
-    out["requests"] = np.bincount(grid, minlength=city.grids)
-    began = ~np.isnan(wait)
+    out["requests"] = np.bincount(grid[resident], minlength=city.grids)
+    began = resident & ~np.isnan(wait)
     served = np.bincount(grid[began], minlength=city.grids)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["wait_mean_minutes"] = np.bincount(grid[began], weights=wait[began], minlength=city.grids) / served
-    told = ~np.isnan(res["reported_minute"].to_numpy())
-    outcome = res["outcome"].cat.codes.to_numpy()
-    censored = np.where(began, wait, np.where(outcome == 1, np.inf, H - res["reported_minute"].to_numpy()))
-    out["wait_p90_minutes"] = group_quantiles(censored[told], began[told], grid[told],
-                                              city.grids)[:, list(QUANTILES).index("p90")]
-    hours, observed = resolution_hours(res["outcome"].cat.codes.to_numpy(), res["created_minute"].to_numpy(),
-                                       res["ended_minute"].to_numpy(), H)
-    out["resolution_p90_hours"] = group_quantiles(hours, observed, grid, city.grids)[:, list(QUANTILES).index("p90")]
+    resolution_clock, wait_clock = clocks(requests, H, resident)
+    p90 = list(QUANTILES).index("p90")
+    out["wait_p90_minutes"] = wait_clock.quantiles(np.where(np.isnan(reported), -1, grid), city.grids)[:, p90]
+    out["resolution_p90_hours"] = resolution_clock.quantiles(grid, city.grids)[:, p90]
     trust = np.frombuffer(model.trust, dtype=np.float64)
     out["trust_mean"] = np.bincount(city.hh_grid, weights=trust, minlength=city.grids) / np.maximum(out["households"], 1)
     busy, capacity = unit_busy(model, visits, "grid_leader", t0)

@@ -160,9 +160,12 @@ def test_kaplan_meier_agrees_with_scipy_and_never_resolves_the_abandoned():
     lost = np.r_[duration, np.full(100, np.inf)]
     _, _, share_lost = metrics.kaplan_meier(lost, np.r_[observed, np.zeros(100, dtype=bool)])
     assert share_lost.max() < share.max() and share_lost.max() <= 0.8 + 1e-9
-    groups = np.r_[np.zeros(400, dtype=int), np.ones(400, dtype=int)]
-    both = metrics.group_quantiles(np.r_[duration, duration * 2], np.r_[observed, observed], groups, 2)
+    groups = np.r_[np.zeros(400, dtype=int), np.ones(400, dtype=int), np.full(50, -1)]   # -1: left out
+    clock = metrics.Censored(np.r_[duration, duration * 2, np.zeros(50)], np.r_[observed, observed, np.ones(50, bool)])
+    both = clock.quantiles(groups, 2)
     assert np.allclose(both[1], 2 * both[0])
+    alone = metrics.Censored(duration, observed).quantiles(np.zeros(400, dtype=int), 1)
+    assert np.array_equal(both[0], alone[0])
 
 
 def test_where_the_time_goes_adds_up(week_run):
