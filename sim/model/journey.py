@@ -227,10 +227,10 @@ class Journey:
         that the neighbours know of: each is reported now, through the grid leader."""
         m = self.m
         household, building = m.hh_findable, m.building_findable
-        if household.created[household.next[h]] <= t:     # (most visits find nothing: checked first)
+        if household.due[h] <= t:                     # (most visits find nothing: checked first)
             self.find(household, h, t)
         b = m.hh_building[h]
-        if building.created[building.next[b]] <= t:
+        if building.due[b] <= t:
             self.find(building, b, t)
 
     def find(self, found, key: int, t: float) -> None:
@@ -243,7 +243,7 @@ class Journey:
             if isnan(m.r_reported[r]) and m.r_own_report[r] >= t and m.r_lapse[r] >= t:
                 self.report(r, t, VISIT)
             i += 1
-        found.next[key] = i
+        found.next[key], found.due[key] = i, arose[i]
 
     # ------------------------------------------------------------------ a stage
     def choose(self, v: int, t: float):

@@ -454,13 +454,14 @@ class GridModel(mesa.Model):
 
 class _Findable:
     """What home visits can find, per household (or building): the requests in order of arising,
-    each group ended by a sentinel that never arises, and a pointer per group to the first request
-    a visit has not yet looked at. Arrays, not lists, and each request's time of arising stored
-    beside its id: home visits jump around the city, and contiguous memory keeps that fast."""
-    __slots__ = ("request", "created", "next")
+    each group ended by a sentinel that never arises, a pointer per group to the first request a
+    visit has not yet looked at, and when that one arises (`due`: one look tells a visit that finds
+    nothing). Arrays, not lists, and each request's time of arising stored beside its id: home
+    visits jump around the city, and contiguous memory keeps that fast."""
+    __slots__ = ("request", "created", "next", "due")
 
-    def __init__(self, request: array, created: array, next: array):
-        self.request, self.created, self.next = request, created, next
+    def __init__(self, request: array, created: array, next: array, due: array):
+        self.request, self.created, self.next, self.due = request, created, next, due
 
     @classmethod
     def of(cls, rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> "_Findable":
@@ -472,7 +473,7 @@ class _Findable:
         when = np.full(len(rows) + groups, np.inf)
         position = np.repeat(starts, counts) + (np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts))
         ids[position], when[position] = rows[order], created[rows[order]]
-        return cls(_array("q", ids), _array("d", when), _array("q", starts))
+        return cls(_array("q", ids), _array("d", when), _array("q", starts), _array("d", when[starts]))
 
 
 _DTYPES = {"q": np.int64, "d": np.float64, "f": np.float32, "b": np.int8}
