@@ -250,8 +250,10 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0),) + (np.zeros(0, dtype=np.int64), np.zeros(0))
     request, stage, pool, duration, likely_pool, likely_duration = (
         np.concatenate([*column, none]) for column, none in zip(zip(*pieces) if pieces else [()] * 6, empty))
-    order = np.lexsort((stage, request))
-    request, stage, pool, duration = request[order], stage[order], pool[order], duration[order]
+    stride = len(ROLES) + 1          # more than any type's stages: a role is in one stage at most
+    key = request * stride + stage          # requests in order, each request's stages in order
+    order = np.argsort(key, kind="stable")
+    key, request, stage, pool, duration = key[order], request[order], stage[order], pool[order], duration[order]
     likely_pool, likely_duration = likely_pool[order], likely_duration[order]
     count = np.bincount(request, minlength=n)
     first = (np.cumsum(count) - count).astype(np.int64)
@@ -259,8 +261,6 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     nxt[first + count - 1] = -1
 
     slot_options, groups = {}, []
-    stride = len(ROLES) + 1          # more than any type's stages: a role is in one stage at most
-    key = request * stride + stage          # ascending: requests in order, each request's stages in order
     for g, (r, k, wait, alts) in enumerate(options):
         slots = np.searchsorted(key, r * stride + k).tolist()
         slot_options.update(zip(slots, zip([g] * len(slots), range(len(slots)))))
