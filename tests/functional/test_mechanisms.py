@@ -1,5 +1,7 @@
 """The model's mechanisms: each lever reaches residents the way a grid worker would recognise it."""
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,6 +150,7 @@ def test_overloaded_units_are_named_before_the_run_or_refused(meihekou):
     strict = with_overrides(big, ["run.refuse_overloaded=true"])
     with pytest.raises(ScenarioError, match="roles.grid_leader: .*run.refuse_overloaded is true"):
         GridModel(strict, seed=1, days=2)
+    assert gc.isenabled()       # the build pauses the garbage collector, and gives it back even when it fails
 
 
 def test_kaplan_meier_agrees_with_scipy_and_never_resolves_the_abandoned():
