@@ -60,6 +60,9 @@ class GridModel(mesa.Model):
     @collector_paused()
     def __init__(self, scenario: Scenario, seed: int = 0, days: float | None = None,
                  sample_minutes: float = 1440.0, fast: bool = True):
+        # earlier models first: a model and its agents refer to each other, so only the collector
+        # frees them, and it is paused while this one is built (a sweep's worker would hold two)
+        gc.collect()
         super().__init__(rng=seed)
         self.spec, self.seed, self.fast = scenario, seed, fast
         self.days = scenario.run.days if days is None else days
@@ -313,8 +316,9 @@ class GridModel(mesa.Model):
 
         The journey's two hot paths, a request coming forward and a visit
         ending, are written out inline (its `report`/`contact`/`arrive`/`start`
-        and `end`/`next_in_line`); everything rarer (12345, silence, a stage of
-        several roles) calls the journey's own handlers. At a million requests a year the calls alone would cost a
+        and `end`/`next_in_line`, and `look_around`'s first look); everything
+        rarer (12345, silence, a stage of several roles, a home visit that
+        finds something) calls the journey's own handlers. At a million requests a year the calls alone would cost a
         third of the loop. `tests/functional/test_mechanisms.py` pins this loop to
         `Journey.run` record for record.
         """
@@ -339,6 +343,7 @@ class GridModel(mesa.Model):
         r_a_hotline, r_a_silent, r_u_contact, r_first_wait = (
             self.r_a_hotline, self.r_a_silent, self.r_u_contact, self.r_first_wait)
         r_patience, floor, channels = self.r_patience, self.spec.residents.patience_trust_floor, J.channels
+        hh_due, building_due, hh_building = self.hh_findable.due, self.building_findable.due, self.hh_building
         late_experience = self.spec.residents.late_experience
 
         while True:
@@ -390,8 +395,9 @@ class GridModel(mesa.Model):
                             continue
                         v_start[w], v_agent[w] = t, agent
                         push(heap, (t + v_duration[w], next(seq), END, w))
-                        if v_home[w] >= 0:
-                            J.look_around(v_home[w], t)
+                        h = v_home[w]
+                        if h >= 0 and (hh_due[h] <= t or building_due[hh_building[h]] <= t):   # finds something
+                            J.look_around(h, t)
                         break
                     else:
                         routine = pool.routine        # `take`'s routine visits, inlined
@@ -402,7 +408,9 @@ class GridModel(mesa.Model):
                                 continue
                             v_start[w], v_agent[w] = t, agent
                             push(heap, (t + v_duration[w], next(seq), END, w))
-                            J.look_around(v_home[w], t)
+                            h = v_home[w]
+                            if hh_due[h] <= t or building_due[hh_building[h]] <= t:
+                                J.look_around(h, t)
                             break
                         else:
                             pool.busy -= 1
@@ -438,8 +446,9 @@ class GridModel(mesa.Model):
                 pool.busy += 1
                 v_start[v], v_agent[v] = t_arrival, pool.free.popleft()
                 push(heap, (t_arrival + v_duration[v], next(seq), END, v))
-                if v_home[v] >= 0:
-                    J.look_around(v_home[v], t_arrival)
+                h = v_home[v]
+                if h >= 0 and (hh_due[h] <= t_arrival or building_due[hh_building[h]] <= t_arrival):
+                    J.look_around(h, t_arrival)
             elif v_home[v] >= 0:                      # `wait`: a routine visit goes on the routine list
                 pool.routine.append(v)
             else:
