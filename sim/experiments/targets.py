@@ -170,4 +170,3 @@ def _load(data: dict, path: Path, text: str) -> Targets:
                               None if t.period_years is None else tuple(t.period_years)))
     return Targets(f.name or path.stem, str(path), scenario_path, base, tuple(targets), f.calibration, inputs,
                    f.description, spec_header(text), fixed)
-

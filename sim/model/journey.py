@@ -57,6 +57,14 @@ def weights(channels, a_hotline: float, a_silent: float, trust: float, closed: b
     return e_hotline, e_silent
 
 
+def pick(u: float, e_hotline: float, e_silent: float) -> int:
+    """The upper level's outcome for the request's uniform u and the `weights`: the grid (0),
+    HOTLINE or SILENT, in the order of `Journey.contact_chances`."""
+    total = 1.0 + e_hotline + e_silent
+    grid = 1.0 / total
+    return 0 if u < grid else (HOTLINE if u < grid + e_hotline / total else SILENT)
+
+
 class Journey:
     def __init__(self, model):
         self.m = model
@@ -85,18 +93,10 @@ class Journey:
         if channel != VISIT:                           # (one a building leader heard of has no choice to make)
             choice = self.contact(r, t, pool)
             if choice == SILENT:
-                m.r_silent[r] = 1
-                m.r_own_report[r] = INF                # unreported: a home visit can still find it...
-                m.r_lapse[r] = t + self.patience(r)    # ...until the resident gives up on it too
-                if m.r_repeat_of[r] < 0:
-                    m.silent += 1
-                else:
-                    m.repeats_silent += 1
+                self.keep_silent(r, t)
                 return
             if choice == HOTLINE:
-                m.r_reported[r], m.r_channel[r] = t, HOTLINE
-                call = self.call(r)
-                self.arrive_at(m.hotline_pool, call, t)
+                self.phone(r, t)
                 return
         else:
             m.found += 1
@@ -106,14 +106,31 @@ class Journey:
 
     def contact(self, r: int, t: float, pool) -> int:
         """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
-        with the request's uniform from `contact_chances`."""
+        with the request's uniform (`pick`) on the `weights` behind `contact_chances`."""
         m = self.m
         a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
         if a_hotline == -INF and a_silent == -INF:
             return 0
-        grid, hotline, _ = self.contact_chances(r, t, pool)
-        u = m.r_u_contact[r]
-        return 0 if u < grid else (HOTLINE if u < grid + hotline else SILENT)
+        return pick(m.r_u_contact[r], *weights(self.channels, a_hotline, a_silent, m.trust[m.r_household[r]],
+                                               self.closed(r, t, pool)))
+
+    def keep_silent(self, r: int, t: float) -> None:
+        """The resident says nothing of problem r: a home visit can still find it, until the resident
+        gives up on it too (at the end of their patience)."""
+        m = self.m
+        m.r_silent[r] = 1
+        m.r_own_report[r] = INF
+        m.r_lapse[r] = t + self.patience(r)
+        if m.r_repeat_of[r] < 0:
+            m.silent += 1
+        else:
+            m.repeats_silent += 1
+
+    def phone(self, r: int, t: float) -> None:
+        """The resident calls 12345 about problem r; the call is a visit of its own."""
+        m = self.m
+        m.r_reported[r], m.r_channel[r] = t, HOTLINE
+        self.arrive_at(m.hotline_pool, self.call(r), t)
 
     def contact_chances(self, r: int, t: float, pool) -> tuple[float, float, float]:
         """Chances of the grid, 12345 and silence for resident r coming forward at t, their first

@@ -503,15 +503,29 @@ def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
     return made / due if due else None
 
 
-def summary(model, requests: pd.DataFrame, visits: pd.DataFrame) -> dict:
-    """The one-row summary of a run; headline figures cover residents' requests."""
+def residents_measured(model, requests: pd.DataFrame) -> np.ndarray:
+    """Residents' requests created after the warm-up: the ones headline figures and percentiles cover."""
+    return ((requests["created_minute"].to_numpy() >= model.spec.run.warmup_days * 1440)
+            & (requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident")))
+
+
+def measured_clocks(model, requests: pd.DataFrame) -> tuple[Censored, Censored]:
+    """`clocks` of the residents' requests measured: what the summary's and the grid table's
+    percentiles share (`run.simulate` makes them once for both)."""
+    return clocks(requests, model.horizon, residents_measured(model, requests))
+
+
+def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
+            timed: tuple[Censored, Censored] | None = None) -> dict:
+    """The one-row summary of a run; headline figures cover residents' requests. `timed`: the
+    `measured_clocks`, if already made."""
     sc, H = model.spec, model.horizon
     t0 = sc.run.warmup_days * 1440
     parts = time_parts(requests, visits, model)
     window = requests["created_minute"].to_numpy() >= t0
-    resident = window & (requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident"))
+    resident = residents_measured(model, requests)
     types = list(requests["type"].cat.categories)
-    timed = clocks(requests, H, resident)                 # percentiles are residents' only
+    timed = measured_clocks(model, requests) if timed is None else timed     # percentiles are residents' only
     headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H, timed=timed)["residents"]
     residents_types = [model.spec.requests[name].origin == "resident" for name in types]
     by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H,
@@ -611,11 +625,13 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(cols)
 
 
-def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
-    """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load."""
-    city, H = model.city, model.horizon
+def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
+               timed: tuple[Censored, Censored] | None = None) -> pd.DataFrame:
+    """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load.
+    `timed`: the `measured_clocks`, if already made."""
+    city = model.city
     t0 = model.spec.run.warmup_days * 1440
-    resident = (requests["origin"] == "resident").to_numpy() & (requests["created_minute"].to_numpy() >= t0)
+    resident = residents_measured(model, requests)
     grid = np.where(resident, requests["grid"].to_numpy(), -1)              # -1: not counted
     reported = requests["reported_minute"].to_numpy()
     wait = requests["started_minute"].to_numpy() - reported
@@ -632,12 +648,13 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
     served = np.bincount(grid[began], minlength=city.grids)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["wait_mean_minutes"] = np.bincount(grid[began], weights=wait[began], minlength=city.grids) / served
-    resolution_clock, wait_clock = clocks(requests, H, resident)
+    resolution_clock, wait_clock = measured_clocks(model, requests) if timed is None else timed
     p90 = list(QUANTILES).index("p90")
     out["wait_p90_minutes"] = wait_clock.quantiles(np.where(np.isnan(reported), -1, grid), city.grids)[:, p90]
     out["resolution_p90_hours"] = resolution_clock.quantiles(grid, city.grids)[:, p90]
     trust = np.frombuffer(model.trust, dtype=np.float64)
-    out["trust_mean"] = np.bincount(city.hh_grid, weights=trust, minlength=city.grids) / np.maximum(out["households"], 1)
+    out["trust_mean"] = (np.bincount(city.hh_grid, weights=trust, minlength=city.grids)
+                         / np.maximum(out["households"], 1))
     busy, capacity = unit_busy(model, visits, "grid_leader", t0)
     with np.errstate(invalid="ignore", divide="ignore"):
         unit_util = np.r_[np.where(capacity > 0, busy / capacity, np.nan), np.nan]   # [-1]: no grid leader

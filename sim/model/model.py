@@ -25,9 +25,9 @@ from ..city import City, build_city
 from ..scenario import ROLES, Scenario
 from . import agents
 from .calendar import COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
-from .journey import Journey, weights
+from .journey import Journey, pick, weights
 from .requests import Requests, draw_requests, stream
-from .routes import Plan, plan
+from .routes import HOTLINE, Plan, plan
 from .shifts import Duty, always_on
 from .stability import overloaded_units
 from .units import Pool, layouts, vacant_places
@@ -318,9 +318,10 @@ class GridModel(mesa.Model):
         ending, are written out inline (its `report`/`contact`/`arrive`/`start`
         and `end`/`next_in_line`, and `look_around`'s first look); everything
         rarer (12345, silence, a stage of several roles, a home visit that
-        finds something) calls the journey's own handlers. At a million requests a year the calls alone would cost a
-        third of the loop. `tests/functional/test_mechanisms.py` pins this loop to
-        `Journey.run` record for record.
+        finds something) calls the journey's own handlers. At a million
+        requests a year the calls alone would cost a third of the loop.
+        `tests/functional/test_mechanisms.py` pins this loop to `Journey.run`
+        record for record.
         """
         if not self.fast:
             self.journey.run(until)
@@ -435,10 +436,10 @@ class GridModel(mesa.Model):
                 if a_hotline != -INF or a_silent != -INF:     # `contact`: the grid, 12345 or silence
                     closed = (a_hotline != -INF and not on_duty[pool.role]
                               and next_on(pool.role, t_arrival) - t_arrival > r_first_wait[r])
-                    e_hotline, e_silent = weights(channels, a_hotline, a_silent, trust[h], closed)
-                    if r_u_contact[r] >= 1.0 / (1.0 + e_hotline + e_silent):     # not the grid: the journey
+                    choice = pick(r_u_contact[r], *weights(channels, a_hotline, a_silent, trust[h], closed))
+                    if choice:                        # 12345 or silence: the journey
                         self.next_arrival = i
-                        J.report(r, t_arrival, channel)
+                        (J.phone if choice == HOTLINE else J.keep_silent)(r, t_arrival)
                         continue
                 r_reported[r], r_channel[r] = t_arrival, channel
                 v_deadline[v] = t_arrival + (r_patience[r] if floor == 1.0 or not v_resident[v]   # `patience`

@@ -34,10 +34,11 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
         warn(describe(model.overloaded))
     model.run()
     visits, requests = metrics.tables(model)
+    timed = metrics.measured_clocks(model, requests)
     return RunResult(
-        summary=metrics.summary(model, requests, visits),
+        summary=metrics.summary(model, requests, visits, timed),
         requests=requests, visits=visits,
         timeseries=metrics.timeseries(model, requests, visits),
-        grids=metrics.grid_table(model, requests, visits),
+        grids=metrics.grid_table(model, requests, visits, timed),
         census=model.datacollector.get_model_vars_dataframe(),
     )
