@@ -185,6 +185,7 @@ def test_a_sweep_whose_runs_all_fail_raises_with_their_error(tmp_path, monkeypat
     import concurrent.futures as cf
 
     import gridsim
+    import gridsim.api  # noqa: F401  (before the patch: the API binds `simulate` when first imported)
     import gridsim.model.run as run_module
 
     def broken(scenario, seed=0, days=None):
