@@ -1,4 +1,5 @@
-"""Properties (hypothesis) of the city's count splitting and bisection and of shift intervals."""
+"""Properties (hypothesis) of the city's count splitting and bisection, of shift intervals and of the
+event calendar's order."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsim.city import bisect, split_counts
+from gridsim.model.calendar import Calendar
 from gridsim.model.shifts import WEEK, duty_intervals
 from gridsim.scenario import Shift
 from gridsim.scenario.schema import week_quarters
@@ -98,3 +100,27 @@ def test_duty_intervals_are_sorted_disjoint_and_match_the_weekly_pattern(shifts,
             continue
         inside = any(a <= t < b for a, b in intervals)
         assert inside == on[int(t % WEEK // 15)], t
+
+
+# ---------------------------------------------------------------- the calendar
+@FAST
+@given(before=st.lists(st.integers(0, 20), max_size=30), during=st.lists(st.integers(0, 20), max_size=30))
+def test_a_timetable_pops_events_in_the_order_one_heap_would(before, during):
+    """Events fixed before the run and events the run adds (ties included, in times of whole
+    minutes) come out by time, then by the order they were scheduled, as from one heap."""
+    def drain(fix: bool) -> list:
+        cal, out = Calendar(), []
+        for k, t in enumerate(before):
+            cal.schedule(float(t), 2, ("fixed", k))
+        if fix:
+            cal.fix()
+        added = iter(enumerate(during))
+        while cal.next_time() < float("inf"):
+            for k, t in added:               # the run adds an event at or after each one it handles
+                cal.schedule(float(t) + cal.next_time(), 0, ("added", k))
+                break
+            out.append(cal.pop())
+        return out
+
+    assert drain(True) == drain(False)
+    assert len(drain(True)) == len(before) + (len(during) if before else 0)
