@@ -337,7 +337,7 @@ class GridModel(mesa.Model):
         v_deadline, v_start, v_agent = self.v_deadline, self.v_start, self.v_agent
         v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
         on_duty, cover_time, next_on, handlers, horizon = (
-            self.on_duty, self.cover_time, self.next_on, {**J.handlers, SHIFT: self._shift}, self.horizon)
+            self.on_duty, self.cover_time, self.next_on, J.handlers, self.horizon)
         i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
         v_request, r_repeat_of, r_household, r_created, r_sla = (
             self.v_request, self.r_repeat_of, self.r_household, self.r_created, self.r_sla)
@@ -466,43 +466,6 @@ class GridModel(mesa.Model):
                     push(heap, (v_deadline[v], next(seq), GIVE_UP, v))
         self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
         self.now = until
-
-    def _shift(self, change: ShiftChange, t: float) -> None:
-        """SHIFT in the fast loop: `Journey.shift`, with its `fill`, `take` and `start` written out
-        for units without colleagues' overdue requests (a morning's backlog: 370,000 starts a year)."""
-        J = self.journey
-        self.on_duty[change.role] = change.on
-        if not change.on:
-            return
-        v_deadline, v_start, v_agent, v_duration, v_home = (
-            self.v_deadline, self.v_start, self.v_agent, self.v_duration, self.v_home)
-        hh_due, building_due, hh_building = self.hh_findable.due, self.building_findable.due, self.hh_building
-        heap, seq = self.calendar.heap, self.calendar.seq
-        for pool in self.pools_by_role[change.role]:
-            queue, routine = pool.queue, pool.routine
-            if pool.overdue:
-                J.fill(pool, t, J.next_for)
-                continue
-            while pool.busy < pool.servers and (queue or routine):
-                while queue:
-                    w = heappop(queue)[2]
-                    if v_deadline[w] > t:
-                        break
-                    pool.stale -= 1                  # void: the resident gave up, or a colleague took it
-                else:
-                    while routine:
-                        w = routine.popleft()
-                        if v_deadline[w] >= t:
-                            break
-                        self.abandoned += 1          # not made before the next one fell due: dropped
-                    else:
-                        break
-                pool.busy += 1
-                v_start[w], v_agent[w] = t, pool.free.popleft()
-                heappush(heap, (t + v_duration[w], next(seq), END, w))
-                h = v_home[w]
-                if h >= 0 and (hh_due[h] <= t or building_due[hh_building[h]] <= t):
-                    J.look_around(h, t)
 
 
 class _Findable:
