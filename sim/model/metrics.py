@@ -295,7 +295,6 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     silent, repeat = column("silent"), column("repeat_of") >= 0
     told = ~np.isnan(reported)
     began = ~np.isnan(started)
-    wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
     with np.errstate(invalid="ignore"):
         met = (outcome == 0) & (ended - created <= sla)
     due = created + sla <= horizon
@@ -311,7 +310,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     unreported, began_n = count(~told), count(began)
     channels = np.bincount(group[told] * len(CHANNELS) + channel[told], minlength=G * len(CHANNELS))
     channels = channels.reshape(G, len(CHANNELS))
-    wait_mean = _ratio(count(began, wait), began_n)
+    wait_mean = _ratio(count(began, started - reported), began_n)     # the waits' percentiles: `clocks`
     delay_mean = _ratio(count(told, (reported - created) / 60), count(told))
     sla_share = _ratio(count(met & due), count(due))
     wait_share = _ratio(count(target_met), count(target_due))
