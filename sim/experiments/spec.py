@@ -344,20 +344,36 @@ def apply_set(base: Scenario, table: Mapping, where: str = "set") -> tuple[Scena
         raise ScenarioError(where, f"{err.path}: {err.message}") from None
 
 
-def _factors(table: Mapping, prefix: str = "") -> list[Factor]:
+def _factors(table: Mapping) -> list[Factor]:
     """`[factors]`: each leaf a list of values, a table {values}, or a range {low, high, integer}."""
+    def from_range(v: dict, path: str, where: str) -> Factor:
+        r = build(RangeTable, v, where)
+        return Factor(path, low=r.low, high=r.high, integer=r.integer)
+    return _leaves(table, "factors", ("low", "high", "integer"), "values", "{low, high}", from_range)
+
+
+def _decisions(table: Mapping) -> list[Factor]:
+    """`[decisions]`: each leaf a list of choices, a table {values}, or a range {low, high, step}."""
+    def from_range(v: dict, path: str, where: str) -> Factor:
+        return Factor(path, values=build(DecisionRange, v, where).values())
+    return _leaves(table, "decisions", ("low", "high", "step"), "choices", "{low, high, step}", from_range)
+
+
+def _leaves(table: Mapping, section: str, range_keys: tuple[str, ...], items: str, range_text: str,
+            from_range, prefix: str = "") -> list[Factor]:
+    """The leaves of `[factors]` or `[decisions]` (nested tables of dotted paths), each a Factor."""
     out = []
     for key, v in table.items():
         path = f"{prefix}.{key}" if prefix else key
-        where = f"factors.{path}"
+        where = f"{section}.{path}"
         if isinstance(v, list):
             v = {"values": v}
         if not isinstance(v, Mapping):
-            raise ScenarioError(where, f"must be a list of values or a range {{low, high}}, got {v!r}")
+            raise ScenarioError(where, f"must be a list of {items} or a range {range_text}, got {v!r}")
         if not v:
-            raise ScenarioError(where, "is empty: give a list of values or a range {low, high}")
-        if not set(v) <= {"low", "high", "integer", "values"}:       # a nested table of paths
-            out += _factors(v, path)
+            raise ScenarioError(where, f"is empty: give a list of {items} or a range {range_text}")
+        if not set(v) <= {*range_keys, "values"}:       # a nested table of paths
+            out += _leaves(v, section, range_keys, items, range_text, from_range, path)
             continue
         if "values" in v:
             extra = sorted(set(v) - {"values"})
@@ -368,34 +384,7 @@ def _factors(table: Mapping, prefix: str = "") -> list[Factor]:
         for k in ("low", "high"):
             if k not in v:
                 raise ScenarioError(f"{where}.{k}", "missing (a range needs low and high)")
-        r = build(RangeTable, dict(v), where)
-        out.append(Factor(path, low=r.low, high=r.high, integer=r.integer))
-    return out
-
-
-def _decisions(table: Mapping, prefix: str = "") -> list[Factor]:
-    """`[decisions]`: each leaf a list of choices, a table {values}, or a range {low, high, step}."""
-    out = []
-    for key, v in table.items():
-        path = f"{prefix}.{key}" if prefix else key
-        where = f"decisions.{path}"
-        if isinstance(v, list):
-            v = {"values": v}
-        if not isinstance(v, Mapping) or not v:
-            raise ScenarioError(where, f"must be a list of choices or a range {{low, high, step}}, got {v!r}")
-        if not set(v) <= {"low", "high", "step", "values"}:       # a nested table of paths
-            out += _decisions(v, path)
-            continue
-        if "values" in v:
-            extra = sorted(set(v) - {"values"})
-            if extra:
-                raise ScenarioError(f"{where}.{extra[0]}", "give either values or low/high, not both")
-            out.append(Factor(path, values=build(ValuesTable, dict(v), where).values))
-            continue
-        for k in ("low", "high"):
-            if k not in v:
-                raise ScenarioError(f"{where}.{k}", "missing (a range needs low and high)")
-        out.append(Factor(path, values=build(DecisionRange, dict(v), where).values()))
+        out.append(from_range(dict(v), path, where))
     return out
 
 
