@@ -1,9 +1,12 @@
-"""Shared fixtures: the bundled scenarios, and one short Meihekou run reused by many tests."""
+"""Shared fixtures: the bundled scenarios, and one short Meihekou run reused by many tests; the
+`gridsim` command in this process, and in a process killed mid-run."""
 
 import contextlib
 import io
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,19 @@ def gridsim(*args: str, cwd=None) -> subprocess.CompletedProcess:
     finally:
         os.chdir(here)
     return subprocess.CompletedProcess(["gridsim", *args], code, out.getvalue(), err.getvalue())
+
+
+def kill_after(cmd: list[str], runs: Path, count: int, timeout: float = 120) -> None:
+    """Start `cmd` in a session of its own and kill it (SIGKILL: no chance to tidy up) as soon as
+    the folder `runs` holds `count` stored runs, or when it ends or `timeout` seconds pass first."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if runs.is_dir() and len(list(runs.glob("*.parquet"))) >= count:
+                break
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()

@@ -1,10 +1,7 @@
 """Calibration by history matching: parameter recovery, targets-file errors, resume after SIGKILL."""
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,7 +14,7 @@ from gridsim.experiments.targets import load_targets
 from gridsim.model.run import simulate
 from gridsim.scenario import load, with_overrides
 
-from ..conftest import ROOT, gridsim
+from ..conftest import ROOT, gridsim, kill_after
 
 SMALL = ROOT / "tests" / "data" / "small_city.toml"
 KNOWN = {"requests.errand.rate_per_household_year": 1.2, "residents.channels.closed_hotline": 2.5}
@@ -94,17 +91,7 @@ def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path)
     cmd = [sys.executable, "-m", "gridsim.cli", "calibrate", str(path), "--results", str(tmp_path),
            "--scenario-out", str(tmp_path / "c.toml"), "--quiet", "--workers", "1"]
     wave1 = tmp_path / "calibrate-recovery" / "wave1" / "runs"
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if wave1.is_dir() and len(list(wave1.glob("*.parquet"))) >= 3:
-                break
-            time.sleep(0.005)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_after(cmd, wave1, 3)
     partial = len(list(wave1.glob("*.parquet")))
     assert 3 <= partial < 32, "the calibration finished before it could be killed"
     done = gridsim(*cmd[3:-1], "2")               # the same command resumed (here, on 2 workers)

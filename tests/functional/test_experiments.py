@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +17,7 @@ from gridsim.cli import main
 from gridsim.experiments.spec import load_spec, run_seed
 from gridsim.experiments.sweep import Executor, run_sweep as sweep_into
 
-from ..conftest import ROOT
+from ..conftest import ROOT, kill_after
 MMC = ROOT / "scenarios" / "validation" / "mmc.toml"
 
 
@@ -138,17 +135,7 @@ def test_kill_and_resume_matches_uninterrupted(reference, tmp_path):
            "--quiet"]
     # `--results tmp_path` puts the runs in tmp_path/mmc_staff
     folder = tmp_path / "mmc_staff"
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(list((folder / "runs").glob("*.parquet"))) >= 3:
-                break
-            time.sleep(0.005)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_after(cmd, folder / "runs", 3, timeout=60)
     partial = read_runs(folder)
     assert 3 <= len(partial) < 12, "the sweep finished before it could be killed"
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)

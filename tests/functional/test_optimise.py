@@ -5,12 +5,9 @@ killed with SIGKILL resumes to the same answer."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ import pytest
 from gridsim.analysis.queueing import servers_for_wait
 from gridsim.analysis.store import Store
 
-from ..conftest import ROOT, gridsim
+from ..conftest import ROOT, gridsim, kill_after
 
 MMC = ROOT / "scenarios" / "validation" / "mmc.toml"
 
@@ -125,17 +122,7 @@ def test_sigkill_and_resume_reach_the_same_answer(tmp_path):
     assert whole.returncode == 0, whole.stderr
     cmd = [sys.executable, "-m", "gridsim.cli", "optimise", str(spec), "--workers", "1", "--json"]
     folder = tmp_path / "killed" / "mmc_opt-optimise"
-    proc = subprocess.Popen([*cmd, "--results", str(tmp_path / "killed")], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(list((folder / "runs").glob("*.parquet"))) >= 3:
-                break
-            time.sleep(0.005)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_after([*cmd, "--results", str(tmp_path / "killed")], folder / "runs", 3)
     stored = len(list((folder / "runs").glob("*.parquet")))
     assert 3 <= stored < sum(json.loads(whole.stdout)["replicates"].values()), "finished before it could be killed"
     again = subprocess.run([*cmd, "--results", str(tmp_path / "killed")], cwd=ROOT, capture_output=True, text=True,
