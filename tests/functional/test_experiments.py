@@ -130,11 +130,9 @@ def test_dask_local_cluster_gives_identical_table(reference, tmp_path):
 
 def test_kill_and_resume_matches_uninterrupted(reference, tmp_path):
     path, table = reference
-    folder = tmp_path / "res"
     cmd = [sys.executable, "-m", "gridsim.cli", "sweep", str(path), "--workers", "1", "--results", str(tmp_path),
            "--quiet"]
-    # `--results tmp_path` puts the runs in tmp_path/mmc_staff
-    folder = tmp_path / "mmc_staff"
+    folder = tmp_path / "mmc_staff"               # `--results tmp_path` puts the runs there
     kill_after(cmd, folder / "runs", 3, timeout=60)
     partial = read_runs(folder)
     assert 3 <= len(partial) < 12, "the sweep finished before it could be killed"
