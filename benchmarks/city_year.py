@@ -4,8 +4,10 @@
 
 Prints requests simulated, wall time (build, event loop, metrics) of each of
 `--repeat` runs and their median, requests per second and peak memory for the
-default scenario (this machine's speed varies by a fifth from hour to hour:
-the bare loop below is the yardstick of the moment); then runs the M/M/4
+default scenario (this machine's speed for the city's working set changes
+from one run to the next: the same loop took 5.2 to 9.0 s within minutes on
+2026-11-29, so read the range, not one run);
+then runs the M/M/4
 validation scenario through the same model code at a volume like the city's
 and times a bare heapq M/M/c loop on the same volume as the reference for
 what plain Python can do. Targets (docs/PERFORMANCE.md): city-year <= 10 s

@@ -273,14 +273,14 @@ def clocks(requests: pd.DataFrame, horizon: float, among: np.ndarray | None = No
 
 
 def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
-                  horizon: float, percentiles: list[bool] | None = None,
-                  timed: tuple[Censored, Censored] | None = None) -> dict[str, dict]:
+                  horizon: float, timed: tuple[Censored, Censored],
+                  percentiles: list[bool] | None = None) -> dict[str, dict]:
     """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
-    resolution times (censored), service level, channels and where the time went.
-    `percentiles` False for a group skips its Kaplan-Meier percentiles (None): staff's routine
-    work needs its counts, not the distribution of a million visits' times. `timed`: the
-    requests' `clocks`, if already made."""
-    resolution_clock, wait_clock = clocks(requests, horizon) if timed is None else timed
+    resolution times (censored), service level, channels and where the time went. `timed`: the
+    requests' `clocks`, whose percentiles every grouping shares. `percentiles` False for a group
+    skips its Kaplan-Meier percentiles (None): staff's routine work needs its counts, not the
+    distribution of a million visits' times."""
+    resolution_clock, wait_clock = timed
     wanted = np.ones(len(names), dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
     measured = np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1)
     resolution = resolution_clock.quantiles(measured, len(names))
@@ -573,7 +573,7 @@ QUARTER_DAYS = 91
 
 
 def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndarray, resident: np.ndarray,
-             t0: float, timed: tuple[Censored, Censored] | None = None) -> dict[str, dict]:
+             t0: float, timed: tuple[Censored, Censored]) -> dict[str, dict]:
     """Residents' KPIs for each whole quarter (91 days) after the warm-up, by when requests were
     created, with the quarter's 12345 calls a day and households' mean trust at its end: how a
     city changes over a run (a cut and its aftermath, trust's drift)."""
