@@ -355,10 +355,10 @@ class GridModel(mesa.Model):
             while heap and heap[0][0] <= limit:      # the calendar first: ties go to it
                 t, s, kind, v = pop(heap)
                 if kind != END:
+                    if s < fixed:                     # from the timetable: its next one joins the heap
+                        calendar.feed()
                     if (kind == GIVE_UP or kind == COVER) and v_start[v] == v_start[v]:
                         continue                      # started meanwhile: nobody to cover, nobody gives up
-                    if s < fixed:
-                        calendar.feed()
                     self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
                     handlers[kind](v, t)
                     resolved, abandoned = self.resolved, self.abandoned
