@@ -493,8 +493,8 @@ def resolution_cdf(res: Results, stem, dpi: int = DPI):
         ax.text(hours, 0.02 + 0.06 * (i % 4), f" target {hours:g} h: {', '.join(kinds)}",
                 transform=ax.get_xaxis_transform(), ha="left", va="bottom", fontsize=7, color="#d62728")
     ax.set_xscale("log")
-    ax.set_xlabel("resolution time (h, log scale)")
-    ax.set_ylabel("residents' requests resolved within that time (%)")
+    ax.set_xlabel("resolution time from the report (h, log scale)")
+    ax.set_ylabel("residents' reported requests resolved within that time (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3, which="both")
     ax.set_title(f"{res.manifest.get('experiment')}: distribution of resolution time by option\n"

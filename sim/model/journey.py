@@ -88,6 +88,8 @@ class Journey:
         the way planned for them), the 12345 hotline and silence; a building leader or a home visit
         brings it to the grid."""
         m = self.m
+        if channel == VISIT:
+            self.received_at_the_door(r)
         first = m.r_first[r]
         pool = self.choose(first, t)
         if channel != VISIT:                           # (one a building leader heard of has no choice to make)
@@ -103,6 +105,26 @@ class Journey:
         m.r_reported[r], m.r_channel[r] = t, channel
         m.v_deadline[first] = t + self.patience(r)
         self.arrive_at(pool, first, t)
+
+    def received_at_the_door(self, r: int) -> None:
+        """A problem a home visit finds is the grid leader's to pass on, at the door, as part of the
+        visit: the station head's reception the resident would have walked in to is skipped, or, where
+        it would have settled the problem, becomes the grid leader's own triage."""
+        m = self.m
+        v, plan = m.r_first[r], self.original(r)
+        if m.found_skip[plan]:
+            nxt = m.v_next[v]
+            m.r_first[r] = nxt if nxt >= 0 else -2 - nxt
+            m.skipped_visits.append(v)
+        elif m.found_pool[plan] >= 0:
+            m.v_pool[v], m.v_duration[v] = m.pools[m.found_pool[plan]], float(m.found_triage[plan])
+
+    def original(self, r: int) -> int:
+        """The request a repeat comes back with (itself if not a repeat): its plan is the repeat's."""
+        r_repeat_of = self.m.r_repeat_of
+        while r_repeat_of[r] >= 0:
+            r = r_repeat_of[r]
+        return r
 
     def contact(self, r: int, t: float, pool) -> int:
         """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
@@ -163,14 +185,19 @@ class Journey:
         trust[h] = remember(trust[h], felt, self.residents.learning_rate)
 
     def resolved(self, v: int, t: float) -> None:
-        """The last visit of a resident's request ended: on time or late, they remember it (a
-        repeat is timed from when the problem first arose: the resident has lived the whole wait)."""
+        """The last visit of a resident's request ended: resolved within its service-level target of
+        their report or late, they remember it (a repeat is timed from their first report: the
+        resident has lived the whole wait)."""
         m = self.m
-        r = arose = m.v_request[v]
-        while m.r_repeat_of[arose] >= 0:
-            arose = m.r_repeat_of[arose]
-        on_time = t - m.r_created[arose] <= m.r_sla[r]
+        r = m.v_request[v]
+        on_time = t - self.reported_at(self.original(r)) <= m.r_sla[r]
         self.experience(r, 1.0 if on_time else self.residents.late_experience)
+
+    def reported_at(self, r: int) -> float:
+        """When request r reached someone: the journey's record, else (work the fast loop reported
+        without a choice to make) its planned time."""
+        t = self.m.r_reported[r]
+        return self.m.r_own_report[r] if isnan(t) else t
 
     def gave_up(self, v: int, t: float) -> None:
         """Nobody started visit v (a resident's first) before their patience ran out: they remember

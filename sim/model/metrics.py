@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from operator import attrgetter, itemgetter
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash
-from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, travel_minutes
+from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, travel_minutes
 from .units import capacity_minutes
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
@@ -40,11 +41,12 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The run's records: (visits, requests).
 
     visits: one row per visit that was reached: request, stage (-1: the 12345 call), role,
-    unit, agent, queued/start/end minute, and its walking (or driving) and service minutes.
+    unit, agent, queued/start/end minute, and its walking (or driving) and service minutes; stage
+    -2 is the receiving grid leader's or station head's triage.
     requests: one row per request (repeats after the rest): type, origin, where,
     created/reported/first started/ended minute, channel, whether the resident first said
     nothing, the request it repeats (-1: none), outcome (resolved, abandoned, or open at the
-    horizon), visits, last handler, whether 110 handled it, service-level target.
+    horizon), visits, first and last handler, whether 110 handled it, service-level target.
     """
     H, city = model.horizon, model.city
     view = lambda name, kind=np.float64: np.frombuffer(getattr(model, name), dtype=kind)  # noqa: E731
@@ -59,6 +61,7 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     queued = np.r_[np.nan, end[:-1]]                       # a later stage queues when the one before ends
     queued[first] = np.where(called, end[call], reported)  # (a request's stages are numbered together)
     queued[call[called]] = reported[called]
+    queued[np.asarray(model.skipped_visits, dtype=np.int64)] = np.nan   # receptions a home visit made unnecessary
     reached = np.flatnonzero(~np.isnan(queued))
     pool = _gather(model.v_pool, reached, "index")
     role = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])[pool]
@@ -67,7 +70,7 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     household = view("r_household", np.int64)
     travel = np.zeros(len(reached))
     for r, name in enumerate(ROLES):
-        mine = role == r
+        mine = (role == r) & (stage != RECEPTION_STAGE)      # a receiver's triage is by message or at the desk
         if mine.any() and name not in ("alliance", "hotline"):
             travel[mine] = travel_minutes(model.spec, city, name, household[request[mine]])
     agent = np.full(len(reached), -1, dtype=np.int64)
@@ -92,6 +95,8 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     deadline = np.where(lapsed, lapse, deadline)
     last_role = np.full(n, -1, dtype=np.int8)
     last_role[request[grid]] = role[grid]
+    first_role = np.full(n, -1, dtype=np.int8)
+    first_role[request[grid][::-1]] = role[grid][::-1]    # the earliest visit's role is written last
     by_110 = np.zeros(n, dtype=bool)
     by_110[request[role == ROLES.index("police110")]] = True
     kind = view("r_type", np.int8)
@@ -108,6 +113,7 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
         "outcome": pd.Categorical.from_codes(np.where(resolved, 0, np.where(abandoned, 1, 2)), OUTCOMES),
         "visits": np.bincount(request[grid], minlength=n),
+        "first_handler": pd.Categorical.from_codes(first_role, ROLES),
         "handled_by": pd.Categorical.from_codes(last_role, ROLES), "police110": by_110,
         "sla_hours": view("r_sla") / 60,
         "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
@@ -201,18 +207,21 @@ def kaplan_meier(duration: np.ndarray, observed: np.ndarray,
     return Censored(duration, observed).curves(group)
 
 
-def resolution_hours(outcome: np.ndarray, created: np.ndarray, ended: np.ndarray,
+def resolution_hours(outcome: np.ndarray, since: np.ndarray, ended: np.ndarray,
                      horizon: float) -> tuple[np.ndarray, np.ndarray]:
-    """Hours from arising to resolution, and whether observed: abandoned never, open censored."""
-    hours = np.where(outcome == 0, ended - created, np.where(outcome == 1, np.inf, horizon - created)) / 60
+    """Hours from `since` (the report, or the problem arising) to resolution, and whether observed:
+    abandoned never, open censored."""
+    hours = np.where(outcome == 0, ended - since, np.where(outcome == 1, np.inf, horizon - since)) / 60
     return hours, outcome == 0
 
 
 def resolution_curve(requests: pd.DataFrame, horizon: float) -> tuple[np.ndarray, np.ndarray]:
-    """Hours to resolution and the share resolved by then, over every request (Kaplan-Meier)."""
-    hours, observed = resolution_hours(requests["outcome"].cat.codes.to_numpy(),
-                                       requests["created_minute"].to_numpy(),
-                                       requests["ended_minute"].to_numpy(), horizon)
+    """Hours from the report to resolution and the share resolved by then, over every request
+    reported (Kaplan-Meier)."""
+    told = requests["reported_minute"].notna().to_numpy()
+    hours, observed = resolution_hours(requests["outcome"].cat.codes.to_numpy()[told],
+                                       requests["reported_minute"].to_numpy()[told],
+                                       requests["ended_minute"].to_numpy()[told], horizon)
     _, t, share = kaplan_meier(hours, observed)
     return t, share
 
@@ -261,30 +270,43 @@ def _quantile_dict(row: np.ndarray) -> dict:
     return {name: None if np.isnan(v) else float(v) for name, v in zip(QUANTILES, row)}
 
 
-def clocks(requests: pd.DataFrame, horizon: float, among: np.ndarray | None = None) -> tuple[Censored, Censored]:
-    """Requests' hours to resolution, and minutes from reaching someone to a first handler (nan if
-    it never reached anyone), censored and sorted once (`among` them) for every grouping."""
+class Clocks(NamedTuple):
+    """The censored durations every grouping of requests shares. Two clocks: what a city's platform
+    records runs from the report (resolution, wait); the time before anyone knows of a problem is
+    its own (to_know: hours from arising to the report, never for a problem given up on unsaid)."""
+    resolution: Censored      # hours from the report to resolution, of those reported
+    wait: Censored            # minutes from the report to a first handler starting, of those reported
+    to_know: Censored         # hours from the problem arising to anyone knowing
+
+
+def clocks(requests: pd.DataFrame, horizon: float, among: np.ndarray | None = None) -> Clocks:
+    """The requests' `Clocks`, censored and sorted once (`among` them) for every grouping."""
     outcome = requests["outcome"].cat.codes.to_numpy()
     created, ended = requests["created_minute"].to_numpy(), requests["ended_minute"].to_numpy()
     reported, started = requests["reported_minute"].to_numpy(), requests["started_minute"].to_numpy()
-    began = ~np.isnan(started)
-    wait = np.where(began, started - reported, np.where(outcome == 1, np.inf, horizon - reported))
-    return Censored(*resolution_hours(outcome, created, ended, horizon), among), Censored(wait, began, among)
+    among = np.ones(len(requests), dtype=bool) if among is None else np.asarray(among, dtype=bool)
+    told, began = ~np.isnan(reported), ~np.isnan(started)
+    given_up = outcome == OUTCOMES.index("abandoned")
+    wait = np.where(began, started - reported, np.where(given_up, np.inf, horizon - reported))
+    to_know = np.where(told, reported - created, np.where(given_up, np.inf, horizon - created)) / 60
+    return Clocks(Censored(*resolution_hours(outcome, reported, ended, horizon), among & told),
+                  Censored(wait, began, among & told), Censored(to_know, told, among))
 
 
 def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
-                  horizon: float, timed: tuple[Censored, Censored],
-                  percentiles: list[bool] | None = None) -> dict[str, dict]:
+                  horizon: float, timed: Clocks, percentiles: list[bool] | None = None) -> dict[str, dict]:
     """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
-    resolution times (censored), service level, channels and where the time went. `timed`: the
-    requests' `clocks`, whose percentiles every grouping shares. `percentiles` False for a group
-    skips its Kaplan-Meier percentiles (None): staff's routine work needs its counts, not the
-    distribution of a million visits' times."""
-    resolution_clock, wait_clock = timed
+    resolution times (censored, from the report), service level (of the report, and of arising),
+    time to know, channels and where the time went. `timed`: the requests' `clocks`, whose
+    percentiles every grouping shares. `percentiles` False for a group skips its Kaplan-Meier
+    percentiles (None): staff's routine work needs its counts, not the distribution of a million
+    visits' times."""
     wanted = np.ones(len(names), dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
     measured = np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1)
-    resolution = resolution_clock.quantiles(measured, len(names))
-    waits = wait_clock.quantiles(np.where(np.isnan(requests["reported_minute"].to_numpy()), -1, measured), len(names))
+    known = np.where(np.isnan(requests["reported_minute"].to_numpy()), -1, measured)
+    resolution = timed.resolution.quantiles(known, len(names))
+    waits = timed.wait.quantiles(known, len(names))
+    to_know = timed.to_know.quantiles(measured, len(names))
     inside = np.flatnonzero(group >= 0)
     group, parts, G = group[inside], parts[inside], len(names)
     column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
@@ -296,8 +318,10 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     told = ~np.isnan(reported)
     began = ~np.isnan(started)
     with np.errstate(invalid="ignore"):
-        met = (outcome == 0) & (ended - created <= sla)
-    due = created + sla <= horizon
+        met = (outcome == 0) & (ended - reported <= sla)
+        due = told & (reported + sla <= horizon)
+        met_from_arising = (outcome == 0) & (ended - created <= sla)
+    due_from_arising = created + sla <= horizon
     target = column("wait_target_minutes")          # nan: the type has no waiting-time target
     with np.errstate(invalid="ignore"):
         target_due = told & (reported + target <= horizon)
@@ -313,6 +337,7 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
     wait_mean = _ratio(count(began, started - reported), began_n)     # the waits' percentiles: `clocks`
     delay_mean = _ratio(count(told, (reported - created) / 60), count(told))
     sla_share = _ratio(count(met & due), count(due))
+    sla_arising = _ratio(count(met_from_arising & due_from_arising), count(due_from_arising))
     wait_share = _ratio(count(target_met), count(target_due))
     escalated = _ratio(count(began & (visits > 1)), began_n)
     hotline = _ratio(channels[:, HOTLINE], n)
@@ -328,10 +353,11 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
             "wait_minutes": {"mean": wait_mean[k], **_quantile_dict(waits[k]), "n": int(began_n[k])},
             "resolution_hours": {**_quantile_dict(resolution[k]), "n": int(resolved[k])},
             "sla_met_share": sla_share[k],
+            "sla_met_from_arising_share": sla_arising[k],
             "wait_within_target_share": wait_share[k],
             "abandoned_share": abandoned[k],
             "escalated_share": escalated[k],
-            "report_delay_hours": delay_mean[k],
+            "time_to_know_hours": {"mean": delay_mean[k], **_quantile_dict(to_know[k])},
             "channel_share": dict(zip(CHANNELS, _ratio(channels[k], np.full(len(CHANNELS), channels[k].sum())))),
             "hotline_share": hotline[k],
             "police110_share": police110[k],
@@ -358,23 +384,41 @@ def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.
     return (ks * times - cs[ks]) - (ke * times - ce[ke])
 
 
-def unit_busy(model, visits: pd.DataFrame, role: str, t0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit of a role (grid, station, building, community...): busy minutes and capacity
-    (places x minutes on duty, less vacant places) in [t0, horizon)."""
+class Busy(NamedTuple):
+    """Per unit of a role (grid, station, building, community...) over [t0, horizon), in minutes."""
+    on_duty: np.ndarray       # busy while on shift
+    overtime: np.ndarray      # busy after the shift ended (a visit finished late, work past closing)
+    capacity: np.ndarray      # places x minutes on duty, less vacant places
+
+
+def unit_busy(model, visits: pd.DataFrame, role: str, t0: float) -> Busy:
+    """A role's `Busy` minutes by unit: work is split at the shift's end, so busy / capacity is
+    time on shift (at most 1) and the rest is overtime."""
     H = model.horizon
     mine = (visits["role"] == role).to_numpy()
     start, end = visits["start_minute"].to_numpy()[mine], visits["end_minute"].to_numpy()[mine]
     end = np.where(np.isnan(end) & ~np.isnan(start), H, end)            # still busy at the horizon
-    busy = np.nan_to_num(np.clip(end - np.maximum(start, t0), 0, None))
+    start = np.maximum(start, t0)
+    busy = np.nan_to_num(np.clip(end - start, 0, None))
+    on = busy
+    if role in model.duty and busy.any():
+        done = busy > 0
+        on = np.zeros(len(busy))
+        on[done] = model.duty[role].on_duty_before(end[done]) - model.duty[role].on_duty_before(start[done])
     capacity = capacity_minutes(model, role, t0, H)
-    return np.bincount(visits["unit"].to_numpy()[mine], weights=busy, minlength=len(capacity)), capacity
+    unit = visits["unit"].to_numpy()[mine]
+    total = np.bincount(unit, weights=busy, minlength=len(capacity))
+    on_duty = np.bincount(unit, weights=on, minlength=len(capacity))
+    return Busy(on_duty, total - on_duty, capacity)
 
 
-def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict]:
-    """By role: busy time / (places x time on duty) over [t0, horizon), and how many units
-    ran above SATURATED. Alliances: meeting slots used."""
+def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict, dict]:
+    """By role over [t0, horizon): busy time on shift / (places x time on shift), how many units
+    ran above SATURATED, and hours of overtime a year (work after the shift ended). Alliances:
+    meeting slots used."""
     H = model.horizon
-    share, saturated = {}, {}
+    per_year = 365 * 1440 / max(H - t0, 1.0) / 60
+    share, saturated, overtime = {}, {}, {}
     for role in ROLES:
         if role == "alliance":
             al = model.spec.roles.alliance
@@ -383,11 +427,12 @@ def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict]:
             used = int((start >= t0).sum())
             share[role] = used / (meetings * al.capacity_per_meeting) if meetings else None
             continue
-        busy, capacity = unit_busy(model, visits, role, t0)
-        share[role] = float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None
+        busy = unit_busy(model, visits, role, t0)
+        share[role] = float(busy.on_duty.sum() / busy.capacity.sum()) if busy.capacity.sum() > 0 else None
         with np.errstate(invalid="ignore", divide="ignore"):
-            saturated[role] = int(np.sum(busy / capacity > SATURATED))
-    return share, saturated
+            saturated[role] = int(np.sum(busy.on_duty / busy.capacity > SATURATED))
+        overtime[role] = float(busy.overtime.sum() * per_year)
+    return share, saturated, overtime
 
 
 def backlog_growth(model, visits: pd.DataFrame, requests: pd.DataFrame, t0: float) -> dict:
@@ -425,11 +470,13 @@ def staffing(model) -> dict:
     return {"posts": posts, "full_time_people": people}
 
 
-def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float) -> dict:
-    """Annual cost in yuan by item: pay (hours and premiums), subsidies, volunteers' coordination,
+def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float, overtime: dict[str, float]) -> dict:
+    """Annual cost in yuan by item: pay (hours and premiums), overtime (`overtime`: hours a year by
+    role, paid at the hourly rate plus the overtime premium), subsidies, volunteers' coordination,
     stations, property subsidies, the calls and dispatches of 12345 and 110, fixed budgets."""
     sc, lay, r = model.spec, model.layout, model.spec.roles
     per_year = 365 * 1440 / max(model.horizon - t0, 1.0)
+    hourly = 1 / (sc.costs.full_time_hours_per_week * 365 / 7)      # of a salary
     items = {}
     for role in ROLES:
         cfg = getattr(r, role)
@@ -439,6 +486,8 @@ def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float) -> dic
             vacant = sum(v.share * max(0.0, min(v.to_day * 1440, model.horizon) - max(v.from_day * 1440, t0))
                          for v in cfg.vacancies) / window
             items[f"pay_{role}"] = float(lay[role].members.sum() * paid * cfg.salary_yuan * (1 - vacant))
+            items[f"overtime_{role}"] = (overtime.get(role, 0.0) * cfg.salary_yuan * hourly
+                                         * (1 + sc.costs.overtime_premium))
     items["subsidy_building_leader"] = float(lay["building_leader"].members.sum() * r.building_leader.subsidy_yuan)
     items["volunteer_coordination"] = float(r.volunteer.count * r.volunteer.coordination_yuan_per_volunteer)
     items["stations"] = model.city.stations * sc.stations.running_cost_yuan
@@ -490,16 +539,44 @@ def per_resident_year(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: f
 
 # ---------------------------------------------------------------- the summary
 def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
-    """Routine home visits made / visits falling due, both counted in [t0, horizon): the share of
-    the visits owed that grid leaders manage (1 when they keep up; a visit not made within its
-    quarter is dropped). Needs no look-ahead, so it means the same for any run length."""
+    """Of the routine home visits falling due in [t0, horizon) whose fate is known by the end, the
+    share made (a visit not made before the next one falls due is dropped): a cohort, so at most 1
+    whatever was owed before t0. One still pending at the end is left out (censored), so the share
+    means the same for any run length."""
     home = [name for name, t in model.spec.requests.items() if t.home_visit]
     if not home:
         return None
-    mine = requests[requests["type"] == home[0]]
-    due = int((mine["created_minute"] >= t0).sum())
-    made = int((mine["started_minute"] >= t0).sum())
-    return made / due if due else None
+    mine = (requests["type"] == home[0]).to_numpy() & (requests["created_minute"].to_numpy() >= t0)
+    made = mine & requests["started_minute"].notna().to_numpy()
+    dropped = mine & (requests["outcome"].cat.codes.to_numpy() == OUTCOMES.index("abandoned"))
+    decided = int(made.sum() + dropped.sum())
+    return int(made.sum()) / decided if decided else None
+
+
+FIRST_CHANNELS = ("walk_in", "message", "building_leader", "visit", "hotline")
+
+
+def first_handlers(requests: pd.DataFrame, among: np.ndarray) -> dict[str, dict]:
+    """Of the requests (`among`) that came by each channel and were started, the share whose first
+    handler had each role: who a resident who messages, walks in or calls actually reaches."""
+    channel = requests["channel"].cat.codes.to_numpy()
+    role = requests["first_handler"].cat.codes.to_numpy()
+    began = among & requests["started_minute"].notna().to_numpy() & (role >= 0)
+    out = {}
+    for name in FIRST_CHANNELS:
+        counts = np.bincount(role[began & (channel == CHANNELS.index(name))], minlength=len(ROLES))
+        out[name] = dict(zip(ROLES, _ratio(counts, np.full(len(ROLES), counts.sum()))))
+    return out
+
+
+def time_to_know_by_channel(requests: pd.DataFrame, among: np.ndarray) -> dict[str, float | None]:
+    """Mean hours from a problem arising to its report, by the channel that brought it (the
+    platform's "event source": a resident, their building leader, a grid leader's visit, 12345)."""
+    channel = requests["channel"].cat.codes.to_numpy()
+    told = among & requests["reported_minute"].notna().to_numpy()
+    hours = (requests["reported_minute"].to_numpy() - requests["created_minute"].to_numpy()) / 60
+    total = np.bincount(channel[told], weights=hours[told], minlength=len(CHANNELS))
+    return dict(zip(CHANNELS, _ratio(total, np.bincount(channel[told], minlength=len(CHANNELS)))))
 
 
 def residents_measured(model, requests: pd.DataFrame) -> np.ndarray:
@@ -508,14 +585,14 @@ def residents_measured(model, requests: pd.DataFrame) -> np.ndarray:
             & (requests["origin"].cat.codes.to_numpy() == ORIGINS.index("resident")))
 
 
-def measured_clocks(model, requests: pd.DataFrame) -> tuple[Censored, Censored]:
+def measured_clocks(model, requests: pd.DataFrame) -> Clocks:
     """`clocks` of the residents' requests measured: what the summary's and the grid table's
     percentiles share (`run.simulate` makes them once for both)."""
     return clocks(requests, model.horizon, residents_measured(model, requests))
 
 
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
-            timed: tuple[Censored, Censored] | None = None) -> dict:
+            timed: Clocks | None = None) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests. `timed`: the
     `measured_clocks`, if already made."""
     sc, H = model.spec, model.horizon
@@ -536,8 +613,8 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
     by_quarter = quarters(model, requests, visits, parts, resident, t0, timed)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
-    cost = costs(model, requests, visits, t0)
-    share, saturated = utilisation(model, visits, t0)
+    share, saturated, overtime = utilisation(model, visits, t0)
+    cost = costs(model, requests, visits, t0, overtime)
     resolved_by, resolved_by_type = resolved_per_year(requests, t0, H)
     for name in types:
         by_type[name]["resolved_per_year"] = resolved_by_type[name]
@@ -546,10 +623,13 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
         "warmup_days": sc.run.warmup_days,
         **headline,
         "visit_completion_share": visit_completion(requests, model, t0),
+        "first_handler_share": first_handlers(requests, resident),
+        "time_to_know_by_channel": time_to_know_by_channel(requests, resident),
         "all_requests": {"created": int(len(outcome)), "resolved": int((outcome == 0).sum()),
                          "open": int((outcome == 2).sum()), "abandoned": int((outcome == 1).sum()),
                          "unreported": int((~reported).sum())},
         "utilisation": share,
+        "overtime_hours_per_year": overtime,
         "saturated_units": saturated,
         "overloaded_units": {role: len(units) for role, units in model.overloaded.items()},
         "backlog_growth_per_week": backlog_growth(model, visits, requests, t0),
@@ -573,7 +653,7 @@ QUARTER_DAYS = 91
 
 
 def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndarray, resident: np.ndarray,
-             t0: float, timed: tuple[Censored, Censored]) -> dict[str, dict]:
+             t0: float, timed: Clocks) -> dict[str, dict]:
     """Residents' KPIs for each whole quarter (91 days) after the warm-up, by when requests were
     created, with the quarter's 12345 calls a day and households' mean trust at its end: how a
     city changes over a run (a cut and its aftermath, trust's drift)."""
@@ -625,7 +705,7 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
 
 
 def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
-               timed: tuple[Censored, Censored] | None = None) -> pd.DataFrame:
+               timed: Clocks | None = None) -> pd.DataFrame:
     """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load.
     `timed`: the `measured_clocks`, if already made."""
     city = model.city
@@ -647,16 +727,17 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
     served = np.bincount(grid[began], minlength=city.grids)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["wait_mean_minutes"] = np.bincount(grid[began], weights=wait[began], minlength=city.grids) / served
-    resolution_clock, wait_clock = measured_clocks(model, requests) if timed is None else timed
+    timed = measured_clocks(model, requests) if timed is None else timed
     p90 = list(QUANTILES).index("p90")
-    out["wait_p90_minutes"] = wait_clock.quantiles(np.where(np.isnan(reported), -1, grid), city.grids)[:, p90]
-    out["resolution_p90_hours"] = resolution_clock.quantiles(grid, city.grids)[:, p90]
+    known = np.where(np.isnan(reported), -1, grid)
+    out["wait_p90_minutes"] = timed.wait.quantiles(known, city.grids)[:, p90]
+    out["resolution_p90_hours"] = timed.resolution.quantiles(known, city.grids)[:, p90]
     trust = np.frombuffer(model.trust, dtype=np.float64)
     out["trust_mean"] = (np.bincount(city.hh_grid, weights=trust, minlength=city.grids)
                          / np.maximum(out["households"], 1))
-    busy, capacity = unit_busy(model, visits, "grid_leader", t0)
+    busy = unit_busy(model, visits, "grid_leader", t0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit_util = np.r_[np.where(capacity > 0, busy / capacity, np.nan), np.nan]   # [-1]: no grid leader
+        unit_util = np.r_[np.where(busy.capacity > 0, busy.on_duty / busy.capacity, np.nan), np.nan]   # [-1]: none
     grid_unit = np.full(city.grids, -1)
     grid_unit[city.hh_grid] = model.layout["grid_leader"].hh_unit
     out["grid_leader_utilisation"] = unit_util[grid_unit]

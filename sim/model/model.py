@@ -188,6 +188,8 @@ class GridModel(mesa.Model):
         self.r_u_contact, self.r_u_repeat = _array("f", req.u_contact), _array("f", req.u_repeat)
         self.r_e_repeat = _array("f", req.e_repeat)
         self.r_type = _array("b", req.type)
+        self.found_skip, self.found_pool, self.found_triage = p.found_skip, p.found_pool, p.found_triage
+        self.skipped_visits: list[int] = []               # receptions a home visit made unnecessary
         self._created_sorted = _array("d", np.sort(req.created))
         # requests come forward in this order; what the loop needs of each is laid out in that order too
         order = np.argsort(p.report, kind="stable")
@@ -339,8 +341,8 @@ class GridModel(mesa.Model):
         on_duty, cover_time, next_on, handlers, horizon = (
             self.on_duty, self.cover_time, self.next_on, J.handlers, self.horizon)
         i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
-        v_request, r_repeat_of, r_household, r_created, r_sla = (
-            self.v_request, self.r_repeat_of, self.r_household, self.r_created, self.r_sla)
+        v_request, r_repeat_of, r_household, r_own_report, r_sla = (
+            self.v_request, self.r_repeat_of, self.r_household, self.r_own_report, self.r_sla)
         trust, learning_rate = self.trust, self.spec.residents.learning_rate
         v_options, arrival_channel, r_channel = self.v_options, self.arrival_channel, self.r_channel
         r_a_hotline, r_a_silent, r_u_contact, r_first_wait = (
@@ -379,8 +381,10 @@ class GridModel(mesa.Model):
                     if v_resident[v]:
                         r = v_request[v]
                         if r_repeat_of[r] < 0:        # `resolved` and `remember`, inlined (not a repeat)
-                            h = r_household[r]
-                            felt = 1.0 if t - r_created[r] <= r_sla[r] else late_experience
+                            h, told = r_household[r], r_reported[r]
+                            if told != told:          # (reported by the loop without a choice: as planned)
+                                told = r_own_report[r]
+                            felt = 1.0 if t - told <= r_sla[r] else late_experience
                             trust[h] = trust[h] + learning_rate * (felt - trust[h])
                         else:
                             J.resolved(v, t)

@@ -61,6 +61,8 @@ class Requests:
     u_way: np.ndarray         # the resident's way into the grid (the lower level of the channel choice)
     u_contact: np.ndarray     # the grid, 12345 or silence (the upper level, made when they come forward)
     u_call: np.ndarray        # the hotline call's duration
+    u_triage: np.ndarray      # the receiving grid leader's or station head's triage time
+    u_settle: np.ndarray      # is it settled at triage (below the type's reception_settles)?
     e_patience: np.ndarray    # standard exponential: patience
     u_repeat: np.ndarray      # does a resident who gave up come back?
     e_repeat: np.ndarray      # standard exponential: after how long
@@ -139,8 +141,9 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
         created = contact - behaviour.standard_exponential(n) * rt.report_delay_hours * 60
         parts.append(dict(
             type=np.full(n, t, dtype=np.int64), household=household, created=created, contact=contact,
-            u_service=service.random((n, stages)), u_call=service.random(n),
+            u_service=service.random((n, stages)), u_call=service.random(n), u_triage=service.random(n),
             u_pass=routing.random((n, stages)), u_building_leader=routing.random(n), u_neighbours=routing.random(n),
+            u_settle=routing.random(n),
             e_patience=behaviour.standard_exponential(n), u_way=behaviour.random(n), u_contact=behaviour.random(n),
             u_repeat=behaviour.random(n), e_repeat=behaviour.standard_exponential(n),
         ))

@@ -34,7 +34,8 @@ WALK_IN, MESSAGE, BUILDING_LEADER, DIRECT, VISIT, HOTLINE, SILENT, ROUTINE = ran
 CHANNELS = ("walk_in", "message", "building_leader", "direct", "visit", "hotline", "silent", "routine")
 WAYS = ("walk_in", "message", "building_leader")     # the lower level: ways into the grid
 WAY_ROLE = {"walk_in": "station_head", "message": "grid_leader", "building_leader": "building_leader"}
-HOTLINE_STAGE = -1
+HOTLINE_STAGE = -1        # the visit of a call to 12345
+RECEPTION_STAGE = -2      # the receiving grid leader's or station head's triage, before the type's stages
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ class Plan:
     first_wait: np.ndarray     # minutes the first stage expects a resident to wait for its handler to come on
     findable: np.ndarray       # a home visit to its household finds it while unreported
     neighbours_know: np.ndarray   # a home visit anywhere in its building finds it while unreported
+    # found on a home visit, the grid leader at the door passes it on as part of the visit: the station
+    # head's reception the resident would have walked in to is skipped (found_skip), or, where that
+    # reception would have settled it, the grid leader settles it with a triage of their own (found_pool,
+    # found_triage minutes; -1 and nan elsewhere)
+    found_skip: np.ndarray
+    found_pool: np.ndarray
+    found_triage: np.ndarray
     # the likely unit and duration of each visit, had every stage been reached when the resident
     # came forward and nobody given up: for the stability check before the run
     likely_pool: np.ndarray
@@ -117,6 +125,34 @@ def entry_stage(rt, way: str | None) -> int:
     return next((k for k, stage in enumerate(rt.stages) if "building_leader" not in stage.roles), 0)
 
 
+def _receivers(sc: Scenario, rt, way: np.ndarray | None, engaged: np.ndarray,
+               entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who receives each request first (index into ROLES, -1: nobody): the grid leader of a resident
+    who messages, the station head of one who walks in, where the scenario gives that role a triage
+    time; never an emergency's, nor one a building leader took up. `pinned`: the receiver where they
+    are also a handler of the entry stage, which they then take themselves (-1 elsewhere)."""
+    n = len(entry)
+    receiver, pinned = np.full(n, -1), np.full(n, -1)
+    if way is None or rt.emergency:
+        return receiver, pinned
+    for w, name in enumerate(WAYS):
+        role = WAY_ROLE[name]
+        if sc.residents.reception.triage(role) is None:
+            continue
+        mine = (way == w) & ~engaged
+        receiver[mine] = ROLES.index(role)
+        handles = np.array([role in stage.roles for stage in rt.stages])[entry]
+        pinned[mine & handles] = ROLES.index(role)
+    return receiver, pinned
+
+
+def _pin(unit: np.ndarray, pinned: np.ndarray, here: np.ndarray, role: str) -> np.ndarray:
+    """A role's units at a stage, with the rows whose receiver takes this stage themselves (`pinned`
+    here) left to that receiver alone."""
+    other = here & (pinned >= 0) & (pinned != ROLES.index(role))
+    return np.where(other, -1, unit) if other.any() else unit
+
+
 def _ways(scenario: Scenario, city: City, layout: dict[str, Layout], duties: dict[str, Duty], hh: np.ndarray,
           at: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The lower level of the channel choice for residents of households `hh` coming forward at `at`:
@@ -162,6 +198,10 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     first_wait = np.zeros(n)
     findable = np.zeros(n, dtype=bool)
     neighbours = np.zeros(n, dtype=bool)
+    found_skip = np.zeros(n, dtype=bool)
+    found_pool = np.full(n, -1, dtype=np.int32)
+    found_triage = np.full(n, np.nan, dtype=np.float32)
+    reception = sc.residents.reception
     pieces = []      # (request, stage, pool, duration) per visit; options separately
     options: list[tuple[np.ndarray, np.ndarray, tuple]] = []   # (request, stage, alternatives) per row group
 
@@ -172,6 +212,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         hh = requests.household[rows]
         entry = np.zeros(len(rows), dtype=np.int64)
         engaged = np.zeros(len(rows), dtype=bool)
+        way = None                           # staff work: nobody chooses a way
         if rt.schedule == "regular":        # due within its interval, dropped when the next falls due
             patience[rows] = sla[rows] = regular_interval(sc, city, name)[hh]
         else:
@@ -199,11 +240,26 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             if c.silent is not None:
                 a_silent[rows] = c.silent + rt.silent_bias - grid
             a_hotline[rows[engaged]] = a_silent[rows[engaged]] = -np.inf
-        reached = np.ones(len(rows), dtype=bool)
+        receiver, pinned = _receivers(sc, rt, way, engaged, entry)
+        triaged = (receiver >= 0) & (pinned < 0)
+        settled = triaged & (requests.u_settle[rows] < rt.reception_settles)
+        for role in {ROLES[i] for i in receiver[triaged]}:
+            mine = triaged & (receiver == ROLES.index(role))
+            pieces.append((rows[mine], np.full(mine.sum(), RECEPTION_STAGE),
+                           pool_offset[role] + layout[role].hh_unit[hh[mine]],
+                           service_minutes(reception.triage(role), requests.u_triage[rows[mine]])))
+        walked_in = triaged & (receiver == ROLES.index("station_head"))
+        found_skip[rows[walked_in & ~settled]] = True
+        point = walked_in & settled & (layout["grid_leader"].hh_unit[hh] >= 0)
+        if reception.grid_leader is not None and point.any():
+            found_pool[rows[point]] = pool_offset["grid_leader"] + layout["grid_leader"].hh_unit[hh[point]]
+            found_triage[rows[point]] = service_minutes(reception.grid_leader, requests.u_triage[rows[point]])
+        reached = ~settled
         visited_any = np.zeros(len(rows), dtype=bool)
         waits = np.zeros(len(rows))
         for k, stage in enumerate(rt.stages):
-            staffed = [(role, layout[role].hh_unit[hh]) for role in stage.roles]
+            staffed = [(role, _pin(layout[role].hh_unit[hh], pinned, entry == k, role))
+                       for role in stage.roles]
             staffed = [(role, unit) for role, unit in staffed if (unit >= 0).any()]
             has = np.zeros(len(rows), dtype=int)
             for _, unit in staffed:
@@ -226,12 +282,13 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             waits[visit & ~visited_any] = stage.wait_hours * 60
             visited_any |= visit
             reached &= (entry > k) | ~visit | (requests.u_pass[rows, k] < stage.pass_on)
-        if not visited_any.all():
-            lost = int((~visited_any).sum())
+        if not (visited_any | settled).all():
+            lost = int((~(visited_any | settled)).sum())
             raise ScenarioError(f"requests.{name}.stages",
                                 f"{lost} of {len(rows)} requests found no staffed handler "
                                 f"(end the journey with a role every household has)")
-        first_wait[rows] = waits
+        # a receiver's resident expects the wait of the stage the receiver passes it to
+        first_wait[rows] = np.where(triaged, np.array([st.wait_hours * 60 for st in rt.stages])[entry], waits)
         if engaged.any():   # the building leader hears of it sooner, in their hours
             r = rows[engaged]
             heard = bl_duty.next_on(requests.created[r] + bl.report_delay_factor * (requests.contact[r]
@@ -250,8 +307,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0),) + (np.zeros(0, dtype=np.int64), np.zeros(0))
     request, stage, pool, duration, likely_pool, likely_duration = (
         np.concatenate([*column, none]) for column, none in zip(zip(*pieces) if pieces else [()] * 6, empty))
-    stride = len(ROLES) + 1          # more than any type's stages: a role is in one stage at most
-    key = request * stride + stage          # requests in order, each request's stages in order
+    stride = len(ROLES) + 3          # more than any type's stages and the codes below 0: a role is in one
+    key = request * stride + stage + 2      # stage at most; requests in order, each one's stages in order
     order = np.argsort(key, kind="stable")
     key, request, stage, pool, duration = key[order], request[order], stage[order], pool[order], duration[order]
     likely_pool, likely_duration = likely_pool[order], likely_duration[order]
@@ -262,7 +319,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
 
     slot_options, groups = {}, []
     for g, (r, k, wait, alts) in enumerate(options):
-        slots = np.searchsorted(key, r * stride + k).tolist()
+        slots = np.searchsorted(key, r * stride + k + 2).tolist()
         slot_options.update(zip(slots, zip([g] * len(slots), range(len(slots)))))
         groups.append((wait, [(role, p.tolist(), d.tolist()) for role, p, d in alts]))
     return Plan(request=request, stage=stage, pool=pool, duration=duration, next=nxt, options=slot_options,
@@ -271,5 +328,5 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                 call_minutes=service_minutes(sc.roles.hotline.call, requests.u_call),
                 report=report, channel=channel, a_hotline=a_hotline,
                 a_silent=a_silent, patience=patience, first_wait=first_wait, sla=sla,
-                findable=findable, neighbours_know=neighbours, likely_pool=likely_pool,
-                likely_duration=likely_duration)
+                findable=findable, neighbours_know=neighbours, found_skip=found_skip, found_pool=found_pool,
+                found_triage=found_triage, likely_pool=likely_pool, likely_duration=likely_duration)

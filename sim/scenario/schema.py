@@ -117,7 +117,8 @@ class Costs:
 
     A post's pay is `salary_yuan x paid hours / full_time_hours_per_week`,
     where each hour on duty counts 1 plus the premiums that apply to it
-    (they add: a Sunday night hour counts 1 + night + weekend).
+    (they add: a Sunday night hour counts 1 + night + weekend). Work after a
+    shift has ended is overtime, each hour paid 1 + `overtime_premium` hours.
     """
     per_sub_district_yuan: float = spec(0.0, ge=0, le=BIG)
     per_community_yuan: float = spec(0.0, ge=0, le=BIG)
@@ -125,6 +126,7 @@ class Costs:
     evening_premium: float = spec(0.0, ge=0, le=10)      # hours 18:00-22:00
     night_premium: float = spec(0.0, ge=0, le=10)        # hours 22:00-06:00
     weekend_premium: float = spec(0.0, ge=0, le=10)      # Saturday and Sunday
+    overtime_premium: float = spec(0.5, ge=0, le=10)     # on an hour worked after the shift ended
 
     def paid_hours_per_week(self, shifts: tuple[Shift, ...]) -> float:
         """Hours on duty per week, each weighted by 1 + the premiums for its time."""
@@ -367,9 +369,24 @@ class Channels:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Reception:
+    """Who a resident reaches first, by the way they come, and how long that person takes to read the
+    problem and settle it or pass it on (triage: asking back, a call, a form handed on): a message
+    reaches the household's grid leader, a walk-in the station head. Where that person is also the
+    type's first handler, the triage is part of their service. A role left out receives nothing: its
+    way leads straight to the type's first handler, the hand-over costing nobody any time."""
+    grid_leader: Service | None = None
+    station_head: Service | None = None
+
+    def triage(self, role: str) -> Service | None:
+        return getattr(self, role, None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Residents:
     """How residents report, what they remember, and whether they come back."""
     channels: Channels = Channels()
+    reception: Reception = Reception()
     initial_trust: float = spec(1.0, ge=0, le=1)
     learning_rate: float = spec(0.0, ge=0, le=1)         # weight of each new experience in trust
     late_experience: float = spec(0.5, ge=0, le=1)       # a late resolution, between abandoned (0) and on time (1)
@@ -441,6 +458,10 @@ class RequestType:
     size_elasticity: float = spec(0.0, ge=0, le=10)
     property_sensitive: bool = False
     hotline_bias: float = spec(0.0, ge=-50, le=50)       # added to the 12345 utility for this type
+    emergency: bool = False                              # residents go straight to the first handler (the
+                                                         # police): nobody receives it first
+    reception_settles: float = spec(0.0, ge=0, le=1)     # share the receiving grid leader or station head
+                                                         # settles at triage instead of passing it on
     silent_bias: float = spec(0.0, ge=-50, le=50)        # added to the silence utility for this type
 
     @property
@@ -480,6 +501,12 @@ class RequestType:
                                 "must be a staff type (origin = \"staff\") handled by grid_leader alone")
         if self.visit_finds != "nothing" and self.origin != "resident":
             raise ScenarioError(join(path, "visit_finds"), "only residents' problems can be found on a visit")
+        for name in ("emergency", "reception_settles"):
+            if getattr(self, name) and self.origin != "resident":
+                raise ScenarioError(join(path, name), "only residents' requests are received by anyone")
+        if self.emergency and self.reception_settles:
+            raise ScenarioError(join(path, "reception_settles"),
+                                "must be 0 for an emergency: nobody receives it before its first handler")
 
     def reach(self) -> list[float]:
         """Probability that each stage is reached when every handler is staffed."""

@@ -200,7 +200,7 @@ def test_behaviour_diverges_only_after_households_live_through_different_things(
     (12345, silence). Every resident who comes forward before their household has had any
     experience in either run makes the same choice in both; later ones may not."""
     doubtful = with_overrides(meihekou, ["residents.initial_trust=0.6"])     # choices more sensitive to trust
-    cut = with_overrides(doubtful, ["roles.grid_leader.per_grid=0.5"])
+    cut = with_overrides(doubtful, ["roles.grid_leader.per_grid=0.3"])
     runs = [records(s, seed=6, days=21) for s in (doubtful, cut)]
     reqs = [req for _, _, req in runs]
     res = [r[r["origin"] == "resident"] for r in reqs]

@@ -93,9 +93,9 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
         assert png.startswith(b"\x89PNG") and len(png) > 5000
         assert (tmp_path / f"{name}.svg").stat().st_size > 5000
     kpi = labels(figs["kpi"])
-    assert kpi[0] == ("p90 resolution time (h)", "option")
-    assert [x for x, _ in kpi[:5]] == ["p90 resolution time (h)",
-                                       "requests resolved within their service-level target (%)",
+    assert kpi[0] == ("p90 resolution time from the report (h)", "option")
+    assert [x for x, _ in kpi[:5]] == ["p90 resolution time from the report (h)",
+                                       "requests resolved within their service-level target of the report (%)",
                                        "requests abandoned (the resident gave up waiting) (%)",
                                        "routine home visits made of those falling due (%)",
                                        "annual cost (M yuan per year)"]
@@ -103,14 +103,14 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
     assert [t.get_text() for t in figs["time"].axes[0].get_legend().get_texts()] == [
         "reporting", "hotline", "waiting on duty", "waiting off duty", "travel", "service"]
     assert "abandoned" in " ".join(t.get_text() for t in figs["frontier"].axes[0].get_legend().get_texts())
-    assert labels(figs["frontier"])[0] == ("p90 resolution time (h), mean and 95% CI",
+    assert labels(figs["frontier"])[0] == ("p90 resolution time from the report (h), mean and 95% CI",
                                            "annual cost (M yuan per year)")
     backlog = labels(figs["backlog"])
     assert backlog[0] == ("day of the simulation", "open requests (daily mean, mean over replicates)")
     assert len(backlog) == (1 if res.best_point() == res.baseline_point else 2)   # baseline and best, side by side
     assert all(x == "day of the simulation" for x, _ in backlog)
-    assert labels(figs["cdf"])[0] == ("resolution time (h, log scale)",
-                                      "residents' requests resolved within that time (%)")
+    assert labels(figs["cdf"])[0] == ("resolution time from the report (h, log scale)",
+                                      "residents' reported requests resolved within that time (%)")
     assert labels(figs["map"])[0] == ("east-west (km)", "north-south (km)")
     assert "p90 wait" in figs["map"].axes[1].get_ylabel()                          # the colour bar
     # one colour per option, the same in every figure
@@ -217,7 +217,7 @@ def test_forest_plot_of_paired_differences(results, tmp_path):
     assert [ax.get_xlabel() for ax in axes] == [f"difference from baseline ({F.kpi_info(k).display_unit})"
                                                for k in shown]
     assert axes[-1].get_xlabel() == "difference from baseline (M yuan per year)"
-    assert axes[0].get_title() == "P90 resolution time\n(better: left of 0)"
+    assert axes[0].get_title() == "P90 resolution time from the\nreport\n(better: left of 0)"
     assert [t.get_text() for t in axes[0].get_yticklabels()] == ["No building leaders"]   # the baseline is 0
     row = res.table[(res.table["point"] == 0) & (res.table["kpi"] == "cost_yuan_per_year")].iloc[0]
     marker = axes[-1].lines[0]
@@ -237,7 +237,7 @@ def test_service_level_targets_are_drawn(results, tmp_path):
     fig = F.kpi_by_option(res, tmp_path / "kpi", kpis=(f"by_type.{kind}.resolution_hours.p90",))
     assert {float(line.get_xdata()[0]) for line in fig.axes[0].lines if line.get_color() == "#d62728"} \
         == {targets[kind]}
-    assert fig.axes[0].get_xlabel() == f"{kind}: p90 resolution time (h)"
+    assert fig.axes[0].get_xlabel() == f"{kind}: p90 resolution time from the report (h)"
 
 
 def test_dpi_sets_the_png_resolution(results, tmp_path):

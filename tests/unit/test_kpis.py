@@ -18,7 +18,8 @@ def test_families_and_non_kpis():
     u = lookup("utilisation.grid_leader")
     assert u.label == "grid leader utilisation" and u.axis_label == "grid leader utilisation (%)" and u.scale == 100
     t = lookup("by_type.safety.sla_met_share")
-    assert t.label == "safety: requests resolved within their service-level target" and t.better == "higher"
+    assert t.label == "safety: requests resolved within their service-level target of the report"
+    assert t.better == "higher"
     for name in ("point", "replicate", "seed", "scenario", "by_type.safety", "utilisation", "staff.police",
                  "roles.police.per_station"):
         assert not is_kpi(name), name
