@@ -37,6 +37,7 @@ volunteers = solara.reactive(_first.volunteers)
 volunteer_hours = solara.reactive(float(_first.volunteer_hours))
 subsidy = solara.reactive(int(_first.subsidy_yuan))
 stations = solara.reactive(_first.stations)
+duty = solara.reactive(_first.duty)
 days = solara.reactive(START_DAYS)
 replicates = solara.reactive(START_REPLICATES)
 options = solara.reactive([])              # L.Outcome, the baseline first
@@ -53,11 +54,12 @@ def set_scenario(name: str) -> None:
     households_per_grid.value, grid_leaders.value, cover.value = lv.households_per_grid, lv.grid_leaders, lv.cover
     police_rota.value, volunteers.value = lv.police_rota, lv.volunteers
     volunteer_hours.value, subsidy.value, stations.value = float(lv.volunteer_hours), int(lv.subsidy_yuan), lv.stations
+    duty.value = lv.duty
 
 
 def current() -> L.Levers:
     return L.Levers(households_per_grid.value, grid_leaders.value, cover.value, police_rota.value, volunteers.value,
-                    volunteer_hours.value, float(subsidy.value), stations.value)
+                    volunteer_hours.value, float(subsidy.value), stations.value, duty.value)
 
 
 @solara.lab.task
@@ -115,6 +117,7 @@ def Levers():
     solara.Text("Cover rule: who steps in for a busy grid leader")
     solara.ToggleButtonsSingle(value=cover, values=["own", "after", "station"], classes=["lever-cover"])
     solara.Select("Police rota", values=list(L.POLICE_ROTAS), value=police_rota)
+    solara.Select("Out-of-hours duty at each station", values=list(L.DUTY), value=duty)
     solara.SliderInt(f"Volunteers: {volunteers.value:g}", value=volunteers, min=0, max=8000, step=250)
     solara.SliderFloat(f"Volunteer hours/week: {volunteer_hours.value:g}", value=volunteer_hours, min=0.5, max=8.0, step=0.5)
     solara.SliderInt(f"Building-leader subsidy: {subsidy.value:g} yuan", value=subsidy, min=0, max=20000, step=1000)

@@ -39,6 +39,12 @@ POLICE_ROTAS = {
     "round the clock": [{"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 0.0, "end_hour": 24.0}],
 }
 GRID_LEADER_CHOICES = [PER_GRID, "3", "4", "5", "6"]
+DUTY = {   # out-of-hours duty at each station: where, and who pays the hours
+    "none": {"per_station": 0},
+    "desk, grid leaders' overtime": {"per_station": 1, "where": "desk", "paid_as": "overtime"},
+    "desk, hired rota": {"per_station": 1, "where": "desk", "paid_as": "hire"},
+    "on call by phone": {"per_station": 1, "where": "phone", "paid_as": "overtime"},
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class Levers:
     volunteer_hours: float
     subsidy_yuan: float
     stations: int
+    duty: str = "none"                 # a key of DUTY
 
     @classmethod
     def of(cls, s: Scenario) -> "Levers":
@@ -59,8 +66,12 @@ class Levers:
         gl = s.roles.grid_leader
         leaders = str(gl.min_per_station) if gl.per_grid == 0 and str(gl.min_per_station) in GRID_LEADER_CHOICES \
             else PER_GRID
+        d = s.roles.duty_leader
+        duty = next((k for k, v in DUTY.items() if v == {"per_station": d.per_station, "where": d.where,
+                                                          "paid_as": d.paid_as} or v == {"per_station": d.per_station}),
+                    "none")
         return cls(s.grids.households_per_grid, leaders, gl.cover, "as in the scenario", s.roles.volunteer.count,
-                   s.roles.volunteer.hours_per_week, s.roles.building_leader.subsidy_yuan, s.stations.count)
+                   s.roles.volunteer.hours_per_week, s.roles.building_leader.subsidy_yuan, s.stations.count, duty)
 
     def overrides(self, base: Scenario) -> dict[str, Any]:
         """Dotted scenario paths -> values, only where the levers differ from `base`."""
@@ -86,6 +97,8 @@ class Levers:
             out["roles.building_leader.subsidy_yuan"] = float(self.subsidy_yuan)
         if self.stations != was.stations:
             out["stations.count"] = int(self.stations)
+        if self.duty != was.duty:
+            out.update({f"roles.duty_leader.{k}": v for k, v in DUTY[self.duty].items()})
         return out
 
 
@@ -102,6 +115,9 @@ def describe(overrides: dict[str, Any]) -> str:
             parts.append(f"{value} grid leaders per station" if value else "one grid leader per grid")
         elif key == "roles.police.shifts":
             parts.append("police " + next((k for k, v in POLICE_ROTAS.items() if v == value), "rota"))
+        elif key == "roles.duty_leader.per_station":
+            duty = {k.rpartition(".")[2]: v for k, v in overrides.items() if k.startswith("roles.duty_leader.")}
+            parts.append("duty: " + next((k for k, v in DUTY.items() if v == duty), f"{value} per station"))
         elif key in names:
             parts.append(names[key].format(value))
     return ", ".join(parts) or "baseline"

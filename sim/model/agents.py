@@ -138,6 +138,11 @@ class TwoNewOrg(Staff):
     role = "two_new_org"
 
 
+class DutyLeader(Staff):
+    """值班网格长: a station's grid leader on duty for all its grids out of hours, in turn."""
+    role = "duty_leader"
+
+
 ROLE_AGENTS = {cls.role: cls for cls in (BuildingLeader, GridLeader, StationHead, PoliceOfficer,
                                          CommunityWorker, Volunteer, PropertyManager, Alliance,
-                                         HotlineOperator, Police110, TwoNewOrg)}
+                                         HotlineOperator, Police110, TwoNewOrg, DutyLeader)}

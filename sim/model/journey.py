@@ -117,6 +117,7 @@ class Journey:
             m.r_first[r] = nxt if nxt >= 0 else -2 - nxt
             m.skipped_visits.append(v)
         elif m.found_pool[plan] >= 0:
+            m.v_options.pop(v, None)                  # (the duty leader was an alternative: not at the door)
             m.v_pool[v], m.v_duration[v] = m.pools[m.found_pool[plan]], float(m.found_triage[plan])
 
     def original(self, r: int) -> int:
@@ -481,6 +482,27 @@ class Journey:
             for pool in m.pools_by_role[change.role]:
                 if pool.queue or pool.routine or pool.overdue:
                     self.fill(pool, t, self.next_for)
+        elif change.role == m.duty_leader_role:
+            for pool in m.pools_by_role[change.role]:
+                if pool.queue:
+                    self.hand_over(pool, t)
+
+    def hand_over(self, pool, t: float) -> None:
+        """The duty leader's shift ends: what they have not started is left for whoever takes its
+        stage next (the household's grid leader, or the station head, in the morning)."""
+        m = self.m
+        waiting = sorted(pool.queue)                   # by priority, then first come
+        pool.queue.clear()
+        pool.stale = 0
+        for _, _, v in waiting:
+            if m.v_deadline[v] <= t:                    # void: the resident gave up, or a colleague took it
+                continue
+            there = self.choose(v, t)
+            heappush(there.queue, (m.v_priority[v], next(m.calendar.seq), v))
+            if there.colleagues and m.v_resident[v]:
+                m.calendar.schedule(m.cover_time(there.role, t), COVER, v)
+            if m.on_duty[there.role]:
+                self.fill(there, t, self.next_for)
 
     def meeting(self, pool, t: float) -> None:
         """MEETING: an alliance settles up to its capacity of hard problems at once."""

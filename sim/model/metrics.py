@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..scenario import PROPERTY_MODES, ROLES, scenario_hash
+from ..scenario import PROPERTY_MODES, ROLES, scenario_hash, shift_hours_per_week
 from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, travel_minutes
 from .units import capacity_minutes
 
@@ -466,8 +466,23 @@ def staffing(model) -> dict:
         posts[role] = n
         cfg = getattr(sc.roles, role)
         salaried = getattr(cfg, "salary_yuan", 0.0) > 0
-        people[role] = n * sc.costs.full_time_equivalents(cfg.shifts) if salaried and role != "alliance" else None
+        hired = role != "alliance" and (role != "duty_leader" or cfg.paid_as == "hire")   # (duty: the leaders' own)
+        people[role] = n * sc.costs.full_time_equivalents(cfg.shifts) if salaried and hired else None
     return {"posts": posts, "full_time_people": people}
+
+
+def duty_leader_pay(model, visits: pd.DataFrame, t0: float) -> float:
+    """A year's pay of the duty leaders when the station's own grid leaders take the duty on top of
+    their week: every desk hour is overtime; on call, an allowance for each hour and overtime for the
+    hours worked."""
+    sc, duty = model.spec, model.spec.roles.duty_leader
+    hour = duty.salary_yuan / (sc.costs.full_time_hours_per_week * 365 / 7) * (1 + sc.costs.overtime_premium)
+    posts = int(model.layout["duty_leader"].members.sum())
+    on_call_hours = posts * shift_hours_per_week(duty.shifts) * 365 / 7
+    if duty.where == "desk":
+        return float(on_call_hours * hour)
+    worked = unit_busy(model, visits, "duty_leader", t0).on_duty.sum() / 60 * 365 * 1440 / max(model.horizon - t0, 1)
+    return float(on_call_hours * hour / (1 + sc.costs.overtime_premium) * duty.on_call_allowance + worked * hour)
 
 
 def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float, overtime: dict[str, float]) -> dict:
@@ -488,6 +503,8 @@ def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float, overti
             items[f"pay_{role}"] = float(lay[role].members.sum() * paid * cfg.salary_yuan * (1 - vacant))
             items[f"overtime_{role}"] = (overtime.get(role, 0.0) * cfg.salary_yuan * hourly
                                          * (1 + sc.costs.overtime_premium))
+    if r.duty_leader.paid_as == "overtime" and items.get("pay_duty_leader"):
+        items["pay_duty_leader"] = duty_leader_pay(model, visits, t0)
     items["subsidy_building_leader"] = float(lay["building_leader"].members.sum() * r.building_leader.subsidy_yuan)
     items["volunteer_coordination"] = float(r.volunteer.count * r.volunteer.coordination_yuan_per_volunteer)
     items["stations"] = model.city.stations * sc.stations.running_cost_yuan

@@ -119,6 +119,7 @@ class GridModel(mesa.Model):
         self.cover_after = gl.cover_after_minutes
         self.meeting_capacity = self.spec.roles.alliance.capacity_per_meeting
         self.hotline_role, self.station_head_role = ROLES.index("hotline"), ROLES.index("station_head")
+        self.duty_leader_role = ROLES.index("duty_leader")
         self.hotline_pool = self.pools[self.pool_offset["hotline"]] if self.layout["hotline"].members.sum() else None
         self.routine_priority = max((t.priority for t in self.spec.requests.values() if t.home_visit), default=INF)
 

@@ -86,7 +86,15 @@ def travel_minutes(scenario: Scenario, city: City, role: str, household: np.ndar
 
 
 def _durations(scenario: Scenario, city: City, name: str, role: str, households: np.ndarray,
-               u: np.ndarray) -> np.ndarray:
+               u: np.ndarray, stage_roles: tuple[str, ...] = ()) -> np.ndarray:
+    """Minutes a handler of `role` is occupied by each request of type `name`: service and travel. The
+    duty leader takes the time of the role it stands in for (the first of the stage's), plus the
+    phone's response when on call."""
+    if role == "duty_leader":
+        duty = scenario.roles.duty_leader
+        base = next(r for r in stage_roles if r in duty.stands_in_for())
+        return (_durations(scenario, city, name, base, households, u)
+                + (duty.response_minutes if duty.where == "phone" else 0.0))
     if role == "alliance":
         return np.zeros(len(households))
     minutes = service_minutes(scenario.requests[name].service[role], u)
@@ -113,6 +121,20 @@ def _likely(alternatives: list, wait: float, times: np.ndarray, duties: dict[str
     rest = chosen < 0
     chosen[rest], duration[rest] = fallback[rest], fallback_duration[rest]
     return chosen, duration
+
+
+def station_open(scenario: Scenario, duties: dict[str, Duty]) -> Duty:
+    """When a resident can walk into the station: its head's hours, and the duty leader's at the desk."""
+    if "station_head" in scenario.roles.duty_leader.stands_in_for():
+        return duties["station_head"].union(duties["duty_leader"])
+    return duties["station_head"]
+
+
+def with_stand_ins(scenario: Scenario, roles: tuple[str, ...]) -> tuple[str, ...]:
+    """A stage's roles with the station's duty leader after those it stands in for (out of hours)."""
+    stand_in = scenario.roles.duty_leader.stands_in_for()
+    out = [r for role in roles for r in ((role, "duty_leader") if role in stand_in else (role,))]
+    return tuple(dict.fromkeys(out))
 
 
 def entry_stage(rt, way: str | None) -> int:
@@ -146,10 +168,11 @@ def _receivers(sc: Scenario, rt, way: np.ndarray | None, engaged: np.ndarray,
     return receiver, pinned
 
 
-def _pin(unit: np.ndarray, pinned: np.ndarray, here: np.ndarray, role: str) -> np.ndarray:
+def _pin(sc: Scenario, unit: np.ndarray, pinned: np.ndarray, here: np.ndarray, role: str) -> np.ndarray:
     """A role's units at a stage, with the rows whose receiver takes this stage themselves (`pinned`
-    here) left to that receiver alone."""
-    other = here & (pinned >= 0) & (pinned != ROLES.index(role))
+    here) left to that receiver alone (and whoever stands in for them out of hours)."""
+    mine = [ROLES.index(r) for r in ROLES if role in with_stand_ins(sc, (r,))]
+    other = here & (pinned >= 0) & ~np.isin(pinned, mine)
     return np.where(other, -1, unit) if other.any() else unit
 
 
@@ -163,7 +186,8 @@ def _ways(scenario: Scenario, city: City, layout: dict[str, Layout], duties: dic
         bl_share = np.log(scenario.roles.building_leader.share_available)
     utility = np.column_stack([
         c.walk_in + c.walk_per_minute * city.hh_nearest_station_walk_min[hh]
-        + c.walk_per_closed_hour * (duties["station_head"].next_on(at) - at) / 60 + c.elderly_walk_in * elderly,
+        + c.walk_per_closed_hour * (station_open(scenario, duties).next_on(at) - at) / 60
+        + c.elderly_walk_in * elderly,
         c.message + c.elderly_message * elderly,
         np.full(len(hh), c.building_leader + bl_share)])
     open_to = np.column_stack([layout[WAY_ROLE[w]].hh_unit[hh] >= 0 for w in WAYS])
@@ -202,6 +226,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     found_pool = np.full(n, -1, dtype=np.int32)
     found_triage = np.full(n, np.nan, dtype=np.float32)
     reception = sc.residents.reception
+    duty = sc.roles.duty_leader
     pieces = []      # (request, stage, pool, duration) per visit; options separately
     options: list[tuple[np.ndarray, np.ndarray, tuple]] = []   # (request, stage, alternatives) per row group
 
@@ -230,7 +255,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             entry = np.array([entry_stage(rt, None)] + [entry_stage(rt, w) for w in WAYS])[way + 1]
             channel[rows] = np.where(way >= 0, way, DIRECT)
             walk_in = way == WAYS.index("walk_in")            # the station may open later than they come
-            report[rows[walk_in]] = duties["station_head"].next_on(requests.contact[rows[walk_in]])
+            report[rows[walk_in]] = station_open(sc, duties).next_on(requests.contact[rows[walk_in]])
             if bl_stage is not None:
                 entry[engaged] = bl_stage
                 channel[rows[engaged]] = BUILDING_LEADER
@@ -243,11 +268,22 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         receiver, pinned = _receivers(sc, rt, way, engaged, entry)
         triaged = (receiver >= 0) & (pinned < 0)
         settled = triaged & (requests.u_settle[rows] < rt.reception_settles)
-        for role in {ROLES[i] for i in receiver[triaged]}:
-            mine = triaged & (receiver == ROLES.index(role))
-            pieces.append((rows[mine], np.full(mine.sum(), RECEPTION_STAGE),
-                           pool_offset[role] + layout[role].hh_unit[hh[mine]],
-                           service_minutes(reception.triage(role), requests.u_triage[rows[mine]])))
+        for role in sorted({ROLES[i] for i in receiver[triaged]}):
+            mine = np.flatnonzero(triaged & (receiver == ROLES.index(role)))
+            minutes = service_minutes(reception.triage(role), requests.u_triage[rows[mine]])
+            alternatives = [(ROLES.index(r), np.where(layout[r].hh_unit[hh[mine]] >= 0,
+                                                      pool_offset[r] + layout[r].hh_unit[hh[mine]], -1),
+                             minutes + (duty.response_minutes if r == "duty_leader" and duty.where == "phone"
+                                        else 0.0))
+                            for r in with_stand_ins(sc, (role,))]
+            several = np.zeros(len(mine), dtype=bool)
+            for _, pools, _ in alternatives[1:]:
+                several |= pools >= 0
+            pieces.append((rows[mine[~several]], np.full((~several).sum(), RECEPTION_STAGE),
+                           alternatives[0][1][~several], minutes[~several]))
+            if several.any():
+                options.append((rows[mine[several]], np.full(several.sum(), RECEPTION_STAGE), 0.0,
+                                [(r, pools[several], d[several]) for r, pools, d in alternatives]))
         walked_in = triaged & (receiver == ROLES.index("station_head"))
         found_skip[rows[walked_in & ~settled]] = True
         point = walked_in & settled & (layout["grid_leader"].hh_unit[hh] >= 0)
@@ -258,8 +294,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         visited_any = np.zeros(len(rows), dtype=bool)
         waits = np.zeros(len(rows))
         for k, stage in enumerate(rt.stages):
-            staffed = [(role, _pin(layout[role].hh_unit[hh], pinned, entry == k, role))
-                       for role in stage.roles]
+            roles = stage.roles if rt.home_visit else with_stand_ins(sc, stage.roles)   # (visits: own households)
+            staffed = [(role, _pin(sc, layout[role].hh_unit[hh], pinned, entry == k, role)) for role in roles]
             staffed = [(role, unit) for role, unit in staffed if (unit >= 0).any()]
             has = np.zeros(len(rows), dtype=int)
             for _, unit in staffed:
@@ -268,7 +304,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             if stage.roles == ("building_leader",):
                 visit &= entry == k                  # a building leader is only ever the first handler
             u = requests.u_service[rows, k]
-            durations = {role: _durations(sc, city, name, role, hh, u) for role, _ in staffed}
+            durations = {role: _durations(sc, city, name, role, hh, u, stage.roles) for role, _ in staffed}
             single = visit & (has == 1)
             for role, unit in staffed:
                 mine = single & (unit >= 0)

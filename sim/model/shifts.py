@@ -27,15 +27,18 @@ def duty_intervals(shifts: tuple[Shift, ...], horizon: float) -> list[tuple[floa
             for d in s.days:
                 start = week * WEEK + d * 1440 + s.start_hour * 60
                 raw.append((start, start + (s.end_hour - s.start_hour) * 60))
+    return [(a, min(b, horizon)) for a, b in _merged(raw) if a < horizon]
+
+
+def _merged(intervals) -> list[tuple[float, float]]:
+    """Overlapping or touching [start, end) intervals joined, in order."""
     merged: list[list[float]] = []
-    for start, end in sorted(raw):
-        if start >= horizon:
-            break
+    for start, end in sorted(intervals):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    return [(a, min(b, horizon)) for a, b in merged]
+    return [(a, b) for a, b in merged]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class Duty:
     def of(cls, shifts: tuple[Shift, ...], horizon: float) -> "Duty":
         intervals = duty_intervals(shifts, horizon)
         return cls(np.array([a for a, _ in intervals]), np.array([b for _, b in intervals]))
+
+    def union(self, other: "Duty") -> "Duty":
+        """On duty when either is (a station open while its head or its duty leader is at the desk)."""
+        merged = _merged(zip(np.r_[self.starts, other.starts].tolist(), np.r_[self.ends, other.ends].tolist()))
+        return Duty(np.array([a for a, _ in merged]), np.array([b for _, b in merged]))
 
     def next_on(self, t: np.ndarray) -> np.ndarray:
         """The first moment at or after each t when the role is on duty (inf: never again)."""

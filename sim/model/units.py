@@ -112,6 +112,7 @@ def layouts(scenario: Scenario, city: City) -> dict[str, Layout]:
     out["grid_leader"] = grid_leader_layout(scenario, city)
     out["station_head"] = per_unit(r.station_head.per_station, city.hh_station, city.stations)
     out["police"] = per_unit(r.police.per_station, city.hh_station, city.stations)
+    out["duty_leader"] = per_unit(r.duty_leader.per_station, city.hh_station, city.stations)
     for role in ("community_worker", "volunteer", "two_new_org"):
         cfg = getattr(r, role)
         members, servers = _by_community(cfg.count, cfg.share_on_duty, city)

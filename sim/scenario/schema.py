@@ -15,7 +15,7 @@ from .fields import ScenarioError, join, spec
 
 ROLES = ("building_leader", "grid_leader", "station_head", "police",
          "community_worker", "volunteer", "property_manager", "alliance", "hotline", "police110",
-         "two_new_org")
+         "two_new_org", "duty_leader")
 Role = Literal["building_leader", "grid_leader", "station_head", "police",
                "community_worker", "volunteer", "property_manager", "alliance", "police110",
                "two_new_org"]
@@ -328,6 +328,36 @@ class Police110(Staff):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DutyLeaders(Staff):
+    """值班: a grid leader on duty for the whole station outside office hours, its grid leaders taking
+    it in turn. At the desk (`where = "desk"`) they take messages and walk-ins as they come; on call
+    (`"phone"`) they answer messages from home, `response_minutes` later. They stand in for the
+    household's grid leader (and, at the desk, the station head) wherever a stage would otherwise wait
+    for office hours (never for a routine home visit: knowing one's own households is the point); a
+    stage's `wait_hours` is how long a request may wait for its own grid leader instead; what they
+    have not started when their shift ends is left for the morning. Pay: the desk's hours are the station's grid leaders' overtime (`paid_as = "overtime"`),
+    or hires on a rota paid like any post (`"hire"`); on call, each hour earns `on_call_allowance` of
+    an hour's pay and the time worked is overtime."""
+    per_station: int = spec(0, ge=0, le=1000)
+    where: Literal["desk", "phone"] = "desk"
+    paid_as: Literal["overtime", "hire"] = "overtime"
+    on_call_allowance: float = spec(0.25, ge=0, le=10)
+    response_minutes: float = spec(20.0, ge=0, le=1440)
+
+    def check(self, path: str) -> None:
+        super().check(path)
+        if self.where == "phone" and self.paid_as == "hire":
+            raise ScenarioError(join(path, "paid_as"), "must be 'overtime' on call (where = 'phone'): "
+                                                       "an on-call grid leader is paid an allowance and overtime")
+
+    def stands_in_for(self) -> tuple[str, ...]:
+        """The roles whose work the duty leader takes while they are off duty."""
+        if not self.per_station:
+            return ()
+        return ("grid_leader", "station_head") if self.where == "desk" else ("grid_leader",)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Roles:
     building_leader: BuildingLeaders
     grid_leader: GridLeaders
@@ -340,6 +370,7 @@ class Roles:
     hotline: Hotline = Hotline()
     police110: Police110 = Police110()
     two_new_org: TwoNewOrgs = TwoNewOrgs()
+    duty_leader: DutyLeaders = DutyLeaders()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -586,6 +617,7 @@ def staff_counts(s: Scenario) -> dict[str, int]:
         "hotline": r.hotline.operators,
         "police110": r.police110.patrols_per_sub_district * c.sub_districts,
         "two_new_org": r.two_new_org.count,
+        "duty_leader": r.duty_leader.per_station * s.stations.count,
     }
 
 

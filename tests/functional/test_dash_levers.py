@@ -8,7 +8,7 @@ import pandas as pd
 from gridsim.dash import levers as L
 from gridsim.experiments import optimise as opt
 from gridsim.experiments.spec import load_spec
-from gridsim.scenario import load
+from gridsim.scenario import load, with_overrides
 
 from ..conftest import SCENARIOS
 
@@ -24,6 +24,11 @@ def test_levers_at_the_scenario_change_nothing_and_moves_are_overrides():
     assert over["roles.grid_leader.cover"] == "station" and over["roles.building_leader.subsidy_yuan"] == 10000.0
     assert over["roles.police.shifts"][0]["end_hour"] == 24.0
     assert L.describe(over).startswith("3 grid leaders per station, cover station, police round the clock")
+    duty = L.Levers(**{**vars(here), "duty": "on call by phone"}).overrides(base)
+    assert duty == {"roles.duty_leader.per_station": 1, "roles.duty_leader.where": "phone",
+                    "roles.duty_leader.paid_as": "overtime"}
+    assert L.describe(duty) == "duty: on call by phone"
+    assert L.Levers.of(with_overrides(base, list(duty.items()))).duty == "on call by phone"
 
 
 def test_export_is_an_experiment_sweep_and_optimise_take(tmp_path):

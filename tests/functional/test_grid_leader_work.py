@@ -7,7 +7,8 @@ import pandas as pd
 from gridsim.model.model import GridModel
 from gridsim.model.outputs import write_run
 from gridsim.model import metrics
-from gridsim.scenario import from_data, to_data
+from gridsim.model.run import simulate
+from gridsim.scenario import from_data, to_data, with_overrides
 
 
 def test_a_message_reaches_the_grid_leader_first_except_an_emergency(week_run):
@@ -86,3 +87,39 @@ def test_utilisation_is_time_on_shift_and_the_rest_is_costed_overtime(week_run):
     # an hour of overtime costs an hour's pay and the premium (Labour Law art. 44: 150%)
     pay = 42000.0 / (40 * 365 / 7)
     assert np.isclose(cost["overtime_grid_leader"], s["overtime_hours_per_year"]["grid_leader"] * pay * 1.5)
+
+
+def test_a_duty_leader_buys_evening_hours_and_the_planner_sees_their_cost(meihekou):
+    """One grid leader at each station out of office hours: residents wait less while the office is
+    shut and call 12345 less, for the overtime those hours cost; more grid leaders in office hours do
+    not do that."""
+    runs = {name: simulate(with_overrides(meihekou, over), seed=3, days=14).summary for name, over in (
+        ("office", []), ("desk", ["roles.duty_leader.per_station=1"]),
+        ("four", ["roles.grid_leader.min_per_station=4"]))}
+    office, desk, four = runs["office"], runs["desk"], runs["four"]
+    assert desk["time_hours"]["waiting_off_duty"] < 0.7 * office["time_hours"]["waiting_off_duty"]
+    assert four["time_hours"]["waiting_off_duty"] > 0.9 * office["time_hours"]["waiting_off_duty"]
+    assert desk["hotline_share"] < office["hotline_share"]
+    hours = 100 * (5 * 3.5 + 2 * 8) * 365 / 7                    # 100 desks, 33.5 hours a week
+    assert np.isclose(desk["cost_breakdown"]["pay_duty_leader"], hours * 42000 / (40 * 365 / 7) * 1.5)
+    assert desk["staff"]["full_time_people"]["duty_leader"] is None    # the station's own grid leaders
+
+
+def test_the_duty_leader_works_only_its_hours_never_visits_and_leaves_the_rest_for_the_morning(meihekou):
+    scenario = with_overrides(meihekou, ["roles.duty_leader.per_station=1"])
+    run = simulate(scenario, seed=4, days=14)
+    vis, req = run.visits, run.requests
+    duty = vis[vis["role"] == "duty_leader"]
+    assert len(duty) > 1000 and not (req.loc[duty["request"], "type"] == "visit").any()
+    started = duty["start_minute"].dropna().to_numpy()
+    model = GridModel(scenario, seed=4, days=14)
+    assert (model.duty["duty_leader"].on_duty_before(started + 1e-6)
+            - model.duty["duty_leader"].on_duty_before(started) > 0).all()            # every start within a shift
+    # what they had not started when a shift ended went to whoever comes on duty first: a weekday
+    # evening's to the office in the morning; a Friday's stays for the duty leader's Saturday
+    done = duty["start_minute"].notna()
+    ends = model.duty["duty_leader"].ends
+    queued, start = duty.loc[done, "queued_minute"].to_numpy(), duty.loc[done, "start_minute"].to_numpy()
+    crossed = np.searchsorted(ends, queued, "right") < np.searchsorted(ends, start, "left")
+    end = ends[np.searchsorted(ends, queued[crossed], "right")]
+    assert (model.duty["duty_leader"].next_on(end) < model.duty["grid_leader"].next_on(end)).all()
