@@ -715,7 +715,7 @@ def cmd_calibrate(args) -> int:
         print(f"error: no point is plausible: every point is ruled out by some target (see {folder}/evaluations"
               ".parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
         return 1
-    print(f"wrote {cb.write_calibrated(cal, out)}")
+    print(f"wrote {', '.join(map(str, cb.write_calibrated(cal, out)))}")
     return 0
 
 

@@ -30,6 +30,14 @@ itself a point that was run and not ruled out. (The set's medoid in input
 space was tried first: with count targets as loose as these it can sit where
 a target's mean is outside its range, a poor scenario to hand on.)
 
+Where targets are measured on several states of the city (before and after a
+reform), every point is run on each, and any target of any of them rules it out:
+the residents' inputs are the same people's either side of the reform.
+
+An input whose plausible values span more than UNCONSTRAINED (80%) of its prior
+range is one the targets cannot narrow: the calibrated scenario marks it
+`[not constrained]`, not `[calibrated]`, and the findings are checked across it.
+
 Every wave is an ordinary sweep (`sweep.run_sweep`) into its own results folder;
 each wave's design depends only on the stored results of the waves before it
 and on the design seed, so a calibration killed at any moment (even SIGKILL)
@@ -57,6 +65,7 @@ from .targets import Target, Targets
 ID = ("wave", "point")
 FLOOR = 0.05          # smallest step of a refocused wave, in each input's unit range
 FEW_SEEDS_SD = 0.15   # the step while no more points than inputs are left to refocus on
+UNCONSTRAINED = 0.8   # plausible values spanning more of the prior range (in its own scale): not constrained
 
 
 class CalibrationError(RuntimeError):
@@ -99,25 +108,43 @@ class Calibration:
         return e[(e["wave"] == 1) & (e["point"] == 0)].iloc[0]
 
     def ranges(self) -> pd.DataFrame:
-        """Per input: its prior range, the plausible set's range and 5-95% band, the central value."""
+        """Per input: its prior range, the plausible set's range and 5-95% band, the central value,
+        and whether the targets constrain it (plausible values span at most UNCONSTRAINED of the
+        prior, measured on the input's own scale)."""
         p, c = self.plausible, self.central()
         rows = []
         for inp in self.targets.inputs:
             x = p[inp.name].astype(float) if len(p) else pd.Series(dtype=float)
+            span = inp.unit(x.max()) - inp.unit(x.min()) if len(x) else math.nan
             rows.append({"input": inp.name, "low": inp.low, "high": inp.high, "scenario": inp.scenario_value,
                          "plausible_min": x.min() if len(x) else math.nan,
                          "plausible_max": x.max() if len(x) else math.nan,
                          "plausible_p05": x.quantile(0.05) if len(x) else math.nan,
                          "plausible_p95": x.quantile(0.95) if len(x) else math.nan,
-                         "central": float(c[inp.name]) if c is not None else math.nan})
+                         "central": float(c[inp.name]) if c is not None else math.nan,
+                         "span": span, "constrained": bool(span <= UNCONSTRAINED)})
         return pd.DataFrame(rows)
+
+    def unconstrained(self) -> list[str]:
+        """The inputs the targets could not narrow."""
+        r = self.ranges()
+        return r.loc[~r["constrained"], "input"].tolist()
 
 
 # ---------------------------------------------------------------- implausibility
-def implausibility(targets: tuple[Target, ...], runs: pd.DataFrame, discrepancy: float,
+def implausibility(targets: tuple[Target, ...], runs: pd.DataFrame | dict[str, pd.DataFrame], discrepancy: float,
                    replicates: int) -> pd.DataFrame:
-    """Per point of one wave (rows of `runs` grouped by point): each target's model mean and
-    variance over replicates and its implausibility, and the largest."""
+    """Per point of one wave (rows of `runs` grouped by point; runs by city where targets are
+    measured on several): each target's model mean and variance over replicates and its
+    implausibility, and the largest."""
+    if isinstance(runs, dict):
+        parts = [implausibility(tuple(t for t in targets if t.city == city), r, discrepancy, replicates)
+                 for city, r in runs.items() if any(t.city == city for t in targets)]
+        out = parts[0].drop(columns="I_max")
+        for part in parts[1:]:
+            out = out.merge(part.drop(columns="I_max"), on="point", how="outer")
+        out["I_max"] = out[[f"{t.name}.I" for t in targets]].fillna(np.inf).max(axis=1)
+        return out
     points = sorted(runs["point"].unique())
     out = pd.DataFrame({"point": points})
     worst = np.zeros(len(points))
@@ -170,9 +197,7 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
     """Run the waves into `folder/waveN/` (resuming what is stored) and evaluate every point."""
     folder = Path(folder)
     cal = targets.calibration
-    base = base_spec(targets.name, str(targets.scenario_path), days=cal.days, warmup_days=cal.warmup_days,
-                     replicates=cal.replicates, root_seed=cal.root_seed)
-    base = _with_fixed(base, targets)
+    bases = _bases(targets)
     names = [i.name for i in targets.inputs]
     evaluations, all_runs, reports = [], [], []
     before = pd.DataFrame(columns=[*ID, *names, "I_max", "plausible"])
@@ -182,22 +207,27 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
         spec_points, refused = [], []
         for p in candidates:
             try:
-                base_probe = points_spec(base, "probe", targets.inputs, [p])
-                base_probe.scenario_at(p)
+                for city, base in bases.items():
+                    points_spec(base, "probe", targets.inputs, [p]).scenario_at(p)
                 spec_points.append(p)
             except ScenarioError as err:
-                refused.append((p, f"{err.path}: {err.message}"))
-        spec = points_spec(base, f"{targets.name}-wave{wave}", targets.inputs, spec_points, kind="history_matching")
+                refused.append((p, f"{err.path}: {err.message}" + (f" (on {city})" if city else "")))
         say(f"wave {wave}: {len(spec_points)} points x {cal.replicates} replicates"
+            + (f" on {len(bases)} cities" if len(bases) > 1 else "")
             + (f" ({len(refused)} refused as invalid scenarios)" if refused else ""))
-        report = run_sweep(spec, folder / f"wave{wave}", executor, fresh=fresh, progress=progress,
-                           arguments={"calibration": targets.source, "wave": wave})
-        reports.append(report)
-        if report.failed:
-            first = sorted(report.errors.items())[0]
-            raise CalibrationError(f"wave {wave}: {report.failed} runs failed (first {first[0]}: {first[1]}); "
-                                   f"details in {folder / f'wave{wave}'}/_failed/, rerun to retry")
-        runs = Store(folder / f"wave{wave}").runs()
+        runs = {}
+        for city, base in bases.items():
+            spec = points_spec(base, f"{targets.name}-{wave_folder(wave, city)}", targets.inputs, spec_points,
+                               kind="history_matching")
+            where = folder / wave_folder(wave, city)
+            report = run_sweep(spec, where, executor, fresh=fresh, progress=progress,
+                               arguments={"calibration": targets.source, "wave": wave, "city": city})
+            reports.append(report)
+            if report.failed:
+                first = sorted(report.errors.items())[0]
+                raise CalibrationError(f"{wave_folder(wave, city)}: {report.failed} runs failed (first {first[0]}: "
+                                       f"{first[1]}); details in {where}/_failed/, rerun to retry")
+            runs[city] = Store(where).runs()
         ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
         pts = pd.DataFrame([spec_points[i] for i in ev["point"]])
         ev = pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
@@ -211,7 +241,8 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
         ev["plausible"] = ev["I_max"] <= cal.cutoff
         evaluations.append(ev)
         keep = ["point", "replicate", *[t.kpi for t in targets.targets]]
-        all_runs.append(runs[[c for c in dict.fromkeys(keep) if c in runs.columns]].assign(wave=wave))
+        all_runs += [r[[c for c in dict.fromkeys(keep) if c in r.columns]].assign(wave=wave, city=city)
+                     for city, r in runs.items()]
         before = pd.concat(evaluations, ignore_index=True)
         say(f"wave {wave}: {int(ev['plausible'].sum())} of {len(ev)} points not ruled out "
             f"({int(before['plausible'].sum())} in all waves)")
@@ -220,7 +251,7 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
         evaluation["refused"] = None
     result = Calibration(targets, folder, evaluation, pd.concat(all_runs, ignore_index=True), reports)
     about = {"targets": targets.source, "inputs": names, "cutoff": cal.cutoff, "gridsim": __version__,
-             "model_commit": model_commit()}
+             "model_commit": model_commit(), "unconstrained": result.unconstrained() if len(result.plausible) else []}
     write_table(folder, "evaluations", evaluation.astype({"refused": "string"}), about)
     write_table(folder, "plausible", result.plausible.drop(columns=["refused"]), about)
     return result
@@ -230,24 +261,36 @@ def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor,
     """Run given points (input name -> value) with the calibration's settings into `folder/<name>/`
     and return their implausibilities (the same seeds as every wave: common random numbers)."""
     cal = targets.calibration
-    base = _with_fixed(base_spec(targets.name, str(targets.scenario_path), days=cal.days,
-                                 warmup_days=cal.warmup_days, replicates=cal.replicates,
-                                 root_seed=cal.root_seed), targets)
-    spec = points_spec(base, f"{targets.name}-{name}", targets.inputs, points, kind="history_matching")
-    report = run_sweep(spec, Path(folder) / name, executor)
-    if report.failed:
-        raise CalibrationError(f"{name}: {report.failed} runs failed: {sorted(report.errors.items())[0]}")
-    ev = implausibility(targets.targets, Store(Path(folder) / name).runs(), cal.discrepancy, cal.replicates)
+    runs = {}
+    for city, base in _bases(targets).items():
+        where = Path(folder) / (f"{name}-{city}" if city else name)
+        spec = points_spec(base, f"{targets.name}-{where.name}", targets.inputs, points, kind="history_matching")
+        report = run_sweep(spec, where, executor)
+        if report.failed:
+            raise CalibrationError(f"{where.name}: {report.failed} runs failed: {sorted(report.errors.items())[0]}")
+        runs[city] = Store(where).runs()
+    ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
     ev["plausible"] = ev["I_max"] <= cal.cutoff
     return ev
 
 
-def _with_fixed(spec, targets: Targets):
-    """The base spec with the calibration's [set] (already in targets.scenario) as its base scenario."""
+def wave_folder(wave: int, city: str = "") -> str:
+    """A wave's results folder: `wave2`, or `wave2-before_reform` for another city's runs."""
+    return f"wave{wave}" + (f"-{city}" if city else "")
+
+
+def _bases(targets: Targets) -> dict:
+    """Per city, the one-point spec the waves are built on: the scenario with the calibration's [set]
+    and its run length, replicates and seeds."""
     import dataclasses
-    base = with_overrides(targets.scenario, [("run.warmup_days", 0.0), ("run.days", spec.days),
+    cal, out = targets.calibration, {}
+    for city, (path, scenario) in targets.scenarios().items():
+        spec = base_spec(targets.name, str(path), days=cal.days, warmup_days=cal.warmup_days,
+                         replicates=cal.replicates, root_seed=cal.root_seed)
+        scenario = with_overrides(scenario, [("run.warmup_days", 0.0), ("run.days", spec.days),
                                              ("run.warmup_days", spec.warmup_days)])
-    return dataclasses.replace(spec, base=base)
+        out[city] = dataclasses.replace(spec, base=scenario)
+    return out
 
 
 def load_plausible(folder: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -294,15 +337,16 @@ def _table_key(part: str) -> str:
     return part if part.replace("_", "").replace("-", "").isalnum() else f'"{part}"'
 
 
-def calibrated_scenario(cal: Calibration, out: Path) -> str:
-    """The text of the central calibrated scenario: it extends the base scenario and lists every
-    changed number, each marked [calibrated] with its plausible range."""
+def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
+    """The text of the central calibrated scenario of one city (the targets file's own by default):
+    it extends that city's scenario and lists every changed number, each marked [calibrated] with its
+    plausible range, or [not constrained] where the targets could not narrow it."""
     c = cal.central()
     if c is None:
         raise ScenarioError("", "no plausible point: nothing to write (see the evaluations)", str(out))
     t = cal.targets
     ranges = cal.ranges().set_index("input")
-    scenario = t.scenario
+    scenario_path, scenario = t.scenarios()[city]
     data = to_data(scenario)
     changes: dict[str, tuple[Any, Any, str]] = {}      # field path -> (old, new, note)
     for inp in t.inputs:
@@ -311,14 +355,15 @@ def calibrated_scenario(cal: Calibration, out: Path) -> str:
         x = int(x) if inp.integer else float(x)
         span = (f"plausible {_number(r.plausible_min)}-{_number(r.plausible_max)} "
                 f"(5-95%: {_number(r.plausible_p05)}-{_number(r.plausible_p95)}) of {_number(inp.low)}-{_number(inp.high)}")
+        label = "[calibrated]" if r.constrained else "[not constrained: the targets leave it free]"
         for path, value in inp.overrides(x):
             old = get_path(data, path)
-            note = (f"[calibrated] {inp.name} x{_number(x)}: {span}; was {_number(old)}" if inp.scale
-                    else f"[calibrated] {span}; was {_number(old)} [assumption]")
+            note = (f"{label} {inp.name} x{_number(x)}: {span}; was {_number(old)}" if inp.scale
+                    else f"{label} {span}; was {_number(old)} [assumption]")
             changes[path] = (old, value, note)
     calibrated = with_overrides(scenario, [(p, v) for p, (_, v, _) in changes.items()])
     new = to_data(calibrated)
-    base_rel = _relative(t.scenario_path, out.parent)
+    base_rel = _relative(scenario_path, out.parent)
     n_all = int(np.isfinite(cal.evaluations["I_max"]).sum())
     lines = [f"# {scenario.name}, calibrated: written by `gridsim calibrate {Path(t.source).name}` "
              f"(gridsim {__version__}, model {model_commit() or 'unknown commit'}).",
@@ -327,9 +372,11 @@ def calibrated_scenario(cal: Calibration, out: Path) -> str:
              f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
              f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
              "# Each number below is the calibrated point (the plausible point whose means lie nearest the targets'",
-             "# ranges, then their midpoints) and is marked",
-             "# [calibrated] with the plausible set's range (min-max, and 5-95%) within the input's prior range",
-             "# and the value the base scenario assumed. Everything else is as in the base scenario.",
+             "# ranges, then their midpoints) and is marked [calibrated] with the plausible set's range (min-max,",
+             "# and 5-95%) within the input's prior range and the value the base scenario assumed; an input whose",
+             f"# plausible values span more than {UNCONSTRAINED:.0%} of its prior is marked [not constrained] instead: "
+             "the targets",
+             "# leave it free, and answers that depend on it say so. Everything else is as in the base scenario.",
              "", f'extends = "{base_rel}"',
              f'description = "{scenario.description.replace(chr(34), chr(39))}; calibrated to {t.name} targets"', ""]
     groups: dict[str, list[tuple[str, Any, str]]] = {}
@@ -358,13 +405,17 @@ def _relative(target: Path, start: Path) -> str:
     return os.path.relpath(Path(target).resolve(), Path(start).resolve())
 
 
-def write_calibrated(cal: Calibration, out: Path) -> Path:
-    """Write the calibrated scenario (atomically) and check that it loads to the central point."""
+def write_calibrated(cal: Calibration, out: Path) -> list[Path]:
+    """Write the calibrated scenario of each city (atomically; the targets file's own to `out`, the
+    others beside it as `<their scenario>_calibrated.toml`) and check that each loads."""
     from ..atomic import write_text
-    text = calibrated_scenario(cal, out)
-    write_text(out, text)
-    load(out)
-    return out
+    written = []
+    for city, (path, _) in cal.targets.scenarios().items():
+        where = out if not city else out.with_name(f"{path.stem}_calibrated.toml")
+        write_text(where, calibrated_scenario(cal, where, city))
+        load(where)
+        written.append(where)
+    return written
 
 
 # ---------------------------------------------------------------- figures and the report
@@ -382,8 +433,10 @@ def predictive_values(cal: Calibration) -> pd.DataFrame:
                           if c is not None else np.zeros(len(runs), dtype=bool))}
     frames = []
     for t in cal.targets.targets:
+        here = (runs["city"] == t.city).to_numpy() if "city" in runs else np.ones(len(runs), dtype=bool)
         for group, mask in groups.items():
-            frames.append(pd.DataFrame({"target": t.name, "group": group, "value": runs.loc[mask, t.kpi].to_numpy()}))
+            frames.append(pd.DataFrame({"target": t.name, "group": group,
+                                        "value": runs.loc[mask & here, t.kpi].to_numpy()}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -430,5 +483,5 @@ def summary_lines(cal: Calibration) -> list[str]:
     for r in cal.ranges().itertuples():
         lines.append(f"{r.input:<44}{number(r.low) + '-' + number(r.high):>20}"
                      f"{number(r.plausible_min) + '-' + number(r.plausible_max):>22}{number(r.scenario):>12}"
-                     f"{number(r.central):>12}")
+                     f"{number(r.central):>12}" + ("" if r.constrained else "  not constrained"))
     return lines

@@ -6,7 +6,10 @@ the source, the KPI of a run it maps to (a number of the KPI table, e.g.
 vague period is written as `count = [low, high]` and `period_years = [low,
 high]`; its yearly rate then lies in [count low / period high, count high /
 period low]. A bound (hotline volumes bound demand per resident) is written
-directly as `value = [low, high]`. The file's `[calibration]` table says how
+directly as `value = [low, high]`. A target may be measured on another state of
+the city (`city = "before_reform"`, a key of the file's `[cities]`, each naming
+its scenario): every point is then run on each city, and a point is ruled out
+by any target of any of them. The file's `[calibration]` table says how
 to calibrate: the inputs and their ranges, run length, replicates, waves and
 points, the implausibility cut-off and the model-discrepancy term.
 
@@ -16,7 +19,7 @@ The file is read with the scenario's field machinery: a bad file gives one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -39,6 +42,7 @@ class TargetTable:
     value: tuple[float, ...] | None = fspec(None, ge=-1e12, le=1e12)      # [low, high] directly
     quote: str = ""                                  # the source's own words
     mapping: str = ""                                # why this KPI is the model's version of it
+    city: str = ""                                   # measured on this [cities] scenario ("": the file's)
 
     def check(self, path: str) -> None:
         if not is_kpi(self.kpi):
@@ -79,16 +83,32 @@ class CalibrationTable:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CityTable:
+    """Another state of the same city (before a reform, say) whose targets constrain the same inputs:
+    every point is run on it too."""
+    scenario: str
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TargetsFile:
     name: str | None = None
     description: str = ""
     scenario: str
+    cities: Mapping[str, CityTable] = fspec({})
     targets: Mapping[str, TargetTable]
     calibration: CalibrationTable
 
     def check(self, path: str) -> None:
         if not self.targets:
             raise ScenarioError("targets", "must list at least one target")
+        for name, t in self.targets.items():
+            if t.city and t.city not in self.cities:
+                raise ScenarioError(join(join("targets", name), "city"),
+                                    f"{t.city!r} is not in [cities] ({', '.join(self.cities) or 'none'})")
+        unused = sorted(set(self.cities) - {t.city for t in self.targets.values()})
+        if unused:
+            raise ScenarioError(join("cities", unused[0]), "no target is measured on it")
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,7 @@ class Target:
     mapping: str = ""
     count: tuple[float, float] | None = None
     period_years: tuple[float, float] | None = None
+    city: str = ""                # "": the file's scenario; else a key of Targets.cities
 
     @property
     def mid(self) -> float:
@@ -126,6 +147,11 @@ class Targets:
     description: str = ""
     header: str = ""
     fixed: tuple = ()
+    cities: Mapping[str, tuple[Path, Scenario]] = field(default_factory=dict)   # besides the file's scenario
+
+    def scenarios(self) -> dict[str, tuple[Path, Scenario]]:
+        """Every city the points run on, the file's own ("") first, each with the [set] applied."""
+        return {"": (self.scenario_path, self.scenario), **self.cities}
 
 
 def find_targets(text: str | Path) -> Path:
@@ -159,6 +185,10 @@ def _load(data: dict, path: Path, text: str) -> Targets:
     scenario_path = scenario_beside(f.scenario, path.parent, "targets file")
     base, fixed = apply_set(load(scenario_path), f.calibration.set, "calibration.set")
     inputs = parse_inputs(f.calibration.inputs, base, "calibration.inputs")
+    cities = {}
+    for name, c in f.cities.items():
+        where = scenario_beside(c.scenario, path.parent, "targets file")
+        cities[name] = (where, apply_set(load(where), f.calibration.set, "calibration.set")[0])
     targets = []
     for name, t in f.targets.items():
         if t.value is not None:
@@ -167,6 +197,6 @@ def _load(data: dict, path: Path, text: str) -> Targets:
             low, high = t.count[0] / t.period_years[1], t.count[1] / t.period_years[0]
         targets.append(Target(name, t.kpi, float(low), float(high), t.observed, t.source, t.quote, t.mapping,
                               None if t.count is None else tuple(t.count),
-                              None if t.period_years is None else tuple(t.period_years)))
+                              None if t.period_years is None else tuple(t.period_years), t.city))
     return Targets(f.name or path.stem, str(path), scenario_path, base, tuple(targets), f.calibration, inputs,
-                   f.description, spec_header(text), fixed)
+                   f.description, spec_header(text), fixed, cities)

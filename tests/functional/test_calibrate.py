@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from gridsim.analysis.store import read_table
-from gridsim.experiments.calibrate import evaluate
+from gridsim.experiments.calibrate import Calibration, calibrated_scenario, evaluate
 from gridsim.experiments.sweep import Executor
 from gridsim.experiments.targets import load_targets
 from gridsim.model.run import simulate
@@ -74,6 +74,7 @@ def test_the_calibrated_scenario_extends_the_base_and_marks_each_number(recovery
     text = (tmp / "calibrated.toml").read_text()
     assert f'extends = "{os.path.relpath(SMALL, tmp)}"' in text
     assert text.count("\n    # [calibrated] ") == 2
+    assert read_table(tmp / "res" / "calibrate-recovery", "plausible")[1]["unconstrained"] == []
     s = load(tmp / "calibrated.toml")
     plausible, _ = read_table(tmp / "res" / "calibrate-recovery", "plausible")
     rate = s.requests["errand"].rate_per_household_year
@@ -84,6 +85,41 @@ def test_the_calibrated_scenario_extends_the_base_and_marks_each_number(recovery
         for ext in ("png", "svg"):
             assert (tmp / "res" / "calibrate-recovery" / "figures" / f"{name}.{ext}").stat().st_size > 1000
     assert "plausible set:" in out.stdout and "wave 3:" in out.stdout
+
+
+def test_an_input_the_targets_leave_free_is_marked_not_constrained(recovery, tmp_path):
+    """Plausible values over more than 80% of the prior (on the input's own scale): the targets cannot
+    narrow it, and the calibrated scenario says so instead of calling it calibrated."""
+    path, tmp, _ = recovery
+    targets = load_targets(path)
+    errand, hotline = targets.inputs
+    rows = [{"wave": 1, "point": k, errand.name: errand.value(u), hotline.name: hotline.value(0.4 + 0.1 * u),
+             "I_max": 1.0, "plausible": True, **{f"{t.name}.{x}": 1.0 for t in targets.targets for x in ("mean", "I")}}
+            for k, u in enumerate((0.02, 0.5, 0.97))]
+    cal = Calibration(targets, tmp_path, pd.DataFrame(rows), pd.DataFrame())
+    assert cal.unconstrained() == [errand.name]                   # spans 95% of its prior; the other 10%
+    text = calibrated_scenario(cal, tmp_path / "c.toml")
+    assert text.count("# [not constrained: the targets leave it free] ") == 1
+    assert text.count("# [calibrated] ") == 1
+
+
+def test_targets_on_another_state_of_the_city_rule_out_points_too(recovery, tmp_path):
+    """The same residents before a reform: each point runs on both cities, and a target of either
+    rules it out."""
+    path, tmp, _ = recovery
+    before = tmp_path / "before.toml"
+    before.write_text(f'extends = "{SMALL}"\n[stations]\ncount = 0\n[roles.building_leader]\nper_building = 0\n')
+    text = path.read_text().replace('name = "recovery"', f'name = "two"\n[cities.before]\nscenario = "{before}"')
+    two = tmp_path / "two.toml"
+    two.write_text(text + '[targets.calls_before]\nobserved = "made up"\nsource = "the test"\ncity = "before"\n'
+                          'kpi = "per_resident_year.hotline_calls"\nvalue = [0.0, 0.0001]\n')
+    targets = load_targets(two)
+    assert list(targets.scenarios()) == ["", "before"] and targets.targets[-1].city == "before"
+    with Executor(2) as pool:
+        ev = evaluate(targets, [KNOWN], tmp_path / "known", pool)
+    assert ev.loc[0, "calls.I"] <= 3 < ev.loc[0, "calls_before.I"] == ev.loc[0, "I_max"]
+    assert not ev["plausible"].any()           # plausible after the reform, not before it
+    assert (tmp_path / "known" / "check-before" / "runs").is_dir()
 
 
 def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path):
@@ -112,6 +148,8 @@ def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path)
     (lambda t: t.replace("high = 4.0", "high = 60.0"), "calibration.inputs.residents.channels.closed_hotline.high: 60"),
     (lambda t: t.replace("[calibration]", "[calibration\n"), "TOML syntax error"),
     (lambda t: t + "\nextra = 1\n", "extra: unknown key"),
+    (lambda t: t.replace('kpi = "per_resident_year.requests"', 'kpi = "per_resident_year.requests"\ncity = "old"'),
+     "targets.demand.city: 'old' is not in [cities] (none)"),
 ])
 def test_a_bad_targets_file_is_one_error_line_naming_file_and_field(tmp_path, edit, where):
     path = tmp_path / "bad.toml"
@@ -125,8 +163,9 @@ def test_a_bad_targets_file_is_one_error_line_naming_file_and_field(tmp_path, ed
 
 def test_the_meihekou_targets_load():
     t = load_targets("meihekou")
-    assert [x.name for x in t.targets] == ["alliance_problems", "party_member_wishes", "two_new_wishes",
-                                           "demand_per_resident", "hotline_calls_per_resident"]
+    assert [x.name for x in t.targets] == ["alliance_problems", "party_member_problems", "two_new_wishes",
+                                           "demand_per_resident", "hotline_calls_per_resident",
+                                           "demand_per_resident_2018", "hotline_calls_per_resident_2018"]
     alliance = t.targets[0]
     assert (alliance.low, alliance.high) == (163.5, 327.0) and alliance.count == (327, 327)
     assert np.isclose(alliance.variance, (327 - 163.5) ** 2 / 36)
