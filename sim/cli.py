@@ -510,7 +510,14 @@ def cmd_optimise(args) -> int:
                      "below_bound": len(out.below_bound),
                      "bounds": [vars(b) for b in out.bounds], "runners_up": out.runners_up(),
                      "replicates": {str(k): v for k, v in out.replicates.items()},
-                     "found": opt.met(out)})
+                     "found": opt.met(out),
+                     "rests_on": {"unconstrained": [i.data() for i in out.free],
+                                  "options": [{"option": f.option, "sentence": f.sentence,
+                                               "points": len(f.points), "meeting": int(f.points["meets"].sum()),
+                                               "region": None if f.box is None else
+                                               {k: [None if abs(v) == float("inf") else v for v in lim]
+                                                for k, lim in f.box.limits.items()}}
+                                              for f in out.assumptions]}})
         print(json_line(data))
     else:
         print(opt.describe(out, spec))

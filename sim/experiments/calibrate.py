@@ -397,6 +397,17 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
             lines.append(f"{_table_key(leaf)} = {_inline(value)}")
             lines += [f"    # {note}"]
         lines.append("")
+    free = [inp for inp in t.inputs if not ranges.loc[inp.name].constrained]
+    if free:
+        lines += ["# The inputs the targets leave free, over their plausible range: optimise, report and the",
+                  "# dashboard check every answer across them and say where it holds.", ""]
+    for inp in free:
+        r = ranges.loc[inp.name]
+        lines += [f'[uncertain."{inp.name}"]', f"low = {_number(r.plausible_min)}", f"high = {_number(r.plausible_max)}",
+                  f"log = {_number(inp.log)}"] + ([f"integer = {_number(inp.integer)}"] if inp.integer else [])
+        if inp.scale:
+            lines.append(f"scale = {_inline(list(inp.scale))}")
+        lines += [f"why = {_inline(inp.why)}" if inp.why else "", ""]
     return "\n".join(lines)
 
 

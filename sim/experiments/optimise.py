@@ -37,6 +37,16 @@ combinations of the decisions' values.
    shown to fail, `finalists` in all, default 3) are brought to
    `max_replicates` replicates, and the ranking is redone until it is stable.
 
+4. *What the answer rests on.* Where the scenario names inputs no data
+   constrains (its `[uncertain]` table, written by `gridsim calibrate` for the
+   inputs the targets leave free), the chosen candidate (or the closest) and
+   its runners-up are run at `[search] assumption_points` points of those
+   inputs (a Latin hypercube over their ranges, the experiment's replicates,
+   common random numbers), each point judged by the means of the constrained
+   KPIs; scenario discovery (PRIM, `analysis.discovery`) states in one sentence
+   the region of the inputs where each meets the targets. These runs are a
+   results folder of their own, `<folder>-assumptions/`.
+
 **The guarantee.** The chosen point meets every constraint by the rule: the
 one-sided 95% (the objective's `confidence`) bound of each constrained KPI's
 mean over its replicates clears the target. Every candidate with a lower
@@ -61,13 +71,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..analysis.discovery import Found, across
 from ..analysis.objective import FAILS, MEETS, Judgement, judge
 from ..analysis.queueing import UnstableQueueError, servers_for_wait
 from ..analysis.store import Store, run_id
-from ..scenario import Scenario, ScenarioError
+from ..scenario import Scenario, ScenarioError, to_data
 from ..scenario.schema import ALWAYS
+from .inputs import Input, parse_inputs, points_spec, values
 from .spec import MAX_POINTS, Spec, unstable
-from .sweep import sweep
+from .sweep import run_sweep, sweep
 
 COMMAND = "optimise"
 STATION_ROLES = ("station_head", "police")
@@ -82,6 +94,7 @@ class Settings:
     budget: int = 500
     max_replicates: int = 20
     finalists: int = 3
+    assumption_points: int = 20
 
 
 def settings(spec: Spec) -> Settings:
@@ -112,6 +125,8 @@ class Outcome:
     seconds: float = 0.0
     rounds: int = 0
     notes: list[str] = field(default_factory=list)
+    free: tuple[Input, ...] = ()                # the scenario's [uncertain] inputs
+    assumptions: list[Found] = field(default_factory=list)   # the finalists across them
 
     @property
     def chosen(self) -> int | None:
@@ -339,8 +354,47 @@ def run(spec: Spec, folder: str | Path, executor, *, progress: bool = False, fre
         out.screened = sorted(screened)
         out.replicates = {i: wanted[i] for i in sorted(screened)}
         out.runs_skipped = len({run_id(i, r) for i, n in wanted.items() for r in range(n)} & initial)
+    across_assumptions(spec, out, executor, progress=progress, say=say)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+ASSUMPTION = "assumption_point"
+
+
+def assumptions_folder(folder: Path) -> Path:
+    return folder.with_name(f"{folder.name}-assumptions")
+
+
+def across_assumptions(spec: Spec, out: Outcome, executor, *, progress: bool = False,
+                       say: Callable[[str], None] = lambda line: None) -> None:
+    """Step 4: the finalists at points of the scenario's unconstrained inputs, and where each meets."""
+    from scipy.stats import qmc
+    j = out.judgement
+    first = j.chosen if j.chosen is not None else j.closest
+    if not spec.base.uncertain or first is None:
+        return
+    out.free = parse_inputs(to_data(spec.base.uncertain), spec.base, "uncertain")
+    n = settings(spec).assumption_points
+    design = values(out.free, qmc.LatinHypercube(d=len(out.free), seed=spec.root_seed).random(n))
+    finalists = [first, *out.runners_up()]
+    points = spec.points()
+    given = [{ASSUMPTION: k, **design[k], **points[p]} for p in finalists for k in range(n)]
+    ps = points_spec(spec, f"{spec.name}-assumptions", out.free, given, tags=(ASSUMPTION,), kind="assumptions")
+    folder = assumptions_folder(out.folder)
+    say(f"what the answer rests on: {len(finalists)} option(s) x {n} points of {len(out.free)} unconstrained "
+        f"input(s) ({', '.join(i.name for i in out.free)}) x {spec.replicates} replicates -> {folder}/")
+    report = run_sweep(ps, folder, executor, progress=progress, arguments={"command": COMMAND})
+    out.runs_done += report.done
+    if report.failed:
+        first_error = sorted(report.errors.items())[0]
+        raise OptimiseError(f"{report.failed} runs failed in {folder} (first: {first_error[0]}: {first_error[1]}); "
+                            "run the same command again to retry them")
+    option_of = {i: j.label(finalists[i // n]) for i in range(len(given))}
+    role = {j.label(p): (("the chosen " if j.chosen is not None else "the closest ") if k == 0
+                         else f"runner-up {k} ") + j.label(p) for k, p in enumerate(finalists)}
+    out.assumptions = across(Store(folder).runs(), given, [i.name for i in out.free], spec.objective,
+                             option_of, role)
 
 
 def _empty(obj):
@@ -387,9 +441,24 @@ def describe(out: Outcome, spec: Spec) -> str:
         if out.replicates.get(p, 0) >= max(settings(spec).max_replicates, spec.replicates) and (
                 j.chosen is None or j.row(p)["minimise_mean"] < j.row(j.chosen)["minimise_mean"]):
             lines.append(f"note: {j.label(p)} is cheaper and still undecided after {out.replicates[p]} replicates")
+    lines += [""] + rests_on(out, spec)
     lines.append("")
     lines.append(f"results: {out.folder}/ (gridsim compare / gridsim report read it)")
     return "\n".join(lines)
+
+
+def rests_on(out: Outcome, spec: Spec) -> list[str]:
+    """What the answer rests on: the scenario's unconstrained inputs and, for each finalist, the
+    region of them where it meets the targets."""
+    if not out.free:
+        return ["what the answer rests on: the scenario names no unconstrained inputs ([uncertain]); its "
+                "assumptions are as written"]
+    lines = [f"what the answer rests on: {len(out.free)} input(s) no data constrains, over their plausible ranges:"]
+    lines += [f"  {i.name} {i.low:.3g}-{i.high:.3g}" + (f" ({i.why})" if i.why else "") for i in out.free]
+    n = settings(spec).assumption_points
+    lines.append(f"across {n} points of them ({spec.replicates} replicates each, judged by the means):")
+    lines += [f"  {found.sentence}" for found in out.assumptions]
+    return lines
 
 
 def met(out: Outcome) -> bool:

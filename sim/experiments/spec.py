@@ -268,6 +268,8 @@ class SearchTable:
     budget: int = fspec(500, ge=1, le=MAX_POINTS)          # candidates screened at most
     max_replicates: int = fspec(20, ge=2, le=MAX_REPLICATES)  # per candidate, in ranking and selection
     finalists: int = fspec(3, ge=1, le=100)                # the chosen and its runners-up, brought to max_replicates
+    assumption_points: int = fspec(20, ge=2, le=10_000)     # points of the scenario's [uncertain] inputs each
+                                                            # finalist is checked across
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,9 +56,24 @@ def bundled_names() -> list[str]:
 
 def _from(data: dict, source: str) -> Scenario:
     try:
-        return build(Scenario, data)
+        scenario = build(Scenario, data)
+        _check_uncertain(scenario)
+        return scenario
     except ScenarioError as err:
         raise err.at(source) from None
+
+
+def _check_uncertain(scenario: Scenario) -> None:
+    """Every field an [uncertain] input names is a number of the scenario."""
+    data = to_data(scenario)
+    for name, u in scenario.uncertain.items():
+        for path in u.scale or (name,):
+            try:
+                value = get_path(data, path)
+            except ScenarioError as err:
+                raise ScenarioError(f"uncertain.{name}", f"{path}: {err.message}") from None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ScenarioError(f"uncertain.{name}", f"{path} is not a number ({value!r})")
 
 
 def read_toml(path: Path) -> tuple[str, dict]:

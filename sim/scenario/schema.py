@@ -549,6 +549,24 @@ class RequestType:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Uncertain:
+    """An input no data constrains (a calibration left it free over this range): a field, or with
+    `scale` a factor on several fields. Answers on the scenario are checked across the range."""
+    low: float = spec(ge=-1e300, le=1e300)
+    high: float = spec(ge=-1e300, le=1e300)
+    log: bool = False
+    integer: bool = False
+    scale: tuple[str, ...] = ()
+    why: str = ""
+
+    def check(self, path: str) -> None:
+        if self.high <= self.low:
+            raise ScenarioError(join(path, "high"), f"must be > low ({self.low:g}), got {self.high:g}")
+        if self.log and self.low <= 0:
+            raise ScenarioError(join(path, "low"), f"must be > 0 on a log scale, got {self.low:g}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str
     city: City
@@ -561,6 +579,7 @@ class Scenario:
     costs: Costs = Costs()
     run: Run = Run()
     description: str = ""
+    uncertain: Mapping[str, Uncertain] = spec({})   # inputs no data constrains, by name
 
     def check(self, path: str) -> None:
         if not self.requests:

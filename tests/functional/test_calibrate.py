@@ -101,6 +101,11 @@ def test_an_input_the_targets_leave_free_is_marked_not_constrained(recovery, tmp
     text = calibrated_scenario(cal, tmp_path / "c.toml")
     assert text.count("# [not constrained: the targets leave it free] ") == 1
     assert text.count("# [calibrated] ") == 1
+    (tmp_path / "c.toml").write_text(text)
+    free = load(tmp_path / "c.toml").uncertain          # what optimise and report check answers across
+    assert list(free) == [errand.name] and free[errand.name].log
+    assert (free[errand.name].low, free[errand.name].high) == pytest.approx((errand.value(0.02), errand.value(0.97)),
+                                                                          rel=1e-3)
 
 
 def test_targets_on_another_state_of_the_city_rule_out_points_too(recovery, tmp_path):

@@ -146,3 +146,52 @@ def test_queueing_floor_applies_only_where_a_station_is_m_m_c():
     path.write_text(spec_text.replace('\n[set.roles.station_head]\ntravel = true\n', ""))
     bounds, notes = opt.queueing_bounds(load_spec(path))
     assert bounds == [] and "walks to households" in notes[0]
+
+
+def test_the_answer_says_where_in_the_unconstrained_inputs_it_holds(tmp_path):
+    """The scenario leaves the service time free (20-40 minutes): the chosen number of servers meets
+    the wait target only where service is short enough, and the output says so in one sentence."""
+    scenario = tmp_path / "free.toml"
+    scenario.write_text(f'''extends = "{MMC}"
+[roles.station_head]
+per_station = 14
+salary_yuan = 50000.0
+[requests.errand]
+rate_per_household_year = 113.88
+wait_target_minutes = 10.0
+[requests.errand.service.station_head]
+mean_minutes = 29.0
+[uncertain."requests.errand.service.station_head.mean_minutes"]
+low = 20.0
+high = 40.0
+why = "how long a walk-in errand takes: no data"
+''')
+    spec = tmp_path / "free_opt.toml"
+    spec.write_text(f'''name = "free_opt"
+scenario = "{scenario}"
+days = 12.0
+warmup_days = 2.0
+replicates = 2
+root_seed = 5
+[decisions]
+"roles.station_head.per_station" = [8, 9, 10, 11]
+[objective]
+constraints = ["wait_within_target_share >= 0.8"]
+[search]
+max_replicates = 4
+finalists = 2
+assumption_points = 12
+''')
+    done = gridsim("optimise", spec, "--results", tmp_path / "res", "--workers", "2", "--quiet", "--json")
+    assert done.returncode == 0, done.stderr
+    rests = json.loads(done.stdout)["rests_on"]
+    assert [i["name"] for i in rests["unconstrained"]] == ["requests.errand.service.station_head.mean_minutes"]
+    chosen = rests["options"][0]
+    assert chosen["sentence"].startswith("the chosen station head per station = ")
+    assert 0 < chosen["meeting"] < chosen["points"] == 12                   # meets where service is short only
+    assert "wherever requests.errand.service.station_head.mean_minutes is below" in chosen["sentence"]
+    below = chosen["region"]["requests.errand.service.station_head.mean_minutes"][1]
+    assert 25 < below < 40
+    assert (tmp_path / "res" / "free_opt-optimise-assumptions" / "runs").is_dir()
+    text = gridsim("optimise", spec, "--results", tmp_path / "res", "--workers", "2", "--quiet").stdout
+    assert "what the answer rests on: 1 input(s) no data constrains" in text and chosen["sentence"] in text
