@@ -172,6 +172,32 @@ def objective_section(res: Results) -> list[str]:
     return lines + [""]
 
 
+def rests_on_section(res: Results) -> list[str]:
+    """What the answer rests on: optimise's finalists across the scenario's unconstrained inputs
+    (its `<folder>-assumptions/` runs), each with the region where it meets the targets."""
+    folder = res.folder.with_name(f"{res.folder.name}-assumptions")
+    if not folder.is_dir():
+        return []
+    from . import store
+    from .discovery import across
+    stored = store.read(folder)
+    spec = stored.manifest.get("spec") or {}
+    inputs, given = spec.get("inputs") or [], spec.get("given") or []
+    factors, points = res.manifest.get("factors") or [], res.manifest.get("points") or []
+
+    def option(g: dict) -> str:
+        p = next((k for k, q in enumerate(points) if all(q.get(f) == g.get(f) for f in factors)), None)
+        return res.label(p) if p is not None else "?"
+
+    found = across(stored.runs, given, [i["name"] for i in inputs], res.judgement.objective,
+                   {k: option(g) for k, g in enumerate(given)})
+    n = len({g.get("assumption_point") for g in given})
+    lines = ["**What the answer rests on.** The scenario leaves " + f"{len(inputs)} input(s) free (no data "
+             "constrains them): " + "; ".join(f"`{i['name']}` {i['low']:.3g}-{i['high']:.3g}" for i in inputs)
+             + f". Across {n} points of them ({spec.get('replicates', '?')} replicates each, judged by the means):", ""]
+    return lines + [f"- {f.sentence}" for f in found] + [""]
+
+
 def lookup_label(kpi: str) -> str:
     return F.kpi_info(kpi).axis_label
 
@@ -268,7 +294,7 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     name = m.get("experiment", res.folder.name)
     lines = [f"# {name}: report", ""]
     if res.judgement is not None:
-        lines += [res.judgement.answer(), ""]
+        lines += [res.judgement.answer(), ""] + rests_on_section(res)
     notes = completeness(res, wanted_points, wanted_replicates)
     if notes:
         lines += ["> **Warning: incomplete results.**", ">"] + [f"> {n}" for n in notes] + [""]

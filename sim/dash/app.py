@@ -46,6 +46,7 @@ error = solara.reactive("")
 targets = solara.reactive(TARGETS)
 chosen = solara.reactive([])               # names of the options to export
 exported = solara.reactive("")
+rests_on = solara.reactive({})             # option name -> where it meets the targets across the free inputs
 
 
 def set_scenario(name: str) -> None:
@@ -85,6 +86,18 @@ def run(name: str, overrides: dict, n_days: int, reps: int) -> None:
     except Exception as err:  # noqa: BLE001 - shown on the page, one line
         error.value = f"{type(err).__name__}: {err}".splitlines()[0]
     run.progress = 100.0
+
+
+@solara.lab.task
+def check(o: L.Outcome) -> None:
+    """The option across the scenario's unconstrained inputs, against the targets on the page."""
+    lines = [line.strip() for line in targets.value.splitlines() if line.strip()]
+    try:
+        said = L.across_assumptions(setting.value[0], o.overrides, setting.value[1], setting.value[2], lines,
+                                    WORKSPACE, WORKERS)
+    except Exception as err:  # noqa: BLE001 - shown on the page, one line
+        said = f"could not check: {type(err).__name__}: {err}".splitlines()[0]
+    rests_on.value = {**rests_on.value, o.name: said}
 
 
 def remove(name: str) -> None:
@@ -143,6 +156,12 @@ def Option(o: L.Outcome, baseline: L.Outcome | None, scale: float):
     with solara.Card(title=title, subtitle=f"{len(o.runs)} replicates", classes=["option-card"],
                      style={"min-width": "330px", "max-width": "420px"}):
         KpiCards(o, baseline)
+        if L.free_inputs(setting.value[0]):
+            if o.name in rests_on.value:
+                solara.Markdown(f"*{rests_on.value[o.name]}*", classes=["rests-on"])
+            else:
+                solara.Button("Check across the free inputs", on_click=lambda: check(o), disabled=check.pending,
+                              text=True, small=True, classes=["check-button"])
         solara.Image(L.map_png(o, scale), classes=["city-map"])
         if o.overrides:
             solara.Button("Remove", on_click=lambda: remove(o.name), text=True, small=True)
@@ -185,6 +204,13 @@ def Options():
         return
     base = options.value[0]
     scale = L.map_scale(options.value)
+    free = L.free_inputs(setting.value[0])
+    if free:
+        solara.Markdown(f"**What these answers rest on.** The scenario leaves {len(free)} input(s) free (no data "
+                        "constrains them): " + "; ".join(f"{i.name} {i.low:.3g}-{i.high:.3g}" for i in free)
+                        + f". The cards hold at the values written; \"Check across the free inputs\" runs an "
+                        f"option at {L.ASSUMPTION_POINTS} points of them and says where it meets the targets below.",
+                        classes=["rests-on-note"])
     with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
         for o in options.value:
             Option(o, base, scale)

@@ -205,6 +205,44 @@ def read_option(folder: Path, name: str, overrides: dict) -> Outcome:
     return Outcome(name, describe(overrides), dict(overrides), runs, series, grids[0][1] if grids else None)
 
 
+# ---------------------------------------------------------------- what an answer rests on
+ASSUMPTION_POINTS = 8
+
+
+def free_inputs(scenario: str) -> tuple:
+    """The scenario's inputs no data constrains ([uncertain]), parsed as the analyses take them."""
+    from .. import api
+    from ..experiments.inputs import parse_inputs
+    base = api.load_scenario(scenario)
+    return parse_inputs(to_data(base.uncertain), base, "uncertain") if base.uncertain else ()
+
+
+def across_assumptions(scenario: str, overrides: dict, days: float, replicates: int, targets: list[str],
+                       workspace: Path, workers: int, points: int = ASSUMPTION_POINTS) -> str:
+    """The option at `points` points of the scenario's unconstrained inputs (a Latin hypercube, the
+    same seeds as every option), judged against `targets`: where it meets them, in one sentence."""
+    from scipy.stats import qmc
+    from .. import api
+    from ..analysis.discovery import across
+    from ..analysis.objective import objective_from
+    from ..experiments.inputs import points_spec, values
+    from ..experiments.sweep import run_sweep
+    inputs = free_inputs(scenario)
+    objective = objective_from({"constraints": targets}, "targets")
+    base = api.load_scenario(scenario)
+    spec = api.experiment(spec_dict(scenario, overrides, days, warmup_for(base, days), replicates))
+    design = values(inputs, qmc.LatinHypercube(d=len(inputs), seed=ROOT_SEED).random(points))
+    given = [{"assumption_point": k, **design[k]} for k in range(points)]
+    ps = points_spec(spec, f"{spec.name}-assumptions", inputs, given, tags=("assumption_point",), kind="assumptions")
+    folder = Path(workspace) / ps.name
+    report = run_sweep(ps, folder, pool(workers))
+    if report.failed:
+        raise RuntimeError("; ".join(f"{k}: {v}" for k, v in sorted(report.errors.items())[:2]))
+    found = across(Store(folder).runs(), given, [i.name for i in inputs], objective,
+                   {k: describe(overrides) for k in range(points)})
+    return found[0].sentence
+
+
 # ---------------------------------------------------------------- comparing with the baseline
 @dataclass(frozen=True)
 class Card:

@@ -59,3 +59,15 @@ def test_cards_pair_replicates_with_the_baseline():
     assert cards["resolution_hours.p90"].diff.startswith("-1.00 h")
     assert cards["cost_yuan_per_year"].verdict == "same"
     assert all(c.diff == "" for c in L.cards(base, base))
+
+
+def test_an_option_is_checked_across_the_inputs_the_scenario_leaves_free(tmp_path):
+    mmc = SCENARIOS / "validation" / "mmc.toml"
+    free = tmp_path / "free.toml"
+    free.write_text(f'extends = "{mmc}"\n[requests.errand]\nwait_target_minutes = 10.0\n'
+                    '[uncertain."requests.errand.service.station_head.mean_minutes"]\nlow = 20.0\nhigh = 38.0\n')
+    assert [i.name for i in L.free_inputs(str(free))] == ["requests.errand.service.station_head.mean_minutes"]
+    assert L.free_inputs(str(mmc)) == ()
+    said = L.across_assumptions(str(free), {"roles.station_head.per_station": 5}, 8, 2,
+                                ["wait_within_target_share >= 0.8"], tmp_path / "ws", 2, points=6)
+    assert "meets the target" in said and "of 6 points" in said        # 5 servers: wherever service is short

@@ -195,3 +195,7 @@ assumption_points = 12
     assert (tmp_path / "res" / "free_opt-optimise-assumptions" / "runs").is_dir()
     text = gridsim("optimise", spec, "--results", tmp_path / "res", "--workers", "2", "--quiet").stdout
     assert "what the answer rests on: 1 input(s) no data constrains" in text and chosen["sentence"] in text
+    rep = gridsim("report", tmp_path / "res" / "free_opt-optimise", "--dpi", "40")
+    assert rep.returncode == 0, rep.stderr
+    report = (tmp_path / "res" / "free_opt-optimise" / "_report" / "report.md").read_text()
+    assert "**What the answer rests on.**" in report and chosen["sentence"].replace("the chosen ", "") in report
