@@ -769,9 +769,9 @@ def add_robustness(sub) -> None:
     p.add_argument("calibration", type=Path, help="a calibration's results folder, e.g. results/calibrate-meihekou")
     p.add_argument("--claims", type=Path, default=Path("experiments") / "robustness" / "claims.toml",
                    help="the claims file (default: experiments/robustness/claims.toml)")
-    p.add_argument("--sets", type=number(int, ge=2, le=10_000), default=30,
-                   help="plausible parameter sets to sample (default 30)")
-    p.add_argument("--replicates", type=REPLICATES, default=2, help="replicates per set and point (default 2)")
+    p.add_argument("--sets", type=number(int, ge=2, le=10_000),
+                   help="a sample of this many plausible parameter sets (default: every one)")
+    p.add_argument("--replicates", type=REPLICATES, default=3, help="replicates per set and point (default 3)")
     p.add_argument("--days", type=DAYS, help="simulated days instead of each experiment's")
     p.add_argument("--experiment", action="append", metavar="EN", help="only these experiments' claims (repeatable)")
     add_engine(p)

@@ -2,14 +2,17 @@
 
 A finding is a claim about one comparison of a study experiment ("option B beats
 the baseline on care resolution"). It was measured at the scenario's hand-set
-assumptions. Here each comparison is re-run in each of a sample of the
-calibration's plausible parameter sets (the inputs' values that no target rules
-out): the experiment's points (the option and its baseline only) crossed with
-the sets, every point of a replicate on the same random numbers, so each set's
-difference is paired over replicates. A claim **holds** in a set when the mean
-paired difference has the claimed sign ("higher"/"lower") or lies within the
-claimed tolerance ("same"). It is **robust** when it holds in at least
-`robust_share` (0.9) of the sets, **fragile** otherwise.
+assumptions. Here each comparison is re-run in every one of the calibration's
+plausible parameter sets (the inputs' values that no target rules out), each
+set also given its own values of the inputs no target speaks to at all (the
+claims file's `[inputs]`: availability, service times, shift hours, channel
+utilities, routing, over ranges that reach "no effect"; a Latin hypercube, one
+row per set): the experiment's points (the option and its baseline only)
+crossed with the sets, every point of a replicate on the same random numbers,
+so each set's difference is paired over replicates. A claim **holds** in a set
+when the mean paired difference has the claimed sign ("higher"/"lower") or lies
+within the claimed tolerance ("same"). It is **robust** when it holds in at
+least `robust_share` (0.9) of the sets, **fragile** otherwise.
 
 The input that flips it (regional sensitivity analysis, Spear and Hornberger
 1980): for a fragile claim, the input whose values differ most between the
@@ -36,7 +39,7 @@ from ..model.kpis import is_kpi, lookup, number
 from ..scenario import ScenarioError
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
-from .inputs import Input, points_spec
+from .inputs import Input, parse_inputs, points_spec, values
 from .reproduce import find
 from .spec import load_spec
 from .sweep import run_sweep
@@ -67,6 +70,8 @@ class ClaimTable:
 class ClaimsFile:
     robust_share: float = fspec(0.9, gt=0, le=1)
     claims: tuple[ClaimTable, ...]
+    inputs: Mapping[str, Any] = fspec({})    # inputs no target constrains, varied besides the plausible sets
+    design_seed: int = fspec(0, ge=0, le=2**63 - 1)
 
 
 def load_claims(path: str | Path) -> ClaimsFile:
@@ -130,17 +135,21 @@ class Robustness:
     sets: pd.DataFrame           # the plausible sets used (input values)
 
 
-def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, executor, *, sets: int = 30,
-        replicates: int = 2, days: float | None = None, seed: int = 0, experiments: list[str] | None = None,
+def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, executor, *, sets: int | None = None,
+        replicates: int = 3, days: float | None = None, seed: int = 0, experiments: list[str] | None = None,
         progress: bool = False, say=lambda line: None) -> Robustness:
+    """Every claim across the plausible sets (all of them, or a sample of `sets`), each with its own
+    values of the claims file's unconstrained [inputs]."""
     calibration, folder = Path(calibration), Path(folder)
     plausible, about = read_table(calibration, "plausible")
     if plausible.empty:
         raise ScenarioError("", "the calibration found no plausible parameter set", str(calibration))
     targets = load_targets(about["targets"])
-    inputs: tuple[Input, ...] = targets.inputs
-    chosen = sample_sets(plausible, sets, seed)
     claims = load_claims(claims_path)
+    chosen = sample_sets(plausible, sets or len(plausible), seed)
+    extra = free_inputs(claims, targets.scenario, claims_path)
+    chosen = with_free_values(chosen, extra, claims.design_seed)
+    inputs: tuple[Input, ...] = (*targets.inputs, *extra)
     wanted = [c for c in claims.claims if experiments is None or c.experiment in experiments]
     rows, effects = [], []
     for exp in dict.fromkeys(c.experiment for c in wanted):
@@ -174,10 +183,31 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
     table = pd.DataFrame(rows)
     effects = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame()
     meta = {"calibration": str(calibration), "claims": str(claims_path), "sets": len(chosen),
-            "replicates": replicates, "robust_share": claims.robust_share, "model_commit": about.get("model_commit")}
+            "replicates": replicates, "robust_share": claims.robust_share, "model_commit": about.get("model_commit"),
+            "free_inputs": [i.name for i in extra]}
     write_table(folder, "robustness", table, meta)
     write_table(folder, "effects", effects, meta)
     return Robustness(table, effects, chosen)
+
+
+def free_inputs(claims: ClaimsFile, scenario, claims_path: str | Path) -> tuple[Input, ...]:
+    """The claims file's [inputs], checked against the calibration's scenario."""
+    if not claims.inputs:
+        return ()
+    try:
+        return parse_inputs(claims.inputs, scenario, "inputs")
+    except ScenarioError as err:
+        raise err.at(str(claims_path)) from None
+
+
+def with_free_values(sets: pd.DataFrame, extra: tuple[Input, ...], seed: int) -> pd.DataFrame:
+    """Each plausible set with its own values of the unconstrained inputs: one row of a Latin
+    hypercube over their ranges per set."""
+    if not extra:
+        return sets
+    from scipy.stats import qmc
+    rows = values(extra, qmc.LatinHypercube(d=len(extra), seed=seed).random(len(sets)))
+    return pd.concat([sets.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
 
 
 def _value(inp: Input, x):
@@ -245,9 +275,13 @@ def lines(r: Robustness) -> list[str]:
 
 def markdown(r: Robustness, meta: dict) -> str:
     """The robustness report: one table row per finding."""
+    free = meta.get("free_inputs") or []
     head = [f"# Robustness of the findings across the plausible parameter sets", "",
-            f"{meta.get('sets')} plausible parameter sets from `{meta.get('calibration')}`, "
-            f"{meta.get('replicates')} replicates each with common random numbers; a finding is robust when it "
+            f"{meta.get('sets')} plausible parameter sets from `{meta.get('calibration')}`"
+            + (f", each with its own values of {len(free)} input{'s' * (len(free) != 1)} no target constrains "
+               f"({', '.join(free)})"
+               if free else "")
+            + f", {meta.get('replicates')} replicates each with common random numbers; a finding is robust when it "
             f"holds in at least {100 * meta.get('robust_share', 0.9):.0f}% of the sets.", "",
             "| experiment | finding | holds in | label | difference: median (range) | what flips it |",
             "|---|---|---|---|---|---|"]

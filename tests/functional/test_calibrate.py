@@ -192,6 +192,10 @@ root_seed = 11
 "stations.count" = 5
 """
 CLAIMS = """robust_share = 0.9
+[inputs."requests.errand.service.station_head.mean_minutes"]
+low = 10.0
+high = 30.0
+why = "no target speaks to it"
 [[claims]]
 experiment = "tiny.toml"
 point = { "stations.count" = 2 }
@@ -216,15 +220,18 @@ def test_findings_are_rerun_across_plausible_sets_and_labelled(recovery, tmp_pat
     assert out.returncode == 0, out.stderr
     table, meta = read_table(tmp_path / "rob", "robustness")
     assert meta["sets"] == 4 and list(table["sets"]) == [4, 4]
+    service = "requests.errand.service.station_head.mean_minutes"
+    assert meta["free_inputs"] == [service]          # each set has its own value of the unconstrained input
     cost, wait = table.iloc[0], table.iloc[1]
     assert (cost["holds"], cost["label"]) == (4, "robust") and cost["effect_max"] < 0
     assert (wait["holds"], wait["label"]) == (0, "fragile") and wait["effect_min"] > 0   # two heads, longer queues
-    assert wait["input"] in KNOWN and "Spearman" in wait["how"]
+    assert wait["input"] in {*KNOWN, service} and "Spearman" in wait["how"]
     effects, _ = read_table(tmp_path / "rob", "effects")
     assert len(effects) == 8 and set(effects["plausible_set"]) == {0, 1, 2, 3}
     assert "holds in 4 of 4 plausible parameter sets: ROBUST" in out.stdout
-    assert "| tiny_stations | two stations cost less than five | 4 of 4 | **robust** |" in \
-        (tmp_path / "rob" / "robustness.md").read_text()
+    report = (tmp_path / "rob" / "robustness.md").read_text()
+    assert "| tiny_stations | two stations cost less than five | 4 of 4 | **robust** |" in report
+    assert f"each with its own values of 1 input no target constrains ({service})" in report
     bad = tmp_path / "bad.toml"
     bad.write_text(CLAIMS.replace('"stations.count" = 2 }', '"stations.count" = 3 }', 1))
     out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", bad, "--results", tmp_path / "x")
