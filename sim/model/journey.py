@@ -211,7 +211,7 @@ class Journey:
         if m.r_u_repeat[r] < self.residents.repeat_share:
             back = max(t, m.v_deadline[v] + m.r_e_repeat[r] * self.residents.repeat_delay_hours * 60)
             if m.r_way[r] == WALK_IN:                  # one who walks in comes when the station is open
-                back = m.next_on(m.station_head_role, back)
+                back = float(m.station_open.next_on(back))
             if back <= m.horizon:
                 m.calendar.schedule(back, COMEBACK, r)
 
@@ -488,8 +488,9 @@ class Journey:
                     self.hand_over(pool, t)
 
     def hand_over(self, pool, t: float) -> None:
-        """The duty leader's shift ends: what they have not started is left for whoever takes its
-        stage next (the household's grid leader, or the station head, in the morning)."""
+        """The duty leader's shift ends: what they have not started goes to whoever of its stage's
+        roles comes on duty first (the household's grid leader or the station head in the morning;
+        on a Friday or Saturday evening, the duty leader again the next day)."""
         m = self.m
         waiting = sorted(pool.queue)                   # by priority, then first come
         pool.queue.clear()

@@ -69,10 +69,20 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     request, stage = view("v_request", np.int64)[reached], view("v_stage", np.int64)[reached]
     household = view("r_household", np.int64)
     travel = np.zeros(len(reached))
+    visit_type = view("r_type", np.int8)[request]
+    types = list(model.spec.requests.values())
     for r, name in enumerate(ROLES):
         mine = (role == r) & (stage != RECEPTION_STAGE)      # a receiver's triage is by message or at the desk
-        if mine.any() and name not in ("alliance", "hotline"):
+        if not mine.any() or name in ("alliance", "hotline"):
+            continue
+        if name != "duty_leader":
             travel[mine] = travel_minutes(model.spec, city, name, household[request[mine]])
+            continue
+        for t, k in set(zip(visit_type[mine].tolist(), stage[mine].tolist())):     # as the role it stood in for
+            here = mine & (visit_type == t) & (stage == k)
+            travel[here] = travel_minutes(model.spec, city, name, household[request[here]], types[t].stages[k].roles)
+    duty = (role == ROLES.index("duty_leader")) & (stage == RECEPTION_STAGE)
+    travel[duty] = travel_minutes(model.spec, city, "duty_leader", household[request[duty]])   # the phone's response
     agent = np.full(len(reached), -1, dtype=np.int64)
     began = ~np.isnan(start[reached])
     agent[began] = _gather(model.v_agent, reached[began], "unique_id")

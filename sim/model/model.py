@@ -27,7 +27,7 @@ from . import agents
 from .calendar import COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
 from .journey import Journey, pick, weights
 from .requests import Requests, draw_requests, stream
-from .routes import HOTLINE, Plan, plan
+from .routes import HOTLINE, Plan, plan, station_open
 from .shifts import Duty, always_on
 from .stability import overloaded_units
 from .units import Pool, layouts, vacant_places
@@ -75,6 +75,7 @@ class GridModel(mesa.Model):
         self._build_agents()
         self.duty = {role: Duty.of(getattr(scenario.roles, role).shifts, self.horizon)
                      for role in ROLES if role != "alliance"}
+        self.station_open = station_open(scenario, self.duty)     # when residents can walk in
         routes = plan(scenario, self.city, requests, self.layout, self.pool_offset, self.duty, self.horizon)
         self.overloaded = overloaded_units(self, routes)
         self._init_state(routes, requests)

@@ -75,8 +75,16 @@ class Plan:
     likely_duration: np.ndarray
 
 
-def travel_minutes(scenario: Scenario, city: City, role: str, household: np.ndarray) -> np.ndarray:
-    """There and back: walking from the household's station (or community office), or 110's drive."""
+def travel_minutes(scenario: Scenario, city: City, role: str, household: np.ndarray,
+                   stage_roles: tuple[str, ...] = ()) -> np.ndarray:
+    """There and back: walking from the household's station (or community office), or 110's drive.
+    The duty leader travels as the role of the stage it stands in for (none at a reception), plus the
+    phone's response when on call."""
+    if role == "duty_leader":
+        duty = scenario.roles.duty_leader
+        base = next((r for r in stage_roles if r in duty.stands_in_for()), None)
+        there = travel_minutes(scenario, city, base, household) if base else np.zeros(len(household))
+        return there + (duty.response_minutes if duty.where == "phone" else 0.0)
     cfg = getattr(scenario.roles, role)
     if role == "police110":
         return np.full(len(household), 2 * cfg.response_minutes)
@@ -88,20 +96,16 @@ def travel_minutes(scenario: Scenario, city: City, role: str, household: np.ndar
 def _durations(scenario: Scenario, city: City, name: str, role: str, households: np.ndarray,
                u: np.ndarray, stage_roles: tuple[str, ...] = ()) -> np.ndarray:
     """Minutes a handler of `role` is occupied by each request of type `name`: service and travel. The
-    duty leader takes the time of the role it stands in for (the first of the stage's), plus the
-    phone's response when on call."""
-    if role == "duty_leader":
-        duty = scenario.roles.duty_leader
-        base = next(r for r in stage_roles if r in duty.stands_in_for())
-        return (_durations(scenario, city, name, base, households, u)
-                + (duty.response_minutes if duty.where == "phone" else 0.0))
+    duty leader takes the service time of the role it stands in for (the first of the stage's)."""
     if role == "alliance":
         return np.zeros(len(households))
-    minutes = service_minutes(scenario.requests[name].service[role], u)
-    if role == "property_manager":
+    duty = scenario.roles.duty_leader
+    served = role if role != "duty_leader" else next(r for r in stage_roles if r in duty.stands_in_for())
+    minutes = service_minutes(scenario.requests[name].service[served], u)
+    if served == "property_manager":
         factor = np.array([scenario.roles.property_manager.modes[m].service_factor for m in PROPERTY_MODES])
         minutes = minutes * factor[city.compound_mode[city.hh_compound[households]]]
-    return minutes + travel_minutes(scenario, city, role, households)
+    return minutes + travel_minutes(scenario, city, role, households, stage_roles)
 
 
 def _likely(alternatives: list, wait: float, times: np.ndarray, duties: dict[str, Duty]) -> tuple:
@@ -147,12 +151,22 @@ def entry_stage(rt, way: str | None) -> int:
     return next((k for k, stage in enumerate(rt.stages) if "building_leader" not in stage.roles), 0)
 
 
+def _first_staffed(sc: Scenario, rt, layout: dict[str, Layout], hh: np.ndarray, entry: np.ndarray) -> np.ndarray:
+    """For each request, the first stage from its entry on with a handler staffed for its household
+    (a compound without a property manager starts at the grid leader's)."""
+    staffed = np.column_stack([np.any([layout[r].hh_unit[hh] >= 0 for r in with_stand_ins(sc, st.roles)], axis=0)
+                               for st in rt.stages])
+    later = staffed & (np.arange(len(rt.stages))[None, :] >= entry[:, None])
+    return np.where(later.any(axis=1), later.argmax(axis=1), entry)
+
+
 def _receivers(sc: Scenario, rt, way: np.ndarray | None, engaged: np.ndarray,
                entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Who receives each request first (index into ROLES, -1: nobody): the grid leader of a resident
     who messages, the station head of one who walks in, where the scenario gives that role a triage
     time; never an emergency's, nor one a building leader took up. `pinned`: the receiver where they
-    are also a handler of the entry stage, which they then take themselves (-1 elsewhere)."""
+    are also a handler of the first stage that has one for the household (`entry`), which they then
+    take themselves (-1 elsewhere)."""
     n = len(entry)
     receiver, pinned = np.full(n, -1), np.full(n, -1)
     if way is None or rt.emergency:
@@ -226,7 +240,6 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     found_pool = np.full(n, -1, dtype=np.int32)
     found_triage = np.full(n, np.nan, dtype=np.float32)
     reception = sc.residents.reception
-    duty = sc.roles.duty_leader
     pieces = []      # (request, stage, pool, duration) per visit; options separately
     options: list[tuple[np.ndarray, np.ndarray, tuple]] = []   # (request, stage, alternatives) per row group
 
@@ -252,6 +265,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                 engaged = (layout["building_leader"].hh_unit[hh] >= 0) & (requests.u_building_leader[rows]
                                                                           < bl.share_available)
             way, logsum = _ways(sc, city, layout, duties, hh, requests.contact[rows], requests.u_way[rows])
+            if rt.emergency:                  # they call the police straight away, whatever the hour
+                way = np.full(len(rows), -1)
             entry = np.array([entry_stage(rt, None)] + [entry_stage(rt, w) for w in WAYS])[way + 1]
             channel[rows] = np.where(way >= 0, way, DIRECT)
             walk_in = way == WAYS.index("walk_in")            # the station may open later than they come
@@ -265,7 +280,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             if c.silent is not None:
                 a_silent[rows] = c.silent + rt.silent_bias - grid
             a_hotline[rows[engaged]] = a_silent[rows[engaged]] = -np.inf
-        receiver, pinned = _receivers(sc, rt, way, engaged, entry)
+        start = _first_staffed(sc, rt, layout, hh, entry)
+        receiver, pinned = _receivers(sc, rt, way, engaged, start)
         triaged = (receiver >= 0) & (pinned < 0)
         settled = triaged & (requests.u_settle[rows] < rt.reception_settles)
         for role in sorted({ROLES[i] for i in receiver[triaged]}):
@@ -273,8 +289,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             minutes = service_minutes(reception.triage(role), requests.u_triage[rows[mine]])
             alternatives = [(ROLES.index(r), np.where(layout[r].hh_unit[hh[mine]] >= 0,
                                                       pool_offset[r] + layout[r].hh_unit[hh[mine]], -1),
-                             minutes + (duty.response_minutes if r == "duty_leader" and duty.where == "phone"
-                                        else 0.0))
+                             minutes + (travel_minutes(sc, city, r, hh[mine]) if r == "duty_leader" else 0.0))
                             for r in with_stand_ins(sc, (role,))]
             several = np.zeros(len(mine), dtype=bool)
             for _, pools, _ in alternatives[1:]:
@@ -295,7 +310,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         waits = np.zeros(len(rows))
         for k, stage in enumerate(rt.stages):
             roles = stage.roles if rt.home_visit else with_stand_ins(sc, stage.roles)   # (visits: own households)
-            staffed = [(role, _pin(sc, layout[role].hh_unit[hh], pinned, entry == k, role)) for role in roles]
+            staffed = [(role, _pin(sc, layout[role].hh_unit[hh], pinned, start == k, role)) for role in roles]
             staffed = [(role, unit) for role, unit in staffed if (unit >= 0).any()]
             has = np.zeros(len(rows), dtype=int)
             for _, unit in staffed:
@@ -324,7 +339,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                                 f"{lost} of {len(rows)} requests found no staffed handler "
                                 f"(end the journey with a role every household has)")
         # a receiver's resident expects the wait of the stage the receiver passes it to
-        first_wait[rows] = np.where(triaged, np.array([st.wait_hours * 60 for st in rt.stages])[entry], waits)
+        first_wait[rows] = np.where(triaged, np.array([st.wait_hours * 60 for st in rt.stages])[start], waits)
         if engaged.any():   # the building leader hears of it sooner, in their hours
             r = rows[engaged]
             heard = bl_duty.next_on(requests.created[r] + bl.report_delay_factor * (requests.contact[r]

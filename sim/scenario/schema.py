@@ -335,7 +335,8 @@ class DutyLeaders(Staff):
     household's grid leader (and, at the desk, the station head) wherever a stage would otherwise wait
     for office hours (never for a routine home visit: knowing one's own households is the point); a
     stage's `wait_hours` is how long a request may wait for its own grid leader instead; what they
-    have not started when their shift ends is left for the morning. Pay: the desk's hours are the station's grid leaders' overtime (`paid_as = "overtime"`),
+    have not started when their shift ends goes to whoever comes on duty first. They travel (and are
+    occupied) as the role they stand in for. Pay: the desk's hours are the station's grid leaders' overtime (`paid_as = "overtime"`),
     or hires on a rota paid like any post (`"hire"`); on call, each hour earns `on_call_allowance` of
     an hour's pay and the time worked is overtime."""
     per_station: int = spec(0, ge=0, le=1000)
