@@ -219,3 +219,19 @@ def test_quick_look_days_must_exceed_warmup(tmp_path, capsys):
     assert main(["sweep", str(path), "--days", "4", "--results", str(tmp_path / "res")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--days 4 must be more than the experiment's warmup_days (5)" in err
+
+
+def test_every_bundled_spec_loads():
+    """Experiments, sensitivity specs, claims and calibration targets shipped with gridsim all load
+    against the scenarios they name (a renamed field breaks them here, not in a user's hands)."""
+    from gridsim.experiments.robustness import load_claims
+    from gridsim.experiments.sensitivity import load_sensitivity
+    from gridsim.experiments.targets import load_targets
+    for path in sorted((ROOT / "experiments").glob("*.toml")):
+        load_spec(path)
+    for path in sorted((ROOT / "experiments" / "sensitivity").glob("*.toml")):
+        load_sensitivity(path)
+    for path in sorted((ROOT / "experiments" / "robustness").glob("*.toml")):
+        load_claims(path)
+    for path in sorted((ROOT / "scenarios" / "targets").glob("*.toml")):
+        load_targets(path)
