@@ -184,6 +184,14 @@ def format_summary(s: dict) -> str:
         f"({r['unreported']:,} not yet reported), {r['abandoned']:,} abandoned; "
         f"{_pct(s['hotline_share'])} through 12345, {_pct(s['police110_share'])} handled by 110",
         f"routine home visits made / visits falling due: {_pct(s['visit_completion_share'])}",
+        "who residents reach first: " + "; ".join(
+            f"{channel.replace('_', ' ')}: " + ", ".join(f"{role.replace('_', ' ')} {_pct(share)}" for role, share
+                                                       in sorted(roles.items(), key=lambda kv: -(kv[1] or 0))
+                                                       if share and share >= 0.01)
+            for channel, roles in s["first_handler_share"].items() if any(roles.values())),
+        "clocks: waits, resolution and SLA from the report (when the platform records it); "
+        f"time from a problem arising to anyone knowing: mean {_fmt(s['time_to_know_hours']['mean'])} h, "
+        f"p90 {_fmt(s['time_to_know_hours']['p90'])} h",
         "",
         f"{'type':<10}{'created':>9}{'wait mean':>11}{'wait p90':>10}{'resolve p50':>12}"
         f"{'resolve p90':>12}{'in SLA':>8}{'abandon':>9}{'12345':>7}",
@@ -201,7 +209,7 @@ def format_summary(s: dict) -> str:
               f"{'type':<10}" + "".join(f"{part.replace('_', ' '):>17}" for part in TIME_PARTS)]
     for name, k in rows:
         lines.append(f"{name:<10}" + "".join(f"{_fmt(k['time_hours'][part], 2):>17}" for part in TIME_PARTS))
-    lines += ["", "utilisation by role (busy / time on duty):"]
+    lines += ["", "utilisation by role (busy on shift / time on shift; work after a shift is overtime):"]
     for role, u in s["utilisation"].items():
         notes = []
         hot = s["saturated_units"].get(role, 0)
@@ -210,12 +218,15 @@ def format_summary(s: dict) -> str:
         growth = s["backlog_growth_per_week"].get(role)
         if growth is not None and growth > 1:
             notes.append(f"backlog grows {growth:,.0f} visits a week")
+        overtime = s["overtime_hours_per_year"].get(role) or 0
+        if overtime >= 1 and s["staff"]["full_time_people"].get(role):
+            notes.append(f"overtime {overtime:,.0f} h a year")
         people = s["staff"]["full_time_people"].get(role)
         staff = f"{s['staff']['posts'][role]:,} posts" + (f", {people:,.0f} people" if people else "")
         lines.append(f"  {role:<18}{'-' if u is None else f'{100 * u:.1f}%':>6}  ({staff})"
                      + (f"  {'; '.join(notes)}" if notes else ""))
     lines.append(f"\nannual cost: {s['cost_yuan_per_year'] / 1e6:,.1f} M yuan "
-                 "(pay by hours and premiums, subsidies, volunteers' coordination, stations, property, "
+                 "(pay by hours and premiums, overtime, subsidies, volunteers' coordination, stations, property, "
                  "12345 calls and 110 dispatches, sub-district and community budgets)")
     return "\n".join(lines)
 
