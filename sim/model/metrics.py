@@ -42,7 +42,8 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     visits: one row per visit that was reached: request, stage (-1: the 12345 call), role,
     unit, agent, queued/start/end minute, and its walking (or driving) and service minutes; stage
-    -2 is the receiving grid leader's or station head's triage.
+    -2 is the receiver's triage (the grid leader, the station head, or the duty leader standing in, whose
+    phone response on call counts as travel).
     requests: one row per request (repeats after the rest): type, origin, where,
     created/reported/first started/ended minute, channel, whether the resident first said
     nothing, the request it repeats (-1: none), outcome (resolved, abandoned, or open at the

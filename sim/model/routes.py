@@ -143,8 +143,9 @@ def with_stand_ins(scenario: Scenario, roles: tuple[str, ...]) -> tuple[str, ...
 
 def entry_stage(rt, way: str | None) -> int:
     """Where a resident's journey starts: at the building leader's stage if they told the building
-    leader and the type has one; otherwise at the first stage without a building leader (whoever
-    receives a walk-in or a message hands it to that stage's handler)."""
+    leader and the type has one; otherwise at the first stage without a building leader (a walk-in's
+    or a message's receiver passes it to the first stage from there on with a handler for the
+    household, `_first_staffed`)."""
     for k, stage in enumerate(rt.stages):
         if way == "building_leader" and stage.roles == ("building_leader",):
             return k
@@ -161,15 +162,15 @@ def _first_staffed(sc: Scenario, rt, layout: dict[str, Layout], hh: np.ndarray, 
 
 
 def _receivers(sc: Scenario, rt, way: np.ndarray | None, engaged: np.ndarray,
-               entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Who receives each request first (index into ROLES, -1: nobody): the grid leader of a resident
     who messages, the station head of one who walks in, where the scenario gives that role a triage
-    time; never an emergency's, nor one a building leader took up. `pinned`: the receiver where they
-    are also a handler of the first stage that has one for the household (`entry`), which they then
-    take themselves (-1 elsewhere)."""
-    n = len(entry)
+    time; nobody for staff work or an emergency (no way), nor one a building leader took up.
+    `pinned`: the receiver where they are also a handler of `start` (the first stage with a handler
+    for the household), which they then take themselves (-1 elsewhere)."""
+    n = len(start)
     receiver, pinned = np.full(n, -1), np.full(n, -1)
-    if way is None or rt.emergency:
+    if way is None:
         return receiver, pinned
     for w, name in enumerate(WAYS):
         role = WAY_ROLE[name]
@@ -177,7 +178,7 @@ def _receivers(sc: Scenario, rt, way: np.ndarray | None, engaged: np.ndarray,
             continue
         mine = (way == w) & ~engaged
         receiver[mine] = ROLES.index(role)
-        handles = np.array([role in stage.roles for stage in rt.stages])[entry]
+        handles = np.array([role in stage.roles for stage in rt.stages])[start]
         pinned[mine & handles] = ROLES.index(role)
     return receiver, pinned
 
