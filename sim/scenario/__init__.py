@@ -56,11 +56,16 @@ def bundled_names() -> list[str]:
 
 def _from(data: dict, source: str) -> Scenario:
     try:
-        scenario = build(Scenario, data)
-        _check_uncertain(scenario)
-        return scenario
+        return _built(data)
     except ScenarioError as err:
         raise err.at(source) from None
+
+
+def _built(data: dict) -> Scenario:
+    """The scenario of plain data, every field and every rule checked."""
+    scenario = build(Scenario, data)
+    _check_uncertain(scenario)
+    return scenario
 
 
 def _check_uncertain(scenario: Scenario) -> None:
@@ -232,7 +237,7 @@ def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
     if not applied:
         return scenario
     try:
-        return build(Scenario, data)
+        return _built(data)
     except ScenarioError as err:
         mine = [label for key, label in applied
                 if err.path == key or err.path.startswith((key + ".", key + "[")) or key.startswith(err.path + ".")]

@@ -50,6 +50,24 @@ def test_table_and_out_folder(tmp_path):
     (["run", MMC, "--set", "nonsense"], "--set nonsense"),
     (["run", MMC, "--set", "requests.errand.stages=[{roles=['mayor']}]"], "requests.errand.stages[0].roles[0]"),
     (["run", MMC, "--out", "/proc/cannot/write"], "--out"),
+    # the fields of who receives a request, the clocks, overtime and out-of-hours duty
+    (["run", "meihekou_2020", "--set", "residents.reception.grid_leader.mean_minutes=-10"],
+     "residents.reception.grid_leader.mean_minutes: must be > 0"),
+    (["run", "meihekou_2020", "--set", "requests.safety.reception_settles=0.5"],
+     "requests.safety.reception_settles: must be 0 for an emergency"),
+    (["run", "meihekou_2020", "--set", "requests.visit.emergency=true"],
+     "requests.visit.emergency: only residents' requests are received by anyone"),
+    (["run", "meihekou_2020", "--set", "requests.errand.reception_settles=1.5"],
+     "requests.errand.reception_settles: must be <= 1"),
+    (["run", "meihekou_2020", "--set", "costs.overtime_premium=-0.5"], "costs.overtime_premium: must be >= 0"),
+    (["run", "meihekou_2020", "--set", "roles.duty_leader.where=office"], "roles.duty_leader.where: must be one of"),
+    (["run", "meihekou_2020", "--set", "roles.duty_leader.where=phone", "--set", "roles.duty_leader.paid_as=hire"],
+     "roles.duty_leader.paid_as: must be 'overtime' on call"),
+    (["run", "meihekou_2020", "--set", "roles.duty_leader.per_station=-1"], "roles.duty_leader.per_station"),
+    (["run", "meihekou_2020", "--set", "uncertain.report_delays={low=0.5, high=2.0, scale=['requests.x.y']}"],
+     "uncertain.report_delays: requests.x.y: no such field"),
+    (["run", "meihekou_2020", "--set", "uncertain.size={low=2.0, high=1.0, scale=['city.area_km2']}"],
+     "uncertain.size.high: must be > low"),
 ])
 def test_bad_input_is_one_line_exit_2(args, names):
     out = gridsim(*args)
