@@ -27,6 +27,7 @@ from ..analysis.compare import mean_ci
 from ..analysis.store import Store
 from ..model.kpis import lookup
 from ..scenario import Scenario, to_data
+from ..scenario.fields import toml_key, toml_value
 
 ROOT_SEED = 2026
 
@@ -105,6 +106,19 @@ def describe(overrides: dict[str, Any]) -> str:
         elif key in names:
             parts.append(names[key].format(value))
     return ", ".join(parts) or "baseline"
+
+
+def problem(scenario: str, overrides: dict[str, Any]) -> str:
+    """Why the levers' option cannot run ("" when it can): the scenario check's refusal, most often
+    a queue that could never keep up (too few staff for the work), shown on the page before
+    anything runs instead of a failed run."""
+    from .. import api
+    from ..scenario import ScenarioError
+    try:
+        api.load_scenario(scenario, overrides)
+    except ScenarioError as err:
+        return f"{err.path}: {err.message}"
+    return ""
 
 
 # ---------------------------------------------------------------- running an option
@@ -280,22 +294,6 @@ def backlog_png(options: list[Outcome], resident_types: list[str]) -> bytes:
 
 
 # ---------------------------------------------------------------- export
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
 def _at(data: dict, dotted: str) -> Any:
     for part in dotted.split("."):
         data = data[part]
@@ -309,9 +307,9 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
     lines = [f"# Options exported from `gridsim dash`: {len(options)} option(s) on {scenario}.",
              "#   gridsim sweep FILE && gridsim report results/NAME     (every option, paired with the baseline)",
              "#   gridsim optimise FILE                                 (the cheapest option meeting the targets)",
-             "", f"name = {_toml_value(name)}",
-             f"description = {_toml_value('Options compared in the dashboard: ' + '; '.join(options))}",
-             f"scenario = {_toml_value(scenario)}", f"days = {float(days)!r}", f"warmup_days = {float(warmup)!r}",
+             "", f"name = {toml_value(name)}",
+             f"description = {toml_value('Options compared in the dashboard: ' + '; '.join(options))}",
+             f"scenario = {toml_value(scenario)}", f"days = {float(days)!r}", f"warmup_days = {float(warmup)!r}",
              f"replicates = {int(replicates)}", f"root_seed = {ROOT_SEED}", ""]
     plain = to_data(base)
     changed = list(dict.fromkeys(k for bundle in options.values() for k in bundle)) or ["grids.households_per_grid"]
@@ -319,11 +317,11 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
         lines.append(f"[options.{key}]")
         if not bundle:          # the baseline: restate the base values of what the others change
             bundle = {k: _at(plain, k) for k in changed}
-        lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in bundle.items()] + [""]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in bundle.items()] + [""]
     if "baseline" in options:
         lines += ["[baseline]", 'option = "baseline"', ""]
     if constraints:
-        lines += ["[objective]", "constraints = [" + ", ".join(_toml_value(c) for c in constraints) + "]",
+        lines += ["[objective]", "constraints = [" + ", ".join(toml_value(c) for c in constraints) + "]",
                   'minimise = "cost_yuan_per_year"', ""]
     return "\n".join(lines)
 

@@ -50,7 +50,9 @@ import pandas as pd
 from .. import __version__
 from ..analysis.store import Store, StoreError, read_table, write_table
 from ..scenario import ScenarioError, get_path, load, to_data, with_overrides
+from ..scenario.fields import toml_comment, toml_key, toml_value
 from .inputs import Input, PointsSpec, base_spec, points_spec, unit_rows, values
+from .spec import refusals
 from .sweep import Report, run_sweep
 from .targets import Target, Targets
 
@@ -179,17 +181,13 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
     for wave in range(1, cal.waves + 1):
         rows = wave_design(targets, wave, before)
         candidates = values(targets.inputs, rows)
-        spec_points, refused = [], []
-        for p in candidates:
-            try:
-                base_probe = points_spec(base, "probe", targets.inputs, [p])
-                base_probe.scenario_at(p)
-                spec_points.append(p)
-            except ScenarioError as err:
-                refused.append((p, f"{err.path}: {err.message}"))
+        errors = refusals(points_spec(base, "probe", targets.inputs, candidates), candidates, progress)
+        spec_points = [p for i, p in enumerate(candidates) if i not in errors]
+        refused = [(candidates[i], f"{err.path}: {err.message}") for i, err in errors.items()]
         spec = points_spec(base, f"{targets.name}-wave{wave}", targets.inputs, spec_points, kind="history_matching")
         say(f"wave {wave}: {len(spec_points)} points x {cal.replicates} replicates"
-            + (f" ({len(refused)} refused as invalid scenarios)" if refused else ""))
+            + (f" ({len(refused)} ruled out before running: not a valid scenario, e.g. a queue that could "
+               "never keep up)" if refused else ""))
         report = run_sweep(spec, folder / f"wave{wave}", executor, fresh=fresh, progress=progress,
                            arguments={"calibration": targets.source, "wave": wave})
         reports.append(report)
@@ -245,9 +243,7 @@ def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor,
 def _with_fixed(spec, targets: Targets):
     """The base spec with the calibration's [set] (already in targets.scenario) as its base scenario."""
     import dataclasses
-    base = with_overrides(targets.scenario, [("run.warmup_days", 0.0), ("run.days", spec.days),
-                                             ("run.warmup_days", spec.warmup_days)])
-    return dataclasses.replace(spec, base=base)
+    return dataclasses.replace(spec, base=targets.run_scenario)
 
 
 def load_plausible(folder: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -272,26 +268,11 @@ def model_commit() -> str | None:
 
 # ---------------------------------------------------------------- the calibrated scenario
 def _number(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
+    """A number as the comments show it (4 significant digits); the values themselves are exact."""
+    if isinstance(v, bool) or isinstance(v, int):
         return str(v)
     s = f"{float(v):.4g}"
     return s if any(c in s for c in ".eEn") else s + ".0"
-
-
-def _inline(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_inline(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_inline(x) for x in v) + "]"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return _number(v)
-
-
-def _table_key(part: str) -> str:
-    return part if part.replace("_", "").replace("-", "").isalnum() else f'"{part}"'
 
 
 def calibrated_scenario(cal: Calibration, out: Path) -> str:
@@ -318,20 +299,20 @@ def calibrated_scenario(cal: Calibration, out: Path) -> str:
             changes[path] = (old, value, note)
     calibrated = with_overrides(scenario, [(p, v) for p, (_, v, _) in changes.items()])
     new = to_data(calibrated)
-    base_rel = _relative(t.scenario_path, out.parent)
     n_all = int(np.isfinite(cal.evaluations["I_max"]).sum())
-    lines = [f"# {scenario.name}, calibrated: written by `gridsim calibrate {Path(t.source).name}` "
-             f"(gridsim {__version__}, model {model_commit() or 'unknown commit'}).",
-             "#",
-             f"# History matching to {len(t.targets)} targets ({', '.join(x.name for x in t.targets)}) over "
-             f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
-             f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
-             "# Each number below is the calibrated point (the plausible point whose means lie nearest the targets'",
-             "# ranges, then their midpoints) and is marked",
-             "# [calibrated] with the plausible set's range (min-max, and 5-95%) within the input's prior range",
-             "# and the value the base scenario assumed. Everything else is as in the base scenario.",
-             "", f'extends = "{base_rel}"',
-             f'description = "{scenario.description.replace(chr(34), chr(39))}; calibrated to {t.name} targets"', ""]
+    head = [f"{scenario.name}, calibrated: written by `gridsim calibrate {Path(t.source).name}` "
+            f"(gridsim {__version__}, model {model_commit() or 'unknown commit'}).",
+            "",
+            f"History matching to {len(t.targets)} targets ({', '.join(x.name for x in t.targets)}) over "
+            f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
+            f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
+            "Each number below is the calibrated point (the plausible point whose means lie nearest the targets'",
+            "ranges, then their midpoints) and is marked",
+            "[calibrated] with the plausible set's range (min-max, and 5-95%) within the input's prior range",
+            "and the value the base scenario assumed. Everything else is as in the base scenario."]
+    lines = [toml_comment(line).rstrip() for line in head]
+    lines += ["", f"extends = {toml_value(_relative(t.scenario_path, out.parent))}",
+              f"description = {toml_value(f'{scenario.description}; calibrated to {t.name} targets')}", ""]
     groups: dict[str, list[tuple[str, Any, str]]] = {}
     lists: dict[str, list[str]] = {}
     for path, (_, value, note) in changes.items():
@@ -345,10 +326,10 @@ def calibrated_scenario(cal: Calibration, out: Path) -> str:
         table, _, leaf = root.rpartition(".")
         groups.setdefault(table, []).append((leaf, get_path(new, root), "; ".join(notes)))
     for table in sorted(groups):
-        lines.append(f"[{'.'.join(_table_key(p) for p in table.split('.'))}]" if table else "")
+        lines.append(f"[{'.'.join(toml_key(p) for p in table.split('.'))}]" if table else "")
         for leaf, value, note in groups[table]:
-            lines.append(f"{_table_key(leaf)} = {_inline(value)}")
-            lines += [f"    # {note}"]
+            lines.append(f"{toml_key(leaf)} = {toml_value(value)}")
+            lines.append("    " + toml_comment(note))
         lines.append("")
     return "\n".join(lines)
 
@@ -359,12 +340,19 @@ def _relative(target: Path, start: Path) -> str:
 
 
 def write_calibrated(cal: Calibration, out: Path) -> Path:
-    """Write the calibrated scenario (atomically) and check that it loads to the central point."""
-    from ..atomic import write_text
+    """Write the calibrated scenario through the atomic writer, loading it before it replaces
+    anything: a file that would not load never takes the place of one that does."""
+    from ..atomic import write_file
     text = calibrated_scenario(cal, out)
-    write_text(out, text)
-    load(out)
-    return out
+
+    def fill(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+        try:
+            load(tmp)
+        except ScenarioError as err:
+            raise ScenarioError("", f"the calibrated scenario would not load ({err.path}: {err.message}); "
+                                    "the file was left as it was", str(out)) from None
+    return write_file(out, fill)
 
 
 # ---------------------------------------------------------------- figures and the report
@@ -389,7 +377,6 @@ def predictive_values(cal: Calibration) -> pd.DataFrame:
 
 def figures(cal: Calibration, out: Path, dpi: int = 150) -> list[Path]:
     from ..analysis.calibration_figures import ranges_figure, targets_figure
-    out.mkdir(parents=True, exist_ok=True)
     t = cal.targets
     paths = targets_figure(predictive_values(cal), [{"name": x.name, "kpi": x.kpi, "low": x.low, "high": x.high}
                                                      for x in t.targets], out / "targets", dpi)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..scenario import Scenario
+from ..scenario.fields import argument
 
 BYTES_PER_REQUEST = 1_500
 BYTES_PER_HOUSEHOLD = 2_000
@@ -89,7 +90,7 @@ def check(what: str, est: Estimate, max_requests: float | None = None, memory: f
         held = f" ({est.at_once} runs at once: {_gb(est.largest_run_bytes * est.at_once)})" if est.at_once > 1 else ""
         raise TooLarge(f"{what}: one run would need about {_gb(est.largest_run_bytes)} of memory{held}, and this "
                        f"machine has {_gb(memory)}; {change}" + (" or use fewer --workers" if est.at_once > 1 else ""))
-    bound = MAX_REQUESTS if max_requests is None else max_requests
+    bound = MAX_REQUESTS if max_requests is None else argument(float, max_requests, "max_requests", gt=0)
     if est.requests > bound:
         raise TooLarge(f"{what}: {est.runs:,} run(s) would simulate about {_count(est.requests)} requests, more "
                        f"than the bound of {_count(bound)}; {change}, or pass --max-requests {est.requests:.2g} "

@@ -22,7 +22,6 @@ across the sets), which is what would flip it beyond the plausible range.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -32,13 +31,14 @@ import pandas as pd
 
 from ..analysis.compare import OPTION
 from ..analysis.store import Store, read_table, write_table
-from ..model.kpis import is_kpi, lookup, number
-from ..scenario import ScenarioError
+from ..model.kpis import lookup, number
+from ..scenario import ScenarioError, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
+from . import limits
 from .inputs import Input, points_spec
 from .reproduce import find
-from .spec import load_spec
+from .spec import Spec, check_kpi, load_spec, refusals
 from .sweep import run_sweep
 from .targets import load_targets
 
@@ -55,8 +55,6 @@ class ClaimTable:
     finding: str
 
     def check(self, path: str) -> None:
-        if not is_kpi(self.kpi):
-            raise ScenarioError(join(path, "kpi"), f"{self.kpi!r} is not a KPI")
         if self.direction == "same" and self.within <= 0:
             raise ScenarioError(join(path, "within"), "a 'same' claim needs the difference that counts as none (> 0)")
         if len(self.point) != 1:
@@ -68,28 +66,34 @@ class ClaimsFile:
     robust_share: float = fspec(0.9, gt=0, le=1)
     claims: tuple[ClaimTable, ...]
 
+    def check(self, path: str) -> None:
+        if not self.claims:
+            raise ScenarioError("claims", "must list at least one claim")
 
-def load_claims(path: str | Path) -> ClaimsFile:
+
+def load_claims(path: str | Path, days: float | None = None,
+                replicates: int | None = None) -> tuple[ClaimsFile, dict[str, Spec]]:
+    """The claims file and each claim's experiment (with `days` and `replicates` if given), every
+    claim's point and KPI checked against its experiment's points and scenario: before any run."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError("", "no such file", str(path)) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ScenarioError("", f"cannot read ({type(err).__name__}: {err})", str(path)) from None
+    data = read_toml(path)[1]
+    specs: dict[str, Spec] = {}
     try:
         f = build(ClaimsFile, data)
         for i, c in enumerate(f.claims):
-            try:
-                spec = load_spec(experiment_file(c.experiment, path.parent))
-            except ScenarioError as err:
-                raise ScenarioError(f"claims[{i}].experiment", str(err)) from None
+            if c.experiment not in specs:
+                try:
+                    specs[c.experiment] = load_spec(experiment_file(c.experiment, path.parent), days, replicates)
+                except ScenarioError as err:
+                    raise ScenarioError(f"claims[{i}].experiment", str(err)) from None
+            spec = specs[c.experiment]
             (key, value), = c.point.items()
             if _match(spec.points(), key, value) is None:
                 raise ScenarioError(f"claims[{i}].point", f"{key} = {value!r} is not a point of {spec.name}")
+            check_kpi(c.kpi, spec.base, f"claims[{i}].kpi")
     except ScenarioError as err:
         raise err.at(str(path)) from None
-    return f
+    return f, specs
 
 
 def experiment_file(name: str, here: Path) -> Path:
@@ -132,7 +136,10 @@ class Robustness:
 
 def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, executor, *, sets: int = 30,
         replicates: int = 2, days: float | None = None, seed: int = 0, experiments: list[str] | None = None,
-        progress: bool = False, say=lambda line: None) -> Robustness:
+        progress: bool = False, say=lambda line: None, max_requests: float | None = None,
+        at_once: int = 1) -> Robustness:
+    """Re-run the claims' comparisons in a sample of the calibration's plausible sets. Every name,
+    point and scenario is checked, and the whole job sized (`limits`), before the first run."""
     calibration, folder = Path(calibration), Path(folder)
     plausible, about = read_table(calibration, "plausible")
     if plausible.empty:
@@ -140,11 +147,15 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
     targets = load_targets(about["targets"])
     inputs: tuple[Input, ...] = targets.inputs
     chosen = sample_sets(plausible, sets, seed)
-    claims = load_claims(claims_path)
+    claims, specs = load_claims(claims_path, days, replicates)
+    for name in experiments or []:
+        if name not in specs:
+            raise ScenarioError("", f"no claim of {claims_path} is about {name!r} (claims are about: "
+                                    f"{', '.join(specs)})", f"--experiment {name}")
     wanted = [c for c in claims.claims if experiments is None or c.experiment in experiments]
-    rows, effects = [], []
+    plans = []
     for exp in dict.fromkeys(c.experiment for c in wanted):
-        spec = load_spec(experiment_file(exp, Path(claims_path).parent), days=days, replicates=replicates)
+        spec = specs[exp]
         mine = [c for c in wanted if c.experiment == exp]
         base_point = _baseline(spec)
         compared = [base_point] + [p for p in (_match(spec.points(), *next(iter(c.point.items()))) for c in mine)
@@ -153,10 +164,23 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
         given = [{TAG: j, **{i.name: _value(i, s[i.name]) for i in inputs}, **p}
                  for j, s in chosen.iterrows() for p in compared]
         ps = points_spec(spec, f"{spec.name}-robustness", inputs, given, tags=(TAG,), kind="robustness")
+        errors = refusals(ps, given, progress)
+        if errors:
+            k, err = min(errors.items())
+            raise ScenarioError("", f"{spec.name}: {ps.point_label(given[k])} is not a valid scenario "
+                                    f"({err.path}: {err.message}); {len(errors)} of {len(given)} points are not",
+                                str(calibration))
+        plans.append((spec, mine, compared, ps))
+    limits.check("robustness", limits.estimate([spec.base for spec, *_, ps in plans for _ in ps.given], replicates,
+                                               at_once),
+                 max_requests, change="lower --sets, --replicates or --days")
+    rows, effects = [], []
+    for spec, mine, compared, ps in plans:
         say(f"{spec.name}: {len(compared)} points x {len(chosen)} plausible sets x {spec.replicates} replicates, "
             f"{spec.days:g} days")
         report = run_sweep(ps, folder / spec.name, executor, progress=progress,
-                           arguments={"calibration": str(calibration), "claims": str(claims_path)})
+                           arguments={"calibration": str(calibration.resolve()),
+                                      "claims": str(Path(claims_path).resolve())})
         if report.failed:
             first = sorted(report.errors.items())[0]
             raise RuntimeError(f"{spec.name}: {report.failed} runs failed (first {first[0]}: {first[1]})")
@@ -173,8 +197,9 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
             rows.append(_summarise(spec.name, c, d, holds, chosen, inputs, claims.robust_share))
     table = pd.DataFrame(rows)
     effects = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame()
-    meta = {"calibration": str(calibration), "claims": str(claims_path), "sets": len(chosen),
-            "replicates": replicates, "robust_share": claims.robust_share, "model_commit": about.get("model_commit")}
+    meta = {"calibration": str(calibration.resolve()), "claims": str(Path(claims_path).resolve()),
+            "sets": len(chosen), "replicates": replicates, "robust_share": claims.robust_share,
+            "model_commit": about.get("model_commit")}
     write_table(folder, "robustness", table, meta)
     write_table(folder, "effects", effects, meta)
     return Robustness(table, effects, chosen)

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from ..data import folder
-from ..model.kpis import is_kpi
-from ..scenario import Scenario, ScenarioError, load, read_toml
+from ..scenario import Scenario, ScenarioError, load, read_toml, with_overrides
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, parse_inputs
-from .spec import MAX_DAYS, MAX_SEED, apply_set, scenario_beside, spec_header
+from .spec import MAX_DAYS, MAX_SEED, apply_set, check_kpi, scenario_beside, spec_header
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,9 +40,6 @@ class TargetTable:
     mapping: str = ""                                # why this KPI is the model's version of it
 
     def check(self, path: str) -> None:
-        if not is_kpi(self.kpi):
-            raise ScenarioError(join(path, "kpi"), f"{self.kpi!r} is not a KPI (see gridsim.model.kpis; e.g. "
-                                                   "'resolved_per_year.alliance')")
         for name in ("count", "period_years", "value"):
             pair = getattr(self, name)
             if pair is not None and (len(pair) != 2 or pair[1] < pair[0]):
@@ -117,7 +113,7 @@ class Target:
 @dataclass(frozen=True)
 class Targets:
     name: str
-    source: str                       # the targets file
+    source: str                       # the targets file, resolved: results record it, read from any folder
     scenario_path: Path
     scenario: Scenario                # the base scenario with the calibration's [set] applied
     targets: tuple[Target, ...]
@@ -126,6 +122,12 @@ class Targets:
     description: str = ""
     header: str = ""
     fixed: tuple = ()
+
+    @property
+    def run_scenario(self) -> Scenario:
+        """The scenario every point starts from: the calibration's [set], days and warm-up applied."""
+        return with_overrides(self.scenario, [("run.warmup_days", 0.0), ("run.days", self.calibration.days),
+                                              ("run.warmup_days", self.calibration.warmup_days)])
 
 
 def find_targets(text: str | Path) -> Path:
@@ -168,5 +170,8 @@ def _load(data: dict, path: Path, text: str) -> Targets:
         targets.append(Target(name, t.kpi, float(low), float(high), t.observed, t.source, t.quote, t.mapping,
                               None if t.count is None else tuple(t.count),
                               None if t.period_years is None else tuple(t.period_years)))
-    return Targets(f.name or path.stem, str(path), scenario_path, base, tuple(targets), f.calibration, inputs,
-                   f.description, spec_header(text), fixed)
+    out = Targets(f.name or path.stem, str(path.resolve()), scenario_path, base, tuple(targets), f.calibration,
+                  inputs, f.description, spec_header(text), fixed)
+    for t in out.targets:
+        check_kpi(t.kpi, out.run_scenario, f"targets.{t.name}.kpi")
+    return out
