@@ -132,7 +132,7 @@ def _write_parquet(path: Path, df: pd.DataFrame, about: dict) -> None:
     write_file(path, lambda p: pq.write_table(table, p))
 
 
-def _open(path: Path) -> tuple[dict, pa.Table]:
+def _open(path: Path) -> tuple[dict, pd.DataFrame]:
     """A file `_write_parquet` wrote: what its metadata says and its table, its checksum checked;
     ValueError saying what is wrong otherwise."""
     try:
@@ -151,10 +151,10 @@ def _open(path: Path) -> tuple[dict, pa.Table]:
         raise ValueError("its gridsim metadata is unreadable") from None
     if about.get("format", 1) != 1 and about.get("checksum") != checksum(table):
         raise ValueError("its content does not match its checksum (changed or damaged since it was written)")
-    return about, table
+    return about, table.replace_schema_metadata(None).to_pandas()     # exactly what the checksum covers
 
 
-def _read(path: Path) -> tuple[dict, pa.Table]:
+def _read(path: Path) -> tuple[dict, pd.DataFrame]:
     """A run file's identity (spec hash, point, replicate) and its table; ValueError if unreadable."""
     about, table = _open(path)
     try:
@@ -302,12 +302,11 @@ class Store:
                 scan.problems.append(Problem(rel, "not a run file (run files are named pNNNN-rNNNN.parquet)"))
                 continue
             try:
-                ident, table = _read(path)
+                ident, row = _read(path)
             except ValueError as err:
                 scan.problems.append(Problem(rel, str(err)))
                 continue
             point, rep = int(m.group(1)), int(m.group(2))
-            row = table.to_pandas()
             if ident["spec_hash"] != spec_hash:
                 scan.problems.append(Problem(rel, f"belongs to another experiment (spec hash {ident['spec_hash']}, "
                                                   f"this folder's is {spec_hash})"))
@@ -418,7 +417,10 @@ class Store:
         for rid in sorted(scan.runs):
             p, r = (int(x) for x in RUN_NAME.fullmatch(rid + ".parquet").groups())
             if p == point and name not in scan.missing_extras.get(rid, ()):
-                out.append((r, pd.read_parquet(self.folder / f"_{name}" / f"{rid}.parquet")))
+                try:
+                    out.append((r, _open(self.folder / f"_{name}" / f"{rid}.parquet")[1]))
+                except ValueError as err:         # changed since the scan checked it
+                    raise StoreError(f"{self.folder}/_{name}/{rid}.parquet: {err}") from None
         return out
 
 
@@ -498,4 +500,4 @@ def read_table(folder: str | Path, name: str) -> tuple[pd.DataFrame, dict]:
         raise StoreError(f"{path}: {err}") from None
     if about.get("table") != name:
         raise StoreError(f"{path}: holds the table {about.get('table')!r}, not {name!r}")
-    return table.to_pandas(), about
+    return table, about
