@@ -126,7 +126,7 @@ class SensitivityFile:
             raise ScenarioError("sobol", "give a [sobol] table, a [morris] table or both")
 
 
-BLOCK = {"sobol": "Saltelli block", "morris": "Morris trajectory"}
+UNITS = {"sobol": "Saltelli blocks", "morris": "Morris trajectories"}     # what a design is made of
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def run(sens: Sensitivity, folder: str | Path, executor, *, progress: bool = Fal
         left_out = ""
         if errors:
             first = errors[min(errors)]
-            left_out = (f"{units - len(kept)} of {units} {BLOCK[method]}s left out: a point of each is not a valid "
+            left_out = (f"{units - len(kept)} of {units} {UNITS[method]} left out: a point of each is not a valid "
                         f"scenario (first: {first.path}: {first.message})")
             if len(kept) < 2:
                 raise ScenarioError("inputs", f"{method}: {left_out}; fewer than 2 are left: narrow the ranges",

@@ -614,13 +614,23 @@ def check_decisions(spec: Spec) -> None:
                                                            "(the scenario check refuses each): widen the range")
 
 
+PROGRESS_AFTER = 1.0    # seconds: checking points that takes longer shows a bar; a quick check prints nothing
+
+
+def checking(points: list[dict], progress: bool):
+    """`points` with a progress bar on stderr once checking them has taken PROGRESS_AFTER seconds
+    (a design of thousands of points takes minutes: never silence; a quick check, or its error
+    line, stays alone)."""
+    from tqdm import tqdm
+    return tqdm(points, desc="checking points", unit="point", disable=not progress, leave=False,
+                delay=PROGRESS_AFTER)
+
+
 def refusals(spec: Spec, points: list[dict], progress: bool = False) -> dict[int, ScenarioError]:
-    """Every point's scenario built before any run, with a progress bar (a large design takes
-    minutes to check): the points the scenario check refuses, by index, with its error."""
-    from tqdm.auto import tqdm
+    """Every point's scenario built before any run: the points the scenario check refuses, by
+    index, with its error."""
     out = {}
-    for i, point in enumerate(tqdm(points, desc="checking points", unit="point", disable=not progress,
-                                   leave=False)):
+    for i, point in enumerate(checking(points, progress)):
         try:
             spec.scenario_at(point)
         except ScenarioError as err:
@@ -629,11 +639,10 @@ def refusals(spec: Spec, points: list[dict], progress: bool = False) -> dict[int
 
 
 def check_points(spec: Spec, progress: bool = False) -> list[Scenario]:
-    """Every point's scenario, built now (with a progress bar: a large design takes minutes): a bad
-    path or value fails before any run starts, naming the factor when it fails alone, else the point."""
-    from tqdm.auto import tqdm
+    """Every point's scenario, built now (`checking`: a progress bar for a large design): a bad path
+    or value fails before any run starts, naming the factor when it fails alone, else the point."""
     out = []
-    for point in tqdm(spec.points(), desc="checking points", unit="point", disable=not progress, leave=False):
+    for point in checking(spec.points(), progress):
         try:
             out.append(spec.scenario_at(point))
             continue

@@ -236,7 +236,8 @@ def toml_key(key: str) -> str:
 
 
 def toml_value(v: Any) -> str:
-    """Plain data (what `to_data` gives) as a TOML value that reads back to the same data."""
+    """Plain data (what `to_data` gives) as a TOML value that reads back to the same data; a table's
+    None (an optional field left at its default) is left out, as TOML has no null."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -248,7 +249,7 @@ def toml_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, (dict, types.MappingProxyType)):
-        return "{ " + ", ".join(f"{toml_key(str(k))} = {toml_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(str(k))} = {toml_value(x)}" for k, x in v.items() if x is not None) + " }"
     raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
 
