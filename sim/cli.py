@@ -864,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UserError, ScenarioError, StoreError, CompareError, TooLarge, WriteError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(str(err))}", file=sys.stderr)
         return 2
     except MemoryError:
         print("error: out of memory (lower --days, the population or --workers)", file=sys.stderr)
@@ -878,6 +878,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def one_line(text: str) -> str:
+    """An error as one line however it was made: line breaks and other characters that do not print,
+    in what the user typed, shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _main_thread() -> bool:

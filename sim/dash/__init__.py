@@ -51,8 +51,8 @@ def check_address(host: str, port: int) -> tuple[int, tuple]:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except (socket.gaierror, UnicodeError) as err:
-            raise DashError(f"--host {host}: not an address of this machine ({err})") from None
+        except (socket.gaierror, UnicodeError, TypeError, ValueError) as err:      # unknown, or not even a name
+            raise DashError(f"--host {host!r}: not an address of this machine ({err})") from None
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
                 raise DashError(f"--port {port}: already in use on {host} (another server?); give another "

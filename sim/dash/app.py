@@ -160,7 +160,7 @@ def Page():
 def Controls():
     over = current().overrides(api.load_scenario(scenario.value))
     solara.Markdown(f"This option: **{L.describe(over)}**")
-    why = L.problem(scenario.value, over)
+    why = L.problem(scenario.value, over, days.value, replicates.value)
     if why:
         with solara.Div(classes=["option-problem"], style={"color": "#d62728"}):
             solara.Markdown(f"**This option cannot run:** {why}")

@@ -108,19 +108,6 @@ def describe(overrides: dict[str, Any]) -> str:
     return ", ".join(parts) or "baseline"
 
 
-def problem(scenario: str, overrides: dict[str, Any]) -> str:
-    """Why the levers' option cannot run ("" when it can): the scenario check's refusal, most often
-    a queue that could never keep up (too few staff for the work), shown on the page before
-    anything runs instead of a failed run."""
-    from .. import api
-    from ..scenario import ScenarioError
-    try:
-        api.load_scenario(scenario, overrides)
-    except ScenarioError as err:
-        return f"{err.path}: {err.message}"
-    return ""
-
-
 # ---------------------------------------------------------------- running an option
 KPIS = ("resolution_hours.p90", "sla_met_share", "by_type.care.sla_met_share", "abandoned_share",
         "visit_completion_share", "hotline_share", "cost_yuan_per_year")
@@ -164,13 +151,35 @@ def pool(workers: int):
         return _POOL
 
 
+def option_spec(scenario: str, overrides: dict, days: float, replicates: int):
+    """The one-point experiment an option runs as, validated (ScenarioError if it cannot run)."""
+    from .. import api
+    base = api.load_scenario(scenario)
+    return api.experiment(spec_dict(scenario, overrides, days, warmup_for(base, days), replicates))
+
+
+def problem(scenario: str, overrides: dict[str, Any], days: float, replicates: int) -> str:
+    """Why the levers' option cannot run ("" when it can), said on the page before anything runs:
+    the scenario check's refusal (most often a queue that could never keep up: too few staff for
+    the work) or a job too large for this machine (the option and the baseline)."""
+    from ..experiments import limits
+    from ..scenario import ScenarioError
+    try:
+        spec = option_spec(scenario, overrides, days, replicates)
+        limits.check("this option and the baseline", limits.estimate([spec.base], 2 * replicates), None,
+                     change="fewer days or replicates", anyway=False)
+    except ScenarioError as err:
+        return f"{err.path}: {err.message}"
+    except limits.TooLarge as err:
+        return str(err)
+    return ""
+
+
 def run_option(scenario: str, overrides: dict, days: float, replicates: int, workspace: Path, workers: int,
                progress: Callable[[int, int], None] = lambda done, total: None) -> Outcome:
     """Run (or read back) one option through the sweep engine; `progress(done, total)` as runs finish."""
-    from .. import api
     from ..experiments.sweep import run_sweep
-    base = api.load_scenario(scenario)
-    spec = api.experiment(spec_dict(scenario, overrides, days, warmup_for(base, days), replicates))
+    spec = option_spec(scenario, overrides, days, replicates)
     folder = Path(workspace) / spec.name
     result: dict = {}
 

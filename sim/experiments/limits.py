@@ -83,8 +83,9 @@ def estimate(scenarios: Iterable[Scenario], replicates: int, at_once: int = 1) -
 
 
 def check(what: str, est: Estimate, max_requests: float | None = None, memory: float | None = None,
-          change: str = "lower the days or the population") -> None:
-    """Raise TooLarge if the job would not fit in memory or exceeds the bound on requests."""
+          change: str = "lower the days or the population", anyway: bool = True) -> None:
+    """Raise TooLarge if the job would not fit in memory or exceeds the bound on requests (`anyway`:
+    say how to raise the bound, where the user can: `--max-requests`)."""
     memory = physical_memory() if memory is None else memory
     if memory and est.largest_run_bytes * est.at_once > MEMORY_SHARE * memory:
         held = f" ({est.at_once} runs at once: {_gb(est.largest_run_bytes * est.at_once)})" if est.at_once > 1 else ""
@@ -93,5 +94,5 @@ def check(what: str, est: Estimate, max_requests: float | None = None, memory: f
     bound = MAX_REQUESTS if max_requests is None else argument(float, max_requests, "max_requests", gt=0)
     if est.requests > bound:
         raise TooLarge(f"{what}: {est.runs:,} run(s) would simulate about {_count(est.requests)} requests, more "
-                       f"than the bound of {_count(bound)}; {change}, or pass --max-requests {est.requests:.2g} "
-                       "to run it anyway")
+                       f"than the bound of {_count(bound)}; {change}"
+                       + (f", or pass --max-requests {est.requests:.2g} to run it anyway" if anyway else ""))

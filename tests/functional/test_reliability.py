@@ -184,7 +184,8 @@ def test_a_quick_look_too_short_for_its_days_is_an_error_not_one_day():
 
 # ---------------------------------------------------------------- 6. the dashboard's server
 @pytest.mark.parametrize("host, port, names", [
-    ("not an address", 8765, ("--host not an address: not an address of this machine",)),
+    ("not an address", 8765, ("--host 'not an address': not an address of this machine",)),
+    ("\x80", 8765, ("--host '\\x80': not an address of this machine",)),
     ("8.8.8.8", 8765, ("--host 8.8.8.8 --port 8765: cannot listen there",)),
     ("127.0.0.1", None, ("already in use on 127.0.0.1",)),
 ])
@@ -270,6 +271,9 @@ def test_sensitivity_leaves_out_each_trajectory_that_cannot_keep_up_and_says_so(
 
 def test_the_dashboard_says_an_option_cannot_run_before_running_it():
     base = load(ROOT / "scenarios" / "meihekou_2020.toml")
-    assert L.problem("meihekou_2020", {}) == ""
+    assert L.problem("meihekou_2020", {}, 28, 3) == ""
     few = L.Levers(**{**vars(L.Levers.of(base)), "stations": 20}).overrides(base)
-    assert L.problem("meihekou_2020", few).startswith("roles.station_head: offered load is")
+    assert "roles.station_head: offered load is" in L.problem("meihekou_2020", few, 28, 3)
+    too_long = L.problem("meihekou_2020", {}, 3650, 100)       # a page has no --max-requests to offer
+    assert too_long.startswith("this option and the baseline: 200 run(s) would simulate about")
+    assert too_long.endswith("; fewer days or replicates")
