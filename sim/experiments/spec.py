@@ -543,15 +543,16 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
         until_ci = UntilCI(f.until_ci.metric, f.until_ci.half_width, mx)
 
     try:
-        base = with_overrides(base, [("run.warmup_days", 0.0), ("run.days", days_v), ("run.warmup_days", warm)])
+        base, written = _lasting(base, days_v, warm), (None if days is None else _lasting(base, f.days or base.run.days, warm))
     except ScenarioError as err:
         raise ScenarioError("days", f"{err.path}: {err.message}") from None
-    named = [(k, f"kpis[{i}]") for i, k in enumerate(f.kpis)]
-    named += [] if f.until_ci is None else [(f.until_ci.metric, "until_ci.metric")]
+    for i, k in enumerate(f.kpis):          # for the run the file describes: a quick look reports those it has
+        check_kpi(k, written or base, f"kpis[{i}]")
+    named = [] if f.until_ci is None else [(f.until_ci.metric, "until_ci.metric")]
     if objective is not None:
         named += [(c.kpi, f"objective.constraints[{i}]") for i, c in enumerate(objective.constraints)]
         named.append((objective.minimise, "objective.minimise"))
-    for kpi, where_named in named:
+    for kpi, where_named in named:         # what decides the runs must be in every run
         check_kpi(kpi, base, where_named)
 
     spec = Spec(name=name, source=src, scenario_path=scenario_path, base=base, factors=tuple(factors),
@@ -568,6 +569,10 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
     elif check:
         check_points(spec)
     return spec
+
+
+def _lasting(scenario: Scenario, days: float, warmup: float) -> Scenario:
+    return with_overrides(scenario, [("run.warmup_days", 0.0), ("run.days", days), ("run.warmup_days", warmup)])
 
 
 def check_kpi(name: str, scenario: Scenario, where: str) -> None:
