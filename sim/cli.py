@@ -725,8 +725,8 @@ def cmd_calibrate(args) -> int:
                  args.max_requests, change="lower [calibration] waves, points, replicates or days")
     folder = results_dir(args.results) / f"calibrate-{targets.name}"
     results_dir(folder / "figures")
-    out = out_file(args.scenario_out or targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml"),
-                   "--scenario-out")
+    beside = targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
+    out = out_file(args.scenario_out or beside, "--scenario-out")
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
 
     def work(pool):

@@ -543,7 +543,8 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
         until_ci = UntilCI(f.until_ci.metric, f.until_ci.half_width, mx)
 
     try:
-        base, written = _lasting(base, days_v, warm), (None if days is None else _lasting(base, f.days or base.run.days, warm))
+        written = None if days is None else lasting(base, f.days or base.run.days, warm)
+        base = lasting(base, days_v, warm)
     except ScenarioError as err:
         raise ScenarioError("days", f"{err.path}: {err.message}") from None
     for i, k in enumerate(f.kpis):          # for the run the file describes: a quick look reports those it has
@@ -571,7 +572,8 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
     return spec
 
 
-def _lasting(scenario: Scenario, days: float, warmup: float) -> Scenario:
+def lasting(scenario: Scenario, days: float, warmup: float) -> Scenario:
+    """`scenario` run for `days` after `warmup` days (set in the order that keeps warm-up < days)."""
     return with_overrides(scenario, [("run.warmup_days", 0.0), ("run.days", days), ("run.warmup_days", warmup)])
 
 
@@ -595,8 +597,9 @@ def check_kpi(name: str, scenario: Scenario, where: str) -> None:
         n = int((scenario.run.days - scenario.run.warmup_days) // QUARTER_DAYS)
         if parts[1] not in [f"q{k + 1}" for k in range(n)]:
             have = f"q1 to q{n}" if n > 1 else "q1" if n else "none"
-            raise ScenarioError(where, f"{name!r}: a run of {scenario.run.days:g} days after {scenario.run.warmup_days:g} "
-                                       f"of warm-up has {n} whole quarter(s) of {QUARTER_DAYS} days ({have})")
+            run = scenario.run
+            raise ScenarioError(where, f"{name!r}: a run of {run.days:g} days after {run.warmup_days:g} of warm-up "
+                                       f"has {n} whole quarter(s) of {QUARTER_DAYS} days ({have})")
 
 
 def check_decisions(spec: Spec) -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from ..data import folder
-from ..scenario import Scenario, ScenarioError, load, read_toml, with_overrides
+from ..scenario import Scenario, ScenarioError, load, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, parse_inputs
-from .spec import MAX_DAYS, MAX_SEED, apply_set, check_kpi, scenario_beside, spec_header
+from .spec import MAX_DAYS, MAX_SEED, apply_set, check_kpi, lasting, scenario_beside, spec_header
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,8 +126,7 @@ class Targets:
     @property
     def run_scenario(self) -> Scenario:
         """The scenario every point starts from: the calibration's [set], days and warm-up applied."""
-        return with_overrides(self.scenario, [("run.warmup_days", 0.0), ("run.days", self.calibration.days),
-                                              ("run.warmup_days", self.calibration.warmup_days)])
+        return lasting(self.scenario, self.calibration.days, self.calibration.warmup_days)
 
 
 def find_targets(text: str | Path) -> Path:
