@@ -743,8 +743,8 @@ def cmd_calibrate(args) -> int:
     print(f"\nwrote {folder}/plausible.parquet ({len(cal.plausible)} points), {folder}/evaluations.parquet, "
           f"{len(figures) // 2} figures in {folder}/figures/")
     if cal.plausible.empty:
-        print(f"error: no point is plausible: every point is ruled out by some target (see {folder}/evaluations"
-              ".parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
+        print(f"error: no point is plausible: every point is ruled out, by a target or before running (see {folder}/"
+              "evaluations.parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
         return 1
     print(f"wrote {cb.write_calibrated(cal, out)}")
     return 0

@@ -96,9 +96,9 @@ class Calibration:
         return p.iloc[int(order[0])]
 
     def scenario_point(self) -> pd.Series:
-        """The scenario as written (wave 1, point 0)."""
-        e = self.evaluations
-        return e[(e["wave"] == 1) & (e["point"] == 0)].iloc[0]
+        """The scenario as written (wave 1's first candidate; refused, I = inf, where a queue of it
+        could never keep up)."""
+        return self.evaluations[self.evaluations["as_written"]].iloc[0]
 
     def ranges(self) -> pd.DataFrame:
         """Per input: its prior range, the plausible set's range and 5-95% band, the central value."""
@@ -148,21 +148,22 @@ def wave_design(targets: Targets, wave: int, before: pd.DataFrame) -> np.ndarray
     evaluations of the waves before it."""
     cal, ins = targets.calibration, targets.inputs
     d, n = len(ins), cal.points
+    from scipy.stats import qmc
     rng = np.random.default_rng([cal.design_seed, wave])
     if wave == 1:
-        from scipy.stats import qmc
         scenario = np.array([[min(max(i.unit(i.scenario_value), 0.0), 1.0) for i in ins]])
         return np.vstack([scenario, qmc.LatinHypercube(d=d, seed=rng).random(n - 1)])
     ok = before[before["plausible"]]
     if len(ok) < 2:                          # nothing (or one point) left: refocus on the least implausible
         ok = before[np.isfinite(before["I_max"])].nsmallest(max(2, len(before) // 10), ["I_max", "wave", "point"])
+    if ok.empty:                             # every point so far refused (could never keep up): the whole box again
+        return qmc.LatinHypercube(d=d, seed=rng).random(n)
     seeds = unit_rows(ins, ok[[i.name for i in ins]].to_dict("records"))
     fresh = max(1, n // 4)                   # a quarter anywhere in the ranges: regions missed so far
     sd = np.maximum(seeds.std(axis=0, ddof=1), FLOOR) if len(seeds) > d else np.full(d, FEW_SEEDS_SD)
     u = seeds[rng.integers(len(seeds), size=n - fresh)] + rng.normal(0.0, 1.0, (n - fresh, d)) * sd
     u = np.abs(u)
     u = np.where(u > 1, 2 - u, u)            # reflect at both ends of the range
-    from scipy.stats import qmc
     return np.vstack([np.clip(u, 0.0, 1.0), qmc.LatinHypercube(d=d, seed=rng).random(fresh)])
 
 
@@ -182,45 +183,53 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
         rows = wave_design(targets, wave, before)
         candidates = values(targets.inputs, rows)
         errors = refusals(points_spec(base, "probe", targets.inputs, candidates), candidates, progress)
-        spec_points = [p for i, p in enumerate(candidates) if i not in errors]
-        refused = [(candidates[i], f"{err.path}: {err.message}") for i, err in errors.items()]
-        spec = points_spec(base, f"{targets.name}-wave{wave}", targets.inputs, spec_points, kind="history_matching")
-        say(f"wave {wave}: {len(spec_points)} points x {cal.replicates} replicates"
-            + (f" ({len(refused)} ruled out before running: not a valid scenario, e.g. a queue that could "
-               "never keep up)" if refused else ""))
-        report = run_sweep(spec, folder / f"wave{wave}", executor, fresh=fresh, progress=progress,
-                           arguments={"calibration": targets.source, "wave": wave})
-        reports.append(report)
-        if report.failed:
-            first = sorted(report.errors.items())[0]
-            raise CalibrationError(f"wave {wave}: {report.failed} runs failed (first {first[0]}: {first[1]}); "
-                                   f"details in {folder / f'wave{wave}'}/_failed/, rerun to retry")
-        runs = Store(folder / f"wave{wave}").runs()
-        ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
-        pts = pd.DataFrame([spec_points[i] for i in ev["point"]])
-        ev = pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
-                        ev.drop(columns="point")], axis=1)
-        if refused:
-            bad = pd.DataFrame([p for p, _ in refused])[names]
-            bad.insert(0, "point", -1 - np.arange(len(refused)))
+        kept = [i for i in range(len(candidates)) if i not in errors]        # point k of the wave is candidate kept[k]
+        spec = points_spec(base, f"{targets.name}-wave{wave}", targets.inputs, [candidates[i] for i in kept],
+                           kind="history_matching")
+        say(f"wave {wave}: {len(kept)} points x {cal.replicates} replicates"
+            + (f" ({len(errors)} ruled out before running: not a valid scenario, e.g. a queue that could "
+               "never keep up)" if errors else ""))
+        frames = []
+        if kept:
+            report = run_sweep(spec, folder / f"wave{wave}", executor, fresh=fresh, progress=progress,
+                               arguments={"calibration": targets.source, "wave": wave})
+            reports.append(report)
+            if report.failed:
+                first = sorted(report.errors.items())[0]
+                raise CalibrationError(f"wave {wave}: {report.failed} runs failed (first {first[0]}: {first[1]}); "
+                                       f"details in {folder / f'wave{wave}'}/_failed/, rerun to retry")
+            runs = Store(folder / f"wave{wave}").runs()
+            ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
+            pts = pd.DataFrame([candidates[kept[k]] for k in ev["point"]])
+            frames.append(pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
+                                     ev.drop(columns="point")], axis=1).assign(candidate=[kept[k] for k in ev["point"]]))
+            keep = ["point", "replicate", *[t.kpi for t in targets.targets]]
+            all_runs.append(runs[[c for c in dict.fromkeys(keep) if c in runs.columns]].assign(wave=wave))
+        if errors:
+            bad = pd.DataFrame([candidates[i] for i in errors])[names]
+            bad.insert(0, "point", -1 - np.arange(len(errors)))
             bad.insert(0, "wave", wave)
-            bad["I_max"], bad["refused"] = np.inf, [why for _, why in refused]
-            ev = pd.concat([ev, bad], ignore_index=True)
+            bad["I_max"], bad["candidate"] = np.inf, list(errors)
+            bad["refused"] = [f"{e.path}: {e.message}" for e in errors.values()]
+            frames.append(bad)
+        ev = pd.concat(frames, ignore_index=True)
+        ev["as_written"] = (wave == 1) & (ev.pop("candidate") == 0)      # wave 1's first candidate: the scenario
         ev["plausible"] = ev["I_max"] <= cal.cutoff
         evaluations.append(ev)
-        keep = ["point", "replicate", *[t.kpi for t in targets.targets]]
-        all_runs.append(runs[[c for c in dict.fromkeys(keep) if c in runs.columns]].assign(wave=wave))
         before = pd.concat(evaluations, ignore_index=True)
         say(f"wave {wave}: {int(ev['plausible'].sum())} of {len(ev)} points not ruled out "
             f"({int(before['plausible'].sum())} in all waves)")
     evaluation = pd.concat(evaluations, ignore_index=True)
     if "refused" not in evaluation:
         evaluation["refused"] = None
-    result = Calibration(targets, folder, evaluation, pd.concat(all_runs, ignore_index=True), reports)
+    kpis = list(dict.fromkeys(t.kpi for t in targets.targets))
+    runs = pd.concat(all_runs, ignore_index=True) if all_runs else pd.DataFrame(columns=["point", "replicate", *kpis,
+                                                                                          "wave"])
+    result = Calibration(targets, folder, evaluation, runs, reports)
     about = {"targets": targets.source, "inputs": names, "cutoff": cal.cutoff, "gridsim": __version__,
              "model_commit": model_commit()}
     write_table(folder, "evaluations", evaluation.astype({"refused": "string"}), about)
-    write_table(folder, "plausible", result.plausible.drop(columns=["refused"]), about)
+    write_table(folder, "plausible", result.plausible.drop(columns=["refused", "as_written"]), about)
     return result
 
 
@@ -364,7 +373,7 @@ def predictive_values(cal: Calibration) -> pd.DataFrame:
     ok = set(zip(ev.loc[ev["plausible"], "wave"], ev.loc[ev["plausible"], "point"]))
     c = cal.central()
     groups = {"prior": runs["wave"].eq(1).to_numpy(),
-              "scenario": (runs["wave"].eq(1) & runs["point"].eq(0)).to_numpy(),
+              "scenario": (runs["wave"].eq(1) & runs["point"].eq(cal.scenario_point()["point"])).to_numpy(),
               "plausible": np.array([k in ok for k in keys], dtype=bool),
               "central": (np.array([k == (int(c["wave"]), int(c["point"])) for k in keys], dtype=bool)
                           if c is not None else np.zeros(len(runs), dtype=bool))}
@@ -410,8 +419,12 @@ def summary_lines(cal: Calibration) -> list[str]:
         lines.append(f"{x.name:<28}{number(x.low) + '-' + number(x.high):>22}{band('scenario', True):>14}"
                      f"{band('plausible'):>24}{band('central', True):>14}")
     sp = cal.scenario_point()
-    worst = [f"{x.name} (I = {sp[x.name + '.I']:.1f})" for x in t.targets if sp[x.name + ".I"] > t.calibration.cutoff]
-    lines.append("the scenario as written is " + (f"ruled out by {', '.join(worst)}" if worst else "not ruled out"))
+    if isinstance(sp.get("refused"), str):
+        lines.append(f"the scenario as written is ruled out before running: {sp['refused']}")
+    else:
+        worst = [f"{x.name} (I = {sp[x.name + '.I']:.1f})" for x in t.targets
+                 if sp[x.name + ".I"] > t.calibration.cutoff]
+        lines.append("the scenario as written is " + (f"ruled out by {', '.join(worst)}" if worst else "not ruled out"))
     lines.append("")
     lines.append(f"{'input':<44}{'prior range':>20}{'plausible range':>22}{'as written':>12}{'calibrated':>12}")
     for r in cal.ranges().itertuples():

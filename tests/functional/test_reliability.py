@@ -259,6 +259,17 @@ def test_calibrate_rules_out_the_corner_that_cannot_keep_up_and_goes_on(tmp_path
     assert "ruled out before running" in out.stderr
 
 
+def test_a_box_that_never_keeps_up_is_ruled_out_wave_after_wave_not_a_traceback(tmp_path):
+    path = targets(tmp_path, f'[calibration.inputs."{SERVICE}"]\nlow = 45.0\nhigh = 60.0\n', waves=2, points=3)
+    out = run_gridsim("calibrate", path, "--results", tmp_path, "--scenario-out", tmp_path / "c.toml", "--quiet",
+                      "--dpi", "30")
+    assert out.returncode == 1 and "error: no point is plausible" in out.stderr, out.stderr[-2000:]
+    assert "the scenario as written is ruled out before running: roles.station_head: offered load" in out.stdout
+    evaluations, _ = read_table(tmp_path / "calibrate-t", "evaluations")
+    assert list(evaluations["wave"]) == [1, 1, 1, 2, 2, 2] and evaluations["refused"].notna().all()
+    assert not (tmp_path / "c.toml").exists()
+
+
 def test_sensitivity_leaves_out_each_trajectory_that_cannot_keep_up_and_says_so(tmp_path):
     out = run_gridsim("sensitivity", sensitivity(tmp_path, f'[inputs."{SERVICE}"]\nlow = 20.0\nhigh = 48.0\n'),
                       "--results", tmp_path, "--workers", "2", "--quiet", "--dpi", "30")
