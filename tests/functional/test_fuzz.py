@@ -285,7 +285,7 @@ def consistent(command: str, args: list, here: Path, out) -> None:
         assert list((here / "results").glob("sensitivity-*/*.parquet"))
 
 
-FAST = settings(max_examples=50, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 LONG = settings(max_examples=1500, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -106,7 +106,7 @@ def test_a_renamed_kpi_column_is_never_counted(clean, tmp_path):
         at = original.find(b"cost_yuan_per_year", at + 1)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
 def test_a_flipped_bit_anywhere_in_a_run_file_never_counts_other_numbers(clean, tmp_path, position, bit):
     folder = tmp_path / "flip"
