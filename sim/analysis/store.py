@@ -22,8 +22,8 @@ a column or changes a number), foreign (another spec, a name that is not a
 run's) or a duplicate is never counted: readers list it as a problem, and a
 sweep resuming into the folder quarantines it and runs it again. So are runs
 whose extra tables are missing. A corrupt manifest is an error naming it.
-Files of format 1 (before checksums) are read as they are. Names starting with `_` or
-`.` are skipped by pyarrow's dataset discovery, so
+Files of format 1 (before checksums) are read as they are. Names starting
+with `_` or `.` are skipped by pyarrow's dataset discovery, so
 `pandas.read_parquet("results/<experiment>")` still loads the runs in one call.
 
 Every file is written through `gridsim.atomic` (a hidden temporary name, then
