@@ -33,11 +33,12 @@ from .analysis.compare import compare as _compare
 from .analysis.store import StoreError, Stored
 from .experiments import limits
 from .experiments.limits import TooLarge
-from .experiments.spec import Spec, load_spec
+from .experiments.spec import MAX_SEED, Spec, load_spec
 from .experiments.sweep import Executor, Report, run_sweep
 from .model.run import RunResult
 from .model.run import simulate as _simulate
 from .scenario import Scenario, ScenarioError, load, resolve_scenario, with_overrides
+from .scenario.fields import argument
 
 __all__ = ["load_scenario", "simulate", "experiment", "sweep", "load_results", "compare", "judge", "optimise",
            "SweepError", "SweepResult", "ScenarioError", "StoreError", "CompareError", "TooLarge", "Scenario", "RunResult", "Spec"]
@@ -80,10 +81,13 @@ def simulate(scenario: str | Path | Scenario = "meihekou_2020", *, seed: int = 0
              overrides: Mapping[str, Any] | Iterable[str] | None = None,
              max_requests: float | None = None) -> RunResult:
     """Run one scenario once: the summary (a dict) and the request, visit, time-series, grid and
-    census tables. Refuses (`limits.TooLarge`) a run that would not fit in memory."""
+    census tables. Refuses (`limits.TooLarge`) a run that would not fit in memory. `seed` and `days`
+    are checked like fields (`seed=None` or `days=True` is a `ScenarioError`): a run is reproducible
+    from its summary's seed."""
+    seed = argument(int, seed, "seed", ge=0, le=MAX_SEED)
     items = _overrides(overrides)
     if days is not None:
-        items.append(("run.days", float(days), f"days={days!r}"))
+        items.append(("run.days", days, f"days={days!r}"))
     s = load_scenario(scenario, items)
     limits.check("simulate", limits.estimate([s], 1), max_requests, change="lower days or the population")
     return _simulate(s, seed=seed)

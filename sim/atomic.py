@@ -47,6 +47,10 @@ def probe(folder: Path) -> None:
 
 
 def describe(err: OSError) -> str:
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return "a file is in the way where a folder should be"
+    if err.errno == errno.EISDIR:
+        return "it is a folder"
     if err.errno == errno.ENOSPC:
         return "no space left on the device"
     if err.errno == errno.EDQUOT:
@@ -100,17 +104,21 @@ def clean_stale(folder: Path, prefix: str = "") -> None:
 
 
 def write_file(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call `write(tmp)` to fill a hidden temporary file beside `path`, then move it into place."""
+    """Call `write(tmp)` to fill a hidden temporary file beside `path` (making its folder if
+    needed), then move it into place. An exception in `write` (a check of what it wrote, say)
+    leaves `path` as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{PARTIAL}{os.getpid()}-", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{PARTIAL}{os.getpid()}-", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.replace(tmp, path)
     except OSError as err:
         raise WriteError(err.errno, f"{path}: cannot write ({describe(err)})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 

@@ -94,6 +94,18 @@ def check_out(path: Path) -> Path:
     return path
 
 
+def out_file(path: Path, option: str) -> Path:
+    """A file an option names, checked before any work: not a folder, and its folder writable."""
+    from .atomic import WriteError, probe
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a folder; name a file")
+    try:
+        probe(path.parent)
+    except WriteError as err:
+        raise UserError(f"{option} {path}: {err}") from None
+    return path
+
+
 def results_dir(path: Path, option: str = "--results") -> Path:
     from .atomic import WriteError, probe
     try:
@@ -325,6 +337,11 @@ def add_engine(p) -> None:
                    help="give up on a scheduler that does not answer within this time (default 10)")
 
 
+def at_once(args) -> int:
+    """Runs held in memory at once on this machine: the local workers (none with --dask)."""
+    return 1 if args.dask else args.workers or os.cpu_count() or 1
+
+
 def engine(args):
     """The executor the engine options name."""
     from .experiments.sweep import Executor
@@ -366,23 +383,20 @@ def add_sweep(sub) -> None:
 
 def cmd_sweep(args) -> int:
     from .experiments import limits
-    from .experiments.spec import load_spec
+    from .experiments.spec import check_points, load_spec
     from .experiments.sweep import Executor, ExecutorError, Interrupted, run_sweep
 
-    spec = load_spec(args.experiment, days=args.days, replicates=args.replicates)
-    if spec.decisions:                   # every combination of the decisions, each checked before any runs
-        from .experiments.spec import check_points
-        try:
-            check_points(spec)
-        except ScenarioError as err:
-            raise err.at(spec.source) from None
+    spec = load_spec(args.experiment, days=args.days, replicates=args.replicates, check=False)
+    try:                                 # every point (every combination of decisions) built before any run
+        scenarios = check_points(spec, progress=not args.quiet)
+    except ScenarioError as err:
+        raise err.at(spec.source) from None
     # a quick look is a different experiment: it gets its own folder, never mixed with the full one
     suffix = (f"-days{args.days:g}" if args.days else "") + (f"-reps{args.replicates}" if args.replicates else "")
     workers = args.workers or os.cpu_count() or 1
     points = spec.points()
     replicates = spec.until_ci.max_replicates if spec.until_ci else spec.replicates
-    limits.check(f"{spec.source}", limits.estimate([spec.scenario_at(p) for p in points], replicates,
-                                                    1 if args.dask else workers),
+    limits.check(f"{spec.source}", limits.estimate(scenarios, replicates, at_once(args)),
                  args.max_requests, change="narrow the design, lower --days or --replicates")
     folder = results_dir(args.results) / f"{spec.name}{suffix}"
     executor = Executor(workers, args.dask, timeout=args.dask_timeout)
@@ -494,8 +508,7 @@ def cmd_optimise(args) -> int:
         raise UserError(str(err)) from None
     workers = args.workers or os.cpu_count() or 1
     cap = max(opt.settings(spec).max_replicates, spec.replicates)
-    limits.check(spec.source, limits.estimate([spec.base], space * spec.replicates + 3 * cap,
-                                              1 if args.dask else workers),
+    limits.check(spec.source, limits.estimate([spec.base], space * spec.replicates + 3 * cap, at_once(args)),
                  args.max_requests, change="narrow the decisions, lower days or replicates")
     folder = results_dir(args.results) / f"{spec.name}-optimise"
     executor = Executor(workers, args.dask, timeout=args.dask_timeout)
@@ -656,33 +669,42 @@ def add_warmup(sub) -> None:
                                    "truncation point: the warm-up its figures need.")
     p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
                    help="scenario file or bundled name (default: meihekou_2020)")
-    p.add_argument("--days", type=DAYS, default=182.0, help="simulated days per replicate (default 182)")
+    p.add_argument("--days", type=DAYS, default=182.0,
+                   help="simulated days per replicate, at least 28 (four weekly batches; default 182)")
     p.add_argument("--replicates", type=REPLICATES, default=5, help="replicates (default 5)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the first replicate (default 0)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario field by its dotted path")
     p.add_argument("--figure", type=out_folder, metavar="STEM",
                    help="also draw the series and their truncation points to STEM.png and STEM.svg")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse jobs expected to draw more requests than this in all (default 2e9)")
     p.set_defaults(func=cmd_warmup)
 
 
 def cmd_warmup(args) -> int:
     from tqdm import tqdm
 
-    from .analysis.warmup import figure
-    from .experiments import warmup
+    from .analysis.warmup import MIN_DAYS, describe, figure
+    from .experiments import limits, warmup
     from .scenario import load, resolve_scenario
 
+    if args.days < MIN_DAYS:
+        raise UserError(f"--days {args.days:g}: MSER needs at least four weekly batches: give --days {MIN_DAYS} "
+                        "or more (and about twice the warm-up you expect)")
     scenario = load(resolve_scenario(args.scenario),
                     [*args.overrides, ("run.warmup_days", 0.0, "--days"),
                      ("run.days", args.days, f"--days {args.days:g}")])
+    limits.check(f"gridsim warmup {args.scenario}", limits.estimate([scenario], args.replicates), args.max_requests,
+                 change="lower --days or --replicates")
+    if args.figure:
+        for path in (args.figure.with_suffix(".png"), args.figure.with_suffix(".svg")):
+            out_file(path, "--figure")
     with tqdm(total=args.replicates, desc="warmup", unit="run", file=sys.stderr, leave=False) as bar:
         daily, truncation = warmup.measure(scenario, args.replicates, args.seed, tick=lambda: bar.update(1))
     print(f"{scenario.name}: {args.replicates} replicates of {args.days:g} days from empty; MSER truncation (weekly batches) "
           "of the daily mean over replicates")
-    for name, days in truncation.items():
-        print(f"  {name.replace('_', ' '):<22}{days:>5} days")
-    print(f"warm-up needed: {max(truncation.values())} days")
+    print("\n".join(describe(truncation, len(daily))))
     if args.figure:
         for path in figure(daily, truncation, args.figure):
             print(f"wrote {path}")
@@ -703,17 +725,26 @@ def add_calibrate(sub) -> None:
                    help="the calibrated scenario (default: <base scenario>_calibrated.toml beside it)")
     p.add_argument("--fresh", action="store_true", help="start over: move stored waves aside")
     p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150, help="PNG resolution (default 150)")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse calibrations expected to draw more requests than this in all (default 2e9)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_calibrate)
 
 
 def cmd_calibrate(args) -> int:
     from .experiments import calibrate as cb
+    from .experiments import limits
     from .experiments.targets import load_targets
 
     targets = load_targets(args.targets)
+    cal = targets.calibration
+    limits.check(f"calibrate {targets.name}", limits.estimate([targets.run_scenario],
+                                                              cal.waves * cal.points * cal.replicates, at_once(args)),
+                 args.max_requests, change="lower [calibration] waves, points, replicates or days")
     folder = results_dir(args.results) / f"calibrate-{targets.name}"
-    out = args.scenario_out or targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
+    results_dir(folder / "figures")
+    beside = targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
+    out = out_file(args.scenario_out or beside, "--scenario-out")
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
 
     def work(pool):
@@ -730,8 +761,8 @@ def cmd_calibrate(args) -> int:
     print(f"\nwrote {folder}/plausible.parquet ({len(cal.plausible)} points), {folder}/evaluations.parquet, "
           f"{len(figures) // 2} figures in {folder}/figures/")
     if cal.plausible.empty:
-        print(f"error: no point is plausible: every point is ruled out by some target (see {folder}/evaluations"
-              ".parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
+        print(f"error: no point is plausible: every point is ruled out, by a target or before running (see {folder}/"
+              "evaluations.parquet); widen the inputs' ranges, add inputs or revisit the targets", file=sys.stderr)
         return 1
     print(f"wrote {', '.join(map(str, cb.write_calibrated(cal, out)))}")
     return 0
@@ -749,15 +780,22 @@ def add_sensitivity(sub) -> None:
                    help="where the analysis's folder goes (default: ./results)")
     p.add_argument("--fresh", action="store_true", help="start over: move stored runs aside")
     p.add_argument("--dpi", type=number(int, ge=30, le=1200), default=150, help="PNG resolution (default 150)")
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse analyses expected to draw more requests than this in all (default 2e9)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sensitivity)
 
 
 def cmd_sensitivity(args) -> int:
+    from .experiments import limits
     from .experiments import sensitivity as sa
 
     sens = sa.load_sensitivity(args.spec)
+    limits.check(f"sensitivity {sens.name}", limits.estimate([sens.base.base], sum(map(sens.size, sens.methods()))
+                                                             * sens.file.replicates, at_once(args)),
+                 args.max_requests, change="lower samples, trajectories, replicates or days")
     folder = results_dir(args.results) / f"sensitivity-{sens.name}"
+    results_dir(folder / "figures")
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
     results = on_engine(args, lambda pool: sa.run(sens, folder, pool, progress=not args.quiet, fresh=args.fresh,
                                                   say=say), f"sensitivity {sens.name}")
@@ -786,6 +824,8 @@ def add_robustness(sub) -> None:
     p.add_argument("--days", type=DAYS, help="simulated days instead of each experiment's")
     p.add_argument("--experiment", action="append", metavar="EN", help="only these experiments' claims (repeatable)")
     add_engine(p)
+    p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
+                   help="refuse jobs expected to draw more requests than this in all (default 2e9)")
     p.add_argument("--results", type=Path, help="where the runs go (default: <calibration>/robustness)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_robustness)
@@ -801,7 +841,8 @@ def cmd_robustness(args) -> int:
     say = (lambda line: print(line, file=sys.stderr)) if not args.quiet else (lambda line: None)
     r = on_engine(args, lambda pool: rb.run(args.calibration, args.claims, folder, pool, sets=args.sets,
                                             replicates=args.replicates, days=args.days,
-                                            experiments=args.experiment, progress=not args.quiet, say=say),
+                                            experiments=args.experiment, progress=not args.quiet, say=say,
+                                            max_requests=args.max_requests, at_once=at_once(args)),
                   "robustness")
     if r is None:
         return 130
@@ -841,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UserError, ScenarioError, StoreError, CompareError, TooLarge, WriteError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(str(err))}", file=sys.stderr)
         return 2
     except MemoryError:
         print("error: out of memory (lower --days, the population or --workers)", file=sys.stderr)
@@ -855,6 +896,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def one_line(text: str) -> str:
+    """An error as one line however it was made: line breaks and other characters that do not print,
+    in what the user typed, shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _main_thread() -> bool:

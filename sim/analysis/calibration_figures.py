@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.kpis import lookup
+from .figures import save
 
 GROUPS = (("prior", "before: inputs over their whole ranges (wave 1)", "#bbbbbb"),
           ("scenario", "before: the scenario as written", "#1f77b4"),
@@ -23,16 +24,11 @@ GROUPS = (("prior", "before: inputs over their whole ranges (wave 1)", "#bbbbbb"
 
 
 def _save(fig, stem: Path, dpi: int) -> list[Path]:
-    import matplotlib
-    matplotlib.rcParams["svg.hashsalt"] = "gridsim"
-    out = []
-    for ext in ("png", "svg"):
-        path = stem.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=dpi, metadata={"Date": None} if ext == "svg" else {"Software": None})
-        out.append(path)
     import matplotlib.pyplot as plt
-    plt.close(fig)
-    return out
+    try:
+        return save(fig, stem, dpi)
+    finally:
+        plt.close(fig)
 
 
 def targets_figure(values: pd.DataFrame, targets: list[dict], stem: Path, dpi: int = 150) -> list[Path]:

@@ -156,10 +156,10 @@ def new_figure(figsize) -> Figure:
 
 
 def save(fig: Figure, stem: str | Path, dpi: int = DPI) -> list[Path]:
-    """Write <stem>.png (at `dpi`) and <stem>.svg deterministically, each file whole or not at all."""
+    """Write <stem>.png (at `dpi`) and <stem>.svg deterministically, each file whole or not at all
+    (through the atomic writer, which makes the folder if needed)."""
     from ..atomic import write_file
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
     with matplotlib.rc_context({"svg.hashsalt": "gridsim"}):
         write_file(png, lambda p: fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None}))

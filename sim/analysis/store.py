@@ -14,12 +14,16 @@ Layout of `results/<experiment>/`:
     _quarantine/...                 files that failed the checks below, moved aside with the reason
 
 Every Parquet file carries in its metadata the spec hash, point and replicate
-it belongs to. Reading checks each file against its name and the manifest; a
-file that is unreadable (truncated, corrupt), foreign (another spec, a name
-that is not a run's) or a duplicate is never counted: readers list it as a
-problem, and a sweep resuming into the folder quarantines it and runs it
-again. So are runs whose extra tables are missing. Names starting with `_` or
-`.` are skipped by pyarrow's dataset discovery, so
+it belongs to, and a checksum of its content (column names and values); the
+manifest carries a checksum of the rest of it. Reading checks each file
+against its checksum, its name and the manifest; a file that is unreadable
+(truncated, corrupt), changed since it was written (a flipped bit that renames
+a column or changes a number), foreign (another spec, a name that is not a
+run's) or a duplicate is never counted: readers list it as a problem, and a
+sweep resuming into the folder quarantines it and runs it again. So are runs
+whose extra tables are missing. A corrupt manifest is an error naming it.
+Files of format 1 (before checksums) are read as they are. Names starting
+with `_` or `.` are skipped by pyarrow's dataset discovery, so
 `pandas.read_parquet("results/<experiment>")` still loads the runs in one call.
 
 Every file is written through `gridsim.atomic` (a hidden temporary name, then
@@ -33,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
 import json
 import math
 import os
@@ -55,7 +60,7 @@ RUNS = "runs"
 FAILED = "_failed"
 QUARANTINE = "_quarantine"
 EXTRAS = ("series", "quantiles", "grids")
-FORMAT = 1
+FORMAT = 2            # 2: content checksums in every file and the manifest
 META_KEY = b"gridsim"
 ID_COLUMNS = ("point", "replicate", "seed")
 RUN_NAME = re.compile(r"p(\d{4,})-r(\d{4,})\.parquet")
@@ -104,19 +109,32 @@ class Scan:
 
 
 def _identity(spec_hash: str, point: int, replicate: int) -> dict:
-    return {"format": FORMAT, "spec_hash": spec_hash, "point": int(point), "replicate": int(replicate)}
+    return {"spec_hash": spec_hash, "point": int(point), "replicate": int(replicate)}
 
 
-def _write_parquet(path: Path, df: pd.DataFrame, identity: dict) -> None:
+def checksum(data) -> str:
+    """A digest of a table's column names and values (not its metadata), or of plain JSON data:
+    a bit flipped in what a reader gets changes it."""
+    if isinstance(data, pa.Table):
+        columns = data.replace_schema_metadata(None).to_pydict()
+        data = [list(columns), list(columns.values())]
+    text = json.dumps(data, sort_keys=True, default=repr, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _write_parquet(path: Path, df: pd.DataFrame, about: dict) -> None:
+    """Write `df` with `about` and its content checksum in the file's metadata, atomically."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    meta[META_KEY] = json.dumps(identity, sort_keys=True).encode()
+    meta[META_KEY] = json.dumps({"format": FORMAT, **about, "checksum": checksum(table)}, sort_keys=True,
+                                default=str).encode()
     table = table.replace_schema_metadata(meta)
     write_file(path, lambda p: pq.write_table(table, p))
 
 
-def _read(path: Path) -> tuple[dict, pa.Table]:
-    """A Parquet file's stored run identity and its table; ValueError if either is unreadable."""
+def _open(path: Path) -> tuple[dict, pd.DataFrame]:
+    """A file `_write_parquet` wrote: what its metadata says and its table, its checksum checked;
+    ValueError saying what is wrong otherwise."""
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as err:
@@ -124,11 +142,24 @@ def _read(path: Path) -> tuple[dict, pa.Table]:
         raise ValueError(f"unreadable, truncated or corrupt ({type(err).__name__}: {first})") from None
     meta = table.schema.metadata or {}
     if META_KEY not in meta:
-        raise ValueError("not written by a gridsim sweep (no run identity in its metadata)")
+        raise ValueError("not written by gridsim (no gridsim metadata)")
     try:
-        ident = json.loads(meta[META_KEY])
-        return {"spec_hash": str(ident["spec_hash"]), "point": int(ident["point"]),
-                "replicate": int(ident["replicate"])}, table
+        about = json.loads(meta[META_KEY])
+        if not isinstance(about, dict):
+            raise ValueError
+    except (ValueError, RecursionError):
+        raise ValueError("its gridsim metadata is unreadable") from None
+    if about.get("format", 1) != 1 and about.get("checksum") != checksum(table):
+        raise ValueError("its content does not match its checksum (changed or damaged since it was written)")
+    return about, table.replace_schema_metadata(None).to_pandas()     # exactly what the checksum covers
+
+
+def _read(path: Path) -> tuple[dict, pd.DataFrame]:
+    """A run file's identity (spec hash, point, replicate) and its table; ValueError if unreadable."""
+    about, table = _open(path)
+    try:
+        return {"spec_hash": str(about["spec_hash"]), "point": int(about["point"]),
+                "replicate": int(about["replicate"])}, table
     except (ValueError, KeyError, TypeError):
         raise ValueError("its run identity is unreadable") from None
 
@@ -186,6 +217,11 @@ class Store:
                 or not isinstance(data.get("spec"), dict) or not isinstance(data.get("factors"), list):
             raise StoreError(f"{path}: corrupt manifest (spec, spec_hash or factors missing); move it aside or "
                              "rerun the sweep with --fresh")
+        if data.get("format", 1) != 1:
+            kept = {k: v for k, v in data.items() if k != "checksum"}
+            if data.get("checksum") != checksum(kept):
+                raise StoreError(f"{path}: corrupt manifest (its content does not match its checksum); move it "
+                                 "aside or rerun the sweep with --fresh")
         return data
 
     def open(self, identity: dict, fresh: bool = False, discard: bool = False) -> Path | None:
@@ -228,7 +264,9 @@ class Store:
             for sub in (self.folder, self.runs_dir, *(self.folder / f"_{x}" for x in EXTRAS)):
                 clean_stale(sub)          # temporary files of a writer that was killed
             started = (old or {}).get("started") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            manifest = {**identity, "gridsim_version": __version__, "started": started}
+            manifest = {**identity, "gridsim_version": __version__, "started": started, "format": FORMAT}
+            manifest = json.loads(json.dumps(manifest))     # as it reads back (tuples are lists), for its checksum
+            manifest["checksum"] = checksum(manifest)
             if manifest != old:     # new, or the same spec recorded by an older gridsim: record it in full
                 # JSON with Infinity where a scenario has it (patience_hours = inf): Python reads it back
                 write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
@@ -264,12 +302,11 @@ class Store:
                 scan.problems.append(Problem(rel, "not a run file (run files are named pNNNN-rNNNN.parquet)"))
                 continue
             try:
-                ident, table = _read(path)
+                ident, row = _read(path)
             except ValueError as err:
                 scan.problems.append(Problem(rel, str(err)))
                 continue
             point, rep = int(m.group(1)), int(m.group(2))
-            row = table.to_pandas()
             if ident["spec_hash"] != spec_hash:
                 scan.problems.append(Problem(rel, f"belongs to another experiment (spec hash {ident['spec_hash']}, "
                                                   f"this folder's is {spec_hash})"))
@@ -380,7 +417,10 @@ class Store:
         for rid in sorted(scan.runs):
             p, r = (int(x) for x in RUN_NAME.fullmatch(rid + ".parquet").groups())
             if p == point and name not in scan.missing_extras.get(rid, ()):
-                out.append((r, pd.read_parquet(self.folder / f"_{name}" / f"{rid}.parquet")))
+                try:
+                    out.append((r, _open(self.folder / f"_{name}" / f"{rid}.parquet")[1]))
+                except ValueError as err:         # changed since the scan checked it
+                    raise StoreError(f"{self.folder}/_{name}/{rid}.parquet: {err}") from None
         return out
 
 
@@ -443,14 +483,9 @@ def write_table(folder: str | Path, name: str, df: pd.DataFrame, about: dict | N
     `<folder>/<name>.parquet`, atomically, with `about` (JSON) in its metadata."""
     path = Path(folder) / f"{name}.parquet"
     try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        meta = dict(table.schema.metadata or {})
-        meta[META_KEY] = json.dumps({"format": FORMAT, "table": name, **(about or {})}, sort_keys=True,
-                                    default=str).encode()
-        write_file(path, lambda p: pq.write_table(table.replace_schema_metadata(meta), p))
-    except (OSError, WriteError) as err:
-        raise StoreError(f"{path}: cannot write ({err})") from None
+        _write_parquet(path, df, {"table": name, **(about or {})})
+    except WriteError as err:
+        raise StoreError(str(err)) from None
     return path
 
 
@@ -460,10 +495,9 @@ def read_table(folder: str | Path, name: str) -> tuple[pd.DataFrame, dict]:
     if not path.is_file():
         raise StoreError(f"{path}: no such table (run the command that makes it first)")
     try:
-        table = pq.read_table(path)
-        about = json.loads((table.schema.metadata or {})[META_KEY])
-    except (OSError, pa.ArrowException, KeyError, ValueError) as err:
-        raise StoreError(f"{path}: unreadable or not written by gridsim ({type(err).__name__})") from None
+        about, table = _open(path)
+    except ValueError as err:
+        raise StoreError(f"{path}: {err}") from None
     if about.get("table") != name:
         raise StoreError(f"{path}: holds the table {about.get('table')!r}, not {name!r}")
-    return table.to_pandas(), about
+    return table, about

@@ -17,23 +17,46 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .figures import save
+
 BATCH = 7        # daily series: batch by whole weeks, which removes the weekly cycle
+MIN_BATCHES = 4  # fewer batches than this cannot tell a transient from noise
+MIN_DAYS = MIN_BATCHES * BATCH
+
+
+def longest(n: int, batch: int = BATCH) -> int:
+    """The largest truncation MSER can give for `n` observations (half the batches): an answer
+    this large means the series may still be drifting, and a longer run would tell."""
+    return (n // batch) // 2 * batch
 
 
 def mser(series: np.ndarray, batch: int = BATCH) -> int:
-    """The MSER-`batch` truncation point, in observations of `series` (a multiple of `batch`)."""
+    """The MSER-`batch` truncation point, in observations of `series` (a multiple of `batch`);
+    ValueError for a series of fewer than MIN_BATCHES batches (no answer, rather than 0)."""
     y = np.asarray(series, dtype=float)
     n = len(y) // batch
-    if n < 4:
-        return 0
+    if n < MIN_BATCHES:
+        raise ValueError(f"MSER needs at least {MIN_BATCHES} batches of {batch}, got {len(y)} observations")
     means = y[: n * batch].reshape(n, batch).mean(axis=1)
     best, best_d = np.inf, 0
-    for d in range(n // 2 + 1):
+    for d in range(longest(len(y), batch) // batch + 1):
         rest = means[d:]
         value = ((rest - rest.mean()) ** 2).sum() / len(rest) ** 2
         if value < best:
             best, best_d = value, d
     return best_d * batch
+
+
+def describe(truncation: dict[str, int], days: int) -> list[str]:
+    """Each series' truncation and the warm-up needed (the largest), for a run of `days` daily
+    observations; an answer at MSER's limit (`longest`) says the run is too short to tell more."""
+    cap = longest(days)
+    lines = [f"  {name.replace('_', ' '):<22}{d:>5} days" + ("  (still drifting: at MSER's limit)" if d >= cap else "")
+             for name, d in truncation.items()]
+    needed = max(truncation.values())
+    lines.append(f"warm-up needed: {needed} days" + (f" or more: MSER cannot tell more than half of a {days}-day "
+                                                     "run; run longer to see" if needed >= cap else ""))
+    return lines
 
 
 def figure(daily: pd.DataFrame, truncation: dict[str, int], out: Path, dpi: int = 120) -> list[Path]:
@@ -52,11 +75,7 @@ def figure(daily: pd.DataFrame, truncation: dict[str, int], out: Path, dpi: int 
                 va="top", fontsize=8)
     axes[-1, 0].set_xlabel("day of the run (the model starts with every queue empty)")
     fig.tight_layout()
-    written = []
-    for suffix in ("png", "svg"):
-        path = out.with_suffix(f".{suffix}")
-        with plt.rc_context({"svg.hashsalt": "gridsim"}):
-            fig.savefig(path, dpi=dpi, metadata={"Date": None} if suffix == "svg" else {"Software": None})
-        written.append(path)
-    plt.close(fig)
-    return written
+    try:
+        return save(fig, out, dpi)
+    finally:
+        plt.close(fig)

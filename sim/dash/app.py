@@ -182,8 +182,12 @@ def Page():
 def Controls():
     over = current().overrides(api.load_scenario(scenario.value))
     solara.Markdown(f"This option: **{L.describe(over)}**")
+    why = L.problem(scenario.value, over, days.value, replicates.value)
+    if why:
+        with solara.Div(classes=["option-problem"], style={"color": "#d62728"}):
+            solara.Markdown(f"**This option cannot run:** {why}")
     solara.Button("Run this option", on_click=lambda: run(scenario.value, over, days.value, replicates.value),
-                  disabled=run.pending, color="primary", classes=["run-button"])
+                  disabled=run.pending or bool(why), color="primary", classes=["run-button"])
     if run.pending:
         solara.ProgressLinear(run.progress or True, classes=["run-progress"])
         solara.Text(f"running: {run.progress or 0:.0f}% of the runs done", classes=["run-status"])

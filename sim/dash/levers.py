@@ -27,6 +27,7 @@ from ..analysis.compare import mean_ci
 from ..analysis.store import Store
 from ..model.kpis import lookup
 from ..scenario import Scenario, to_data
+from ..scenario.fields import toml_key, toml_value
 
 ROOT_SEED = 2026
 
@@ -166,13 +167,35 @@ def pool(workers: int):
         return _POOL
 
 
+def option_spec(scenario: str, overrides: dict, days: float, replicates: int):
+    """The one-point experiment an option runs as, validated (ScenarioError if it cannot run)."""
+    from .. import api
+    base = api.load_scenario(scenario)
+    return api.experiment(spec_dict(scenario, overrides, days, warmup_for(base, days), replicates))
+
+
+def problem(scenario: str, overrides: dict[str, Any], days: float, replicates: int) -> str:
+    """Why the levers' option cannot run ("" when it can), said on the page before anything runs:
+    the scenario check's refusal (most often a queue that could never keep up: too few staff for
+    the work) or a job too large for this machine (the option and the baseline)."""
+    from ..experiments import limits
+    from ..scenario import ScenarioError
+    try:
+        spec = option_spec(scenario, overrides, days, replicates)
+        limits.check("this option and the baseline", limits.estimate([spec.base], 2 * replicates), None,
+                     change="fewer days or replicates", anyway=False)
+    except ScenarioError as err:
+        return f"{err.path}: {err.message}"
+    except limits.TooLarge as err:
+        return str(err)
+    return ""
+
+
 def run_option(scenario: str, overrides: dict, days: float, replicates: int, workspace: Path, workers: int,
                progress: Callable[[int, int], None] = lambda done, total: None) -> Outcome:
     """Run (or read back) one option through the sweep engine; `progress(done, total)` as runs finish."""
-    from .. import api
     from ..experiments.sweep import run_sweep
-    base = api.load_scenario(scenario)
-    spec = api.experiment(spec_dict(scenario, overrides, days, warmup_for(base, days), replicates))
+    spec = option_spec(scenario, overrides, days, replicates)
     folder = Path(workspace) / spec.name
     result: dict = {}
 
@@ -334,22 +357,6 @@ def backlog_png(options: list[Outcome], resident_types: list[str]) -> bytes:
 
 
 # ---------------------------------------------------------------- export
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
 def _at(data: dict, dotted: str) -> Any:
     for part in dotted.split("."):
         data = data[part]
@@ -363,9 +370,9 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
     lines = [f"# Options exported from `gridsim dash`: {len(options)} option(s) on {scenario}.",
              "#   gridsim sweep FILE && gridsim report results/NAME     (every option, paired with the baseline)",
              "#   gridsim optimise FILE                                 (the cheapest option meeting the targets)",
-             "", f"name = {_toml_value(name)}",
-             f"description = {_toml_value('Options compared in the dashboard: ' + '; '.join(options))}",
-             f"scenario = {_toml_value(scenario)}", f"days = {float(days)!r}", f"warmup_days = {float(warmup)!r}",
+             "", f"name = {toml_value(name)}",
+             f"description = {toml_value('Options compared in the dashboard: ' + '; '.join(options))}",
+             f"scenario = {toml_value(scenario)}", f"days = {float(days)!r}", f"warmup_days = {float(warmup)!r}",
              f"replicates = {int(replicates)}", f"root_seed = {ROOT_SEED}", ""]
     plain = to_data(base)
     changed = list(dict.fromkeys(k for bundle in options.values() for k in bundle)) or ["grids.households_per_grid"]
@@ -373,11 +380,11 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
         lines.append(f"[options.{key}]")
         if not bundle:          # the baseline: restate the base values of what the others change
             bundle = {k: _at(plain, k) for k in changed}
-        lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in bundle.items()] + [""]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in bundle.items()] + [""]
     if "baseline" in options:
         lines += ["[baseline]", 'option = "baseline"', ""]
     if constraints:
-        lines += ["[objective]", "constraints = [" + ", ".join(_toml_value(c) for c in constraints) + "]",
+        lines += ["[objective]", "constraints = [" + ", ".join(toml_value(c) for c in constraints) + "]",
                   'minimise = "cost_yuan_per_year"', ""]
     return "\n".join(lines)
 

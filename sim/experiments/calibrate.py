@@ -58,7 +58,9 @@ import pandas as pd
 from .. import __version__
 from ..analysis.store import Store, StoreError, read_table, write_table
 from ..scenario import ScenarioError, get_path, load, to_data, with_overrides
-from .inputs import Input, PointsSpec, base_spec, points_spec, unit_rows, values
+from ..scenario.fields import toml_comment, toml_key, toml_value
+from .inputs import base_spec, points_spec, unit_rows, values
+from .spec import lasting, refusals
 from .sweep import Report, run_sweep
 from .targets import Target, Targets
 
@@ -103,9 +105,9 @@ class Calibration:
         return p.iloc[int(order[0])]
 
     def scenario_point(self) -> pd.Series:
-        """The scenario as written (wave 1, point 0)."""
-        e = self.evaluations
-        return e[(e["wave"] == 1) & (e["point"] == 0)].iloc[0]
+        """The scenario as written (wave 1's first candidate; refused, I = inf, where a queue of it
+        could never keep up)."""
+        return self.evaluations[self.evaluations["as_written"]].iloc[0]
 
     def ranges(self) -> pd.DataFrame:
         """Per input: its prior range, the plausible set's range and 5-95% band, the central value,
@@ -173,21 +175,22 @@ def wave_design(targets: Targets, wave: int, before: pd.DataFrame) -> np.ndarray
     evaluations of the waves before it."""
     cal, ins = targets.calibration, targets.inputs
     d, n = len(ins), cal.points
+    from scipy.stats import qmc
     rng = np.random.default_rng([cal.design_seed, wave])
     if wave == 1:
-        from scipy.stats import qmc
         scenario = np.array([[min(max(i.unit(i.scenario_value), 0.0), 1.0) for i in ins]])
         return np.vstack([scenario, qmc.LatinHypercube(d=d, seed=rng).random(n - 1)])
     ok = before[before["plausible"]]
     if len(ok) < 2:                          # nothing (or one point) left: refocus on the least implausible
         ok = before[np.isfinite(before["I_max"])].nsmallest(max(2, len(before) // 10), ["I_max", "wave", "point"])
+    if ok.empty:                             # every point so far refused (could never keep up): the whole box again
+        return qmc.LatinHypercube(d=d, seed=rng).random(n)
     seeds = unit_rows(ins, ok[[i.name for i in ins]].to_dict("records"))
     fresh = max(1, n // 4)                   # a quarter anywhere in the ranges: regions missed so far
     sd = np.maximum(seeds.std(axis=0, ddof=1), FLOOR) if len(seeds) > d else np.full(d, FEW_SEEDS_SD)
     u = seeds[rng.integers(len(seeds), size=n - fresh)] + rng.normal(0.0, 1.0, (n - fresh, d)) * sd
     u = np.abs(u)
     u = np.where(u > 1, 2 - u, u)            # reflect at both ends of the range
-    from scipy.stats import qmc
     return np.vstack([np.clip(u, 0.0, 1.0), qmc.LatinHypercube(d=d, seed=rng).random(fresh)])
 
 
@@ -204,56 +207,63 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
     for wave in range(1, cal.waves + 1):
         rows = wave_design(targets, wave, before)
         candidates = values(targets.inputs, rows)
-        spec_points, refused = [], []
-        for p in candidates:
-            try:
-                for city, base in bases.items():
-                    points_spec(base, "probe", targets.inputs, [p]).scenario_at(p)
-                spec_points.append(p)
-            except ScenarioError as err:
-                refused.append((p, f"{err.path}: {err.message}" + (f" (on {city})" if city else "")))
-        say(f"wave {wave}: {len(spec_points)} points x {cal.replicates} replicates"
+        errors = {}
+        for city, base in bases.items():                 # a point invalid on any city is ruled out
+            for i, err in refusals(points_spec(base, "probe", targets.inputs, candidates), candidates,
+                                   progress).items():
+                errors.setdefault(i, ScenarioError(err.path, err.message + (f" (on {city})" if city else "")))
+        kept = [i for i in range(len(candidates)) if i not in errors]        # point k of the wave is candidate kept[k]
+        say(f"wave {wave}: {len(kept)} points x {cal.replicates} replicates"
             + (f" on {len(bases)} cities" if len(bases) > 1 else "")
-            + (f" ({len(refused)} refused as invalid scenarios)" if refused else ""))
-        runs = {}
-        for city, base in bases.items():
-            spec = points_spec(base, f"{targets.name}-{wave_folder(wave, city)}", targets.inputs, spec_points,
-                               kind="history_matching")
-            where = folder / wave_folder(wave, city)
-            report = run_sweep(spec, where, executor, fresh=fresh, progress=progress,
-                               arguments={"calibration": targets.source, "wave": wave, "city": city})
-            reports.append(report)
-            if report.failed:
-                first = sorted(report.errors.items())[0]
-                raise CalibrationError(f"{wave_folder(wave, city)}: {report.failed} runs failed (first {first[0]}: "
-                                       f"{first[1]}); details in {where}/_failed/, rerun to retry")
-            runs[city] = Store(where).runs()
-        ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
-        pts = pd.DataFrame([spec_points[i] for i in ev["point"]])
-        ev = pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
-                        ev.drop(columns="point")], axis=1)
-        if refused:
-            bad = pd.DataFrame([p for p, _ in refused])[names]
-            bad.insert(0, "point", -1 - np.arange(len(refused)))
+            + (f" ({len(errors)} ruled out before running: not a valid scenario, e.g. a queue that could "
+               "never keep up)" if errors else ""))
+        frames = []
+        if kept:
+            runs = {}
+            for city, base in bases.items():
+                spec = points_spec(base, f"{targets.name}-{wave_folder(wave, city)}", targets.inputs,
+                                   [candidates[i] for i in kept], kind="history_matching")
+                where = folder / wave_folder(wave, city)
+                report = run_sweep(spec, where, executor, fresh=fresh, progress=progress,
+                                   arguments={"calibration": targets.source, "wave": wave, "city": city})
+                reports.append(report)
+                if report.failed:
+                    first = sorted(report.errors.items())[0]
+                    raise CalibrationError(f"{wave_folder(wave, city)}: {report.failed} runs failed (first "
+                                           f"{first[0]}: {first[1]}); details in {where}/_failed/, rerun to retry")
+                runs[city] = Store(where).runs()
+            ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
+            pts = pd.DataFrame([candidates[kept[k]] for k in ev["point"]])
+            frames.append(pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
+                                     ev.drop(columns="point")], axis=1).assign(candidate=[kept[k] for k in ev["point"]]))
+            keep = ["point", "replicate", *[t.kpi for t in targets.targets]]
+            all_runs += [r[[c for c in dict.fromkeys(keep) if c in r.columns]].assign(wave=wave, city=city)
+                         for city, r in runs.items()]
+        if errors:
+            bad = pd.DataFrame([candidates[i] for i in errors])[names]
+            bad.insert(0, "point", -1 - np.arange(len(errors)))
             bad.insert(0, "wave", wave)
-            bad["I_max"], bad["refused"] = np.inf, [why for _, why in refused]
-            ev = pd.concat([ev, bad], ignore_index=True)
+            bad["I_max"], bad["candidate"] = np.inf, list(errors)
+            bad["refused"] = [f"{e.path}: {e.message}" for e in errors.values()]
+            frames.append(bad)
+        ev = pd.concat(frames, ignore_index=True)
+        ev["as_written"] = (wave == 1) & (ev.pop("candidate") == 0)      # wave 1's first candidate: the scenario
         ev["plausible"] = ev["I_max"] <= cal.cutoff
         evaluations.append(ev)
-        keep = ["point", "replicate", *[t.kpi for t in targets.targets]]
-        all_runs += [r[[c for c in dict.fromkeys(keep) if c in r.columns]].assign(wave=wave, city=city)
-                     for city, r in runs.items()]
         before = pd.concat(evaluations, ignore_index=True)
         say(f"wave {wave}: {int(ev['plausible'].sum())} of {len(ev)} points not ruled out "
             f"({int(before['plausible'].sum())} in all waves)")
     evaluation = pd.concat(evaluations, ignore_index=True)
     if "refused" not in evaluation:
         evaluation["refused"] = None
-    result = Calibration(targets, folder, evaluation, pd.concat(all_runs, ignore_index=True), reports)
+    kpis = list(dict.fromkeys(t.kpi for t in targets.targets))
+    runs = pd.concat(all_runs, ignore_index=True) if all_runs else pd.DataFrame(columns=["point", "replicate", *kpis,
+                                                                                          "wave"])
+    result = Calibration(targets, folder, evaluation, runs, reports)
     about = {"targets": targets.source, "inputs": names, "cutoff": cal.cutoff, "gridsim": __version__,
              "model_commit": model_commit(), "unconstrained": result.unconstrained() if len(result.plausible) else []}
     write_table(folder, "evaluations", evaluation.astype({"refused": "string"}), about)
-    write_table(folder, "plausible", result.plausible.drop(columns=["refused"]), about)
+    write_table(folder, "plausible", result.plausible.drop(columns=["refused", "as_written"]), about)
     return result
 
 
@@ -287,9 +297,7 @@ def _bases(targets: Targets) -> dict:
     for city, (path, scenario) in targets.scenarios().items():
         spec = base_spec(targets.name, str(path), days=cal.days, warmup_days=cal.warmup_days,
                          replicates=cal.replicates, root_seed=cal.root_seed)
-        scenario = with_overrides(scenario, [("run.warmup_days", 0.0), ("run.days", spec.days),
-                                             ("run.warmup_days", spec.warmup_days)])
-        out[city] = dataclasses.replace(spec, base=scenario)
+        out[city] = dataclasses.replace(spec, base=lasting(scenario, cal.days, cal.warmup_days))
     return out
 
 
@@ -315,26 +323,11 @@ def model_commit() -> str | None:
 
 # ---------------------------------------------------------------- the calibrated scenario
 def _number(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
+    """A number as the comments show it (4 significant digits); the values themselves are exact."""
+    if isinstance(v, bool) or isinstance(v, int):
         return str(v)
     s = f"{float(v):.4g}"
     return s if any(c in s for c in ".eEn") else s + ".0"
-
-
-def _inline(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_inline(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_inline(x) for x in v) + "]"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return _number(v)
-
-
-def _table_key(part: str) -> str:
-    return part if part.replace("_", "").replace("-", "").isalnum() else f'"{part}"'
 
 
 def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
@@ -363,22 +356,21 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
             changes[path] = (old, value, note)
     calibrated = with_overrides(scenario, [(p, v) for p, (_, v, _) in changes.items()])
     new = to_data(calibrated)
-    base_rel = _relative(scenario_path, out.parent)
     n_all = int(np.isfinite(cal.evaluations["I_max"]).sum())
-    lines = [f"# {scenario.name}, calibrated: written by `gridsim calibrate {Path(t.source).name}` "
-             f"(gridsim {__version__}, model {model_commit() or 'unknown commit'}).",
-             "#",
-             f"# History matching to {len(t.targets)} targets ({', '.join(x.name for x in t.targets)}) over "
-             f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
-             f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
-             "# Each number below is the calibrated point (the plausible point whose means lie nearest the targets'",
-             "# ranges, then their midpoints) and is marked [calibrated] with the plausible set's range (min-max,",
-             "# and 5-95%) within the input's prior range and the value the base scenario assumed; an input whose",
-             f"# plausible values span more than {UNCONSTRAINED:.0%} of its prior is marked [not constrained] instead: "
-             "the targets",
-             "# leave it free, and answers that depend on it say so. Everything else is as in the base scenario.",
-             "", f'extends = "{base_rel}"',
-             f'description = "{scenario.description.replace(chr(34), chr(39))}; calibrated to {t.name} targets"', ""]
+    head = [f"{scenario.name}, calibrated: written by `gridsim calibrate {Path(t.source).name}` "
+            f"(gridsim {__version__}, model {model_commit() or 'unknown commit'}).",
+            "",
+            f"History matching to {len(t.targets)} targets ({', '.join(x.name for x in t.targets)}) over "
+            f"{len(t.inputs)} inputs: {len(cal.plausible)} of {n_all} points run in {cal.targets.calibration.waves} "
+            f"waves are not ruled out (implausibility <= {cal.targets.calibration.cutoff:g}).",
+            "Each number below is the calibrated point (the plausible point whose means lie nearest the targets'",
+            "ranges, then their midpoints) and is marked [calibrated] with the plausible set's range (min-max,",
+            "and 5-95%) within the input's prior range and the value the base scenario assumed; an input whose",
+            f"plausible values span more than {UNCONSTRAINED:.0%} of its prior is marked [not constrained] instead: the "
+            "targets", "leave it free, and answers that depend on it say so. Everything else is as in the base scenario."]
+    lines = [toml_comment(line).rstrip() for line in head]
+    lines += ["", f"extends = {toml_value(_relative(scenario_path, out.parent))}",
+              f"description = {toml_value(f'{scenario.description}; calibrated to {t.name} targets')}", ""]
     groups: dict[str, list[tuple[str, Any, str]]] = {}
     lists: dict[str, list[str]] = {}
     for path, (_, value, note) in changes.items():
@@ -392,10 +384,10 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
         table, _, leaf = root.rpartition(".")
         groups.setdefault(table, []).append((leaf, get_path(new, root), "; ".join(notes)))
     for table in sorted(groups):
-        lines.append(f"[{'.'.join(_table_key(p) for p in table.split('.'))}]" if table else "")
+        lines.append(f"[{'.'.join(toml_key(p) for p in table.split('.'))}]" if table else "")
         for leaf, value, note in groups[table]:
-            lines.append(f"{_table_key(leaf)} = {_inline(value)}")
-            lines += [f"    # {note}"]
+            lines.append(f"{toml_key(leaf)} = {toml_value(value)}")
+            lines.append("    " + toml_comment(note))
         lines.append("")
     free = [inp for inp in t.inputs if not ranges.loc[inp.name].constrained]
     if free:
@@ -403,11 +395,10 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
                   "# dashboard check every answer across them and say where it holds.", ""]
     for inp in free:
         r = ranges.loc[inp.name]
-        lines += [f'[uncertain."{inp.name}"]', f"low = {_number(r.plausible_min)}", f"high = {_number(r.plausible_max)}",
-                  f"log = {_number(inp.log)}"] + ([f"integer = {_number(inp.integer)}"] if inp.integer else [])
-        if inp.scale:
-            lines.append(f"scale = {_inline(list(inp.scale))}")
-        lines += [f"why = {_inline(inp.why)}" if inp.why else "", ""]
+        table = {"low": float(r.plausible_min), "high": float(r.plausible_max), "log": inp.log,
+                 **({"integer": True} if inp.integer else {}), **({"scale": list(inp.scale)} if inp.scale else {}),
+                 **({"why": inp.why} if inp.why else {})}
+        lines += [f"[uncertain.{toml_key(inp.name)}]", *(f"{k} = {toml_value(v)}" for k, v in table.items()), ""]
     return "\n".join(lines)
 
 
@@ -417,15 +408,23 @@ def _relative(target: Path, start: Path) -> str:
 
 
 def write_calibrated(cal: Calibration, out: Path) -> list[Path]:
-    """Write the calibrated scenario of each city (atomically; the targets file's own to `out`, the
-    others beside it as `<their scenario>_calibrated.toml`) and check that each loads."""
-    from ..atomic import write_text
+    """Write the calibrated scenario of each city (the targets file's own to `out`, the others beside
+    it as `<their scenario>_calibrated.toml`) through the atomic writer, loading each before it
+    replaces anything: a file that would not load never takes the place of one that does."""
+    from ..atomic import write_file
     written = []
     for city, (path, _) in cal.targets.scenarios().items():
         where = out if not city else out.with_name(f"{path.stem}_calibrated.toml")
-        write_text(where, calibrated_scenario(cal, where, city))
-        load(where)
-        written.append(where)
+        text = calibrated_scenario(cal, where, city)
+
+        def fill(tmp: Path, text: str = text, where: Path = where) -> None:
+            tmp.write_text(text, encoding="utf-8")
+            try:
+                load(tmp)
+            except ScenarioError as err:
+                raise ScenarioError("", f"the calibrated scenario would not load ({err.path}: {err.message}); "
+                                        "the file was left as it was", str(where)) from None
+        written.append(write_file(where, fill))
     return written
 
 
@@ -438,7 +437,7 @@ def predictive_values(cal: Calibration) -> pd.DataFrame:
     ok = set(zip(ev.loc[ev["plausible"], "wave"], ev.loc[ev["plausible"], "point"]))
     c = cal.central()
     groups = {"prior": runs["wave"].eq(1).to_numpy(),
-              "scenario": (runs["wave"].eq(1) & runs["point"].eq(0)).to_numpy(),
+              "scenario": (runs["wave"].eq(1) & runs["point"].eq(cal.scenario_point()["point"])).to_numpy(),
               "plausible": np.array([k in ok for k in keys], dtype=bool),
               "central": (np.array([k == (int(c["wave"]), int(c["point"])) for k in keys], dtype=bool)
                           if c is not None else np.zeros(len(runs), dtype=bool))}
@@ -453,7 +452,6 @@ def predictive_values(cal: Calibration) -> pd.DataFrame:
 
 def figures(cal: Calibration, out: Path, dpi: int = 150) -> list[Path]:
     from ..analysis.calibration_figures import ranges_figure, targets_figure
-    out.mkdir(parents=True, exist_ok=True)
     t = cal.targets
     paths = targets_figure(predictive_values(cal), [{"name": x.name, "kpi": x.kpi, "low": x.low, "high": x.high}
                                                      for x in t.targets], out / "targets", dpi)
@@ -487,8 +485,12 @@ def summary_lines(cal: Calibration) -> list[str]:
         lines.append(f"{x.name:<28}{number(x.low) + '-' + number(x.high):>22}{band('scenario', True):>14}"
                      f"{band('plausible'):>24}{band('central', True):>14}")
     sp = cal.scenario_point()
-    worst = [f"{x.name} (I = {sp[x.name + '.I']:.1f})" for x in t.targets if sp[x.name + ".I"] > t.calibration.cutoff]
-    lines.append("the scenario as written is " + (f"ruled out by {', '.join(worst)}" if worst else "not ruled out"))
+    if isinstance(sp.get("refused"), str):
+        lines.append(f"the scenario as written is ruled out before running: {sp['refused']}")
+    else:
+        worst = [f"{x.name} (I = {sp[x.name + '.I']:.1f})" for x in t.targets
+                 if sp[x.name + ".I"] > t.calibration.cutoff]
+        lines.append("the scenario as written is " + (f"ruled out by {', '.join(worst)}" if worst else "not ruled out"))
     lines.append("")
     lines.append(f"{'input':<44}{'prior range':>20}{'plausible range':>22}{'as written':>12}{'calibrated':>12}")
     for r in cal.ranges().itertuples():

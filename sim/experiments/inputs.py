@@ -30,7 +30,7 @@ from ..analysis.compare import OPTION
 from ..scenario import Scenario, ScenarioError, get_path, to_data, with_overrides
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
-from .spec import Spec, load_spec
+from .spec import Spec, load_spec, unstable
 
 DEFAULT_FACTOR = 2.0        # a range left out: x1/2 to x2 of the scenario's value, log scale
 
@@ -90,8 +90,11 @@ class Input:
         return float(round(x, 12))
 
     def unit(self, x: float) -> float:
-        """The inverse of `value`: where x lies in the range, in [0, 1]."""
+        """The inverse of `value`: where x lies in the range, in [0, 1] when inside it. On a log
+        scale a value of 0 or less (a scenario's own 0, say) lies below any range: -inf."""
         if self.log:
+            if x <= 0:
+                return -math.inf
             return (math.log(x) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         return (x - self.low) / (self.high - self.low)
 
@@ -138,11 +141,15 @@ def parse_inputs(table: Mapping[str, Any], base: Scenario, where: str) -> tuple[
             low, high, log = t.low, t.high, bool(t.log)
         if t.scale and (low <= 0):
             raise ScenarioError(join(path, "low"), f"a scale factor must be > 0, got {low:g}")
+        if t.integer and math.ceil(low) > math.floor(high):
+            raise ScenarioError(path, f"an integer input's range {low:g} to {high:g} holds no whole number")
         inp = Input(name, float(low), float(high), log, t.integer, tuple(t.scale), tuple(base_values), t.why)
         for end in ("low", "high"):
             try:
                 with_overrides(base, inp.overrides(inp.value(0.0 if end == "low" else 1.0)))
             except ScenarioError as err:
+                if unstable(err):      # a corner that cannot keep up: its points are ruled out, not the job
+                    continue
                 raise ScenarioError(join(path, end), f"{getattr(inp, end):g}: {err.path}: {err.message}") from None
         out.append(inp)
     if not out:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..scenario import Scenario
+from ..scenario.fields import argument
 
 BYTES_PER_REQUEST = 1_500
 BYTES_PER_HOUSEHOLD = 2_000
@@ -82,15 +83,16 @@ def estimate(scenarios: Iterable[Scenario], replicates: int, at_once: int = 1) -
 
 
 def check(what: str, est: Estimate, max_requests: float | None = None, memory: float | None = None,
-          change: str = "lower the days or the population") -> None:
-    """Raise TooLarge if the job would not fit in memory or exceeds the bound on requests."""
+          change: str = "lower the days or the population", anyway: bool = True) -> None:
+    """Raise TooLarge if the job would not fit in memory or exceeds the bound on requests (`anyway`:
+    say how to raise the bound, where the user can: `--max-requests`)."""
     memory = physical_memory() if memory is None else memory
     if memory and est.largest_run_bytes * est.at_once > MEMORY_SHARE * memory:
         held = f" ({est.at_once} runs at once: {_gb(est.largest_run_bytes * est.at_once)})" if est.at_once > 1 else ""
         raise TooLarge(f"{what}: one run would need about {_gb(est.largest_run_bytes)} of memory{held}, and this "
                        f"machine has {_gb(memory)}; {change}" + (" or use fewer --workers" if est.at_once > 1 else ""))
-    bound = MAX_REQUESTS if max_requests is None else max_requests
+    bound = MAX_REQUESTS if max_requests is None else argument(float, max_requests, "max_requests", gt=0)
     if est.requests > bound:
         raise TooLarge(f"{what}: {est.runs:,} run(s) would simulate about {_count(est.requests)} requests, more "
-                       f"than the bound of {_count(bound)}; {change}, or pass --max-requests {est.requests:.2g} "
-                       "to run it anyway")
+                       f"than the bound of {_count(bound)}; {change}"
+                       + (f", or pass --max-requests {est.requests:.2g} to run it anyway" if anyway else ""))

@@ -18,10 +18,11 @@ combinations of the decisions' values.
    types' `wait_target_minutes`, or `wait_minutes.mean <= W`, overall or by
    type), each station is an M/M/c queue and the inverse of Erlang C
    (`analysis.queueing.servers_for_wait`) gives the fewest servers c* that
-   meet it. The search starts there: candidates below c* - 1 are not screened
-   unless the candidate at the floor (c* - 1) is not shown to fail, in which
-   case the floor walks down one value at a time. So the bound saves runs but
-   never decides alone: the simulation must show that one server fewer fails.
+   meet it. The search starts there: candidates below the floor (the
+   decision's largest value below c*, whatever its step) are not screened
+   unless the candidate at the floor is not shown to fail, in which case the
+   floor walks down one value at a time. So the bound saves runs but never
+   decides alone: the simulation must show that the next value down fails.
 2. *Screening.* Every remaining candidate is run with the experiment's
    `replicates` (r0) under common random numbers (replicate r of every
    candidate uses the same seed, `spec.run_seed`), on the sweep engine. The
@@ -75,10 +76,10 @@ from ..analysis.discovery import Found, across
 from ..analysis.objective import FAILS, MEETS, Judgement, judge
 from ..analysis.queueing import UnstableQueueError, servers_for_wait
 from ..analysis.store import Store, run_id
-from ..scenario import Scenario, ScenarioError, to_data
+from ..scenario import Scenario, to_data
 from ..scenario.schema import ALWAYS
 from .inputs import Input, parse_inputs, points_spec, values
-from .spec import MAX_POINTS, Spec, unstable
+from .spec import MAX_POINTS, Spec, refusals, unstable
 from .sweep import run_sweep, sweep
 
 COMMAND = "optimise"
@@ -104,7 +105,7 @@ def settings(spec: Spec) -> Settings:
 @dataclass(frozen=True)
 class Bound:
     """A queueing-theory floor on one decision: fewer than `servers` cannot meet the objective in
-    M/M/c; the search screens from `servers - 1` upwards."""
+    M/M/c; the search screens from the decision's largest value below it upwards (`search_floor`)."""
     path: str
     servers: int
     why: str
@@ -264,14 +265,21 @@ def run(spec: Spec, folder: str | Path, executor, *, progress: bool = False, fre
     store = Store(folder)
     bounds, notes = queueing_bounds(spec)
     out = Outcome(Path(folder), judge(_empty(obj), obj), n_space, [], {}, [], bounds, {}, notes=notes)
+    for i, err in refusals(spec, points, progress).items():       # every candidate built before the store opens
+        if not unstable(err):
+            raise OptimiseError(f"{spec.source}: candidate {labels[i]}: {err.path}: {err.message}")
+        out.refused[i] = f"{err.path}: {err.message}"
     with store.lock():
         store.open(identity(spec), fresh=fresh)
         store.quarantine()
         initial = store.finished()
         if on_start is not None:
             on_start()
+        values = {f.path: list(f.values) for f in spec.factors}
+        floors = {b.path: search_floor(values[b.path], b.servers) for b in bounds}
         for b in bounds:
-            say(f"start: {b.path} >= {b.servers - 1} ({b.why}; the search checks {b.servers - 1} too)")
+            say(f"start: {b.path} >= {floors[b.path]} ({b.why}; the search checks {floors[b.path]} too: the "
+                "simulation must show that it fails)")
         for note in notes:
             say(f"note: {note}")
 
@@ -292,18 +300,7 @@ def run(spec: Spec, folder: str | Path, executor, *, progress: bool = False, fre
                                     f"tracebacks in {folder}/_failed/); run the same command again to retry them")
 
         # ------------------------------------------------ 1. bounds and refusals
-        feasible = []
-        for i, p in enumerate(points):
-            try:
-                spec.scenario_at(p)
-            except ScenarioError as err:
-                if not unstable(err):
-                    raise OptimiseError(f"{spec.source}: candidate {labels[i]}: {err.path}: {err.message}") from None
-                out.refused[i] = f"{err.path}: {err.message}"
-                continue
-            feasible.append(i)
-        floors = {b.path: b.servers - 1 for b in bounds}
-        values = {f.path: list(f.values) for f in spec.factors}
+        feasible = [i for i in range(len(points)) if i not in out.refused]
 
         def above(i: int) -> bool:
             return all(points[i][path] >= floor for path, floor in floors.items())
@@ -357,6 +354,15 @@ def run(spec: Spec, folder: str | Path, executor, *, progress: bool = False, fre
     across_assumptions(spec, out, executor, progress=progress, say=say)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def search_floor(values: list, servers: int):
+    """Where the search starts on a decision with an Erlang C bound of `servers`: its largest
+    value below the bound (the simulation must show that this one fails), or its smallest value
+    when none lies below: never a value the decision does not have, so a step that skips
+    `servers - 1` cannot leave the candidate below the bound unrun."""
+    below = [v for v in values if v < servers]
+    return max(below) if below else min(values)
 
 
 ASSUMPTION = "assumption_point"

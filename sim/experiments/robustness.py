@@ -25,7 +25,6 @@ across the sets), which is what would flip it beyond the plausible range.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -33,15 +32,15 @@ from typing import Any, Literal, Mapping
 import numpy as np
 import pandas as pd
 
-from ..analysis.compare import OPTION
 from ..analysis.store import Store, read_table, write_table
-from ..model.kpis import is_kpi, lookup, number
-from ..scenario import ScenarioError
+from ..model.kpis import lookup, number
+from ..scenario import ScenarioError, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
+from . import limits
 from .inputs import Input, parse_inputs, points_spec, values
 from .reproduce import find
-from .spec import load_spec
+from .spec import Spec, check_kpi, load_spec, refusals
 from .sweep import run_sweep
 from .targets import load_targets
 
@@ -58,8 +57,6 @@ class ClaimTable:
     finding: str
 
     def check(self, path: str) -> None:
-        if not is_kpi(self.kpi):
-            raise ScenarioError(join(path, "kpi"), f"{self.kpi!r} is not a KPI")
         if self.direction == "same" and self.within <= 0:
             raise ScenarioError(join(path, "within"), "a 'same' claim needs the difference that counts as none (> 0)")
         if len(self.point) != 1:
@@ -73,28 +70,34 @@ class ClaimsFile:
     inputs: Mapping[str, Any] = fspec({})    # inputs no target constrains, varied besides the plausible sets
     design_seed: int = fspec(0, ge=0, le=2**63 - 1)
 
+    def check(self, path: str) -> None:
+        if not self.claims:
+            raise ScenarioError("claims", "must list at least one claim")
 
-def load_claims(path: str | Path) -> ClaimsFile:
+
+def load_claims(path: str | Path, days: float | None = None,
+                replicates: int | None = None) -> tuple[ClaimsFile, dict[str, Spec]]:
+    """The claims file and each claim's experiment (with `days` and `replicates` if given), every
+    claim's point and KPI checked against its experiment's points and scenario: before any run."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError("", "no such file", str(path)) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ScenarioError("", f"cannot read ({type(err).__name__}: {err})", str(path)) from None
+    data = read_toml(path)[1]
+    specs: dict[str, Spec] = {}
     try:
         f = build(ClaimsFile, data)
         for i, c in enumerate(f.claims):
-            try:
-                spec = load_spec(experiment_file(c.experiment, path.parent))
-            except ScenarioError as err:
-                raise ScenarioError(f"claims[{i}].experiment", str(err)) from None
+            if c.experiment not in specs:
+                try:
+                    specs[c.experiment] = load_spec(experiment_file(c.experiment, path.parent), days, replicates)
+                except ScenarioError as err:
+                    raise ScenarioError(f"claims[{i}].experiment", str(err)) from None
+            spec = specs[c.experiment]
             (key, value), = c.point.items()
             if _match(spec.points(), key, value) is None:
                 raise ScenarioError(f"claims[{i}].point", f"{key} = {value!r} is not a point of {spec.name}")
+            check_kpi(c.kpi, spec.base, f"claims[{i}].kpi")
     except ScenarioError as err:
         raise err.at(str(path)) from None
-    return f
+    return f, specs
 
 
 def experiment_file(name: str, here: Path) -> Path:
@@ -137,23 +140,31 @@ class Robustness:
 
 def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, executor, *, sets: int | None = None,
         replicates: int = 3, days: float | None = None, seed: int = 0, experiments: list[str] | None = None,
-        progress: bool = False, say=lambda line: None) -> Robustness:
+        progress: bool = False, say=lambda line: None, max_requests: float | None = None,
+        at_once: int = 1) -> Robustness:
     """Every claim across the plausible sets (all of them, or a sample of `sets`), each with its own
-    values of the claims file's unconstrained [inputs]."""
+    values of the claims file's unconstrained [inputs]. Every name, point and scenario is checked,
+    and the whole job sized (`limits`), before the first run; a set in which a compared point is
+    not a valid scenario (a queue that could never keep up) is left out of that experiment, and
+    the table says how many were."""
     calibration, folder = Path(calibration), Path(folder)
     plausible, about = read_table(calibration, "plausible")
     if plausible.empty:
         raise ScenarioError("", "the calibration found no plausible parameter set", str(calibration))
     targets = load_targets(about["targets"])
-    claims = load_claims(claims_path)
+    claims, specs = load_claims(claims_path, days, replicates)
+    for name in experiments or []:
+        if name not in specs:
+            raise ScenarioError("", f"no claim of {claims_path} is about {name!r} (claims are about: "
+                                    f"{', '.join(specs)})", f"--experiment {name}")
     chosen = sample_sets(plausible, sets or len(plausible), seed)
     extra = free_inputs(claims, targets.scenario, claims_path)
     chosen = with_free_values(chosen, extra, claims.design_seed)
     inputs: tuple[Input, ...] = (*targets.inputs, *extra)
     wanted = [c for c in claims.claims if experiments is None or c.experiment in experiments]
-    rows, effects = [], []
+    plans = []
     for exp in dict.fromkeys(c.experiment for c in wanted):
-        spec = load_spec(experiment_file(exp, Path(claims_path).parent), days=days, replicates=replicates)
+        spec = specs[exp]
         mine = [c for c in wanted if c.experiment == exp]
         base_point = _baseline(spec)
         compared = [base_point] + [p for p in (_match(spec.points(), *next(iter(c.point.items()))) for c in mine)
@@ -162,10 +173,25 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
         given = [{TAG: j, **{i.name: _value(i, s[i.name]) for i in inputs}, **p}
                  for j, s in chosen.iterrows() for p in compared]
         ps = points_spec(spec, f"{spec.name}-robustness", inputs, given, tags=(TAG,), kind="robustness")
+        errors = refusals(ps, given, progress)
+        left_out = sorted({given[k][TAG] for k in errors})
+        if left_out:
+            k, err = min(errors.items())
+            say(f"{spec.name}: {len(left_out)} of {len(chosen)} sets left out: a compared point is not a valid "
+                f"scenario there (first: {ps.point_label(given[k])}: {err.path}: {err.message})")
+            given = [g for g in given if g[TAG] not in left_out]
+            ps = points_spec(spec, f"{spec.name}-robustness", inputs, given, tags=(TAG,), kind="robustness")
+        plans.append((spec, mine, compared, ps, len(left_out)))
+    limits.check("robustness", limits.estimate([spec.base for spec, _, _, ps, _ in plans for _ in ps.given],
+                                               replicates, at_once),
+                 max_requests, change="lower --sets, --replicates or --days")
+    rows, effects = [], []
+    for spec, mine, compared, ps, left_out in plans:
         say(f"{spec.name}: {len(compared)} points x {len(chosen)} plausible sets x {spec.replicates} replicates, "
             f"{spec.days:g} days")
         report = run_sweep(ps, folder / spec.name, executor, progress=progress,
-                           arguments={"calibration": str(calibration), "claims": str(claims_path)})
+                           arguments={"calibration": str(calibration.resolve()),
+                                      "claims": str(Path(claims_path).resolve())})
         if report.failed:
             first = sorted(report.errors.items())[0]
             raise RuntimeError(f"{spec.name}: {report.failed} runs failed (first {first[0]}: {first[1]})")
@@ -179,12 +205,13 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
             holds = _holds(d, c)
             effects.append(pd.DataFrame({"experiment": spec.name, "finding": c.finding, "kpi": c.kpi,
                                          TAG: d.index, "difference": d.to_numpy(), "holds": holds}))
-            rows.append(_summarise(spec.name, c, d, holds, chosen, inputs, claims.robust_share))
+            rows.append({**_summarise(spec.name, c, d, holds, chosen, inputs, claims.robust_share),
+                         "sets_left_out": left_out})
     table = pd.DataFrame(rows)
     effects = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame()
-    meta = {"calibration": str(calibration), "claims": str(claims_path), "sets": len(chosen),
-            "replicates": replicates, "robust_share": claims.robust_share, "model_commit": about.get("model_commit"),
-            "free_inputs": [i.name for i in extra]}
+    meta = {"calibration": str(calibration.resolve()), "claims": str(Path(claims_path).resolve()),
+            "sets": len(chosen), "replicates": replicates, "robust_share": claims.robust_share,
+            "model_commit": about.get("model_commit"), "free_inputs": [i.name for i in extra]}
     write_table(folder, "robustness", table, meta)
     write_table(folder, "effects", effects, meta)
     return Robustness(table, effects, chosen)
@@ -276,7 +303,7 @@ def lines(r: Robustness) -> list[str]:
 def markdown(r: Robustness, meta: dict) -> str:
     """The robustness report: one table row per finding."""
     free = meta.get("free_inputs") or []
-    head = [f"# Robustness of the findings across the plausible parameter sets", "",
+    head = ["# Robustness of the findings across the plausible parameter sets", "",
             f"{meta.get('sets')} plausible parameter sets from `{meta.get('calibration')}`"
             + (f", each with its own values of {len(free)} input{'s' * (len(free) != 1)} no target constrains "
                f"({', '.join(free)})"
@@ -288,7 +315,8 @@ def markdown(r: Robustness, meta: dict) -> str:
     for row in r.table.itertuples():
         k = lookup(row.kpi)
         show = (lambda v: k.show(v)) if k else number
-        head.append(f"| {row.experiment} | {row.finding} | {row.holds} of {row.sets} | **{row.label}** | "
+        out_of = f" ({row.sets_left_out} left out)" if getattr(row, "sets_left_out", 0) else ""
+        head.append(f"| {row.experiment} | {row.finding} | {row.holds} of {row.sets}{out_of} | **{row.label}** | "
                     f"{show(row.effect_median)} ({show(row.effect_min)} to {show(row.effect_max)}) | "
                     f"{row.how or '-'} |")
     return "\n".join(head) + "\n"

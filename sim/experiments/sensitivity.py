@@ -32,13 +32,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..analysis.store import Store, write_table
-from ..model.kpis import is_kpi
+from ..analysis.store import Store, StoreError, write_table
 from ..scenario import ScenarioError, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, base_spec, parse_inputs, points_spec, values
-from .spec import MAX_DAYS, MAX_SEED, apply_set, scenario_beside, spec_header
+from .spec import MAX_DAYS, MAX_POINTS, MAX_SEED, Spec, apply_set, check_kpi, refusals, scenario_beside, spec_header
 from .sweep import run_sweep
 
 
@@ -123,29 +122,44 @@ class SensitivityFile:
             raise ScenarioError("warmup_days", f"must be less than days ({self.days:g})")
         if not self.kpis:
             raise ScenarioError("kpis", "must list at least one KPI")
-        for i, k in enumerate(self.kpis):
-            if not is_kpi(k):
-                raise ScenarioError(f"kpis[{i}]", f"{k!r} is not a KPI (see gridsim.model.kpis)")
         if self.sobol is None and self.morris is None:
             raise ScenarioError("sobol", "give a [sobol] table, a [morris] table or both")
+
+
+UNITS = {"sobol": "Saltelli blocks", "morris": "Morris trajectories"}     # what a design is made of
 
 
 @dataclass(frozen=True)
 class Sensitivity:
     name: str
-    source: str
+    source: str                       # the spec file, resolved (as results record it)
     scenario_path: Path
     file: SensitivityFile
     inputs: tuple[Input, ...]
+    base: Spec                        # the scenario with the spec's days, warm-up and [set]
     header: str = ""
 
     @property
     def names(self) -> list[str]:
         return [i.name for i in self.inputs]
 
+    def block(self, method: str) -> int:
+        """Rows of one unit of the design the estimator needs whole: a Saltelli block (A, B and
+        A with each column from B: D + 2 rows) or a Morris trajectory (D + 1 rows)."""
+        return len(self.inputs) + (2 if method == "sobol" else 1)
+
+    def size(self, method: str) -> int:
+        """Points of the method's design: N (D + 2) for Sobol, r (D + 1) for Morris."""
+        table = getattr(self.file, method)
+        return (table.samples if method == "sobol" else table.trajectories) * self.block(method)
+
+    def methods(self) -> list[str]:
+        return [m for m in ("sobol", "morris") if getattr(self.file, m) is not None]
+
 
 def load_sensitivity(path: str | Path) -> Sensitivity:
-    """Read and validate a sensitivity spec; errors are one line naming the file and the field."""
+    """Read and validate a sensitivity spec; errors are one line naming the file and the field.
+    Its KPIs are checked against the scenario and its designs sized here, before anything runs."""
     path = Path(path)
     src = str(path)
     text, data = read_toml(path)
@@ -156,10 +170,19 @@ def load_sensitivity(path: str | Path) -> Sensitivity:
         f = build(SensitivityFile, data)
         scenario_path = scenario_beside(f.scenario, path.parent, "sensitivity spec")
         base = _base(f, f.name or path.stem, scenario_path)
+        for i, kpi in enumerate(f.kpis):
+            check_kpi(kpi, base.base, f"kpis[{i}]")
         inputs = parse_inputs(f.inputs, base.base, "inputs")
+        sens = Sensitivity(f.name or path.stem, str(path.resolve()), scenario_path, f, inputs, base, spec_header(text))
+        for method in sens.methods():
+            if sens.size(method) > MAX_POINTS:
+                what = "samples" if method == "sobol" else "trajectories"
+                raise ScenarioError(f"{method}.{what}", f"{getattr(getattr(f, method), what):,} {what} of "
+                                                        f"{len(inputs)} inputs make {sens.size(method):,} points, more "
+                                                        f"than gridsim runs in one design ({MAX_POINTS:,})")
     except ScenarioError as err:
         raise err.at(err.source or src) from None
-    return Sensitivity(f.name or path.stem, src, scenario_path, f, inputs, spec_header(text))
+    return sens
 
 
 def _base(f: SensitivityFile, name: str, scenario_path: Path):
@@ -178,31 +201,43 @@ class Result:
     table: pd.DataFrame             # kpi, input, and the method's indices
     runs: pd.DataFrame
     skipped: dict[str, str]         # KPI -> why it could not be analysed
+    left_out: str = ""              # design units left out, and why
 
 
 def run(sens: Sensitivity, folder: str | Path, executor, *, progress: bool = False, fresh: bool = False,
         say=lambda line: None) -> list[Result]:
-    """Run each method's design (resumable) into folder/<method>/ and analyse every KPI."""
+    """Run each method's design (resumable) into folder/<method>/ and analyse every KPI.
+
+    A design point that is not a valid scenario (most often a corner of the box where a queue
+    could never keep up) has no KPI to measure, and both estimators need whole design units: every
+    Saltelli block or Morris trajectory holding such a point is left out, the indices are those
+    of the units left, and the output says how many were left out and why."""
     folder = Path(folder)
     f = sens.file
-    base = _base(f, sens.name, sens.scenario_path)
     out = []
-    for method in ("sobol", "morris"):
+    for method in sens.methods():
         table = getattr(f, method)
-        if table is None:
-            continue
         if method == "sobol":
             unit = sobol_design(sens.names, table.samples, table.seed)
         else:
             unit = morris_design(sens.names, table.trajectories, table.levels, table.seed)
         points = values(sens.inputs, unit)
-        spec = points_spec(base, f"{sens.name}-{method}", sens.inputs, points, kind=method)
-        try:
-            for p in points:
-                spec.scenario_at(p)
-        except ScenarioError as err:
-            raise ScenarioError("inputs", f"a {method} point is not a valid scenario ({err.path}: {err.message}); "
-                                          "narrow the ranges", sens.source) from None
+        errors = refusals(points_spec(sens.base, "probe", sens.inputs, points), points, progress)
+        size = sens.block(method)
+        units = len(points) // size
+        kept = [b for b in range(units) if not any(i in errors for i in range(b * size, (b + 1) * size))]
+        left_out = ""
+        if errors:
+            first = errors[min(errors)]
+            left_out = (f"{units - len(kept)} of {units} {UNITS[method]} left out: a point of each is not a valid "
+                        f"scenario (first: {first.path}: {first.message})")
+            if len(kept) < 2:
+                raise ScenarioError("inputs", f"{method}: {left_out}; fewer than 2 are left: narrow the ranges",
+                                    sens.source)
+            rows = [i for b in kept for i in range(b * size, (b + 1) * size)]
+            unit, points = unit[rows], [points[i] for i in rows]
+            say(f"{method}: {left_out}")
+        spec = points_spec(sens.base, f"{sens.name}-{method}", sens.inputs, points, kind=method)
         say(f"{method}: {len(points)} points x {f.replicates} replicate(s), {f.days:g} days each")
         report = run_sweep(spec, folder / method, executor, fresh=fresh, progress=progress,
                            arguments={"sensitivity": sens.source})
@@ -214,8 +249,8 @@ def run(sens: Sensitivity, folder: str | Path, executor, *, progress: bool = Fal
         frames, skipped = [], {}
         for kpi in f.kpis:
             if kpi not in runs.columns:
-                skipped[kpi] = "no such column in the runs"
-                continue
+                raise StoreError(f"{folder / method}: no KPI column {kpi!r} in the stored runs (made by an older "
+                                 "model?); rerun with --fresh")
             y = runs.groupby("point")[kpi].mean().reindex(range(len(points))).to_numpy(dtype=float)
             if not np.isfinite(y).all():
                 skipped[kpi] = f"{int((~np.isfinite(y)).sum())} of {len(y)} points have no value (a percentile never reached?)"
@@ -229,14 +264,13 @@ def run(sens: Sensitivity, folder: str | Path, executor, *, progress: bool = Fal
             frames.append(t)
         result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         write_table(folder, method, result, {"spec": sens.source, "inputs": sens.names, "runs": len(runs),
-                                             "points": len(points), "skipped": skipped})
-        out.append(Result(method, result, runs, skipped))
+                                             "points": len(points), "skipped": skipped, "left_out": left_out})
+        out.append(Result(method, result, runs, skipped, left_out))
     return out
 
 
 def figures(results: list[Result], out: Path, dpi: int = 150) -> list[Path]:
     from ..analysis.calibration_figures import morris_figure, sobol_figure
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for r in results:
         for kpi, t in r.table.groupby("kpi", sort=False) if len(r.table) else []:
@@ -250,6 +284,8 @@ def table_lines(results: list[Result]) -> list[str]:
     from ..model.kpis import lookup, number
     lines = []
     for r in results:
+        if r.left_out:
+            lines.append(f"{r.method}: {r.left_out}")
         for kpi, why in r.skipped.items():
             lines.append(f"{r.method} {kpi}: not analysed: {why}")
         if not len(r.table):

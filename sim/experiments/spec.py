@@ -27,9 +27,10 @@ from ..analysis.compare import OPTION
 from ..analysis.objective import Objective, ObjectiveTable, objective_from
 from ..data import folder
 from ..model.kpis import is_kpi
+from ..model.metrics import QUARTER_DAYS, WALK_BAND_NAMES
 from ..scenario import (ROLES, Scenario, ScenarioError, bundled_scenario, load, read_toml, scenario_hash, to_data,
                         with_overrides)
-from ..scenario.fields import build, join
+from ..scenario.fields import argument, build, join, show
 from ..scenario.fields import spec as fspec
 
 
@@ -221,8 +222,24 @@ class ValuesTable:
     def check(self, path: str) -> None:
         if not self.values:
             raise ScenarioError(join(path, "values"), "must be a non-empty list")
-        if len({json.dumps(x, sort_keys=True) for x in self.values}) != len(self.values):
-            raise ScenarioError(join(path, "values"), f"has repeated values: {list(self.values)!r}")
+        seen: dict[str, Any] = {}
+        for x in self.values:
+            key = json.dumps(_as_compared(x), sort_keys=True)
+            if key in seen:
+                raise ScenarioError(join(path, "values"), f"repeats a value: {show(seen[key])} and {show(x)} are "
+                                                          "the same choice")
+            seen[key] = x
+
+
+def _as_compared(x: Any) -> Any:
+    """A value as repeats are found: 1 and 1.0 set a field to the same number, so are one choice."""
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) <= 2**53:
+        return float(x)
+    if isinstance(x, (list, tuple)):
+        return [_as_compared(v) for v in x]
+    if isinstance(x, Mapping):
+        return {str(k): _as_compared(v) for k, v in x.items()}
+    return x
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,12 +316,6 @@ class SpecFile:
         if name is not None and (not name or name.startswith(".")
                                  or not all(c.isalnum() or c in "-_." for c in name)):
             raise ScenarioError("name", f"must be a folder-safe name (letters, digits, - _ .), got {name!r}")
-        for i, k in enumerate(self.kpis):
-            if not is_kpi(k):
-                raise ScenarioError(f"kpis[{i}]", f"{k!r} is not a KPI (see gridsim.model.kpis; e.g. "
-                                                  "'by_type.safety.sla_met_share')")
-        if self.until_ci is not None and not is_kpi(self.until_ci.metric):
-            raise ScenarioError("until_ci.metric", f"{self.until_ci.metric!r} is not a KPI (e.g. 'resolution_hours.p90')")
         for option, bundle in self.options.items():
             if not bundle:
                 raise ScenarioError(f"options.{option}", "must set at least one dotted scenario path")
@@ -423,15 +434,19 @@ def find_experiment(text: str | Path) -> Path:
     raise ScenarioError("", f"no such file or bundled experiment (bundled: {known})", str(text))
 
 
-def load_spec(path: str | Path | Mapping, days: float | None = None, replicates: int | None = None) -> Spec:
+def load_spec(path: str | Path | Mapping, days: float | None = None, replicates: int | None = None, *,
+              check: bool = True) -> Spec:
     """Read and validate an experiment (a file, a bundled name, or a dict of the file's keys);
     `days`/`replicates` override the file (a quick look).
 
     Every point's scenario is built (overrides applied and validated) here, so
-    a bad factor path or value is reported before anything runs. Paths in a
-    dict (its `scenario`) are relative to the current folder; a bundled
-    scenario may be named without `.toml`.
+    a bad factor path or value is reported before anything runs; a caller that
+    builds them itself (to size the job, with a progress bar: `check_points`)
+    passes `check=False`. Paths in a dict (its `scenario`) are relative to the
+    current folder; a bundled scenario may be named without `.toml`.
     """
+    days = None if days is None else argument(float, days, "days", gt=0, le=MAX_DAYS)
+    replicates = None if replicates is None else argument(int, replicates, "replicates", ge=1, le=MAX_REPLICATES)
     if isinstance(path, Mapping):
         data, src, where, header = copy.deepcopy(dict(path)), "<experiment dict>", Path.cwd(), ""
         stem = None
@@ -441,7 +456,7 @@ def load_spec(path: str | Path | Mapping, days: float | None = None, replicates:
         text, data = read_toml(path)
         where, header, stem = path.parent, spec_header(text), path.stem
     try:
-        return _load(data, src, where, header, stem, days, replicates)
+        return _load(data, src, where, header, stem, days, replicates, check)
     except ScenarioError as err:
         raise err.at(err.source or src) from None
     except RecursionError:
@@ -449,7 +464,7 @@ def load_spec(path: str | Path | Mapping, days: float | None = None, replicates:
 
 
 def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
-          days: float | None, replicates: int | None) -> Spec:
+          days: float | None, replicates: int | None, check: bool) -> Spec:
     if "scenario" not in data:
         raise ScenarioError("scenario", "missing (required): the base scenario file, relative to this file")
     f = build(SpecFile, data)
@@ -494,12 +509,7 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
             lacking = sorted({x.path for x in factors} - set(baseline))
             raise ScenarioError(f"baseline.{lacking[0]}", "missing: with [decisions] the baseline names a value "
                                                           "of every decision (it is one candidate)")
-    objective = None
-    if f.objective is not None:
-        objective = objective_from(to_data(f.objective))
-        for i, c in enumerate(objective.constraints):
-            _check_kpi_names(c.kpi, base, f"objective.constraints[{i}]")
-        _check_kpi_names(objective.minimise, base, "objective.minimise")
+    objective = None if f.objective is None else objective_from(to_data(f.objective))
     quick_settings = () if f.quick is None else (f.quick.days, f.quick.replicates)
     if design == "factorial" and not decisions:
         for x in factors:
@@ -519,7 +529,7 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
     if design_seed is None:
         design_seed = f.root_seed
 
-    days_v = (f.days if f.days is not None else base.run.days) if days is None else float(days)
+    days_v = (f.days if f.days is not None else base.run.days) if days is None else days
     warm = f.warmup_days if f.warmup_days is not None else base.run.warmup_days
     if days is not None and warm >= days_v:
         raise ScenarioError("", f"--days {days_v:g} must be more than the experiment's warmup_days ({warm:g})")
@@ -535,9 +545,18 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
         until_ci = UntilCI(f.until_ci.metric, f.until_ci.half_width, mx)
 
     try:
-        base = with_overrides(base, [("run.warmup_days", 0.0), ("run.days", days_v), ("run.warmup_days", warm)])
+        written = None if days is None else lasting(base, f.days or base.run.days, warm)
+        base = lasting(base, days_v, warm)
     except ScenarioError as err:
         raise ScenarioError("days", f"{err.path}: {err.message}") from None
+    for i, k in enumerate(f.kpis):          # for the run the file describes: a quick look reports those it has
+        check_kpi(k, written or base, f"kpis[{i}]")
+    named = [] if f.until_ci is None else [(f.until_ci.metric, "until_ci.metric")]
+    if objective is not None:
+        named += [(c.kpi, f"objective.constraints[{i}]") for i, c in enumerate(objective.constraints)]
+        named.append((objective.minimise, "objective.minimise"))
+    for kpi, where_named in named:         # what decides the runs must be in every run
+        check_kpi(kpi, base, where_named)
 
     spec = Spec(name=name, source=src, scenario_path=scenario_path, base=base, factors=tuple(factors),
                 design=design, samples=samples, design_seed=design_seed, replicates=n_rep,
@@ -550,21 +569,39 @@ def _load(data: dict, src: str, where: Path, header: str, stem: str | None,
                 search=() if f.search is None else tuple(to_data(f.search).items()))
     if decisions:
         check_decisions(spec)
-    else:
+    elif check:
         check_points(spec)
     return spec
 
 
-def _check_kpi_names(kpi: str, base: Scenario, where: str) -> None:
-    """A KPI of a request type or role the base scenario has (`by_type.care...`, `utilisation.police`)."""
-    head, _, rest = kpi.partition(".")
-    if head == "by_type":
-        kind = rest.split(".")[0]
-        if kind not in base.requests:
-            raise ScenarioError(where, f"{kpi!r}: the scenario has no request type {kind!r} "
-                                       f"(types: {', '.join(base.requests)})")
-    elif head in ("utilisation", "backlog_growth_per_week") and rest not in ROLES:
-        raise ScenarioError(where, f"{kpi!r}: no role {rest!r} (roles: {', '.join(ROLES)})")
+def lasting(scenario: Scenario, days: float, warmup: float) -> Scenario:
+    """`scenario` run for `days` after `warmup` days (set in the order that keeps warm-up < days)."""
+    return with_overrides(scenario, [("run.warmup_days", 0.0), ("run.days", days), ("run.warmup_days", warmup)])
+
+
+def check_kpi(name: str, scenario: Scenario, where: str) -> None:
+    """A KPI that runs of `scenario` report: a name of the KPI table, of a request type, role,
+    walking band and quarter the scenario's runs have. Every name a file gives (objective, claim,
+    target, sensitivity KPI) is checked here before the first run, not looked for after the last."""
+    if not is_kpi(name):
+        raise ScenarioError(where, f"{name!r} is not a KPI (see gridsim.model.kpis; e.g. 'resolution_hours.p90')")
+    parts = name.split(".")
+    if parts[0] == "by_type":
+        if parts[1] not in scenario.requests:
+            raise ScenarioError(where, f"{name!r}: the scenario has no request type {parts[1]!r} "
+                                       f"(types: {', '.join(scenario.requests)})")
+        parts = parts[2:]
+    if parts[0] in ("utilisation", "backlog_growth_per_week", "resolved_per_year") and parts[1] not in ROLES:
+        raise ScenarioError(where, f"{name!r}: no role {parts[1]!r} (roles: {', '.join(ROLES)})")
+    if parts[0] == "by_walk_band" and parts[1] not in WALK_BAND_NAMES:
+        raise ScenarioError(where, f"{name!r}: no walking band {parts[1]!r} (bands: {', '.join(WALK_BAND_NAMES)})")
+    if parts[0] == "by_quarter":
+        n = int((scenario.run.days - scenario.run.warmup_days) // QUARTER_DAYS)
+        if parts[1] not in [f"q{k + 1}" for k in range(n)]:
+            have = f"q1 to q{n}" if n > 1 else "q1" if n else "none"
+            run = scenario.run
+            raise ScenarioError(where, f"{name!r}: a run of {run.days:g} days after {run.warmup_days:g} of warm-up "
+                                       f"has {n} whole quarter(s) of {QUARTER_DAYS} days ({have})")
 
 
 def check_decisions(spec: Spec) -> None:
@@ -587,10 +624,40 @@ def check_decisions(spec: Spec) -> None:
                                                            "(the scenario check refuses each): widen the range")
 
 
-def check_points(spec: Spec) -> list[Scenario]:
-    """Apply every point's overrides now: a bad path or value fails before any run starts."""
+PROGRESS_AFTER = 1.0    # seconds: checking points that takes longer shows a bar; a quick check prints nothing
+
+
+def checking(points: list[dict], progress: bool):
+    """`points` with a progress bar on stderr once checking them has taken PROGRESS_AFTER seconds
+    (a design of thousands of points takes minutes: never silence; a quick check, or its error
+    line, stays alone)."""
+    from tqdm import tqdm
+    return tqdm(points, desc="checking points", unit="point", disable=not progress, leave=False,
+                delay=PROGRESS_AFTER)
+
+
+def refusals(spec: Spec, points: list[dict], progress: bool = False) -> dict[int, ScenarioError]:
+    """Every point's scenario built before any run: the points the scenario check refuses, by
+    index, with its error."""
+    out = {}
+    for i, point in enumerate(checking(points, progress)):
+        try:
+            spec.scenario_at(point)
+        except ScenarioError as err:
+            out[i] = err
+    return out
+
+
+def check_points(spec: Spec, progress: bool = False) -> list[Scenario]:
+    """Every point's scenario, built now (`checking`: a progress bar for a large design): a bad path
+    or value fails before any run starts, naming the factor when it fails alone, else the point."""
     out = []
-    for point in spec.points():
+    for point in checking(spec.points(), progress):
+        try:
+            out.append(spec.scenario_at(point))
+            continue
+        except ScenarioError as err:
+            together = err
         for key, value in point.items():
             where = (f"options.{value}" if key == OPTION else
                      f"decisions.{key}" if key in spec.decisions else f"factors.{key}")
@@ -598,9 +665,6 @@ def check_points(spec: Spec) -> list[Scenario]:
                 spec.scenario_at({key: value})
             except ScenarioError as err:
                 raise ScenarioError(where, f"value {value!r}: {err.path}: {err.message}") from None
-        try:
-            out.append(spec.scenario_at(point))
-        except ScenarioError as err:
-            combo = ", ".join(f"{k}={v!r}" for k, v in point.items())
-            raise ScenarioError("factors", f"point {combo}: {err.path}: {err.message}") from None
+        combo = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        raise ScenarioError("factors", f"point {combo}: {together.path}: {together.message}") from None
     return out

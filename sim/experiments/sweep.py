@@ -98,8 +98,9 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def _watch_parent(main_pid: int, parent_pid: int, every: float = 0.5) -> None:
-    """Exit this worker as soon as the sweep that started it is gone (whatever killed it)."""
+def watch_parent(main_pid: int, parent_pid: int, every: float = 0.5) -> None:
+    """Exit this process as soon as the one that started it is gone (whatever killed it): a sweep's
+    workers, the dashboard's server."""
     while True:
         time.sleep(every)
         if os.getppid() != parent_pid or _gone(main_pid):
@@ -108,7 +109,7 @@ def _watch_parent(main_pid: int, parent_pid: int, every: float = 0.5) -> None:
 
 def _worker_init(main_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
-    threading.Thread(target=_watch_parent, args=(main_pid, os.getppid()), daemon=True,
+    threading.Thread(target=watch_parent, args=(main_pid, os.getppid()), daemon=True,
                      name="gridsim-watch-parent").start()
 
 

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from ..data import folder
-from ..model.kpis import is_kpi
 from ..scenario import Scenario, ScenarioError, load, read_toml
 from ..scenario.fields import build, join
 from ..scenario.fields import spec as fspec
 from .inputs import Input, parse_inputs
-from .spec import MAX_DAYS, MAX_SEED, apply_set, scenario_beside, spec_header
+from .spec import MAX_DAYS, MAX_SEED, apply_set, check_kpi, lasting, scenario_beside, spec_header
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,9 +44,6 @@ class TargetTable:
     city: str = ""                                   # measured on this [cities] scenario ("": the file's)
 
     def check(self, path: str) -> None:
-        if not is_kpi(self.kpi):
-            raise ScenarioError(join(path, "kpi"), f"{self.kpi!r} is not a KPI (see gridsim.model.kpis; e.g. "
-                                                   "'resolved_per_year.alliance')")
         for name in ("count", "period_years", "value"):
             pair = getattr(self, name)
             if pair is not None and (len(pair) != 2 or pair[1] < pair[0]):
@@ -138,7 +134,7 @@ class Target:
 @dataclass(frozen=True)
 class Targets:
     name: str
-    source: str                       # the targets file
+    source: str                       # the targets file, resolved: results record it, read from any folder
     scenario_path: Path
     scenario: Scenario                # the base scenario with the calibration's [set] applied
     targets: tuple[Target, ...]
@@ -152,6 +148,11 @@ class Targets:
     def scenarios(self) -> dict[str, tuple[Path, Scenario]]:
         """Every city the points run on, the file's own ("") first, each with the [set] applied."""
         return {"": (self.scenario_path, self.scenario), **self.cities}
+
+    @property
+    def run_scenario(self) -> Scenario:
+        """The scenario every point starts from: the calibration's [set], days and warm-up applied."""
+        return lasting(self.scenario, self.calibration.days, self.calibration.warmup_days)
 
 
 def find_targets(text: str | Path) -> Path:
@@ -198,5 +199,9 @@ def _load(data: dict, path: Path, text: str) -> Targets:
         targets.append(Target(name, t.kpi, float(low), float(high), t.observed, t.source, t.quote, t.mapping,
                               None if t.count is None else tuple(t.count),
                               None if t.period_years is None else tuple(t.period_years), t.city))
-    return Targets(f.name or path.stem, str(path), scenario_path, base, tuple(targets), f.calibration, inputs,
-                   f.description, spec_header(text), fixed, cities)
+    out = Targets(f.name or path.stem, str(path.resolve()), scenario_path, base, tuple(targets), f.calibration,
+                  inputs, f.description, spec_header(text), fixed, cities)
+    for t in out.targets:
+        check_kpi(t.kpi, lasting(out.scenarios()[t.city][1], out.calibration.days, out.calibration.warmup_days),
+                  f"targets.{t.name}.kpi")
+    return out

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable
 
-from .fields import ScenarioError, build, to_data
+from .fields import ScenarioError, build, parse_toml, show, to_data
 from .schema import (PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
                      shift_hours_per_week, staff_counts)
 
@@ -86,15 +86,13 @@ def read_toml(path: Path) -> tuple[str, dict]:
     naming the file (scenarios, experiments, targets and sensitivity specs alike)."""
     try:
         text = path.read_text(encoding="utf-8")
-        return text, tomllib.loads(text)
+        return text, parse_toml(text, str(path))
     except FileNotFoundError:
         raise ScenarioError("", "no such file", str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError("", f"cannot read ({err.__class__.__name__}: {err})", str(path)) from None
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError("", f"TOML syntax error: {err}", str(path)) from None
-    except RecursionError:
-        raise ScenarioError("", "nested too deeply to read", str(path)) from None
 
 
 def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
@@ -133,18 +131,21 @@ def from_data(data: dict, source: str = "<data>") -> Scenario:
     return _from(copy.deepcopy(data), source)
 
 
+def set_label(text: str) -> str:
+    """A `--set` argument as errors name it: as typed, shortened to one short line."""
+    return f"--set {text if len(text) <= 200 else text[:197] + '...'}"
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
     """'a.b=VALUE' -> ('a.b', value); VALUE is read as a TOML value, else as a string."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ScenarioError("", "expected KEY=VALUE with a dotted KEY", f"--set {text}")
+        raise ScenarioError("", "expected KEY=VALUE with a dotted KEY", set_label(text))
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        value = parse_toml(f"v = {raw}", set_label(text))["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    except RecursionError:
-        raise ScenarioError("", "the value is nested too deeply", f"--set {text}") from None
     return key, value
 
 
@@ -223,12 +224,12 @@ def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
     for item in overrides:
         if isinstance(item, str):
             key, value = parse_assignment(item)
-            label = f"--set {item}"
+            label = set_label(item)
         elif len(item) == 3:
             key, value, label = item
         else:
             key, value = item
-            label = f"--set {key}={value!r}"
+            label = set_label(f"{key}={show(value)}")
         try:
             set_path(data, key, value)
         except ScenarioError as err:

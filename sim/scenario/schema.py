@@ -7,7 +7,6 @@ in `spec(...)`; rules that tie fields together are in `check`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal, Mapping
 

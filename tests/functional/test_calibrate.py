@@ -1,5 +1,6 @@
 """Calibration by history matching: parameter recovery, targets-file errors, resume after SIGKILL."""
 
+import dataclasses
 import os
 import sys
 
@@ -8,11 +9,12 @@ import pandas as pd
 import pytest
 
 from gridsim.analysis.store import read_table
-from gridsim.experiments.calibrate import Calibration, calibrated_scenario, evaluate
+from gridsim.experiments import calibrate
+from gridsim.experiments.calibrate import Calibration, calibrated_scenario, evaluate, write_calibrated
 from gridsim.experiments.sweep import Executor
 from gridsim.experiments.targets import load_targets
 from gridsim.model.run import simulate
-from gridsim.scenario import load, with_overrides
+from gridsim.scenario import ScenarioError, load, with_overrides
 
 from ..conftest import ROOT, gridsim, kill_after
 
@@ -44,8 +46,8 @@ def recovery(tmp_path_factory):
     path = tmp / "targets.toml"
     path.write_text(targets_text({"demand": ("per_resident_year.requests", s["requests"]),
                                   "calls": ("per_resident_year.hotline_calls", s["hotline_calls"])}))
-    out = gridsim("calibrate", path, "--results", tmp / "res", "--scenario-out", tmp / "calibrated.toml",
-                  "--workers", "2", "--quiet", "--dpi", "40")
+    out = gridsim("calibrate", "targets.toml", "--results", "res", "--scenario-out", "new/calibrated.toml",   # paths
+                  "--workers", "2", "--quiet", "--dpi", "40", cwd=tmp)                     # relative, as typed
     assert out.returncode == 0, out.stdout + out.stderr
     return path, tmp, out
 
@@ -71,11 +73,11 @@ def test_known_values_are_not_ruled_out_and_lie_inside_a_narrower_plausible_set(
 
 def test_the_calibrated_scenario_extends_the_base_and_marks_each_number(recovery):
     path, tmp, out = recovery
-    text = (tmp / "calibrated.toml").read_text()
-    assert f'extends = "{os.path.relpath(SMALL, tmp)}"' in text
+    text = (tmp / "new" / "calibrated.toml").read_text()                 # its folder made by the writer
+    assert f'extends = "{os.path.relpath(SMALL, tmp / "new")}"' in text
     assert text.count("\n    # [calibrated] ") == 2
     assert read_table(tmp / "res" / "calibrate-recovery", "plausible")[1]["unconstrained"] == []
-    s = load(tmp / "calibrated.toml")
+    s = load(tmp / "new" / "calibrated.toml")
     plausible, _ = read_table(tmp / "res" / "calibrate-recovery", "plausible")
     rate = s.requests["errand"].rate_per_household_year
     assert plausible["requests.errand.rate_per_household_year"].min() <= rate <= \
@@ -127,10 +129,25 @@ def test_targets_on_another_state_of_the_city_rule_out_points_too(recovery, tmp_
     assert (tmp_path / "known" / "check-before" / "runs").is_dir()
 
 
+def test_the_calibrated_scenario_keeps_any_description_and_never_replaces_a_good_file(recovery, tmp_path, monkeypatch):
+    path, tmp, _ = recovery
+    targets = load_targets(path)
+    evaluations, _ = read_table(tmp / "res" / "calibrate-recovery", "evaluations")
+    odd = 'a "quoted" \\ backslash,\na new line and a tab\t'
+    t = dataclasses.replace(targets, scenario=with_overrides(targets.scenario, [("description", odd)]))
+    out, = write_calibrated(Calibration(t, tmp, evaluations, pd.DataFrame()), tmp_path / "c.toml")
+    assert load(out).description == f"{odd}; calibrated to recovery targets"
+    good = out.read_text()
+    monkeypatch.setattr(calibrate, "calibrated_scenario", lambda cal, out, city="": 'extends = "nowhere.toml"\n')
+    with pytest.raises(ScenarioError, match="the calibrated scenario would not load .* left as it was"):
+        write_calibrated(Calibration(t, tmp, evaluations, pd.DataFrame()), out)
+    assert out.read_text() == good and [p.name for p in tmp_path.iterdir()] == ["c.toml"]
+
+
 def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path):
     path, tmp, _ = recovery
     cmd = [sys.executable, "-m", "gridsim.cli", "calibrate", str(path), "--results", str(tmp_path),
-           "--scenario-out", str(tmp_path / "c.toml"), "--quiet", "--workers", "1"]
+           "--scenario-out", str(tmp_path / "new" / "c.toml"), "--quiet", "--workers", "1"]
     wave1 = tmp_path / "calibrate-recovery" / "wave1" / "runs"
     kill_after(cmd, wave1, 3)
     partial = len(list(wave1.glob("*.parquet")))
@@ -140,7 +157,8 @@ def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path)
     again, _ = read_table(tmp_path / "calibrate-recovery", "plausible")
     first, _ = read_table(tmp / "res" / "calibrate-recovery", "plausible")
     pd.testing.assert_frame_equal(again, first)
-    assert (tmp_path / "c.toml").read_text().split("\n", 1)[1] == (tmp / "calibrated.toml").read_text().split("\n", 1)[1]
+    assert (tmp_path / "new" / "c.toml").read_text().split("\n", 1)[1] == \
+        (tmp / "new" / "calibrated.toml").read_text().split("\n", 1)[1]
 
 
 @pytest.mark.parametrize("edit, where", [
@@ -215,8 +233,17 @@ def test_findings_are_rerun_across_plausible_sets_and_labelled(recovery, tmp_pat
     path, tmp, _ = recovery
     (tmp_path / "tiny.toml").write_text(EXPERIMENT)
     (tmp_path / "claims.toml").write_text(CLAIMS)
-    out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", tmp_path / "claims.toml",
-                  "--sets", "4", "--results", tmp_path / "rob", "--workers", "2", "--quiet")
+    _, about = read_table(tmp / "res" / "calibrate-recovery", "plausible")
+    assert about["targets"] == str(path)                 # typed as "targets.toml", recorded resolved
+    args = [tmp / "res" / "calibrate-recovery", "--claims", tmp_path / "claims.toml", "--sets", "4", "--results",
+            tmp_path / "rob", "--workers", "2", "--quiet"]
+    one_line = gridsim("robustness", *args, "--experiment", "E99")
+    assert one_line.returncode == 2 and one_line.stderr == (f"error: --experiment E99: no claim of {tmp_path / 'claims.toml'} "
+                                                            "is about 'E99' (claims are about: tiny.toml)\n")
+    too_big = gridsim("robustness", *args, "--max-requests", "1000")
+    assert too_big.returncode == 2 and too_big.stderr.startswith("error: robustness: 24 run(s) would simulate about")
+    assert not list((tmp_path / "rob").iterdir())          # proved writable, nothing written
+    out = gridsim("robustness", *args, cwd=tmp_path)        # from another folder than the calibration's
     assert out.returncode == 0, out.stderr
     table, meta = read_table(tmp_path / "rob", "robustness")
     assert meta["sets"] == 4 and list(table["sets"]) == [4, 4]

@@ -77,6 +77,18 @@ def test_mmc_returns_the_erlang_c_answer(tmp_path):
     assert "no finished run at all" not in text        # candidates the search skipped are not missing runs
 
 
+def test_a_step_that_skips_the_floor_still_runs_the_value_below_the_bound(tmp_path):
+    spec = mmc_spec(tmp_path, days=20.0, replicates=2, max_replicates=4)
+    spec.write_text(spec.read_text().replace("{ low = 1, high = 14 }", "{ low = 1, high = 13, step = 2 }"))
+    done = gridsim("optimise", spec, "--results", tmp_path / "res", "--workers", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    runs = Store(tmp_path / "res" / "mmc_opt-optimise").runs()
+    assert 7 in set(runs["roles.station_head.per_station"])     # 8 is not a value: 7 is run, and shown to fail
+    options = {o["label"]: o for o in json.loads(done.stdout)["options"]}
+    assert options["station head per station = 7"]["verdict"] == "fails"
+    assert json.loads(done.stdout)["chosen"] == options["station head per station = 9"]["point"]
+
+
 def test_no_option_meets_names_the_closest(tmp_path):
     done = gridsim("optimise", mmc_spec(tmp_path, constraint="wait_within_target_share >= 0.9995", days=20.0,
                                         max_replicates=3),

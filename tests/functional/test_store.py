@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridsim.analysis.store import Store
 from gridsim.cli import main
@@ -72,7 +74,7 @@ def test_truncated_foreign_and_duplicated_files_are_not_counted_then_rerun(clean
     reasons = {p.file: p.reason for p in scan.problems}
     assert "truncated" in reasons["runs/p0000-r0001.parquet"]
     assert "not the run its name says" in reasons["runs/p0001-r0001.parquet"]
-    assert "not written by a gridsim sweep" in reasons["runs/p0007-r0000.parquet"]
+    assert "not written by gridsim" in reasons["runs/p0007-r0000.parquet"]
     # compare counts only what is sound, and says what it left out
     assert main(["compare", str(folder), "--json"]) == 0
     out, err = capsys.readouterr()
@@ -83,6 +85,52 @@ def test_truncated_foreign_and_duplicated_files_are_not_counted_then_rerun(clean
     assert report.done == 2 and len(report.quarantined) == 3
     assert len(list((folder / "_quarantine").glob("*.parquet"))) == 3
     pd.testing.assert_frame_equal(Store(folder).runs(), table)
+
+
+def test_a_renamed_kpi_column_is_never_counted(clean, tmp_path):
+    folder = copy_of(clean, tmp_path)
+    path = folder / "runs" / "p0000-r0000.parquet"
+    original = path.read_bytes()
+    at = original.find(b"cost_yuan_per_year")
+    assert at > 0
+    while at > 0:                                       # each place the file names the column
+        data = bytearray(original)
+        data[at] ^= 0x01                                # "cost_..." -> "bost_...": the file still reads
+        path.write_bytes(bytes(data))
+        scan = Store(folder).scan()
+        if "p0000-r0000" in scan.runs:
+            assert "cost_yuan_per_year" in scan.runs["p0000-r0000"].columns
+        else:
+            assert {p.file: p.reason for p in scan.problems}["runs/p0000-r0000.parquet"].startswith(
+                ("its content does not match its checksum", "unreadable"))
+        at = original.find(b"cost_yuan_per_year", at + 1)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
+def test_a_flipped_bit_anywhere_in_a_run_file_never_counts_other_numbers(clean, tmp_path, position, bit):
+    folder = tmp_path / "flip"
+    if not folder.exists():
+        shutil.copytree(clean[1], folder)
+    path = folder / "runs" / "p0001-r0001.parquet"
+    original = (clean[1] / "runs" / path.name).read_bytes()
+    data = bytearray(original)
+    data[int(position * len(data))] ^= 1 << bit
+    path.write_bytes(bytes(data))
+    scan = Store(folder).scan()
+    if "p0001-r0001" in scan.runs:                      # counted only with the numbers it was written with
+        pd.testing.assert_frame_equal(scan.runs["p0001-r0001"].reset_index(drop=True),
+                                      clean[2].iloc[[3]].reset_index(drop=True).dropna(axis=1, how="all")
+                                      .reindex(columns=scan.runs["p0001-r0001"].columns), check_dtype=False)
+
+
+def test_a_changed_manifest_is_one_line_naming_it(clean, tmp_path, capsys):
+    folder = copy_of(clean, tmp_path)
+    path = folder / "_manifest.json"
+    path.write_text(path.read_text().replace('"replicates": 2', '"replicates": 3', 1))   # still valid JSON
+    assert main(["compare", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "corrupt manifest (its content does not match its checksum)" in err
 
 
 def test_deleted_manifest_and_changed_spec_do_not_adopt_old_runs(clean, tmp_path):
