@@ -79,7 +79,7 @@ def execute(task: dict) -> dict:
         row.update(kpis)
         t_warm = scenario.run.warmup_days * 1440
         extras = {"series": metrics.daily_series(result.timeseries, result.census),
-                  "quantiles": metrics.resolution_quantiles(result.requests, t_warm, scenario.run.days * 1440),
+                  "quantiles": metrics.resolution_quantiles(result.tables["requests"], t_warm, scenario.run.days * 1440),
                   "grids": result.grids}
         return {"ok": True, "row": row, "extras": extras,
                 "seconds": time.perf_counter() - t0, "sim_seconds": sim_seconds}

@@ -58,7 +58,7 @@ def test_grid_leaders_own_their_grids_so_bigger_grids_wait_longer(meihekou):
 
 
 def test_night_safety_incidents_go_to_110_and_are_rarely_abandoned(week_run):
-    req, vis = week_run.requests, week_run.visits
+    req, vis = week_run.tables["requests"], week_run.tables["visits"]
     safety = req[(req["type"] == "safety") & req["reported_minute"].notna()]
     hour = (safety["reported_minute"] % 1440) / 60
     night = safety[(hour < 6) | (hour >= 22)]
@@ -74,7 +74,8 @@ def test_shorter_patience_never_improves_the_reported_p90(meihekou):
     def dispute(patience):
         s = with_overrides(meihekou, [f"requests.dispute.patience_hours={patience}", "run.warmup_days=7"])
         r = simulate(s, seed=2, days=28)
-        req = r.requests[(r.requests["type"] == "dispute") & (r.requests["created_minute"] >= 7 * 1440)]
+        req = r.tables["requests"]
+        req = req[(req["type"] == "dispute") & (req["created_minute"] >= 7 * 1440)]
         done = req[req["outcome"] == "resolved"]
         resolved_only = np.percentile((done["ended_minute"] - done["created_minute"]) / 60, 90)
         return r.summary["by_type"]["dispute"]["resolution_hours"]["p90"], resolved_only
@@ -87,7 +88,8 @@ def test_home_visits_find_problems_before_residents_report_them(meihekou):
     def delay(rate):
         s = with_overrides(meihekou, [f"requests.visit.rate_per_household_year={rate}", "run.warmup_days=7"])
         r = simulate(s, seed=4, days=28)
-        req = r.requests[(r.requests["origin"] == "resident") & (r.requests["created_minute"] >= 7 * 1440)]
+        req = r.tables["requests"]
+        req = req[(req["origin"] == "resident") & (req["created_minute"] >= 7 * 1440)]
         findable = req["type"].isin([t for t, rt in s.requests.items() if rt.visit_finds != "nothing"])
         return float((req["reported_minute"] - req["created_minute"])[findable].mean()), r.summary
     with_visits, summary = delay(4.0)
@@ -172,7 +174,7 @@ def test_kaplan_meier_agrees_with_scipy_and_never_resolves_the_abandoned():
 
 
 def test_where_the_time_goes_adds_up(week_run):
-    req = week_run.requests
+    req = week_run.tables["requests"]
     res = req[(req["origin"] == "resident") & (req["outcome"] == "resolved") & (req["created_minute"] >= 0)]
     s = week_run.summary
     total = sum(s["time_hours"].values())
