@@ -4,7 +4,7 @@ The Python API (see docs/API.md), importable from here:
 
     load_scenario, simulate, experiment, sweep, load_results, compare, judge, optimise, GridModel
 
-`GridModel` is a `mesa.Model`: `GridModel(scenario, seed=1).step()` advances one day.
+`GridModel` is a `mesa.Model`: `GridModel(scenario, rng=1).step()` advances one day.
 They are imported on first use, so `import gridsim` (and the command line) stays quick.
 """
 

@@ -53,7 +53,8 @@ def collector_paused():
 
 
 class GridModel(mesa.Model):
-    """One city under one scenario (a `Scenario` or a bundled name or file), for `days` days, from one seed.
+    """One city under one scenario (a `Scenario` or a bundled name or file), for `days` days, from one
+    seed (`rng`, as Mesa names it).
 
     As Mesa expects: the DataCollector takes the census at construction and at
     every sample, `step()` simulates one day (Mesa's unit of time here, so on
@@ -69,11 +70,13 @@ class GridModel(mesa.Model):
     """
 
     @collector_paused()
-    def __init__(self, scenario: Scenario | str = "meihekou_2020", seed: int = 0, days: float | None = None,
+    def __init__(self, scenario: Scenario | str = "meihekou_2020", rng: int | None = 0, days: float | None = None,
                  sample_minutes: float = 1440.0, fast: bool = True):
         # earlier models first: a model and its agents refer to each other, so only the collector
         # frees them, and it is paused while this one is built (a sweep's worker would hold two)
         gc.collect()
+        # the seed every random stream is spawned from (Mesa's `rng`; None: a fresh one, kept in `seed`)
+        seed = int(np.random.SeedSequence().generate_state(1)[0]) if rng is None else int(rng)
         super().__init__(rng=seed)
         if not isinstance(scenario, Scenario):
             scenario = load(resolve_scenario(scenario))

@@ -141,7 +141,7 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
     start = pd.Timestamp(start)
     if start.weekday() != 0 or start != start.normalize():
         raise ValueError(f"start={start}: must be a Monday 00:00 (the model's week starts then)")
-    model = GridModel(scenario, seed=seed, days=days)
+    model = GridModel(scenario, rng=seed, days=days)
     if warn is not None and model.overloaded:
         warn(describe(model.overloaded))
     model.run()

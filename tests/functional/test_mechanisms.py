@@ -15,7 +15,7 @@ from gridsim.scenario.schema import ALWAYS, ROLES, Costs
 
 
 def records(scenario, seed=1, days=21, fast=True):
-    model = GridModel(scenario, seed=seed, days=days, fast=fast)
+    model = GridModel(scenario, rng=seed, days=days, fast=fast)
     model.run()
     return (model, *metrics.tables(model))
 
@@ -151,7 +151,7 @@ def test_overloaded_units_are_named_before_the_run_or_refused(meihekou):
     assert len(lines) == 1 and lines[0].startswith("grid_leader:") and "at or above capacity" in lines[0]
     strict = with_overrides(big, ["run.refuse_overloaded=true"])
     with pytest.raises(ScenarioError, match="roles.grid_leader: .*run.refuse_overloaded is true"):
-        GridModel(strict, seed=1, days=2)
+        GridModel(strict, rng=1, days=2)
     assert gc.isenabled()       # the build pauses the garbage collector, and gives it back even when it fails
 
 
@@ -192,7 +192,7 @@ def test_staffing_only_changes_keep_common_random_numbers(meihekou):
     a, b = (draw_requests(s, build_city(s, stream(3, "city")), 3, 5 * 1440) for s in (meihekou, more))
     for field in ("type", "household", "created", "contact", "u_service", "u_pass", "u_contact", "e_patience"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
-    ma, mb = GridModel(meihekou, seed=3, days=5), GridModel(more, seed=3, days=5)
+    ma, mb = GridModel(meihekou, rng=3, days=5), GridModel(more, rng=3, days=5)
     assert mb.layout["grid_leader"].members.sum() > ma.layout["grid_leader"].members.sum()
     assert set(ROLES) == set(ma.layout) == set(mb.layout)
 

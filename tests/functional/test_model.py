@@ -16,7 +16,7 @@ from gridsim.scenario import with_overrides
 
 
 def test_conservation_holds_at_every_sample(meihekou):
-    model = GridModel(meihekou, seed=2, days=10, sample_minutes=180)
+    model = GridModel(meihekou, rng=2, days=10, sample_minutes=180)
     model.run()
     census = model.datacollector.get_model_vars_dataframe()
     assert len(census) == 1 + 10 * 8                     # at construction, then every 3 hours
@@ -36,7 +36,7 @@ def test_the_loop_and_the_records_agree(mmc):
     """The event loop's own counters match what the records say happened."""
     from gridsim.model import metrics
     impatient = with_overrides(mmc, ["requests.errand.patience_hours=0.3"])
-    model = GridModel(impatient, seed=4, days=15)
+    model = GridModel(impatient, rng=4, days=15)
     model.run()
     visits, requests = metrics.tables(model)
     outcome = requests["outcome"].value_counts()
@@ -110,7 +110,7 @@ def test_mmc_mean_wait_agrees_with_erlang_c(mmc):
 def test_models_do_not_leak(mmc):
     refs = []
     for seed in range(3):
-        model = GridModel(mmc, seed=seed, days=2)
+        model = GridModel(mmc, rng=seed, days=2)
         model.run()
         refs.append(weakref.ref(model))
         del model
