@@ -609,23 +609,19 @@ def add_report(sub) -> None:
 
 
 def cmd_report(args) -> int:
+    from . import api
     from .analysis.compare import CompareError
-    from .analysis.figures import load_results
-    from .analysis.report import write_report
     from .analysis.store import read_manifest
-    from .experiments.report_inputs import report_inputs
 
     manifest = read_manifest(args.results)
     try:
         baseline = parse_baseline(args.baseline, manifest.get("factors", [])) if args.baseline else None
-        res = load_results(args.results, baseline)
+        report = api.report(args.results, baseline=baseline, dpi=args.dpi)
     except CompareError as err:
         raise UserError(str(err)) from None
-    inputs = report_inputs(res)
-    report = write_report(res, args.results / "_report", inputs.map_input, inputs.problem, dpi=args.dpi)
     out = report.parent
     print(f"wrote {report} and {len(sorted(out.glob('*.png')))} figures (PNG and SVG) in {out}/")
-    for line in res.stored.incomplete():
+    for line in api.load_results(args.results).incomplete():
         print(f"warning: {line}", file=sys.stderr)
     return 0
 

@@ -66,6 +66,21 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
     return float(x.mean()), float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
 
 
+def kpi_means(runs: pd.DataFrame, kpis: list[str], labels: dict[int, str], level: float = 0.95) -> pd.DataFrame:
+    """One row per point and KPI: the option's label, the KPI's name, label and unit, the mean over
+    replicates and its t confidence interval (NaN with one replicate), and n."""
+    from ..model.kpis import lookup
+    rows = []
+    for point, mine in runs.groupby("point", sort=True):
+        for k in kpis:
+            m, hw = mean_ci(mine[k].to_numpy(float), level)
+            info = lookup(k)
+            rows.append({"point": int(point), "option": labels.get(int(point), f"point {point}"), "name": k,
+                         "label": info.label if info else k, "unit": info.unit if info else "",
+                         "mean": m, "ci_low": m - hw, "ci_high": m + hw, "n": int(mine[k].notna().sum())})
+    return pd.DataFrame(rows, columns=["point", "option", "name", "label", "unit", "mean", "ci_low", "ci_high", "n"])
+
+
 def unpaired_ci(a, b, level: float = 0.95) -> tuple[float, float]:
     """(mean(a) - mean(b), Welch half-width), treating the two samples as independent."""
     a, b = np.asarray(a, float), np.asarray(b, float)
