@@ -25,6 +25,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -38,8 +39,7 @@ from .experiments import limits
 from .experiments.limits import TooLarge
 from .experiments.spec import Spec, load_spec
 from .experiments.sweep import Executor, Report, run_sweep
-from .model.kpis import HEADLINE, lookup
-from .model.run import RunResult
+from .model.run import RunResult, headline
 from .model.run import simulate as _simulate
 from .scenario import Scenario, ScenarioError, load, resolve_scenario, with_overrides
 
@@ -70,7 +70,7 @@ def _overrides(overrides: Mapping[str, Any] | Iterable[str] | None) -> list:
 def _not_in_a_worker(what: str) -> None:
     """Python's process pools import the main script again in every worker; a script that calls
     gridsim without the `__main__` guard would start a sweep there. Say so, in the worker's error."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") != "__mp_main__":
         frame = frame.f_back
     if frame is not None:
@@ -152,13 +152,14 @@ class SweepResult:
         return f"<{type(self).__name__} {self._counts()}; .kpis .runs .compare() .save(folder)>"
 
     def _table_html(self) -> str:
+        kpis = {k.name: k for k in headline()}
         table = self.kpis
-        table = table[table["name"].isin(HEADLINE)]
-        shown = [f"{lookup(n).show(m)} [{lookup(n).show(lo)}, {lookup(n).show(hi)}]" if n_ > 1 else lookup(n).show(m)
-                 for n, m, lo, hi, n_ in table[["name", "mean", "ci_low", "ci_high", "n"]].itertuples(index=False)]
-        wide = table.assign(shown=shown, title=[lookup(n).title for n in table["name"]])
+        table = table[table["name"].isin(list(kpis))]
+        shown = [f"{kpis[n].show(m)} [{kpis[n].show(lo)}, {kpis[n].show(hi)}]" if count > 1 else kpis[n].show(m)
+                 for n, m, lo, hi, count in table[["name", "mean", "ci_low", "ci_high", "n"]].itertuples(index=False)]
+        wide = table.assign(shown=shown, title=[kpis[n].title for n in table["name"]])
         wide = wide.pivot(index="option", columns="title", values="shown")
-        return wide[[lookup(n).title for n in HEADLINE if lookup(n).title in wide.columns]].to_html()
+        return wide[[k.title for k in kpis.values() if k.title in wide.columns]].to_html()
 
     def _repr_html_(self) -> str:
         return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(self._counts())}; means with 95% "
@@ -176,7 +177,7 @@ class OptimiseResult(SweepResult):
         return self.outcome.chosen
 
     @property
-    def judgement(self):
+    def judgement(self) -> Judgement:
         return self.outcome.judgement
 
     def runners_up(self, k: int = 2) -> list[int]:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..scenario import Scenario
 from . import metrics
-from .kpis import HEADLINE, TABLE, lookup
+from .kpis import HEADLINE, KPI, TABLE, lookup
 from .model import GridModel
 from .stability import describe
 
@@ -97,9 +97,9 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         s = self.summary
-        rows = "".join(f"<tr><td style='text-align:left'>{html.escape(lookup(name).title)}</td>"
-                       f"<td style='text-align:right'>{html.escape(lookup(name).show(self.kpi(name)))}</td></tr>"
-                       for name in HEADLINE)
+        rows = "".join(f"<tr><td style='text-align:left'>{html.escape(k.title)}</td>"
+                       f"<td style='text-align:right'>{html.escape(k.show(self.kpi(k.name)))}</td></tr>"
+                       for k in headline())
         return (f"<div><b>gridsim run</b>: {html.escape(s['scenario'])}, seed {s['seed']}, {s['days']:g} days "
                 f"(the first {s['warmup_days']:g} not counted)<table>{rows}</table>"
                 "<small>All KPIs: <code>.kpis</code>; tables: <code>.requests</code>, <code>.home_visits</code>, "
@@ -107,11 +107,16 @@ class RunResult:
                 "<code>.save(folder)</code> writes them.</small></div>")
 
 
+def headline() -> list[KPI]:
+    """The KPI table's headline KPIs, in its order."""
+    return [k for k in map(lookup, HEADLINE) if k is not None]
+
+
 def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     """`table` with each `<when>_minute` column (minutes from the start) as a timestamp `<when>`."""
     out = table.copy()
     for column in [c for c in table.columns if c.endswith("_minute")]:
-        out.insert(out.columns.get_loc(column), column.removesuffix("_minute"),
+        out.insert(list(out.columns).index(column), column.removesuffix("_minute"),
                    start + pd.to_timedelta(table[column].to_numpy(), unit="min"))
         del out[column]
     return out
