@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .model import GridModel  # noqa: F401
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in _API:
         from . import api
         return getattr(api, name)
