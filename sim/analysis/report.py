@@ -277,10 +277,14 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
         lines += ["From the experiment file:", "", "```", header, "```", ""]
     n_runs = len(res.runs)
     if searched:
-        lines += [f"These runs are `gridsim optimise`'s search of the experiment's {len(m.get('points') or [])} "
-                  f"candidates: {len(res.points)} were run (the others were refused by the scenario check or lay "
-                  "below a queueing floor), each with at least the experiment's replicates and the best few with "
-                  "more (ranking and selection), so the options below have different numbers of replicates.", ""]
+        candidates = len(m.get("points") or [])
+        skipped = candidates - len(res.points)
+        why = (f"{len(res.points)} were run and {skipped} were not (the search skips candidates the scenario "
+               "check refuses, a queue that could never keep up, and those below a queueing floor)" if skipped
+               else f"all {len(res.points)} were run")
+        lines += [f"These runs are `gridsim optimise`'s search of the experiment's {candidates} candidates: {why}, "
+                  "each with at least the experiment's replicates and the best few with more (ranking and "
+                  "selection), so the options below may have different numbers of replicates.", ""]
     lines += [f"Each option was simulated for {spec.get('days', '?'):g} days (the first "
               f"{spec.get('warmup_days', 0):g} are warm-up and not counted) in {spec.get('replicates', '?')} "
               f"replicates from root seed {spec.get('root_seed', '?')}; {n_runs} runs are finished. "
@@ -290,7 +294,8 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     base_text = ", ".join(f"`{k} = {_show(v)}`" for k, v in res.baseline.items()) or "(none)"
     lines += ["## The options", "",
               f"Baseline: {base_text} ({res.baseline_note}).", ""]
-    fixed = spec.get("set") or {}
+    varied = set(m.get("factors") or [])           # a [set] value a factor or decision varies is not held
+    fixed = {k: v for k, v in (spec.get("set") or {}).items() if k not in varied}
     if fixed:
         lines += ["Held the same for every option (the experiment's `[set]`): "
                   + "; ".join(f"`{k} = {_show(v)}`" for k, v in sorted(fixed.items())) + ".", ""]

@@ -1,0 +1,31 @@
+"""A report of many options stays readable: no layout warnings, legends that name the options the
+figure is about and say how many more there are; what the report says about them is true."""
+
+import warnings
+
+import gridsim
+from gridsim.analysis import figures as F
+
+SPEC = {"name": "twelve", "scenario": "mmc", "days": 6.0, "warmup_days": 2.0, "replicates": 2, "root_seed": 5,
+        "set": {"roles.station_head.per_station": 9},
+        "factors": {"roles.station_head.per_station": [4, 5, 6, 7, 8, 9],
+                    "requests.errand.service.station_head.mean_minutes": [25.0, 30.0]},
+        "baseline": {"roles.station_head.per_station": 6, "requests.errand.service.station_head.mean_minutes": 30.0},
+        "objective": {"constraints": ["wait_minutes.mean <= 15"]}}
+
+
+def test_a_report_of_twelve_options_lays_out_and_names_what_it_shows(tmp_path):
+    done = gridsim.sweep(gridsim.experiment(SPEC), tmp_path, workers=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = done.save()
+    assert not [w for w in caught if "layout" in str(w.message)], [str(w.message) for w in caught]
+    res = F.load_results(done.folder)
+    assert len(res.points) == 12 > F.MANY
+    for draw in (F.frontier, F.resolution_cdf):
+        fig = draw(res, tmp_path / draw.__name__, dpi=40)
+        texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert len(texts) <= F.MANY and "more options" in texts[-1] and "report.md lists every one" in texts[-1]
+    text = report.read_text()
+    assert "Held the same for every option" not in text          # its only [set] path is a factor
+    assert sum(line.startswith("| ") and "per station" in line for line in text.splitlines()) >= 12
