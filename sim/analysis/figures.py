@@ -33,7 +33,7 @@ from matplotlib.patches import Circle
 
 from ..model.kpis import KPI, lookup
 from . import store
-from .compare import CompareError, compare, kpis_for, mean_ci, point_label
+from .compare import CompareError, compare, difference_unit, kpis_for, mean_ci, point_label
 from .objective import Judgement, from_manifest, judge, missing_columns
 
 DPI = 150
@@ -182,6 +182,13 @@ def unnamed(res: Results, names: set[int], how: str = "unlabelled") -> list[Line
                                               "(report.md lists every one)")] if rest else []
 
 
+def undefined(ax, y: float) -> None:
+    """Say, where an option's point would be, that its value is undefined (a percentile of a share
+    never resolved, in every replicate): an option must not vanish from a panel unexplained."""
+    ax.annotate("undefined: never reached", xy=(0.03, y), xycoords=("axes fraction", "data"), va="center",
+                fontsize=7, color="0.35", style="italic")
+
+
 def legend_height(entries: int) -> float:
     """A figure's height (inches) with room for a legend of one line per entry below its axes."""
     return 5.5 + 0.2 * entries
@@ -223,6 +230,9 @@ def kpi_by_option(res: Results, stem, kpis=HEADLINE_FIGURE_KPIS, dpi: int = DPI)
         s = res.stats(kpi)
         for yi, p in zip(y, pts):
             m, hw = s.loc[p, "mean"] * scale, s.loc[p, "half_width"] * scale
+            if math.isnan(m):
+                undefined(ax, yi)
+                continue
             ax.errorbar(m, yi, xerr=None if math.isnan(hw) else hw, fmt="o", color=res.colours[p],
                         ecolor=res.colours[p], capsize=4, markersize=7)
         base = s.loc[res.baseline_point, "mean"] * scale
@@ -631,12 +641,15 @@ def differences(res: Results, stem, kpis=HEADLINE_FIGURE_KPIS, dpi: int = DPI):
         for yi, p in zip(y, others):
             r = block.loc[p]
             d, hw = r["diff"] * info.scale, r["half_width"] * info.scale
+            if math.isnan(d):
+                undefined(ax, yi)
+                continue
             face = res.colours[p] if r["distinguishable"] else "white"
             ax.errorbar(d, yi, xerr=None if math.isnan(hw) else hw, fmt="o", color=res.colours[p],
                         markerfacecolor=face, markeredgecolor=res.colours[p], ecolor=res.colours[p],
                         capsize=4, markersize=7, markeredgewidth=1.6)
         ax.axvline(0, color="0.3", linewidth=1)
-        ax.set_xlabel(f"difference from baseline ({info.display_unit})")
+        ax.set_xlabel(f"difference from baseline ({difference_unit(kpi)})")
         better = {"lower": "better: left of 0", "higher": "better: right of 0"}.get(info.better or "", "")
         ax.set_title(textwrap.fill(info.title, 32) + (f"\n({better})" if better else ""), fontsize=10)
         ax.grid(axis="x", alpha=0.3)

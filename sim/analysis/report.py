@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import figures as F
 from ..model.kpis import number
-from .compare import OPTION
+from .compare import OPTION, no_interval, show_difference, show_value
 from .figures import Results
 
 @dataclass
@@ -108,20 +108,20 @@ def kpi_tables(res: Results) -> list[str]:
         for _, r in t[t["kpi"] == kpi].sort_values("point", kind="stable").iterrows():
             p = int(r["point"])
             hw = stats.loc[p, "half_width"] if p in stats.index else math.nan
-            ci_mean = "-" if math.isnan(hw) else f"± {number(hw)}"
+            ci_mean = "-" if math.isnan(hw) else f"± {show_difference(kpi, hw).lstrip('+')}"
             if r["is_baseline"]:
                 diff, ci, verdict = "(baseline)", "", ""
             else:
-                diff = number(r["diff"])
+                diff = show_difference(kpi, r["diff"])
                 if r["n"] < 2:
-                    ci, verdict = "-", "n < 2: no interval"
+                    ci, verdict = "-", no_interval(int(r["n"]), int(r["replicates"]))
                 else:
-                    ci = f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"
+                    ci = f"[{show_difference(kpi, r['ci_low'])}, {show_difference(kpi, r['ci_high'])}]"
                     if r["half_width"] == 0 and r["diff"] == 0:
                         verdict = "no: identical in every replicate"
                     else:
                         verdict = "yes" if r["distinguishable"] else "**no**"
-            out.append(f"| {_cell(res.label(p))} | {int(r['n'])} | {number(r['mean'])} | {ci_mean} | {diff} "
+            out.append(f"| {_cell(res.label(p))} | {int(r['n'])} | {show_value(kpi, r['mean'])} | {ci_mean} | {diff} "
                        f"| {ci} | {verdict} |")
         out.append("")
     return out
@@ -314,8 +314,8 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     lines += not_distinguishable(res) + [""]
     lines += ["## KPIs with 95% confidence intervals and paired differences against the baseline", "",
               "Mean over replicates, the t interval of that mean, and the paired difference (option minus "
-              "baseline) with its 95% interval, as `gridsim compare` computes them. Shares are fractions "
-              "(0.25 = 25%).", ""]
+              "baseline) with its 95% interval, as `gridsim compare` computes them. Differences of shares are in "
+              "percentage points (pp).", ""]
     lines += kpi_tables(res)
     lines += ["## Figures", ""]
     for fig, title in F.FIGURES.items():

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ..analysis.compare import mean_ci
+from ..analysis.compare import mean_ci, no_interval, show_difference
 from ..analysis.store import Store
 from ..model.kpis import lookup
 from ..scenario import Scenario, to_data
@@ -218,9 +218,9 @@ def cards(option: Outcome, baseline: Outcome | None) -> list[Card]:
                 same = dm - hw <= 0 <= dm + hw
                 sign = dm < 0 if info.better == "lower" else dm > 0
                 verdict = "same" if same else ("better" if sign else "worse") if info.better else "changed"
-                diff = f"{'+' if dm >= 0 else ''}{info.show(dm)} [{info.show(dm - hw)}, {info.show(dm + hw)}]"
+                diff = f"{show_difference(kpi, dm)} [{show_difference(kpi, dm - hw)}, {show_difference(kpi, dm + hw)}]"
             elif len(d):
-                diff = f"{'+' if dm >= 0 else ''}{info.show(dm)} (one replicate: no interval)"
+                diff = f"{show_difference(kpi, dm)} ({no_interval(len(d), len(common))})"
         out.append(Card(kpi, info.title, info.show(m), diff, verdict))
     return out
 

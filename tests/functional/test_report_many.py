@@ -5,6 +5,7 @@ import warnings
 
 import gridsim
 from gridsim.analysis import figures as F
+from gridsim.analysis.compare import format_table
 
 SPEC = {"name": "twelve", "scenario": "mmc", "days": 6.0, "warmup_days": 2.0, "replicates": 2, "root_seed": 5,
         "set": {"roles.station_head.per_station": 9},
@@ -29,3 +30,21 @@ def test_a_report_of_twelve_options_lays_out_and_names_what_it_shows(tmp_path):
     text = report.read_text()
     assert "Held the same for every option" not in text          # its only [set] path is a factor
     assert sum(line.startswith("| ") and "per station" in line for line in text.splitlines()) >= 12
+
+
+def test_an_option_whose_kpi_is_undefined_is_marked_not_dropped(tmp_path):
+    spec = {**SPEC, "name": "slow", "factors": {"roles.station_head.per_station": [4, 6]}, "objective": {},
+            "baseline": {"roles.station_head.per_station": 6}, "set": {"requests.errand.patience_hours": 0.05}}
+    del spec["objective"]
+    done = gridsim.sweep(gridsim.experiment(spec), tmp_path, workers=2)
+    res = F.load_results(done.folder)
+    undefined = [k for k in ("resolution_hours.p90", "resolution_hours.p50") if res.stats(k)["mean"].isna().any()]
+    assert undefined, "the patience is short enough that a percentile is never reached"
+    fig = F.kpi_by_option(res, tmp_path / "kpis", kpis=undefined, dpi=40)
+    assert "undefined: never reached" in [t.get_text() for t in fig.axes[0].texts]
+    compared = done.compare(kpis=undefined)
+    short = compared[compared["n"] < compared["replicates"]]
+    assert len(short)
+    text = format_table(compared)
+    for n, replicates in zip(short["n"], short["replicates"]):
+        assert f"defined in {n} of {replicates} replicates (undefined in the rest): no interval" in text
