@@ -84,3 +84,35 @@ def test_a_bad_stage_in_a_file_names_the_file_and_the_field(tmp_path):
     out = gridsim("run", str(bad))
     assert out.returncode == 2 and out.stderr.count("\n") == 1
     assert "stages.toml: requests.errand.stages[0].wait_hours: must be >= 0" in out.stderr
+
+
+def test_run_opens_with_a_plain_headline_in_the_kpi_tables_words(week_run, meihekou):
+    from gridsim.cli import format_summary
+    from gridsim.model.kpis import lookup
+    from gridsim.model.stability import describe
+    text = format_summary(week_run.summary, meihekou)
+    lines = text.splitlines()
+    assert lines[0] == "gridsim run: meihekou_2020, seed 1, 14 days (every day counted)"
+    label = lookup("sla_met_share").label                       # the clock is in the label: it follows it
+    assert lines[2] == f"{label[:1].upper()}{label[1:]}, by type:"
+    care = week_run.summary["by_type"]["care"]
+    assert f"  care      {100 * care['sla_met_share']:>5.0f}%  within {meihekou.requests['care'].sla_hours:g} h" in text
+    assert "visit " not in text.split("type        created")[1].split("where the time goes")[0]   # staff work apart
+    for gone in ("n.r.", "measured after", "in SLA", "above 90% busy"):
+        assert gone not in text
+    over = week_run.summary["overloaded_units"]["grid_leader"]
+    assert over and f"{over} units overloaded (planned work at or above time on duty)" in text
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path):
+    """A sweep whose stderr is a file writes its announcement and summary, not a bar redrawn per run."""
+    import subprocess
+    import sys
+    spec = tmp_path / "e.toml"
+    spec.write_text(f'name = "e"\nscenario = "{MMC}"\ndays = 6.0\nwarmup_days = 2.0\nreplicates = 3\n'
+                    '[factors]\n"roles.station_head.per_station" = [4, 5]\n')
+    with open(tmp_path / "log", "w") as log:
+        subprocess.run([sys.executable, "-m", "gridsim.cli", "sweep", str(spec), "--results", str(tmp_path),
+                        "--workers", "2"], stderr=log, stdout=log, check=True, timeout=300)
+    text = (tmp_path / "log").read_text()
+    assert "6 runs done" in text and "run/s" not in text and "\r" not in text and len(text.splitlines()) <= 3

@@ -148,7 +148,7 @@ def test_overloaded_units_are_named_before_the_run_or_refused(meihekou):
     big = with_overrides(meihekou, ["grids.households_per_grid=737"])
     lines = []
     simulate(big, seed=1, days=2, warn=lines.append)
-    assert len(lines) == 1 and lines[0].startswith("grid_leader:") and "at or above capacity" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("grid_leader:") and "overloaded (planned work at or above" in lines[0]
     strict = with_overrides(big, ["run.refuse_overloaded=true"])
     with pytest.raises(ScenarioError, match="roles.grid_leader: .*run.refuse_overloaded is true"):
         GridModel(strict, rng=1, days=2)
