@@ -109,11 +109,13 @@ def show_value(name: str, value: float) -> str:
 
 
 def no_interval(n: int, replicates: int) -> str:
-    """Why a difference has no interval: one replicate, or a KPI undefined in the others (a
-    percentile of a share never resolved, say)."""
-    if replicates >= 2 and n < replicates:
-        return f"defined in {n} of {replicates} replicates (undefined in the rest): no interval"
-    return "one replicate: no interval"
+    """Why a difference has no interval: one replicate, or a KPI undefined for the option or the
+    baseline in the others (a percentile of a share never resolved, a role with no posts)."""
+    if replicates < 2:
+        return "one replicate: no interval"
+    if n == 0:
+        return "undefined for the option or the baseline in every replicate: no difference"
+    return f"defined for both in {n} of {replicates} replicates: no interval"
 
 
 def unpaired_ci(a, b, level: float = 0.95) -> tuple[float, float]:

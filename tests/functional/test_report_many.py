@@ -47,4 +47,16 @@ def test_an_option_whose_kpi_is_undefined_is_marked_not_dropped(tmp_path):
     assert len(short)
     text = format_table(compared)
     for n, replicates in zip(short["n"], short["replicates"]):
-        assert f"defined in {n} of {replicates} replicates (undefined in the rest): no interval" in text
+        assert (f"defined for both in {n} of {replicates} replicates: no interval" if n else
+                "undefined for the option or the baseline in every replicate: no difference") in text
+    assert "n < 2" not in text
+
+
+def test_every_document_that_lists_the_reports_figures_lists_all_of_them():
+    from ..conftest import ROOT
+    docs = [p for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+            if "`differences.png`" in p.read_text()]
+    assert docs
+    for doc in docs:
+        missing = [fig for fig in F.FIGURES if f"`{fig}.png`" not in doc.read_text()]
+        assert not missing, f"{doc.name} does not list {missing}"
