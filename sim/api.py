@@ -112,7 +112,7 @@ def experiment(spec: str | Path | Mapping | Spec, *, days: float | None = None,
     if isinstance(spec, Spec):
         if days is None and replicates is None:
             return spec
-        return load_spec(spec.given if spec.given is not None else spec.source, days, replicates)
+        return load_spec(spec.from_dict if spec.from_dict is not None else spec.source, days, replicates)
     return load_spec(spec, days=days, replicates=replicates)
 
 

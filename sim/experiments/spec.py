@@ -89,7 +89,7 @@ class Spec:
     objective: Objective | None = None     # [objective]: targets on KPIs and what to minimise
     decisions: tuple = ()                  # [decisions]: the factor paths `optimise` may change
     search: tuple = ()                     # [search]: optimise's settings, (key, value) pairs
-    given: dict | None = field(default=None, repr=False, compare=False)   # the dict it was given as, if any
+    from_dict: dict | None = field(default=None, repr=False, compare=False)   # the dict it was given as, if any
 
     def data(self) -> dict:
         """The plain, hashable form stored in the manifest (paths relative, so folders can move)."""
@@ -441,7 +441,7 @@ def load_spec(path: str | Path | Mapping, days: float | None = None, replicates:
         where, header, stem = path.parent, spec_header(text), path.stem
     try:
         spec = _load(data, src, where, header, stem, days, replicates)
-        return spec if stem else replace(spec, given=copy.deepcopy(dict(path)))   # a dict: kept to derive from
+        return spec if stem else replace(spec, from_dict=copy.deepcopy(dict(path)))   # a dict: kept to derive from
     except ScenarioError as err:
         raise err.at(err.source or src) from None
     except RecursionError:
