@@ -1,5 +1,6 @@
 """docs/notebooks: each runs from a clean kernel, top to bottom, without an error (nbclient), and is
-committed without outputs."""
+committed without outputs. Running them takes about a minute, so they are marked `slow` and CI runs
+them in a step of their own (.ci/run): `pytest -m slow tests/functional/test_notebooks.py`."""
 
 import json
 import re
@@ -23,6 +24,7 @@ def test_the_three_notebooks_are_there_without_outputs():
         assert cells and all(not c["outputs"] and c["execution_count"] is None for c in cells), path.name
 
 
+@pytest.mark.slow                     # about a minute for the three: CI runs them in a step of their own
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_notebook_runs_from_a_clean_kernel(path, tmp_path):
     nb = nbformat.read(path, as_version=4)

@@ -225,7 +225,10 @@ def test_forest_plot_of_paired_differences(results, tmp_path):
     marker = axes[-1].lines[0]
     assert marker.get_xdata()[0] == pytest.approx(row["diff"] * 1e-6)
     assert (marker.get_markerfacecolor() == "white") == (not row["distinguishable"])
-    assert any(line.get_xdata()[0] == 0 for line in axes[0].lines[1:])               # the zero line
+    assert any(line.get_xdata()[0] == 0 for line in axes[0].lines)                   # the zero line
+    p90 = res.table[(res.table["point"] == 0) & (res.table["kpi"] == "resolution_hours.p90")].iloc[0]
+    if p90["diff"] != p90["diff"]:                              # undefined: marked where its point would be
+        assert [t.get_text() for t in axes[0].texts] == ["undefined: never reached"]
 
 
 def test_service_level_targets_are_drawn(results, tmp_path):

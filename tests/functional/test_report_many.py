@@ -19,7 +19,7 @@ def test_a_report_of_twelve_options_lays_out_and_names_what_it_shows(tmp_path):
     done = gridsim.sweep(gridsim.experiment(SPEC), tmp_path, workers=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = done.save()
+        report = done.save(dpi=40)
     assert not [w for w in caught if "layout" in str(w.message)], [str(w.message) for w in caught]
     res = F.load_results(done.folder)
     assert len(res.points) == 12 > F.MANY
