@@ -330,7 +330,7 @@ class GridModel(mesa.Model):
         collects the row that carries its KPIs (later steps change nothing)."""
         self.advance(min(self.horizon, self.now + 1440.0))
         if not self.running and self.result is None:
-            from .run import results
+            from .run import results          # here: run.py imports this module
             self.result = results(self)
             self.datacollector.collect(self)
 

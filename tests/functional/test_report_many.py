@@ -7,7 +7,7 @@ import gridsim
 from gridsim.analysis import figures as F
 from gridsim.analysis.compare import format_table
 
-SPEC = {"name": "twelve", "scenario": "mmc", "days": 6.0, "warmup_days": 2.0, "replicates": 2, "root_seed": 5,
+SPEC = {"name": "twelve", "scenario": "mmc", "days": 4.0, "warmup_days": 1.0, "replicates": 2, "root_seed": 5,
         "set": {"roles.station_head.per_station": 9},
         "factors": {"roles.station_head.per_station": [4, 5, 6, 7, 8, 9],
                     "requests.errand.service.station_head.mean_minutes": [25.0, 30.0]},
