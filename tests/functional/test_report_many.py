@@ -33,7 +33,8 @@ def test_a_report_of_twelve_options_lays_out_and_names_what_it_shows(tmp_path):
 
 
 def test_an_option_whose_kpi_is_undefined_is_marked_not_dropped(tmp_path):
-    spec = {**SPEC, "name": "slow", "factors": {"roles.station_head.per_station": [4, 6]}, "objective": {},
+    spec = {**SPEC, "name": "slow", "days": 6.0, "warmup_days": 2.0, "objective": {},
+            "factors": {"roles.station_head.per_station": [4, 6]},
             "baseline": {"roles.station_head.per_station": 6}, "set": {"requests.errand.patience_hours": 0.05}}
     del spec["objective"]
     done = gridsim.sweep(gridsim.experiment(spec), tmp_path, workers=2)
