@@ -65,7 +65,7 @@ def bare_mmc(n: int, arrival_rate: float, service_rate: float, servers: int, see
 def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    model = GridModel(scenario, seed=seed, days=days)
+    model = GridModel(scenario, rng=seed, days=days)
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()

@@ -115,7 +115,7 @@ def gridsim_city(stations: int, horizon: float, seed: int) -> tuple[dict, dict]:
         ("requests.errand.rate_per_household_year", LAM * 60 * 8760 / 1000),
     ])
     t0 = time.perf_counter()
-    model = GridModel(scenario, seed=seed, sample_minutes=horizon)
+    model = GridModel(scenario, rng=seed, sample_minutes=horizon)
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()

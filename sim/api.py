@@ -20,9 +20,12 @@ raises `StoreError`; nothing returns an empty table instead.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import html
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -30,18 +33,19 @@ import pandas as pd
 from .analysis import store as _store
 from .analysis.compare import CompareError, kpis_for
 from .analysis.compare import compare as _compare
+from .analysis.objective import Judgement
 from .analysis.store import StoreError, Stored
 from .experiments import limits
 from .experiments.limits import TooLarge
 from .experiments.spec import MAX_SEED, Spec, load_spec
 from .experiments.sweep import Executor, Report, run_sweep
-from .model.run import RunResult
+from .model.run import RunResult, headline
 from .model.run import simulate as _simulate
 from .scenario import Scenario, ScenarioError, load, resolve_scenario, with_overrides
 from .scenario.fields import argument
 
 __all__ = ["load_scenario", "simulate", "experiment", "sweep", "load_results", "compare", "judge", "optimise",
-           "SweepError", "SweepResult", "ScenarioError", "StoreError", "CompareError", "TooLarge", "Scenario", "RunResult", "Spec"]
+           "report", "SweepError", "SweepResult", "OptimiseResult", "ScenarioError", "StoreError", "CompareError", "TooLarge", "Scenario", "RunResult", "Spec"]
 
 
 class SweepError(RuntimeError):
@@ -64,6 +68,17 @@ def _overrides(overrides: Mapping[str, Any] | Iterable[str] | None) -> list:
     return list(overrides)
 
 
+def _not_in_a_worker(what: str) -> None:
+    """Python's process pools import the main script again in every worker; a script that calls
+    gridsim without the `__main__` guard would start a sweep there. Say so, in the worker's error."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") != "__mp_main__":
+        frame = frame.f_back
+    if frame is not None:
+        raise RuntimeError(f"gridsim.{what} was called in a worker process, which imports your script: "
+                           'in a script, put the call under `if __name__ == "__main__":`')
+
+
 def load_scenario(scenario: str | Path | Scenario = "meihekou_2020",
                   overrides: Mapping[str, Any] | Iterable[str] | None = None) -> Scenario:
     """A scenario from a file or a bundled name, with overrides applied and validated together.
@@ -79,18 +94,19 @@ def load_scenario(scenario: str | Path | Scenario = "meihekou_2020",
 
 def simulate(scenario: str | Path | Scenario = "meihekou_2020", *, seed: int = 0, days: float | None = None,
              overrides: Mapping[str, Any] | Iterable[str] | None = None,
-             max_requests: float | None = None) -> RunResult:
-    """Run one scenario once: the summary (a dict) and the request, visit, time-series, grid and
-    census tables. Refuses (`limits.TooLarge`) a run that would not fit in memory. `seed` and `days`
-    are checked like fields (`seed=None` or `days=True` is a `ScenarioError`): a run is reproducible
-    from its summary's seed."""
+             max_requests: float | None = None, start: str | pd.Timestamp = "2020-01-06") -> RunResult:
+    """Run one scenario once: a `RunResult` (`.kpis`, `.requests`, `.home_visits`, `.visits`,
+    `.summary`, ..., `.save(folder)`), its times as timestamps from `start` (a Monday 00:00).
+    Refuses (`limits.TooLarge`) a run that would not fit in memory. `seed` and `days` are checked
+    like fields (`seed=None` or `days=True` is a `ScenarioError`): a run is reproducible from its
+    summary's seed."""
     seed = argument(int, seed, "seed", ge=0, le=MAX_SEED)
     items = _overrides(overrides)
     if days is not None:
         items.append(("run.days", days, f"days={days!r}"))
     s = load_scenario(scenario, items)
     limits.check("simulate", limits.estimate([s], 1), max_requests, change="lower days or the population")
-    return _simulate(s, seed=seed)
+    return _simulate(s, seed=seed, start=start)
 
 
 def experiment(spec: str | Path | Mapping | Spec, *, days: float | None = None,
@@ -98,15 +114,98 @@ def experiment(spec: str | Path | Mapping | Spec, *, days: float | None = None,
     """An experiment from a file, a bundled name (`"E3"`) or a dict with the file's keys; validated,
     every point's scenario built. `days`/`replicates` make a quick look, as on the command line."""
     if isinstance(spec, Spec):
-        return spec if days is None and replicates is None else load_spec(spec.source, days, replicates)
+        if days is None and replicates is None:
+            return spec
+        return load_spec(spec.from_dict if spec.from_dict is not None else spec.source, days, replicates)
     return load_spec(spec, days=days, replicates=replicates)
 
 
-@dataclass
+@dataclass(repr=False)
 class SweepResult:
+    """A sweep's results: `folder` (the store), `report` (what the sweep did), `runs` (one row per
+    counted run: point, replicate, seed, factors, every KPI); for reading, `kpis` (each option's
+    mean and 95% CI of the experiment's KPIs), `compare()` and `save(folder)`."""
     folder: Path
-    report: Report
-    runs: pd.DataFrame        # one row per counted run: point, replicate, seed, factors, every KPI
+    report: Report | None
+    runs: pd.DataFrame
+
+    @property
+    def kpis(self) -> pd.DataFrame:
+        """One row per option and KPI: option, name, label, unit, mean, ci_low, ci_high (95%), n."""
+        from .analysis.compare import kpi_means
+        stored = load_results(self.folder)
+        labels = dict(enumerate(stored.manifest.get("point_labels") or []))
+        return kpi_means(stored.runs, kpis_for(stored.manifest, stored.runs), labels)
+
+    def compare(self, baseline: Mapping[str, Any] | None = None, kpis: Iterable[str] | None = None) -> pd.DataFrame:
+        """`gridsim.compare` of these results."""
+        return compare(self.folder, baseline, kpis)
+
+    def save(self, folder: str | Path | None = None, *, baseline: Mapping[str, Any] | None = None,
+             dpi: int = 150) -> Path:
+        """Write what `gridsim report` writes (report.md and the figures) into `folder` (default: the
+        results' own `_report/`); returns report.md's path."""
+        return report(self.folder, folder, baseline=baseline, dpi=dpi)
+
+    def _counts(self) -> str:
+        points, reps = self.runs["point"].nunique(), self.runs.groupby("point")["replicate"].nunique()
+        each = f"{reps.iloc[0]}" if reps.nunique() == 1 else f"{reps.min()}-{reps.max()}"
+        return f"{points} option{'s' * (points != 1)} x {each} replicates ({len(self.runs)} runs) in {self.folder}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._counts()}; .kpis .runs .compare() .save(folder)>"
+
+    def _table_html(self) -> str:
+        kpis = {k.name: k for k in headline()}
+        table = self.kpis
+        table = table[table["name"].isin(list(kpis))]
+        shown = [f"{kpis[n].show(m)} [{kpis[n].show(lo)}, {kpis[n].show(hi)}]" if count > 1 else kpis[n].show(m)
+                 for n, m, lo, hi, count in table[["name", "mean", "ci_low", "ci_high", "n"]].itertuples(index=False)]
+        wide = table.assign(shown=shown, title=[kpis[n].title for n in table["name"]])
+        wide = wide.pivot(index="option", columns="title", values="shown")
+        return wide[[k.title for k in kpis.values() if k.title in wide.columns]].to_html()
+
+    def _repr_html_(self) -> str:
+        return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(self._counts())}; means with 95% "
+                f"confidence intervals over replicates{self._table_html()}</div>")
+
+
+@dataclass(repr=False)
+class OptimiseResult(SweepResult):
+    """`optimise`'s answer: `chosen` (a point index, None when no option meets the targets),
+    `judgement` (`.answer()`, `.options`, `.checks`), `runners_up()`, and the runs, as a sweep's."""
+    outcome: Any = None
+
+    @property
+    def chosen(self) -> int | None:
+        return self.outcome.chosen
+
+    @property
+    def judgement(self) -> Judgement:
+        return self.outcome.judgement
+
+    def runners_up(self, k: int = 2) -> list[int]:
+        return self.outcome.runners_up(k)
+
+    def __repr__(self) -> str:
+        return f"<OptimiseResult: {self.judgement.answer().replace('**', '')}>"
+
+    def _repr_html_(self) -> str:
+        answer = html.escape(self.judgement.answer()).replace("**", "")
+        return f"<div><p>{answer}</p>{self._table_html()}</div>"
+
+
+def report(results: str | Path, folder: str | Path | None = None, *, baseline: Mapping[str, Any] | None = None,
+           dpi: int = 150) -> Path:
+    """Write `gridsim report`'s files for a results folder into `folder` (default RESULTS/_report):
+    report.md and the figures, PNG and SVG. Returns report.md's path."""
+    from .analysis.figures import load_results as figure_results
+    from .analysis.report import write_report
+    from .experiments.report_inputs import report_inputs
+    res = figure_results(results, dict(baseline) if baseline is not None else None)
+    inputs = report_inputs(res)
+    out = Path(results) / "_report" if folder is None else Path(folder)
+    return write_report(res, out, inputs.map_input, inputs.problem, dpi=dpi)
 
 
 def sweep(spec: str | Path | Mapping | Spec, results: str | Path = "results", *, workers: int | None = None,
@@ -116,6 +215,7 @@ def sweep(spec: str | Path | Mapping | Spec, results: str | Path = "results", *,
     """Run an experiment into `results/<name>/` (resuming what is stored) on local processes
     (`workers`), on Dask (`dask="local"` or a scheduler address) or on any concurrent.futures
     executor you pass. Raises `SweepError` if any run fails, with the runs' errors."""
+    _not_in_a_worker("sweep")
     spec = experiment(spec, days=days, replicates=replicates)
     suffix = (f"-days{days:g}" if days else "") + (f"-reps{replicates}" if replicates else "")
     folder = Path(results) / f"{spec.name}{suffix}"
@@ -165,12 +265,13 @@ def compare(results: str | Path | Stored | SweepResult, baseline: Mapping[str, A
     return _compare(stored.runs, m.get("factors", []), base, list(kpis or kpis_for(m, stored.runs)), labels)
 
 
-def judge(results: str | Path | Stored | SweepResult, objective: Mapping[str, Any] | None = None):
+def judge(results: str | Path | Stored | SweepResult, objective: Mapping[str, Any] | None = None) -> Judgement:
     """Every option judged by the experiment's `[objective]` (or the `objective` given, a dict with the
     table's keys): which meet every constraint, in how many replicates, at what cost; `.answer()`
     is the report's opening paragraph, `.options` and `.checks` the tables. Raises `CompareError`
     when there is no objective to judge by."""
-    from .analysis.objective import from_manifest, judge as _judge, objective_from
+    from .analysis.objective import from_manifest, objective_from
+    from .analysis.objective import judge as _judge
     if isinstance(results, SweepResult):
         results = results.folder
     stored = results if isinstance(results, Stored) else load_results(results)
@@ -189,14 +290,15 @@ def judge(results: str | Path | Stored | SweepResult, objective: Mapping[str, An
 
 def optimise(spec: str | Path | Mapping | Spec, results: str | Path = "results", *, workers: int | None = None,
              dask: str | None = None, executor: cf.Executor | None = None, fresh: bool = False,
-             progress: bool = False, max_requests: float | None = None):
+             progress: bool = False, max_requests: float | None = None) -> OptimiseResult:
     """The cheapest point of the experiment's `[decisions]` that meets its `[objective]`, searched as
     `gridsim optimise` does (see `gridsim.experiments.optimise`), into `results/<name>-optimise/`
-    (resuming what is stored). Returns the outcome: `.chosen` (a point index, None when no option
-    meets the targets), `.judgement` (`.answer()`, `.options`, `.checks`), `.runners_up()`, and the
-    folder that `compare` and `load_results` read. Raises `ScenarioError` for a bad experiment and
+    (resuming what is stored). Returns an `OptimiseResult`: `.chosen` (a point index, None when no
+    option meets the targets), `.judgement` (`.answer()`, `.options`, `.checks`), `.runners_up()`,
+    and, as a sweep's, `.folder` (which `compare` and `load_results` read), `.runs`, `.kpis`, `.save()`. Raises `ScenarioError` for a bad experiment and
     `CompareError` when it cannot be optimised as written (no objective, too many candidates)."""
     from .experiments import optimise as opt
+    _not_in_a_worker("optimise")
     spec = experiment(spec)
     try:
         space = opt.check_size(spec)
@@ -209,8 +311,10 @@ def optimise(spec: str | Path | Mapping | Spec, results: str | Path = "results",
     folder = Path(results) / f"{spec.name}-optimise"
     try:
         if executor is not None:
-            return opt.run(spec, folder, executor, progress=progress, fresh=fresh)
-        with Executor(n, dask) as pool:
-            return opt.run(spec, folder, pool, progress=progress, fresh=fresh)
+            outcome = opt.run(spec, folder, executor, progress=progress, fresh=fresh)
+        else:
+            with Executor(n, dask) as pool:
+                outcome = opt.run(spec, folder, pool, progress=progress, fresh=fresh)
     except opt.OptimiseError as err:
         raise CompareError(str(err)) from None
+    return OptimiseResult(folder, None, load_results(folder).runs, outcome)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..model.kpis import HEADLINE, is_kpi, number
+from ..model.kpis import HEADLINE, is_kpi, lookup, number
 
 OPTION = "option"    # the factor whose values name an experiment's [options] bundles
 
@@ -64,6 +64,58 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
     with np.errstate(invalid="ignore"):            # an infinite value: its spread is undefined (NaN)
         sd = float(x.std(ddof=1))
     return float(x.mean()), float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
+
+
+def kpi_means(runs: pd.DataFrame, kpis: list[str], labels: dict[int, str], level: float = 0.95) -> pd.DataFrame:
+    """One row per point and KPI: the option's label, the KPI's name, label and unit, the mean over
+    replicates and its t confidence interval (NaN with one replicate), and n."""
+    rows = []
+    for point, mine in runs.groupby("point", sort=True):
+        for k in kpis:
+            m, hw = mean_ci(mine[k].to_numpy(float), level)
+            info = lookup(k)
+            rows.append({"point": int(point), "option": labels.get(int(point), f"point {point}"), "name": k,
+                         "label": info.label if info else k, "unit": info.unit if info else "",
+                         "mean": m, "ci_low": m - hw, "ci_high": m + hw, "n": int(mine[k].notna().sum())})
+    return pd.DataFrame(rows, columns=["point", "option", "name", "label", "unit", "mean", "ci_low", "ci_high", "n"])
+
+
+def difference_unit(name: str) -> str:
+    """The unit a difference of this KPI is shown in: a share's in percentage points ("pp")."""
+    info = lookup(name)
+    if info is None:
+        return ""
+    return "pp" if info.display_unit == "%" else info.display_unit
+
+
+def show_difference(name: str, value: float) -> str:
+    """A difference of a KPI, signed, in its shown unit: `+3.20 pp` for a share (never `%`, which would
+    read as relative), `-12.5 min`, `+1.20 M yuan per year`."""
+    info = lookup(name)
+    if value is None or math.isnan(value):
+        return "-"
+    sign = "+" if value > 0 else ""
+    if info is None:
+        return sign + number(value)
+    unit = difference_unit(name)
+    text = number(value * info.scale)
+    return f"{sign}{text}" if unit == "count" else f"{sign}{text} {unit}"
+
+
+def show_value(name: str, value: float) -> str:
+    """A KPI's value in its shown unit (`85.3%`, `31.2 h`); a plain number for a column that is not a KPI."""
+    info = lookup(name)
+    return info.show(value) if info is not None else number(value)
+
+
+def no_interval(n: int, replicates: int) -> str:
+    """Why a difference has no interval: one replicate, or a KPI undefined for the option or the
+    baseline in the others (a percentile of a share never resolved, a role with no posts)."""
+    if replicates < 2:
+        return "one replicate: no interval"
+    if n == 0:
+        return "undefined for the option or the baseline in every replicate: no difference"
+    return f"defined for both in {n} of {replicates} replicates: no interval"
 
 
 def unpaired_ci(a, b, level: float = 0.95) -> tuple[float, float]:
@@ -145,7 +197,7 @@ def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None,
             rows.append({
                 "point": int(p), "label": (labels or {}).get(int(p)) or point_label(prow, factors),
                 "baseline_point": b,
-                "is_baseline": p == b, "kpi": k, "n": int(ok.sum()),
+                "is_baseline": p == b, "kpi": k, "n": int(ok.sum()), "replicates": len(common),
                 "mean": float(here[k].astype(float).mean()), "baseline_mean": float(y[ok].mean()) if ok.any() else math.nan,
                 "diff": mean_d, "ci_low": mean_d - hw, "ci_high": mean_d + hw, "half_width": hw,
                 "half_width_unpaired": hw_u,
@@ -160,25 +212,26 @@ def format_table(table: pd.DataFrame) -> str:
     for p, block in table.groupby("point", sort=True):
         first = block.iloc[0]
         if first["is_baseline"]:
-            lines.append(f"{first['label']}  (baseline, n = {first['n']})")
+            lines.append(f"{first['label']}  (baseline, {first['replicates']} replicates)")
             for _, r in block.iterrows():
-                lines.append(f"  {r['kpi']:<28}{number(r['mean']):>14}")
+                lines.append(f"  {r['kpi']:<28}{show_value(r['kpi'], r['mean']):>16}")
             lines.append("")
             continue
         base = table[(table["point"] == first["baseline_point"])]
         base_label = base.iloc[0]["label"] if len(base) else f"point {first['baseline_point']}"
-        lines.append(f"{first['label']}  vs  {base_label}  (paired over n = {first['n']} replicates)")
-        lines.append(f"  {'kpi':<28}{'mean':>14}{'baseline':>14}{'difference':>14}   95% CI of the difference")
+        lines.append(f"{first['label']}  vs  {base_label}  (paired over {first['replicates']} replicates)")
+        lines.append(f"  {'kpi':<28}{'mean':>16}{'baseline':>16}{'difference':>16}   95% CI of the difference")
         for _, r in block.iterrows():
+            k = r["kpi"]
             if r["n"] < 2:
-                verdict = "n < 2: no interval"
+                verdict = no_interval(int(r["n"]), int(r["replicates"]))
             else:
-                verdict = f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"
+                verdict = f"[{show_difference(k, r['ci_low'])}, {show_difference(k, r['ci_high'])}]"
                 if r["half_width"] == 0 and r["diff"] == 0:
                     verdict = "identical in every replicate"
                 elif not r["distinguishable"]:
                     verdict += "  not distinguishable from zero"
-            lines.append(f"  {r['kpi']:<28}{number(r['mean']):>14}{number(r['baseline_mean']):>14}"
-                         f"{number(r['diff']):>14}   {verdict}")
+            lines.append(f"  {k:<28}{show_value(k, r['mean']):>16}{show_value(k, r['baseline_mean']):>16}"
+                         f"{show_difference(k, r['diff']):>16}   {verdict}")
         lines.append("")
     return "\n".join(lines).rstrip()

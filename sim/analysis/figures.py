@@ -33,7 +33,7 @@ from matplotlib.patches import Circle
 
 from ..model.kpis import KPI, lookup
 from . import store
-from .compare import CompareError, compare, kpis_for, mean_ci, point_label
+from .compare import CompareError, compare, difference_unit, kpis_for, mean_ci, point_label
 from .objective import Judgement, from_manifest, judge, missing_columns
 
 DPI = 150
@@ -167,6 +167,33 @@ def save(fig: Figure, stem: str | Path, dpi: int = DPI) -> list[Path]:
     return [png, svg]
 
 
+MANY = 10          # beyond this many options a legend names only the ones the figure is about
+
+
+def named(res: Results, keep: set[int]) -> set[int]:
+    """The options a legend names: every one when there are few, else `keep` and the baseline."""
+    return set(res.points) if len(res.points) <= MANY else set(keep) | {res.baseline_point}
+
+
+def unnamed(res: Results, names: set[int], how: str = "unlabelled") -> list[Line2D]:
+    """The legend's last line when it leaves options out: how many, and where they are listed."""
+    rest = len(set(res.points) - names)
+    return [Line2D([], [], linestyle="", label=f"{rest} more option{'s' * (rest > 1)} {how} here "
+                                              "(report.md lists every one)")] if rest else []
+
+
+def undefined(ax, y: float) -> None:
+    """Say, where an option's point would be, that its value is undefined (a percentile of a share
+    never resolved, in every replicate): an option must not vanish from a panel unexplained."""
+    ax.annotate("undefined: never reached", xy=(0.03, y), xycoords=("axes fraction", "data"), va="center",
+                fontsize=7, color="0.35", style="italic")
+
+
+def legend_height(entries: int) -> float:
+    """A figure's height (inches) with room for a legend of one line per entry below its axes."""
+    return 5.5 + 0.2 * entries
+
+
 def kpi_info(name: str) -> KPI:
     """The KPI table's entry (label, unit, scale); a column the table does not know is shown by its name."""
     return lookup(name) or KPI(name, name, "value", None)
@@ -203,6 +230,9 @@ def kpi_by_option(res: Results, stem, kpis=HEADLINE_FIGURE_KPIS, dpi: int = DPI)
         s = res.stats(kpi)
         for yi, p in zip(y, pts):
             m, hw = s.loc[p, "mean"] * scale, s.loc[p, "half_width"] * scale
+            if math.isnan(m):
+                undefined(ax, yi)
+                continue
             ax.errorbar(m, yi, xerr=None if math.isnan(hw) else hw, fmt="o", color=res.colours[p],
                         ecolor=res.colours[p], capsize=4, markersize=7)
         base = s.loc[res.baseline_point, "mean"] * scale
@@ -247,7 +277,8 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
     p90 = np.array([s.loc[p, "mean"] for p in pts])
     p90_hw = np.array([s.loc[p, "half_width"] for p in pts])
     dom = dominated(cost, p90)
-    fig = new_figure((8, 5.5 + 0.22 * (len(pts) + 1) / (2 if len(pts) > 5 else 1)))
+    names = named(res, {p for i, p in enumerate(pts) if not dom[i]})
+    fig = new_figure((8, legend_height(len(names) + 2)))
     ax = fig.subplots()
     order = [i for i in np.argsort(p90, kind="stable") if not dom[i]]
     ax.plot(p90[order], cost[order], color="0.4", linewidth=1.2, zorder=1, label="non-dominated options")
@@ -260,18 +291,20 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
         ax.errorbar(p90[i], cost[i], xerr=xerr, yerr=yerr, fmt="o", markersize=9, markerfacecolor=face,
                     markeredgecolor=col, ecolor="0.7" if dom[i] else col, capsize=3, zorder=2,
                     markeredgewidth=1.8)
+        if p not in names:
+            continue
         text = (res.label(p) + (" (baseline)" if p == res.baseline_point else "") + (" - dominated" if dom[i] else "")
                 + _also(res, p))
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=face,
                               markeredgecolor=col, markeredgewidth=1.8, label=text))
+    handles += unnamed(res, names)
     ax.set_xlabel(kpi_info(service_kpi).axis_label + ", mean and 95% CI")
     ax.set_ylabel("annual cost (M yuan per year)")
     ax.set_title(f"{res.manifest.get('experiment')}: cost against service\n"
                  "(lower left is better; hollow = dominated, on the means, by a cheaper and faster option)", fontsize=11)
     ax.grid(alpha=0.3)
     ax.margins(0.12)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
-              ncol=2 if len(handles) > 6 else 1)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
     save(fig, stem, dpi)
     return fig
 
@@ -292,7 +325,9 @@ def objective_frontier(res: Results, stem, dpi: int = DPI):
     pts = res.points
     xs, ys = res.stats(first.kpi), res.stats(o.minimise)
     verdicts = j.options.set_index("point")["verdict"]
-    fig = new_figure((8, 5.5 + 0.22 * (len(pts) + 1) / (2 if len(pts) > 5 else 1)))
+    cheapest = [int(p) for p, v in zip(j.options["point"], j.options["verdict"]) if v != "fails"][:3]
+    names = named(res, {p for p in (j.chosen, j.closest, *cheapest) if p is not None})
+    fig = new_figure((8, legend_height(len(names) + 2)))
     ax = fig.subplots()
     line = ax.axvline(first.bound * xi.scale, color="#d62728", linestyle="--", linewidth=1.2)
     handles = [Line2D([], [], color=line.get_color(), linestyle="--",
@@ -310,6 +345,8 @@ def objective_frontier(res: Results, stem, dpi: int = DPI):
                     **style)
         if p == j.chosen:
             ax.scatter([x], [y], marker="*", s=260, c="gold", edgecolors="black", linewidths=0.8, zorder=4)
+        if p not in names:
+            continue
         row = j.row(p)
         text = (res.label(p) + (" (baseline)" if p == res.baseline_point else "")
                 + (" - the answer" if p == j.chosen else "") + (" - the closest" if p == j.closest else "")
@@ -317,6 +354,7 @@ def objective_frontier(res: Results, stem, dpi: int = DPI):
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=8, markeredgecolor=col,
                               markerfacecolor=col if fill == "filled" else "none",
                               fillstyle="left" if fill == "half" else "full", markeredgewidth=1.8, label=text))
+    handles += unnamed(res, names)
     ax.set_xlabel(xi.axis_label + ", mean and 95% CI")
     ax.set_ylabel(yi.axis_label)
     more = f" (and {len(o.constraints) - 1} more target{'s' * (len(o.constraints) > 2)})" if len(o.constraints) > 1 else ""
@@ -332,8 +370,7 @@ def objective_frontier(res: Results, stem, dpi: int = DPI):
     ax.set_xlim(lo - pad, hi + pad)
     edge = hi + pad if first.op == ">=" else lo - pad
     ax.axvspan(first.bound * xi.scale, edge, color="#2ca02c", alpha=0.07, zorder=0)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
-              ncol=2 if len(handles) > 7 else 1)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
     save(fig, stem, dpi)
     return fig
 
@@ -433,15 +470,18 @@ def trust_and_hotline(res: Results, stem, dpi: int = DPI):
     missing = [p for p, d in data.items() if d is None or "trust" not in d or "hotline_calls" not in d]
     if missing:
         raise KeyError(f"{res.folder}/_series: no daily trust or 12345 calls for point {missing[0]}")
-    fig = new_figure((9, 6.5))
+    calls_per_day = {p: float(d["hotline_calls"].mean()) for p, d in data.items()}
+    names = named(res, {min(calls_per_day, key=calls_per_day.get), max(calls_per_day, key=calls_per_day.get)})
+    fig = new_figure((9, 6.5 + 0.2 * (len(names) + 1) / 2))
     axes = fig.subplots(2, 1, sharex=True)
     warm = float((res.manifest.get("spec") or {}).get("warmup_days") or 0)
-    for p, d in data.items():
-        width = 2.2 if p == res.baseline_point else 1.4
-        label = res.label(p) + (" (baseline)" if p == res.baseline_point else "")
-        axes[0].plot(d["day"], d["trust"], color=res.colours[p], linewidth=width, label=label)
+    for p, d in sorted(data.items(), key=lambda item: item[0] in names):      # the named ones on top
+        width = 2.2 if p == res.baseline_point else 1.4 if p in names else 0.8
+        colour = res.colours[p] if p in names else "0.8"
+        label = res.label(p) + (" (baseline)" if p == res.baseline_point else "") if p in names else None
+        axes[0].plot(d["day"], d["trust"], color=colour, linewidth=width, label=label)
         calls = d["hotline_calls"].rolling(7, min_periods=1).mean()
-        axes[1].plot(d["day"], calls, color=res.colours[p], linewidth=width)
+        axes[1].plot(d["day"], calls, color=colour, linewidth=width)
     for ax in axes:
         if warm > 0:
             ax.axvspan(0, warm, color="0.9", zorder=0)
@@ -449,7 +489,8 @@ def trust_and_hotline(res: Results, stem, dpi: int = DPI):
     axes[0].set_ylabel("households' mean trust (0-1)")
     axes[1].set_ylabel("12345 calls a day (7-day mean)")
     axes[1].set_xlabel("day of the simulation (grey: warm-up)")
-    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -1.35), ncol=2, fontsize=8, frameon=False)
+    handles = axes[0].get_legend_handles_labels()[0] + unnamed(res, names, "in grey")
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(f"{res.manifest.get('experiment')}: trust and 12345 calls, day by day (mean over replicates)",
                  fontsize=11)
     save(fig, stem, dpi)
@@ -468,17 +509,22 @@ def mean_quantiles(res: Results, point: int) -> pd.DataFrame | None:
 def resolution_cdf(res: Results, stem, dpi: int = DPI):
     """Share of residents' requests resolved within t hours, per option (percentiles averaged over
     replicates), with each request type's service-level target."""
+    p90 = res.stats("resolution_hours.p90")["mean"].dropna() if "resolution_hours.p90" in res.runs else pd.Series()
+    names = named(res, {int(p90.idxmin()), int(p90.idxmax())} if len(p90) else set())
     fig = new_figure((8, 5))
     ax = fig.subplots()
     drawn = 0
-    for p in res.points:
+    for p in sorted(res.points, key=lambda p: p in names):          # the named ones drawn on top
         q = mean_quantiles(res, p)
         if q is None or q["resolution_hours"].isna().all():
             continue
         hours = q["resolution_hours"].clip(lower=1e-2)
-        ax.plot(hours, q["percentile"], color=res.colours[p], linewidth=2 if p == res.baseline_point else 1.5,
-                linestyle="-" if p == res.baseline_point else "--",
-                label=res.label(p, 30) + (" (baseline)" if p == res.baseline_point else ""))
+        if p in names:
+            ax.plot(hours, q["percentile"], color=res.colours[p], linewidth=2 if p == res.baseline_point else 1.5,
+                    linestyle="-" if p == res.baseline_point else "--",
+                    label=res.label(p, 30) + (" (baseline)" if p == res.baseline_point else ""))
+        else:
+            ax.plot(hours, q["percentile"], color="0.8", linewidth=0.8)
         drawn += 1
     if not drawn:
         raise FileNotFoundError(f"{res.folder}/_quantiles: no resolution-time quantiles stored")
@@ -500,7 +546,9 @@ def resolution_cdf(res: Results, stem, dpi: int = DPI):
     ax.set_title(f"{res.manifest.get('experiment')}: distribution of resolution time by option\n"
                  "(after warm-up; percentiles averaged over replicates; dashed red: service-level targets)",
                  fontsize=11)
-    ax.legend(title="option", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    handles = ax.get_legend_handles_labels()[0] + unnamed(res, names, "in grey")
+    ax.legend(handles=handles, title="option", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+              frameon=False)
     save(fig, stem, dpi)
     return fig
 
@@ -593,12 +641,15 @@ def differences(res: Results, stem, kpis=HEADLINE_FIGURE_KPIS, dpi: int = DPI):
         for yi, p in zip(y, others):
             r = block.loc[p]
             d, hw = r["diff"] * info.scale, r["half_width"] * info.scale
+            if math.isnan(d):
+                undefined(ax, yi)
+                continue
             face = res.colours[p] if r["distinguishable"] else "white"
             ax.errorbar(d, yi, xerr=None if math.isnan(hw) else hw, fmt="o", color=res.colours[p],
                         markerfacecolor=face, markeredgecolor=res.colours[p], ecolor=res.colours[p],
                         capsize=4, markersize=7, markeredgewidth=1.6)
         ax.axvline(0, color="0.3", linewidth=1)
-        ax.set_xlabel(f"difference from baseline ({info.display_unit})")
+        ax.set_xlabel(f"difference from baseline ({difference_unit(kpi)})")
         better = {"lower": "better: left of 0", "higher": "better: right of 0"}.get(info.better or "", "")
         ax.set_title(textwrap.fill(info.title, 32) + (f"\n({better})" if better else ""), fontsize=10)
         ax.grid(axis="x", alpha=0.3)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import figures as F
 from ..model.kpis import number
-from .compare import OPTION
+from .compare import OPTION, no_interval, show_difference, show_value
 from .figures import Results
 
 @dataclass
@@ -108,20 +108,20 @@ def kpi_tables(res: Results) -> list[str]:
         for _, r in t[t["kpi"] == kpi].sort_values("point", kind="stable").iterrows():
             p = int(r["point"])
             hw = stats.loc[p, "half_width"] if p in stats.index else math.nan
-            ci_mean = "-" if math.isnan(hw) else f"± {number(hw)}"
+            ci_mean = "-" if math.isnan(hw) else f"± {show_difference(kpi, hw).lstrip('+')}"
             if r["is_baseline"]:
                 diff, ci, verdict = "(baseline)", "", ""
             else:
-                diff = number(r["diff"])
+                diff = show_difference(kpi, r["diff"])
                 if r["n"] < 2:
-                    ci, verdict = "-", "n < 2: no interval"
+                    ci, verdict = "-", no_interval(int(r["n"]), int(r["replicates"]))
                 else:
-                    ci = f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"
+                    ci = f"[{show_difference(kpi, r['ci_low'])}, {show_difference(kpi, r['ci_high'])}]"
                     if r["half_width"] == 0 and r["diff"] == 0:
                         verdict = "no: identical in every replicate"
                     else:
                         verdict = "yes" if r["distinguishable"] else "**no**"
-            out.append(f"| {_cell(res.label(p))} | {int(r['n'])} | {number(r['mean'])} | {ci_mean} | {diff} "
+            out.append(f"| {_cell(res.label(p))} | {int(r['n'])} | {show_value(kpi, r['mean'])} | {ci_mean} | {diff} "
                        f"| {ci} | {verdict} |")
         out.append("")
     return out
@@ -303,10 +303,14 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
         lines += ["From the experiment file:", "", "```", header, "```", ""]
     n_runs = len(res.runs)
     if searched:
-        lines += [f"These runs are `gridsim optimise`'s search of the experiment's {len(m.get('points') or [])} "
-                  f"candidates: {len(res.points)} were run (the others were refused by the scenario check or lay "
-                  "below a queueing floor), each with at least the experiment's replicates and the best few with "
-                  "more (ranking and selection), so the options below have different numbers of replicates.", ""]
+        candidates = len(m.get("points") or [])
+        skipped = candidates - len(res.points)
+        why = (f"{len(res.points)} were run and {skipped} were not (the search skips candidates the scenario "
+               "check refuses, a queue that could never keep up, and those below a queueing floor)" if skipped
+               else f"all {len(res.points)} were run")
+        lines += [f"These runs are `gridsim optimise`'s search of the experiment's {candidates} candidates: {why}, "
+                  "each with at least the experiment's replicates and the best few with more (ranking and "
+                  "selection), so the options below may have different numbers of replicates.", ""]
     lines += [f"Each option was simulated for {spec.get('days', '?'):g} days (the first "
               f"{spec.get('warmup_days', 0):g} are warm-up and not counted) in {spec.get('replicates', '?')} "
               f"replicates from root seed {spec.get('root_seed', '?')}; {n_runs} runs are finished. "
@@ -316,7 +320,8 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     base_text = ", ".join(f"`{k} = {_show(v)}`" for k, v in res.baseline.items()) or "(none)"
     lines += ["## The options", "",
               f"Baseline: {base_text} ({res.baseline_note}).", ""]
-    fixed = spec.get("set") or {}
+    varied = set(m.get("factors") or [])           # a [set] value a factor or decision varies is not held
+    fixed = {k: v for k, v in (spec.get("set") or {}).items() if k not in varied}
     if fixed:
         lines += ["Held the same for every option (the experiment's `[set]`): "
                   + "; ".join(f"`{k} = {_show(v)}`" for k, v in sorted(fixed.items())) + ".", ""]
@@ -335,8 +340,8 @@ def _write(res: Results, out: Path, map_input: MapInput | None, map_problem: str
     lines += not_distinguishable(res) + [""]
     lines += ["## KPIs with 95% confidence intervals and paired differences against the baseline", "",
               "Mean over replicates, the t interval of that mean, and the paired difference (option minus "
-              "baseline) with its 95% interval, as `gridsim compare` computes them. Shares are fractions "
-              "(0.25 = 25%).", ""]
+              "baseline) with its 95% interval, as `gridsim compare` computes them. Differences of shares are in "
+              "percentage points (pp).", ""]
     lines += kpi_tables(res)
     lines += ["## Figures", ""]
     for fig, title in F.FIGURES.items():

@@ -10,6 +10,7 @@ finished runs.
 from __future__ import annotations
 
 import os
+from html import escape
 from pathlib import Path
 
 import solara
@@ -120,6 +121,13 @@ def export() -> None:
 
 
 @solara.component
+def Prose(text: str, classes: list[str] | None = None):
+    """HTML text. Not solara.Markdown: it loads KaTeX from a CDN path that a page served from this
+    machine does not have (six requests answering 404)."""
+    solara.HTML(tag="div", unsafe_innerHTML=text, classes=classes or [], style="white-space: normal")
+
+
+@solara.component
 def Levers():
     names = bundled_names()
     solara.Select("Scenario", values=names, value=scenario.value, on_value=set_scenario)
@@ -146,19 +154,20 @@ def KpiCards(o: L.Outcome, baseline: L.Outcome | None):
         with solara.Div(classes=["kpi-card"], style={"padding": "2px 6px", "margin": "2px 0", "font-size": "13px",
                                                      "line-height": "1.25",
                                                      "border-left": f"4px solid {colours[c.verdict]}"}):
-            solara.Markdown(f"**{c.title}**: {c.value}"
-                            + (f"<br/>vs baseline {c.diff} *{c.verdict}*" if c.diff else ""))
+            Prose(f"<b>{escape(c.title)}</b>: {escape(c.value)}"
+                  + (f"<br/>vs baseline {escape(c.diff)} <i>{c.verdict}</i>" if c.diff else ""))
 
 
 @solara.component
 def Option(o: L.Outcome, baseline: L.Outcome | None, scale: float):
     title = "Baseline" if not o.overrides else o.label
-    with solara.Card(title=title, subtitle=f"{len(o.runs)} replicates", classes=["option-card"],
-                     style={"min-width": "330px", "max-width": "420px"}):
+    with solara.Card(classes=["option-card"], style={"min-width": "330px", "max-width": "420px"}):
+        Prose(f"<div class='option-title' style='font-size:18px;font-weight:500;white-space:normal;"
+              f"overflow-wrap:anywhere'>{escape(title)}</div><div style='color:#666'>{len(o.runs)} replicates</div>")
         KpiCards(o, baseline)
         if L.free_inputs(setting.value[0]):
             if o.name in rests_on.value:
-                solara.Markdown(f"*{rests_on.value[o.name]}*", classes=["rests-on"])
+                Prose(f"<i>{escape(rests_on.value[o.name])}</i>", classes=["rests-on"])
             else:
                 solara.Button("Check across the free inputs", on_click=lambda: check(o), disabled=check.pending,
                               text=True, small=True, classes=["check-button"])
@@ -181,11 +190,10 @@ def Page():
 @solara.component
 def Controls():
     over = current().overrides(api.load_scenario(scenario.value))
-    solara.Markdown(f"This option: **{L.describe(over)}**")
+    Prose(f"This option: <b>{escape(L.describe(over))}</b>")
     why = L.problem(scenario.value, over, days.value, replicates.value)
     if why:
-        with solara.Div(classes=["option-problem"], style={"color": "#d62728"}):
-            solara.Markdown(f"**This option cannot run:** {why}")
+        Prose(f"<b>This option cannot run:</b> {escape(why)}", classes=["option-problem"])
     solara.Button("Run this option", on_click=lambda: run(scenario.value, over, days.value, replicates.value),
                   disabled=run.pending or bool(why), color="primary", classes=["run-button"])
     if run.pending:
@@ -193,46 +201,47 @@ def Controls():
         solara.Text(f"running: {run.progress or 0:.0f}% of the runs done", classes=["run-status"])
     if error.value:
         with solara.Div(classes=["run-error"], style={"color": "#d62728"}):
-            solara.Markdown(f"**Error:** {error.value}")
+            Prose(f"<b>Error:</b> {escape(error.value)}")
 
 
 @solara.component
 def Options():
-    solara.Markdown("## Options side by side with the baseline\n"
-                    "Each card: the option's mean over its replicates and, against the baseline, the paired "
-                    "difference (replicate by replicate, common random numbers) with its 95% interval; "
-                    "green better, red worse, grey not distinguishable from zero. Maps: each grid coloured "
-                    "by its p90 wait before first contact, one colour scale for all.")
+    Prose("<h2>Options side by side with the baseline</h2>"
+          "<p>Each card: the option's mean over its replicates and, against the baseline, the paired "
+          "difference (replicate by replicate, common random numbers) with its 95% interval, shares in "
+          "percentage points (pp); green better, red worse, grey not distinguishable from zero. Maps: each "
+          "grid's area coloured by its p90 wait before first contact, one colour scale for all.</p>")
     if not options.value:
-        solara.Markdown("*Move the levers and press \"Run this option\": the baseline runs first, then the option.*")
+        Prose("<i>Move the levers and press \"Run this option\": the baseline runs first, then the option.</i>")
         return
     base = options.value[0]
     scale = L.map_scale(options.value)
     free = L.free_inputs(setting.value[0])
     if free:
-        solara.Markdown(f"**What these answers rest on.** The scenario leaves {len(free)} input(s) free (no data "
-                        "constrains them): " + "; ".join(f"{i.name} {i.low:.3g}-{i.high:.3g}" for i in free)
-                        + f". The cards hold at the values written; \"Check across the free inputs\" runs an "
-                        f"option at {L.ASSUMPTION_POINTS} points of them and says where it meets the targets below.",
-                        classes=["rests-on-note"])
+        Prose("<b>What these answers rest on.</b> The scenario leaves " + f"{len(free)} input(s) free (no data "
+              "constrains them): " + "; ".join(escape(f"{i.name} {i.low:.3g}-{i.high:.3g}") for i in free)
+              + f". The cards hold at the values written; \"Check across the free inputs\" runs an option at "
+              f"{L.ASSUMPTION_POINTS} points of them and says where it meets the targets below.",
+              classes=["rests-on-note"])
     with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
         for o in options.value:
             Option(o, base, scale)
     base_scenario = api.load_scenario(setting.value[0])
-    solara.Markdown("### Backlog over time")
-    solara.Image(L.backlog_png(options.value, L.resident_types(base_scenario)), classes=["backlog"])
+    Prose("<h3>Backlog over time</h3>")
+    solara.HTML(tag="div", unsafe_innerHTML=L.backlog_svg(options.value, L.resident_types(base_scenario)),
+                classes=["backlog"])
     with solara.Card(title="Export the options as an experiment", classes=["export-card"]):
-        solara.Markdown("The options ticked below, with the baseline, as an experiment file: "
-                        "`gridsim sweep FILE` runs them all, `gridsim optimise FILE` picks the cheapest that "
-                        "meets the targets.")
+        Prose("The options ticked below, with the baseline, as an experiment file: <code>gridsim sweep FILE</code> "
+              "runs them all, <code>gridsim optimise FILE</code> picks the cheapest that meets the targets.")
         for o in options.value:
             solara.Checkbox(label=o.label, value=o.name in chosen.value,
                             on_value=lambda on, n=o.name: chosen.set([c for c in chosen.value if c != n]
                                                                      + ([n] if on else [])))
-        solara.InputTextArea("Targets (one KPI >= or <= bound per line; shares are fractions)", value=targets,
-                             rows=3)
+        Prose("Targets: one KPI <code>&gt;=</code> or <code>&lt;=</code> a bound per line; shares are fractions "
+              "(0.9 = 90%)", classes=["targets-label"])
+        solara.InputTextArea("", value=targets, rows=3)
         solara.Button("Export", on_click=export, classes=["export-button"])
         if exported.value:
-            solara.Markdown(f"```toml\n{exported.value}\n```")
+            solara.HTML(tag="pre", unsafe_innerHTML=escape(exported.value), classes=["exported"])
             solara.FileDownload(exported.value.encode(), filename="dashboard_options.toml",
                                 label="Download dashboard_options.toml")

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import math
+import textwrap
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ..analysis.compare import mean_ci
+from ..analysis.compare import mean_ci, no_interval, show_difference
 from ..analysis.store import Store
 from ..model.kpis import lookup
 from ..scenario import Scenario, to_data
@@ -295,9 +296,9 @@ def cards(option: Outcome, baseline: Outcome | None) -> list[Card]:
                 same = dm - hw <= 0 <= dm + hw
                 sign = dm < 0 if info.better == "lower" else dm > 0
                 verdict = "same" if same else ("better" if sign else "worse") if info.better else "changed"
-                diff = f"{'+' if dm >= 0 else ''}{info.show(dm)} [{info.show(dm - hw)}, {info.show(dm + hw)}]"
+                diff = f"{show_difference(kpi, dm)} [{show_difference(kpi, dm - hw)}, {show_difference(kpi, dm + hw)}]"
             elif len(d):
-                diff = f"{'+' if dm >= 0 else ''}{info.show(dm)} (one replicate: no interval)"
+                diff = f"{show_difference(kpi, dm)} ({no_interval(len(d), len(common))})"
         out.append(Card(kpi, info.title, info.show(m), diff, verdict))
     return out
 
@@ -310,7 +311,10 @@ def _png(fig) -> bytes:
 
 
 def map_png(option: Outcome, vmax: float | None = None) -> bytes:
-    """Grids at their households' centre, sized by households, coloured by the grid's p90 wait."""
+    """The city's grids as areas (each the part of the city nearer its households' centre than any
+    other grid's), coloured by the grid's p90 wait."""
+    from matplotlib.collections import PolyCollection
+
     from ..analysis.figures import new_figure
     fig = new_figure((4.2, 3.8))
     ax = fig.subplots()
@@ -320,13 +324,49 @@ def map_png(option: Outcome, vmax: float | None = None) -> bytes:
         return _png(fig)
     wait = g["wait_p90_minutes"].to_numpy(float) / 60
     top = vmax if vmax else float(np.nanpercentile(wait, 98)) if np.isfinite(wait).any() else 1.0
-    sc = ax.scatter(g["x"] / 1000, g["y"] / 1000, c=np.nan_to_num(wait, nan=top), s=6 + g["households"] / 20,
-                    cmap="viridis", vmin=0, vmax=max(top, 1e-6), linewidths=0)
-    fig.colorbar(sc, ax=ax, shrink=0.85, extend="max").set_label("grid's p90 wait (h)")
+    centres = g[["x", "y"]].to_numpy(float) / 1000
+    cells = PolyCollection(grid_cells(centres), array=np.nan_to_num(wait, nan=top), cmap="viridis",
+                           edgecolors="white", linewidths=0.3)
+    cells.set_clim(0, max(top, 1e-6))
+    ax.add_collection(cells)
+    ax.autoscale_view()
+    fig.colorbar(cells, ax=ax, shrink=0.85, extend="max").set_label("grid's p90 wait (h)")
     ax.set_aspect("equal")
     ax.set_xlabel("km")
-    ax.set_title(option.label, fontsize=9)
+    ax.set_title(textwrap.fill(option.label, 48), fontsize=9)
     return _png(fig)
+
+
+def grid_cells(centres: np.ndarray) -> list[np.ndarray]:
+    """Each grid's area on the map: the Voronoi cell of its households' centre, within the box the
+    centres span (grids are contiguous, so the cells draw them as areas, not dots)."""
+    from scipy.spatial import Voronoi
+    lo, hi = centres.min(axis=0), centres.max(axis=0)
+    pad = 0.04 * float(max(hi - lo)) + 1e-6
+    lo, hi = lo - pad, hi + pad
+    if len(centres) < 3:
+        return [np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])] * len(centres)
+    span = float(max(hi - lo)) * 10
+    far = np.array([[lo[0] - span, lo[1] - span], [hi[0] + span, lo[1] - span], [hi[0] + span, hi[1] + span],
+                    [lo[0] - span, hi[1] + span]])
+    v = Voronoi(np.vstack([centres, far]))           # the far points close every cell of a real centre
+    return [_clip(v.vertices[v.regions[v.point_region[i]]], lo, hi) for i in range(len(centres))]
+
+
+def _clip(polygon: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A convex polygon cut to a box (Sutherland-Hodgman, one side at a time)."""
+    for axis, bound, keep_below in ((0, lo[0], False), (0, hi[0], True), (1, lo[1], False), (1, hi[1], True)):
+        out = []
+        for a, b in zip(polygon, np.roll(polygon, -1, axis=0)):
+            a_in = a[axis] <= bound if keep_below else a[axis] >= bound
+            b_in = b[axis] <= bound if keep_below else b[axis] >= bound
+            if a_in:
+                out.append(a)
+            if a_in != b_in:
+                t = (bound - a[axis]) / (b[axis] - a[axis])
+                out.append(a + t * (b - a))
+        polygon = np.array(out) if out else np.zeros((0, 2))
+    return polygon
 
 
 def map_scale(options: list[Outcome]) -> float:
@@ -337,8 +377,10 @@ def map_scale(options: list[Outcome]) -> float:
     return float(np.percentile(waits, 98)) if len(waits) else 1.0
 
 
-def backlog_png(options: list[Outcome], resident_types: list[str]) -> bytes:
-    """Residents' open requests per day, mean over replicates, one line per option."""
+def backlog_svg(options: list[Outcome], resident_types: list[str]) -> str:
+    """Residents' open requests per day, mean over replicates, one line per option (SVG, each line's
+    group id `backlog-<option name>`): the baseline a broad grey band underneath, the options thin on
+    top, so an option equal to the baseline does not hide it."""
     from ..analysis.figures import new_figure, palette
     fig = new_figure((7.5, 3.0))
     ax = fig.subplots()
@@ -348,12 +390,18 @@ def backlog_png(options: list[Outcome], resident_types: list[str]) -> bytes:
         frames = [df.set_index("day")[[f"open_{t}" for t in resident_types if f"open_{t}" in df]].sum(axis=1)
                   for df in o.series]
         mean = pd.concat(frames, axis=1).mean(axis=1)
-        ax.plot(mean.index, mean.to_numpy(), color=colour, linewidth=1.6, label=o.label)
+        style = (dict(color="0.55", linewidth=5, alpha=0.45, zorder=1) if not o.overrides
+                 else dict(color=colour, linewidth=1.6, zorder=2))
+        line, = ax.plot(mean.index, mean.to_numpy(), label=o.label, **style)
+        line.set_gid(f"backlog-{o.name}")
     ax.set_xlabel("day")
     ax.set_ylabel("residents' open requests")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
-    return _png(fig)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
 
 
 # ---------------------------------------------------------------- export
@@ -391,7 +439,7 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
 
 def option_key(label: str, taken: set[str]) -> str:
     """A TOML-safe option name from a label."""
-    base = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")[:40] or "option"
+    base = "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split()) or "option"
     key, k = base, 2
     while key in taken:
         key, k = f"{base}_{k}", k + 1

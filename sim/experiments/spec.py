@@ -17,7 +17,7 @@ import itertools
 import json
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -90,6 +90,7 @@ class Spec:
     objective: Objective | None = None     # [objective]: targets on KPIs and what to minimise
     decisions: tuple = ()                  # [decisions]: the factor paths `optimise` may change
     search: tuple = ()                     # [search]: optimise's settings, (key, value) pairs
+    from_dict: dict | None = field(default=None, repr=False, compare=False)   # the dict it was given as, if any
 
     def data(self) -> dict:
         """The plain, hashable form stored in the manifest (paths relative, so folders can move)."""
@@ -456,7 +457,8 @@ def load_spec(path: str | Path | Mapping, days: float | None = None, replicates:
         text, data = read_toml(path)
         where, header, stem = path.parent, spec_header(text), path.stem
     try:
-        return _load(data, src, where, header, stem, days, replicates, check)
+        spec = _load(data, src, where, header, stem, days, replicates, check)
+        return spec if stem else replace(spec, from_dict=copy.deepcopy(dict(path)))   # a dict: kept to derive from
     except ScenarioError as err:
         raise err.at(err.source or src) from None
     except RecursionError:

@@ -79,13 +79,25 @@ def execute(task: dict) -> dict:
         row.update(kpis)
         t_warm = scenario.run.warmup_days * 1440
         extras = {"series": metrics.daily_series(result.timeseries, result.census),
-                  "quantiles": metrics.resolution_quantiles(result.requests, t_warm, scenario.run.days * 1440),
+                  "quantiles": metrics.resolution_quantiles(result.tables["requests"], t_warm, scenario.run.days * 1440),
                   "grids": result.grids}
         return {"ok": True, "row": row, "extras": extras,
                 "seconds": time.perf_counter() - t0, "sim_seconds": sim_seconds}
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, not fatal
         return {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(),
                 "seconds": time.perf_counter() - t0}
+
+
+def died(executor, err: BaseException) -> str:
+    """Why a run's worker process ended, as far as its exit status tells (a pool that cannot say: killed)."""
+    statuses = executor.ended() if hasattr(executor, "ended") else []
+    if statuses and all(s > 0 for s in statuses):
+        return (f"its worker process exited with status {statuses[0]} (its own error, printed above; a script "
+                "must call gridsim under `if __name__ == \"__main__\":`, as Python's process pools import the "
+                "script in every worker)")
+    signal_number = next((-s for s in statuses if s < 0), None)
+    how = f"killed by signal {signal_number}" if signal_number else "killed"
+    return f"its worker process died ({how}, or out of memory): {err}"
 
 
 def _gone(pid: int) -> bool:
@@ -191,6 +203,11 @@ class Executor:
 
     def submit(self, fn, *args, **kwargs) -> cf.Future:
         return self.pool.submit(fn, *args, **kwargs)
+
+    def ended(self) -> list[int]:
+        """Exit statuses of the local pool's workers that have ended: why a broken pool broke."""
+        processes = getattr(self.pool, "_processes", None) or {}
+        return [p.exitcode for p in list(processes.values()) if p.exitcode is not None]
 
     def restart(self) -> None:
         """A local pool broken by a dead worker: replace it (the old one has already stopped its workers)."""
@@ -344,8 +361,7 @@ def sweep(spec: Spec, store: Store, executor, progress: bool = True, wanted: dic
                     except cf.BrokenExecutor as err:
                         broke = True
                         if was_alone or restart is None:     # it broke the pool on its own: its run fails
-                            record(rid, i, r, {**_failure(err), "error": "its worker process died "
-                                                                          f"(killed or out of memory): {err}"})
+                            record(rid, i, r, {**_failure(err), "error": died(executor, err)})
                         else:
                             alone.append((rid, i, r))
                     except Exception as err:  # noqa: BLE001 - a failed run is recorded, not fatal
@@ -358,8 +374,7 @@ def sweep(spec: Spec, store: Store, executor, progress: bool = True, wanted: dic
                         if fut.exception() is None:
                             record(rid, i, r, fut.result())
                         elif was_alone:
-                            record(rid, i, r, {**_failure(fut.exception()), "error": "its worker process died "
-                                               f"(killed or out of memory): {fut.exception()}"})
+                            record(rid, i, r, {**_failure(fut.exception()), "error": died(executor, fut.exception())})
                         else:
                             alone.append((rid, i, r))
                     inflight.clear()

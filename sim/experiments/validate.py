@@ -85,7 +85,7 @@ def window(days: float) -> tuple[float, float, float]:
 
 def queue_measures(result, t0: float, t1: float, horizon: float) -> dict:
     """Mean queueing time over all stages, P(wait at the first stage), time-average number in system."""
-    req, vis = result.requests, result.visits
+    req, vis = result.tables["requests"], result.tables["visits"]
     n = len(req)
     queued, start = vis["queued_minute"].to_numpy(), vis["start_minute"].to_numpy()
     reached = ~np.isnan(queued)
@@ -261,7 +261,7 @@ def _run_little_case(case: LittleCase, seed: int, level: float, tolerance: float
     counts: dict[str, int] = {}
     for r in range(case.replications):
         res = simulate(scenario, seed=seed + r)
-        ts, req = res.timeseries, res.requests
+        ts, req = res.timeseries, res.tables["requests"]
         minutes = ts["hour"].to_numpy() * 60.0
         inside = (minutes > t0) & (minutes <= t1)
         created = req["created_minute"].to_numpy()

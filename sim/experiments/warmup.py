@@ -25,7 +25,7 @@ SERIES = ("waiting_in_queues", "residents_open", "grid_leaders_busy", "trust")
 def daily_series(scenario: Scenario, seed: int) -> pd.DataFrame:
     """One run from empty: the three series, one row per day."""
     result = simulate(scenario, seed=seed)
-    census = result.census
+    census = result.census[result.census["time"] > 0]      # each day's end (not the construction's row)
     daily = metrics.daily_series(result.timeseries)
     resident = [f"open_{name}" for name, t in scenario.requests.items() if t.origin == "resident"]
     days = np.arange(1, len(census) + 1)

@@ -13,6 +13,7 @@ import gc
 import math
 from array import array
 from contextlib import contextmanager
+from functools import partial
 from collections import deque
 from bisect import bisect_left, bisect_right
 from heapq import heappop, heappush
@@ -22,10 +23,11 @@ import mesa
 import numpy as np
 
 from ..city import City, build_city
-from ..scenario import ROLES, Scenario
+from ..scenario import ROLES, Scenario, load, resolve_scenario
 from . import agents
 from .calendar import COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
 from .journey import Journey, pick, weights
+from .kpis import HEADLINE
 from .requests import Requests, draw_requests, stream
 from .routes import HOTLINE, Plan, plan, station_open
 from .shifts import Duty, always_on
@@ -51,19 +53,33 @@ def collector_paused():
 
 
 class GridModel(mesa.Model):
-    """One city under one scenario, for `days` days, from one seed.
+    """One city under one scenario (a `Scenario` or a bundled name or file), for `days` days, from one
+    seed (`rng`, as Mesa names it).
+
+    As Mesa expects: the DataCollector takes the census at construction and at
+    every sample, `step()` simulates one day (Mesa's unit of time here, so on
+    Mesa 3.5+ `model.time` counts days and `run_for`/`run_until` take days),
+    and `running` turns False at the horizon. The step that reaches it derives
+    the run's outputs (`result`, a `run.RunResult`) and takes one more row
+    whose headline KPI columns (`kpis.HEADLINE`) are filled, so
+    `mesa.batch_run` can return them. `run()` goes to the horizon at once and
+    leaves the outputs to its caller (`run.simulate`).
 
     `fast=False` runs the readable journey (`journey.Journey.run`) instead of
     the inlined loop; both give the same records.
     """
 
     @collector_paused()
-    def __init__(self, scenario: Scenario, seed: int = 0, days: float | None = None,
+    def __init__(self, scenario: Scenario | str = "meihekou_2020", rng: int | None = 0, days: float | None = None,
                  sample_minutes: float = 1440.0, fast: bool = True):
         # earlier models first: a model and its agents refer to each other, so only the collector
         # frees them, and it is paused while this one is built (a sweep's worker would hold two)
         gc.collect()
+        # the seed every random stream is spawned from (Mesa's `rng`; None: a fresh one, kept in `seed`)
+        seed = int(np.random.SeedSequence().generate_state(1)[0]) if rng is None else int(rng)
         super().__init__(rng=seed)
+        if not isinstance(scenario, Scenario):
+            scenario = load(resolve_scenario(scenario))
         self.spec, self.seed, self.fast = scenario, seed, fast
         self.days = scenario.run.days if days is None else days
         self.horizon = self.days * 1440.0
@@ -85,10 +101,12 @@ class GridModel(mesa.Model):
         self.calendar.fix()
         self.journey = Journey(self)
         self.resolved = self.abandoned = 0
+        self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
             "waiting": "waiting", "in_service": "in_service", "unreported": "unreported",
-            "trust": "mean_trust"})
+            "trust": "mean_trust", **{name: partial(_kpi, name=name) for name in HEADLINE}})
+        self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ build
     def _build_agents(self) -> None:
@@ -312,8 +330,13 @@ class GridModel(mesa.Model):
         self.advance(self.horizon)
 
     def step(self) -> None:
-        """Advance one day (for Mesa's usual `step` interface)."""
+        """Simulate one day; the step that reaches the horizon also derives the run's outputs and
+        collects the row that carries its KPIs (later steps change nothing)."""
         self.advance(min(self.horizon, self.now + 1440.0))
+        if not self.running and self.result is None:
+            from .run import results          # here: run.py imports this module
+            self.result = results(self)
+            self.datacollector.collect(self)
 
     @collector_paused()
     def advance(self, until: float) -> None:
@@ -330,6 +353,7 @@ class GridModel(mesa.Model):
         """
         if not self.fast:
             self.journey.run(until)
+            self.running = until < self.horizon
             return
         J = self.journey
         calendar = self.calendar
@@ -472,6 +496,12 @@ class GridModel(mesa.Model):
                     push(heap, (v_deadline[v], next(seq), GIVE_UP, v))
         self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
         self.now = until
+        self.running = until < self.horizon
+
+
+def _kpi(model: GridModel, name: str) -> float | None:
+    """A headline KPI of the finished run (None before the horizon): a DataCollector reporter."""
+    return None if model.result is None else model.result.kpi(name)
 
 
 class _Findable:

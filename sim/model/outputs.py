@@ -27,7 +27,7 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     """
     def fill(tmp: Path) -> None:
         for name in TABLES:
-            getattr(result, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            result.tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(finite(result.summary), indent=1, allow_nan=False))
 
     out = write_folder(Path(out), fill, owned)

@@ -2,43 +2,152 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from ..scenario import Scenario
 from . import metrics
+from .kpis import HEADLINE, KPI, TABLE, lookup
 from .model import GridModel
 from .stability import describe
 
+# The model's minute 0 is a Monday 00:00 (shifts.py); scenarios carry no calendar date, so a
+# run's timestamps start from this Monday unless `simulate` is given another.
+START = pd.Timestamp("2020-01-06")
 
-@dataclass
+
+@dataclass(repr=False)
 class RunResult:
+    """One run: `summary` (a nested dict) and `tables`, exactly what `gridsim run --out` writes
+    (`requests` there holds every request, the grid leaders' routine home visits included).
+
+    For reading in a notebook: `kpis` (one row per KPI, from the KPI table),
+    `requests` (residents' requests only), `home_visits` (the routine home
+    visits), `visits` (one row per handler visit), each with timestamps from
+    `start`; `timeseries`, `grids` and `census` as written; `save(folder)`."""
     summary: dict
-    requests: pd.DataFrame
-    visits: pd.DataFrame
-    timeseries: pd.DataFrame
-    grids: pd.DataFrame
-    census: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    home_visit: str | None = None      # the request type that is the routine home visit
+    start: pd.Timestamp = START
+
+    def kpi(self, name: str) -> float | None:
+        """The value of a KPI by its dotted name (`by_type.care.sla_met_share`); None if absent."""
+        value: object = self.summary
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    @property
+    def kpis(self) -> pd.DataFrame:
+        """Every KPI the summary holds, overall, by role and by request type: name, label, unit
+        (of `value`), value, and `shown` (the value as reports print it)."""
+        families = [f"utilisation.{role}" for role in self.summary.get("utilisation", {})]
+        families += [f"by_type.{t}.{k.name}" for t in self.summary.get("by_type", {}) for k in TABLE]
+        rows = []
+        for name in [k.name for k in TABLE] + families:
+            value, info = self.kpi(name), lookup(name)
+            if value is not None and info is not None:
+                rows.append({"name": name, "label": info.label, "unit": info.unit, "value": float(value),
+                             "shown": info.show(value)})
+        return pd.DataFrame(rows, columns=["name", "label", "unit", "value", "shown"])
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        """Residents' requests, one row each, times as timestamps."""
+        table = self.tables["requests"]
+        return timestamped(table[table["origin"] == "resident"].reset_index(drop=True), self.start)
+
+    @property
+    def home_visits(self) -> pd.DataFrame:
+        """The grid leaders' routine home visits (入户走访), one row each, times as timestamps."""
+        table = self.tables["requests"]
+        return timestamped(table[table["type"] == self.home_visit].reset_index(drop=True), self.start)
+
+    @property
+    def visits(self) -> pd.DataFrame:
+        """One row per handler visit (a stage of a request: who, when), times as timestamps."""
+        return timestamped(self.tables["visits"], self.start)
+
+    @property
+    def timeseries(self) -> pd.DataFrame:
+        return self.tables["timeseries"]
+
+    @property
+    def grids(self) -> pd.DataFrame:
+        return self.tables["grids"]
+
+    @property
+    def census(self) -> pd.DataFrame:
+        return self.tables["census"]
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write the files `gridsim run --out FOLDER` writes (the folder is replaced as a whole)."""
+        from .outputs import write_run
+        return write_run(self, Path(folder))
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<RunResult {s['scenario']}, seed {s['seed']}, {s['days']:g} days: "
+                f"{s['requests']['created']:,} residents' requests; .kpis .requests .home_visits .visits "
+                ".timeseries .grids .census .save(folder)>")
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        rows = "".join(f"<tr><td style='text-align:left'>{html.escape(k.title)}</td>"
+                       f"<td style='text-align:right'>{html.escape(k.show(self.kpi(k.name)))}</td></tr>"
+                       for k in headline())
+        return (f"<div><b>gridsim run</b>: {html.escape(s['scenario'])}, seed {s['seed']}, {s['days']:g} days "
+                f"(the first {s['warmup_days']:g} not counted)<table>{rows}</table>"
+                "<small>All KPIs: <code>.kpis</code>; tables: <code>.requests</code>, <code>.home_visits</code>, "
+                "<code>.visits</code>, <code>.timeseries</code>, <code>.grids</code>, <code>.census</code>; "
+                "<code>.save(folder)</code> writes them.</small></div>")
+
+
+def headline() -> list[KPI]:
+    """The KPI table's headline KPIs, in its order."""
+    return [k for k in map(lookup, HEADLINE) if k is not None]
+
+
+def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    """`table` with each `<when>_minute` column (minutes from the start) as a timestamp `<when>`."""
+    out = table.copy()
+    for column in [c for c in table.columns if c.endswith("_minute")]:
+        out.insert(list(out.columns).index(column), column.removesuffix("_minute"),
+                   start + pd.to_timedelta(table[column].to_numpy(), unit="min"))
+        del out[column]
+    return out
+
+
+def results(model: GridModel, start: pd.Timestamp = START) -> RunResult:
+    """Every output of a model that has reached its horizon, derived from its records."""
+    if model.days <= model.spec.run.warmup_days:
+        raise ValueError(f"days={model.days:g}: must be more than the scenario's warmup_days "
+                         f"({model.spec.run.warmup_days:g}) for a run to have outputs")
+    visits, requests = metrics.tables(model)
+    timed = metrics.measured_clocks(model, requests)
+    tables = {"requests": requests, "visits": visits, "timeseries": metrics.timeseries(model, requests, visits),
+              "grids": metrics.grid_table(model, requests, visits, timed),
+              "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
+    home = next((name for name, t in model.spec.requests.items() if t.home_visit), None)
+    return RunResult(metrics.summary(model, requests, visits, timed), tables, home, pd.Timestamp(start))
 
 
 def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
-             warn: Callable[[str], None] | None = None) -> RunResult:
+             warn: Callable[[str], None] | None = None, start: pd.Timestamp | str = START) -> RunResult:
     """Build the model, run it to the horizon and derive every output from its records.
 
     `warn` hears, before the run, one line naming the units whose planned work is at or
-    above their time on duty (their queues will grow for as long as the run lasts)."""
-    model = GridModel(scenario, seed=seed, days=days)
+    above their time on duty (their queues will grow for as long as the run lasts).
+    `start`: the date and time of the model's minute 0, a Monday 00:00 as the shifts assume."""
+    start = pd.Timestamp(start)
+    if start.weekday() != 0 or start != start.normalize():
+        raise ValueError(f"start={start}: must be a Monday 00:00 (the model's week starts then)")
+    model = GridModel(scenario, rng=seed, days=days)
     if warn is not None and model.overloaded:
         warn(describe(model.overloaded))
     model.run()
-    visits, requests = metrics.tables(model)
-    timed = metrics.measured_clocks(model, requests)
-    return RunResult(
-        summary=metrics.summary(model, requests, visits, timed),
-        requests=requests, visits=visits,
-        timeseries=metrics.timeseries(model, requests, visits),
-        grids=metrics.grid_table(model, requests, visits, timed),
-        census=model.datacollector.get_model_vars_dataframe(),
-    )
+    return results(model, start)

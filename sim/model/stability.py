@@ -67,5 +67,5 @@ def overloaded_units(model, p) -> dict[str, list[tuple[int, float]]]:
 
 def describe(overloaded: dict[str, list[tuple[int, float]]]) -> str:
     """One line: which roles have units at or above capacity, how many, and the worst load."""
-    return "; ".join(f"{role}: {len(units)} unit{'s' * (len(units) > 1)} planned at or above capacity "
-                     f"(worst {units[0][1]:.2f} of its on-duty time)" for role, units in overloaded.items())
+    return "; ".join(f"{role}: {len(units)} unit{'s' * (len(units) > 1)} overloaded (planned work at or above "
+                     f"time on duty; the worst {units[0][1]:.2f} times it)" for role, units in overloaded.items())

@@ -102,3 +102,43 @@ def test_a_bad_stage_in_a_file_names_the_file_and_the_field(tmp_path):
     out = gridsim("run", str(bad))
     assert out.returncode == 2 and out.stderr.count("\n") == 1
     assert "stages.toml: requests.errand.stages[0].wait_hours: must be >= 0" in out.stderr
+
+
+def test_run_opens_with_a_plain_headline_in_the_kpi_tables_words(week_run, meihekou):
+    from gridsim.cli import format_summary
+    from gridsim.model.kpis import lookup
+    from gridsim.model.stability import describe
+    text = format_summary(week_run.summary, meihekou)
+    lines = text.splitlines()
+    assert lines[0] == "gridsim run: meihekou_2020, seed 1, 14 days (every day counted)"
+    label = lookup("sla_met_share").label                       # the clock is in the label: it follows it
+    assert lines[2] == f"{label[:1].upper()}{label[1:]}, by type:"
+    care = week_run.summary["by_type"]["care"]
+    assert f"  care      {100 * care['sla_met_share']:>5.0f}%  within {meihekou.requests['care'].sla_hours:g} h" in text
+    assert "visit " not in text.split("type        created")[1].split("where the time goes")[0]   # staff work apart
+    for gone in ("n.r.", "measured after", "in SLA", "above 90% busy"):
+        assert gone not in text
+    over = week_run.summary["overloaded_units"]["grid_leader"]
+    assert over and f"{over} units overloaded (planned work at or above time on duty)" in text
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path, monkeypatch):
+    """Redrawn in place on a terminal, a bar is a line per update in a log: none there."""
+    import argparse
+    import io
+
+    from gridsim.cli import bars
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stderr", Terminal())
+    assert bars(argparse.Namespace(quiet=False)) and not bars(argparse.Namespace(quiet=True))
+    monkeypatch.undo()
+    spec = tmp_path / "e.toml"
+    spec.write_text(f'name = "e"\nscenario = "{MMC}"\ndays = 4.0\nwarmup_days = 1.0\nreplicates = 2\n'
+                    '[factors]\n"roles.station_head.per_station" = [4, 5]\n')
+    done = gridsim("sweep", spec, "--results", tmp_path, "--workers", "2")      # stderr: not a terminal
+    assert done.returncode == 0 and "4 runs done" in done.stdout
+    assert "run/s" not in done.stderr and "\r" not in done.stderr and len(done.stderr.splitlines()) == 1

@@ -2,8 +2,9 @@
 
 The test starts the dashboard's server, runs the baseline, moves a lever
 (5 grid leaders per station), runs that option and checks that its KPI cards
-and its map differ from the baseline's, and that the page answered while the
-runs were going. It needs the `[viz]` extra, Playwright and Debian's
+and its map differ from the baseline's, that the page answered while the
+runs were going, that the backlog draws both lines, that titles and the
+export's labels are whole, and that no request the page makes fails. It needs the `[viz]` extra, Playwright and Debian's
 `chromium` (`.ci/run` installs them); without them it is skipped, saying why.
 """
 
@@ -79,6 +80,9 @@ def test_lever_run_and_compare_in_chromium(server, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            failed = []           # the page is served from this machine: every request must be answered
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
             page.goto(server, timeout=60_000)
             page.wait_for_selector(".run-button", timeout=60_000)
             page.wait_for_function("document.body.innerText.includes('This option: baseline')", timeout=30_000)
@@ -109,7 +113,29 @@ def test_lever_run_and_compare_in_chromium(server, tmp_path):
             assert "vs baseline" in option_text and option_text != base_text
             assert option_map and option_map != base_map
             assert page.locator(".backlog").count() == 1
+            # both lines of the backlog are drawn and visible, the baseline's under the option's
+            lines = page.locator(".backlog svg g[id^='backlog-']")
+            assert lines.count() == 2
+            for i in range(2):
+                box = lines.nth(i).bounding_box()
+                assert box and box["width"] > 100
+            assert page.locator(".backlog svg g[id^='backlog-dash-']").count() == 2
+            # titles and the export's option labels whole: each once, none cut off
+            titles = page.locator(".option-card .option-title")
+            assert [titles.nth(i).inner_text() for i in range(2)] == ["Baseline", "5 grid leaders per station"]
+            labels = page.locator(".export-card label")
+            assert [labels.nth(i).inner_text() for i in range(labels.count())] == ["baseline",
+                                                                                    "5 grid leaders per station"]
+            for element in [*(titles.nth(i) for i in range(2)), *(labels.nth(i) for i in range(labels.count()))]:
+                assert element.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+            assert "Targets: one KPI" in page.locator(".export-card").inner_text()
+            page.click(".export-button")
+            page.wait_for_selector(".exported", timeout=10_000)
+            exported = page.locator(".exported").inner_text()
+            assert "[options.baseline]" in exported and "[options.5_grid_leaders_per_station]" in exported
+            assert " pp [" in option_text                                       # share differences in points
             assert page.locator(".run-error").count() == 0
+            assert failed == []
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         finally:
             browser.close()

@@ -3,7 +3,9 @@ that `gridsim sweep` and `gridsim optimise` take."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from gridsim.dash import levers as L
 from gridsim.experiments import optimise as opt
@@ -71,3 +73,25 @@ def test_an_option_is_checked_across_the_inputs_the_scenario_leaves_free(tmp_pat
     said = L.across_assumptions(str(free), {"roles.station_head.per_station": 5}, 8, 2,
                                 ["wait_within_target_share >= 0.8"], tmp_path / "ws", 2, points=6)
     assert "meets the target" in said and "of 6 points" in said        # 5 servers: wherever service is short
+
+
+def test_grid_cells_are_areas_that_hold_their_own_centre_and_tile_the_map():
+    from matplotlib.path import Path as Polygon
+
+    from gridsim.dash.levers import grid_cells
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(0, 7, size=(60, 2))
+    cells = grid_cells(centres)
+    assert len(cells) == 60 and all(len(c) >= 3 for c in cells)
+    assert all(Polygon(c).contains_point(p) for c, p in zip(cells, centres))
+    area = sum(0.5 * abs(np.dot(c[:, 0], np.roll(c[:, 1], 1)) - np.dot(c[:, 1], np.roll(c[:, 0], 1))) for c in cells)
+    (x0, y0), (x1, y1) = centres.min(axis=0), centres.max(axis=0)
+    pad = 0.04 * max(x1 - x0, y1 - y0)
+    assert area == pytest.approx((x1 - x0 + 2 * pad) * (y1 - y0 + 2 * pad), rel=1e-6)
+
+
+def test_an_exported_option_keeps_its_whole_name():
+    from gridsim.dash.levers import option_key
+    long = "5 grid leaders per station, cover station, 2,000 volunteers, subsidy 10,000 yuan"
+    assert option_key(long, set()) == "5_grid_leaders_per_station_cover_station_2_000_volunteers_subsidy_10_000_yuan"
+    assert option_key(long, {option_key(long, set())}).endswith("_2")

@@ -15,7 +15,7 @@ from gridsim.scenario.schema import ALWAYS, ROLES, Costs
 
 
 def records(scenario, seed=1, days=21, fast=True):
-    model = GridModel(scenario, seed=seed, days=days, fast=fast)
+    model = GridModel(scenario, rng=seed, days=days, fast=fast)
     model.run()
     return (model, *metrics.tables(model))
 
@@ -58,7 +58,7 @@ def test_grid_leaders_own_their_grids_so_bigger_grids_wait_longer(meihekou):
 
 
 def test_night_safety_incidents_go_to_110_and_are_rarely_abandoned(week_run):
-    req, vis = week_run.requests, week_run.visits
+    req, vis = week_run.tables["requests"], week_run.tables["visits"]
     safety = req[(req["type"] == "safety") & req["reported_minute"].notna()]
     hour = (safety["reported_minute"] % 1440) / 60
     night = safety[(hour < 6) | (hour >= 22)]
@@ -74,7 +74,8 @@ def test_shorter_patience_never_improves_the_reported_p90(meihekou):
     def dispute(patience):
         s = with_overrides(meihekou, [f"requests.dispute.patience_hours={patience}", "run.warmup_days=7"])
         r = simulate(s, seed=2, days=28)
-        req = r.requests[(r.requests["type"] == "dispute") & (r.requests["created_minute"] >= 7 * 1440)]
+        req = r.tables["requests"]
+        req = req[(req["type"] == "dispute") & (req["created_minute"] >= 7 * 1440)]
         done = req[req["outcome"] == "resolved"]
         resolved_only = np.percentile((done["ended_minute"] - done["created_minute"]) / 60, 90)
         return r.summary["by_type"]["dispute"]["resolution_hours"]["p90"], resolved_only
@@ -87,7 +88,8 @@ def test_home_visits_find_problems_before_residents_report_them(meihekou):
     def delay(rate):
         s = with_overrides(meihekou, [f"requests.visit.rate_per_household_year={rate}", "run.warmup_days=7"])
         r = simulate(s, seed=4, days=28)
-        req = r.requests[(r.requests["origin"] == "resident") & (r.requests["created_minute"] >= 7 * 1440)]
+        req = r.tables["requests"]
+        req = req[(req["origin"] == "resident") & (req["created_minute"] >= 7 * 1440)]
         findable = req["type"].isin([t for t, rt in s.requests.items() if rt.visit_finds != "nothing"])
         return float((req["reported_minute"] - req["created_minute"])[findable].mean()), r.summary
     with_visits, summary = delay(4.0)
@@ -146,10 +148,10 @@ def test_overloaded_units_are_named_before_the_run_or_refused(meihekou):
     big = with_overrides(meihekou, ["grids.households_per_grid=737"])
     lines = []
     simulate(big, seed=1, days=2, warn=lines.append)
-    assert len(lines) == 1 and lines[0].startswith("grid_leader:") and "at or above capacity" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("grid_leader:") and "overloaded (planned work at or above" in lines[0]
     strict = with_overrides(big, ["run.refuse_overloaded=true"])
     with pytest.raises(ScenarioError, match="roles.grid_leader: .*run.refuse_overloaded is true"):
-        GridModel(strict, seed=1, days=2)
+        GridModel(strict, rng=1, days=2)
     assert gc.isenabled()       # the build pauses the garbage collector, and gives it back even when it fails
 
 
@@ -172,7 +174,7 @@ def test_kaplan_meier_agrees_with_scipy_and_never_resolves_the_abandoned():
 
 
 def test_where_the_time_goes_adds_up(week_run):
-    req = week_run.requests
+    req = week_run.tables["requests"]
     res = req[(req["origin"] == "resident") & (req["outcome"] == "resolved") & (req["created_minute"] >= 0)]
     s = week_run.summary
     total = sum(s["time_hours"].values())
@@ -190,7 +192,7 @@ def test_staffing_only_changes_keep_common_random_numbers(meihekou):
     a, b = (draw_requests(s, build_city(s, stream(3, "city")), 3, 5 * 1440) for s in (meihekou, more))
     for field in ("type", "household", "created", "contact", "u_service", "u_pass", "u_contact", "e_patience"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
-    ma, mb = GridModel(meihekou, seed=3, days=5), GridModel(more, seed=3, days=5)
+    ma, mb = GridModel(meihekou, rng=3, days=5), GridModel(more, rng=3, days=5)
     assert mb.layout["grid_leader"].members.sum() > ma.layout["grid_leader"].members.sum()
     assert set(ROLES) == set(ma.layout) == set(mb.layout)
 

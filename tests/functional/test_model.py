@@ -16,10 +16,10 @@ from gridsim.scenario import with_overrides
 
 
 def test_conservation_holds_at_every_sample(meihekou):
-    model = GridModel(meihekou, seed=2, days=10, sample_minutes=180)
+    model = GridModel(meihekou, rng=2, days=10, sample_minutes=180)
     model.run()
     census = model.datacollector.get_model_vars_dataframe()
-    assert len(census) == 10 * 8
+    assert len(census) == 1 + 10 * 8                     # at construction, then every 3 hours
     parts = census[["resolved", "abandoned", "waiting", "in_service", "unreported"]].sum(axis=1)
     assert (census["created"] == parts).all()
     assert census["resolved"].iloc[-1] > 0 and census["waiting"].max() > 0
@@ -27,7 +27,7 @@ def test_conservation_holds_at_every_sample(meihekou):
 
 def test_outcomes_partition_the_requests(week_run):
     r = week_run.summary["all_requests"]
-    req = week_run.requests
+    req = week_run.tables["requests"]
     assert r["created"] == r["resolved"] + r["open"] + r["abandoned"] == (req["created_minute"] >= 0).sum()
     assert req["outcome"].value_counts().sum() == len(req)
 
@@ -36,7 +36,7 @@ def test_the_loop_and_the_records_agree(mmc):
     """The event loop's own counters match what the records say happened."""
     from gridsim.model import metrics
     impatient = with_overrides(mmc, ["requests.errand.patience_hours=0.3"])
-    model = GridModel(impatient, seed=4, days=15)
+    model = GridModel(impatient, rng=4, days=15)
     model.run()
     visits, requests = metrics.tables(model)
     outcome = requests["outcome"].value_counts()
@@ -84,7 +84,7 @@ def test_littles_law_by_type(week_run):
     """Time-average open requests = arrival rate x mean time in system, per type, over the run
     (each request counted for its time inside [0, horizon], so problems that arose before the
     run and those still open at the end count for the part of their stay inside it)."""
-    req, ts = week_run.requests, week_run.timeseries
+    req, ts = week_run.tables["requests"], week_run.timeseries
     horizon = ts["hour"].iloc[-1] * 60
     for name in req["type"].cat.categories:
         mine = req[req["type"] == name]
@@ -110,7 +110,7 @@ def test_mmc_mean_wait_agrees_with_erlang_c(mmc):
 def test_models_do_not_leak(mmc):
     refs = []
     for seed in range(3):
-        model = GridModel(mmc, seed=seed, days=2)
+        model = GridModel(mmc, rng=seed, days=2)
         model.run()
         refs.append(weakref.ref(model))
         del model

@@ -93,7 +93,7 @@ def test_no_option_meets_names_the_closest(tmp_path):
     done = gridsim("optimise", mmc_spec(tmp_path, constraint="wait_within_target_share >= 0.9995", days=20.0,
                                         max_replicates=3),
                    "--results", tmp_path / "res", "--workers", "2", "--quiet")
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 0, done.stderr          # an answer, not a crash: the search finished
     assert done.stdout.startswith("No option meets the target")
     assert "The closest is station head per station = 14" in done.stdout
     assert "closest: station head per station = 14" in done.stdout

@@ -12,9 +12,9 @@ import pytest
 from matplotlib.colors import to_rgb
 
 from gridsim.analysis import figures as F
-from gridsim.analysis.compare import compare
+from gridsim.analysis.compare import compare, difference_unit, show_difference, show_value
 from gridsim.analysis.store import Store
-from gridsim.model.kpis import HEADLINE, number
+from gridsim.model.kpis import HEADLINE, lookup, number
 from gridsim.cli import main
 
 from ..conftest import ROOT
@@ -143,13 +143,15 @@ def test_report_table_equals_compare(results, report):
         assert set(rows) == set(labels.values())
         for _, r in block.iterrows():
             row = rows[labels[r["point"]]]
-            assert row[1] == str(r["n"]) and row[2] == number(r["mean"])
+            assert row[1] == str(r["n"]) and row[2] == show_value(kpi, r["mean"])
             if r["is_baseline"]:
                 assert row[4] == "(baseline)"
                 continue
-            assert row[4] == number(r["diff"])
+            assert row[4] == show_difference(kpi, r["diff"])
+            if row[4] != "-":                                          # shares differ in points, not %
+                assert row[4].endswith(" pp") == (lookup(kpi).unit == "share")
             if r["n"] >= 2:
-                assert row[5] == f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"
+                assert row[5] == f"[{show_difference(kpi, r['ci_low'])}, {show_difference(kpi, r['ci_high'])}]"
                 assert (row[6] == "yes") == bool(r["distinguishable"])
             checked += 1
     assert checked >= 10
@@ -205,7 +207,7 @@ def test_failed_and_missing_runs_are_reported(results, tmp_path, capsys):
     assert "1 run(s) failed" in head and "p0000-r0001" in head and "out of memory" in head
     assert re.search(r"No building leaders \(point 0\): 1 of 2", head)
     rows = {r[0]: r for r in _table_rows(text, "resolution_hours.p50")}
-    assert rows["No building leaders"][1] == "1" and rows["No building leaders"][6] == "n < 2: no interval"
+    assert rows["No building leaders"][1] == "1" and rows["No building leaders"][6] == "one replicate: no interval"
 
 
 def test_forest_plot_of_paired_differences(results, tmp_path):
@@ -214,8 +216,8 @@ def test_forest_plot_of_paired_differences(results, tmp_path):
     assert (tmp_path / "diff.png").stat().st_size > 5000 and (tmp_path / "diff.svg").is_file()
     axes = fig.axes
     shown = [k for k in F.HEADLINE_FIGURE_KPIS if k in set(res.table["kpi"])]
-    assert [ax.get_xlabel() for ax in axes] == [f"difference from baseline ({F.kpi_info(k).display_unit})"
-                                               for k in shown]
+    assert [ax.get_xlabel() for ax in axes] == [f"difference from baseline ({difference_unit(k)})" for k in shown]
+    assert "difference from baseline (pp)" in [ax.get_xlabel() for ax in axes]
     assert axes[-1].get_xlabel() == "difference from baseline (M yuan per year)"
     assert axes[0].get_title() == "P90 resolution time from the\nreport\n(better: left of 0)"
     assert [t.get_text() for t in axes[0].get_yticklabels()] == ["No building leaders"]   # the baseline is 0
@@ -223,7 +225,10 @@ def test_forest_plot_of_paired_differences(results, tmp_path):
     marker = axes[-1].lines[0]
     assert marker.get_xdata()[0] == pytest.approx(row["diff"] * 1e-6)
     assert (marker.get_markerfacecolor() == "white") == (not row["distinguishable"])
-    assert any(line.get_xdata()[0] == 0 for line in axes[0].lines[1:])               # the zero line
+    assert any(line.get_xdata()[0] == 0 for line in axes[0].lines)                   # the zero line
+    p90 = res.table[(res.table["point"] == 0) & (res.table["kpi"] == "resolution_hours.p90")].iloc[0]
+    if p90["diff"] != p90["diff"]:                              # undefined: marked where its point would be
+        assert [t.get_text() for t in axes[0].texts] == ["undefined: never reached"]
 
 
 def test_service_level_targets_are_drawn(results, tmp_path):

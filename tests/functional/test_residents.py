@@ -19,7 +19,7 @@ from gridsim.scenario import ROLES, with_overrides
 
 
 def run(scenario, seed=2, days=28):
-    model = GridModel(scenario, seed=seed, days=days)
+    model = GridModel(scenario, rng=seed, days=days)
     model.run()
     return (model, *metrics.tables(model))
 
@@ -41,7 +41,7 @@ def test_a_station_next_door_draws_more_walk_ins_than_one_forty_minutes_away(mei
 
 
 def test_contact_chances_sum_to_one_and_full_trust_silences_nobody(meihekou):
-    model = GridModel(meihekou, seed=1, days=3)
+    model = GridModel(meihekou, rng=1, days=3)
     J = model.journey
     rows = np.flatnonzero(np.isfinite(np.frombuffer(model.r_a_silent, dtype=np.float32)))[:2000]
     for r in rows.tolist():
@@ -103,7 +103,7 @@ def test_repeats_come_back_from_abandoned_requests_and_count_once(meihekou):
 
 def test_vacancies_empty_places_for_their_period_and_cost_less(meihekou):
     cut = with_overrides(meihekou, ["roles.grid_leader.vacancies=[{from_day=2, to_day=5, share=0.2}]"])
-    model = GridModel(cut, seed=1, days=8)
+    model = GridModel(cut, rng=1, days=8)
     model.advance(3 * 1440)
     pools = model.pools_by_role[ROLES.index("grid_leader")]
     empty = sum(p.servers == 0 for p in pools)

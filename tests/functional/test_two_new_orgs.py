@@ -17,7 +17,7 @@ def test_two_new_org_is_the_last_role_and_meihekou_has_72(meihekou):
 
 
 def test_wishes_passed_on_by_volunteers_reach_the_organisations(week_run):
-    visits, requests = week_run.visits, week_run.requests
+    visits, requests = week_run.tables["visits"], week_run.tables["requests"]
     wish = requests.index[requests["type"] == "wish"]
     staged = visits[visits["request"].isin(wish) & (visits["stage"] >= 0)]      # after any reception's triage
     roles = staged.groupby("request")["role"].apply(lambda r: tuple(r.astype(str)))
@@ -29,7 +29,7 @@ def test_wishes_passed_on_by_volunteers_reach_the_organisations(week_run):
 
 
 def test_resolved_per_year_counts_resolutions_in_the_window_by_last_handler(week_run):
-    s, req = week_run.summary, week_run.requests
+    s, req = week_run.summary, week_run.tables["requests"]
     t0, horizon = s["warmup_days"] * 1440, s["days"] * 1440
     per_year = 365 * 1440 / (horizon - t0)
     done = req[(req["outcome"] == "resolved") & (req["ended_minute"] >= t0) & (req["origin"] == "resident")]
@@ -39,7 +39,7 @@ def test_resolved_per_year_counts_resolutions_in_the_window_by_last_handler(week
     assert math.isclose(by_type, s["resolved_per_year"]["volunteer"])    # routine visits are grid leaders'
     created = ((req["origin"] == "resident") & (req["created_minute"] >= t0)).sum()
     assert math.isclose(s["per_resident_year"]["requests"], created * per_year / 400_000)
-    calls = ((week_run.visits["role"] == "hotline") & (week_run.visits["start_minute"] >= t0)).sum()
+    calls = ((week_run.tables["visits"]["role"] == "hotline") & (week_run.tables["visits"]["start_minute"] >= t0)).sum()
     assert math.isclose(s["per_resident_year"]["hotline_calls"], calls * per_year / 400_000)
 
 

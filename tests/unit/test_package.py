@@ -23,3 +23,13 @@ def test_bundled_data_is_found_through_the_package():
     assert sorted(p.name for p in folder("experiments").glob("E*.toml"))[0] == "E1_grid_size.toml"
     assert any(folder("reference").glob("E3_*.quick.json"))
     assert gridsim.__version__
+
+
+def test_help_on_the_package_is_a_page_and_names_everything_it_offers():
+    import pydoc
+
+    import gridsim
+    text = pydoc.render_doc(gridsim, renderer=pydoc.plaintext)
+    assert len(text.splitlines()) < 120
+    for name in gridsim._API + ("GridModel",):
+        assert name in text and getattr(gridsim, name) is not None
