@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..scenario import Scenario
 from . import metrics
-from .kpis import HEADLINE, KPI, TABLE, lookup
+from .kpis import HEADLINE, KPI, lookup
 from .model import GridModel
 from .stability import describe
 
@@ -45,10 +45,8 @@ class RunResult:
     def kpis(self) -> pd.DataFrame:
         """Every KPI the summary holds, overall, by role and by request type: name, label, unit
         (of `value`), value, and `shown` (the value as reports print it)."""
-        families = [f"utilisation.{role}" for role in self.summary.get("utilisation", {})]
-        families += [f"by_type.{t}.{k.name}" for t in self.summary.get("by_type", {}) for k in TABLE]
         rows = []
-        for name in [k.name for k in TABLE] + families:
+        for name in _paths(self.summary):
             value, info = self.kpi(name), lookup(name)
             if value is not None and info is not None:
                 rows.append({"name": name, "label": info.label, "unit": info.unit, "value": float(value),
@@ -110,6 +108,15 @@ class RunResult:
 def headline() -> list[KPI]:
     """The KPI table's headline KPIs, in its order."""
     return [k for k in map(lookup, HEADLINE) if k is not None]
+
+
+def _paths(summary: dict, prefix: str = "") -> list[str]:
+    """The dotted path of every number in the nested summary, in its order."""
+    out = []
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        out += _paths(value, name + ".") if isinstance(value, dict) else [name]
+    return out
 
 
 def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:

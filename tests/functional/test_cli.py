@@ -107,7 +107,6 @@ def test_a_bad_stage_in_a_file_names_the_file_and_the_field(tmp_path):
 def test_run_opens_with_a_plain_headline_in_the_kpi_tables_words(week_run, meihekou):
     from gridsim.cli import format_summary
     from gridsim.model.kpis import lookup
-    from gridsim.model.stability import describe
     text = format_summary(week_run.summary, meihekou)
     lines = text.splitlines()
     assert lines[0] == "gridsim run: meihekou_2020, seed 1, 14 days (every day counted)"

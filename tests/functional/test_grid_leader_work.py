@@ -12,7 +12,7 @@ from gridsim.scenario import from_data, to_data, with_overrides
 
 
 def test_a_message_reaches_the_grid_leader_first_except_an_emergency(week_run):
-    req = week_run.requests
+    req = week_run.tables["requests"]
     req = req[req["created_minute"] >= 0]                # what the summary measures: arising in the run
     started = req["started_minute"].notna() & (req["origin"] == "resident")
     messages = req[started & (req["channel"] == "message")]
@@ -26,7 +26,7 @@ def test_a_message_reaches_the_grid_leader_first_except_an_emergency(week_run):
 
 
 def test_a_walk_in_reaches_the_station_head_and_a_hand_on_costs_the_one_handing_on(week_run):
-    req, vis = week_run.requests, week_run.visits
+    req, vis = week_run.tables["requests"], week_run.tables["visits"]
     walk_ins = req[req["started_minute"].notna() & (req["channel"] == "walk_in") & (req["type"] != "safety")]
     assert (walk_ins["first_handler"] == "station_head").mean() >= 0.9
     triage = vis[vis["stage"] == -2]                     # the receiver's triage: a visit of its own
@@ -43,7 +43,7 @@ def test_without_a_triage_time_the_hand_over_is_free_as_before(meihekou):
     data = to_data(meihekou)
     data["residents"]["reception"] = {}
     free = from_data(data)
-    m = GridModel(free, seed=2, days=7)
+    m = GridModel(free, rng=2, days=7)
     m.run()
     visits, requests = metrics.tables(m)
     assert not (visits["stage"] == -2).any()
@@ -67,7 +67,7 @@ def test_service_levels_run_from_the_report_as_the_stored_records_say(week_run, 
 
 def test_time_to_know_is_its_own_clock_and_says_who_found_out(week_run):
     s = week_run.summary
-    req = week_run.requests
+    req = week_run.tables["requests"]
     res = req[(req["origin"] == "resident") & req["reported_minute"].notna() & (req["created_minute"] >= 0)]
     hours = (res["reported_minute"] - res["created_minute"]) / 60
     assert abs(s["time_to_know_hours"]["mean"] - hours.mean()) < 1e-9
@@ -108,11 +108,11 @@ def test_a_duty_leader_buys_evening_hours_and_the_planner_sees_their_cost(meihek
 def test_the_duty_leader_works_only_its_hours_never_visits_and_leaves_the_rest_for_the_morning(meihekou):
     scenario = with_overrides(meihekou, ["roles.duty_leader.per_station=1"])
     run = simulate(scenario, seed=4, days=14)
-    vis, req = run.visits, run.requests
+    vis, req = run.tables["visits"], run.tables["requests"]
     duty = vis[vis["role"] == "duty_leader"]
     assert len(duty) > 1000 and not (req.loc[duty["request"], "type"] == "visit").any()
     started = duty["start_minute"].dropna().to_numpy()
-    model = GridModel(scenario, seed=4, days=14)
+    model = GridModel(scenario, rng=4, days=14)
     assert (model.duty["duty_leader"].on_duty_before(started + 1e-6)
             - model.duty["duty_leader"].on_duty_before(started) > 0).all()            # every start within a shift
     # what they had not started when a shift ended went to whoever comes on duty first: a weekday
