@@ -102,6 +102,7 @@ def bare_loop(stations: int, horizon: float, seed: int) -> dict:
 
 def gridsim_city(stations: int, horizon: float, seed: int) -> tuple[dict, dict]:
     """One model: a city of `stations` grids of 1,000 households, one station (4 heads) each."""
+    from gridsim.model import journey
     from gridsim.model.model import GridModel
     from gridsim.scenario import load, with_overrides
 
@@ -119,10 +120,10 @@ def gridsim_city(stations: int, horizon: float, seed: int) -> tuple[dict, dict]:
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
-    first = np.frombuffer(model.r_first, dtype=np.int64)
-    start = np.frombuffer(model.v_start, dtype=np.float64)[first]
-    w = mean_wait(np.frombuffer(model.r_created), start - np.frombuffer(model.r_own_report))
-    n = len(first)
+    n = int(model.world.count[journey.REQUESTS])
+    q = model.world.request
+    start = model.world.visit.start[q.first[:n]]
+    w = mean_wait(q.created[:n], start - q.own_report[:n])
     return ({"requests": n, "wall": t2 - t1, "wait": w},
             {"requests": n, "wall": t2 - t0, "wait": w})
 

@@ -27,8 +27,9 @@ BACKLOG = {"waiting": "tab:red", "in_service": "tab:blue", "unreported": "tab:gr
 
 def grid_backlog(model: GridModel) -> np.ndarray:
     """Per grid: visits waiting now for that grid's leaders (their queue and routine list)."""
-    pools = model.pools_by_role[ROLES.index("grid_leader")]
-    waiting = np.array([len(p.queue) - p.stale + len(p.routine) for p in pools], dtype=float)
+    u, mine = model.world.unit, model.units_of("grid_leader")
+    waiting = (u.queued[mine.start:mine.stop] - u.stale[mine.start:mine.stop]
+               + u.routine[mine.start:mine.stop]).astype(float)
     unit = np.zeros(model.city.grids, dtype=np.int64)
     unit[model.city.hh_grid] = model.layout["grid_leader"].hh_unit
     return waiting[unit] if len(waiting) else np.zeros(model.city.grids)

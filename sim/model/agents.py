@@ -66,7 +66,7 @@ class Household(GridAgent):
 
     @property
     def trust(self) -> float:
-        return self.model.trust[self.index]
+        return float(self.model.trust[self.index])
 
     @property
     def walk_minutes(self) -> float:
@@ -75,12 +75,13 @@ class Household(GridAgent):
 
 
 class Staff(GridAgent):
-    """A person (or body) that resolves requests from one pool's queue."""
+    """A person (or body) that resolves requests from one unit's queue (`unit`: its index in the
+    model's `world.unit` arrays)."""
     role = ""
 
-    def __init__(self, model, pool):
+    def __init__(self, model, unit: int):
         super().__init__(model)
-        self.pool = pool
+        self.unit = unit
 
 
 class BuildingLeader(Staff):

@@ -1,4 +1,6 @@
-"""A request's journey, one small handler per step: the place to learn how the model works.
+"""A request's journey, one small handler per step: the place to learn how the model works, and the
+code that runs it (compiled with numba over the model's arrays; NUMBA_DISABLE_JIT=1 runs this very
+text as plain Python, to step through).
 
     problem arises ──(reporting delay)──> comes forward ──> stage 1 ──> stage 2 ... ──> resolved
          │                                   │   │             │
@@ -22,527 +24,793 @@ falls then, even if the office is shut); their entry in the queue is void
 and skipped when met. A grid leader's routine home visit `look`s
 `around` when it starts and reports what it finds.
 
-`GridModel.advance` runs the same steps with the two hot paths (a request
-coming forward, a visit ending) written inline for speed; a test runs both
-on the same scenario and compares every visit record. The handlers here work
-on the model's flat per-visit and per-request lists (`routes.Plan` holds the
-static part of each journey).
+Everything the handlers touch is in `w`, the model's `World` (model.py): its
+per-visit and per-request records (`w.visit`, `w.request`, declared in
+records.py), units and their queues (`w.unit`, `w.station`), the calendar,
+households' trust and what home visits can find, the duty rosters, and the
+running counts (`w.count`). A unit's queue is a first-come-first-served list
+per priority rank (linked through `visit.in_line`), its routine home visits a
+list after every rank, and its free staff a ring of agent ids; the station's
+overdue list is linked through `visit.overdue_after`. `advance` runs the
+calendar and the requests coming forward up to a time, stopping at each
+daily census so the Mesa DataCollector can take it in Python.
 """
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
-from math import exp, isnan
+import math
 
-from .calendar import COMEBACK, COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, ShiftChange, StaffChange
+import numpy as np
+
+from . import calendar as cal
+from .calendar import COMEBACK, COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, compiled, inline
 from .routes import HOTLINE, HOTLINE_STAGE, SILENT, VISIT, WALK_IN
 
-INF = float("inf")
+INF = np.inf
+GOLDEN = 0.6180339887498949       # a repeat's own choices: its original's draws shifted by this (mod 1)
+
+# w.count: the running counts of the run
+RESOLVED, ABANDONED, NEXT_ARRIVAL, FOUND, SKIPPED, SILENT_N, REPEATS, REPEATS_SILENT, VISITS, REQUESTS = range(10)
+COUNTS = ("resolved", "abandoned", "next_arrival", "found", "skipped", "silent", "repeats", "repeats_silent",
+          "visits", "requests")
+# what `advance` stopped for
+DONE, SAMPLED, FULL = range(3)
 
 
-def remember(trust: float, felt: float, rate: float) -> float:
+# ------------------------------------------------------------------ what residents decide
+@inline
+def remember(trust, felt, rate):
     """Trust after an experience `felt` (1: resolved on time, `late_experience`: late, 0: let down):
     it moves `rate` of the way towards it (expectation-disconfirmation, exponential smoothing), so
     it stays within [0, 1] and forgets old experiences geometrically."""
     return trust + rate * (felt - trust)
 
 
-def weights(channels, a_hotline: float, a_silent: float, trust: float, closed: bool) -> tuple[float, float]:
-    """exp(utility) of 12345 and of silence, the grid's being 1 (`Journey.contact_chances`)."""
+@inline
+def weights(rules, a_hotline, a_silent, trust, closed):
+    """exp(utility) of 12345 and of silence, the grid's being 1 (`contact_chances`)."""
     e_hotline = e_silent = 0.0
     if a_hotline > -INF:
-        e_hotline = exp(a_hotline + channels.closed_hotline * closed + channels.distrust_hotline * (1.0 - trust))
+        e_hotline = math.exp(a_hotline + rules.closed_hotline * closed + rules.distrust_hotline * (1.0 - trust))
     if a_silent > -INF and trust < 1.0:
-        e_silent = exp(a_silent) * (1.0 - trust) ** channels.distrust_silent
+        e_silent = math.exp(a_silent) * (1.0 - trust) ** rules.distrust_silent
     return e_hotline, e_silent
 
 
-def pick(u: float, e_hotline: float, e_silent: float) -> int:
+@inline
+def pick(u, e_hotline, e_silent):
     """The upper level's outcome for the request's uniform u and the `weights`: the grid (0),
-    HOTLINE or SILENT, in the order of `Journey.contact_chances`."""
+    HOTLINE or SILENT, in the order of `contact_chances`."""
     total = 1.0 + e_hotline + e_silent
     grid = 1.0 / total
     return 0 if u < grid else (HOTLINE if u < grid + e_hotline / total else SILENT)
 
 
-class Journey:
-    def __init__(self, model):
-        self.m = model
-        self.handlers = {END: self.end, COVER: self.cover, SHIFT: self.shift, MEETING: self.meeting,
-                         SAMPLE: self.sample, COMEBACK: self.come_back, STAFF: self.staff,
-                         GIVE_UP: self.give_up}
-        self.residents = model.spec.residents
-        self.channels = model.spec.residents.channels
+@compiled
+def contact_chances(w, r, t, unit):
+    """Chances of the grid, 12345 and silence for resident r coming forward at t, their first
+    stage's handler being `unit`: a logit on the planned utilities (the grid's is the log-sum of
+    the ways into it), whether that handler is off duty for longer than the stage expects
+    (12345 more likely), and the household's distrust: 12345 rises with it, and silence needs
+    some (its utility has log(1 - trust), so at full trust nobody stays silent)."""
+    q = w.request
+    e_hotline, e_silent = weights(w.rules, q.a_hotline[r], q.a_silent[r], w.trust[q.household[r]],
+                                  closed(w, r, t, unit))
+    total = 1.0 + e_hotline + e_silent
+    return 1.0 / total, e_hotline / total, e_silent / total
 
-    # ------------------------------------------------------------------ coming forward
-    def come_forward(self, r: int, t: float, channel: int) -> None:
-        """The resident (or their building leader) reports problem r, unless a home visit found it first."""
-        m = self.m
-        if isnan(m.r_reported[r]):
-            self.report(r, t, channel)
+
+@inline
+def contact(w, r, t, unit):
+    """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
+    with the request's uniform (`pick`) on the `weights` behind `contact_chances`."""
+    q = w.request
+    a_hotline, a_silent = q.a_hotline[r], q.a_silent[r]
+    if a_hotline == -INF and a_silent == -INF:
+        return 0
+    e_hotline, e_silent = weights(w.rules, a_hotline, a_silent, w.trust[q.household[r]], closed(w, r, t, unit))
+    return pick(q.u_contact[r], e_hotline, e_silent)
+
+
+@inline
+def closed(w, r, t, unit):
+    """Is the first stage's handler off duty for longer than the stage expects to wait?"""
+    role = w.unit.role[unit]
+    return not w.on_duty[role] and next_on(w, role, t) - t > w.request.first_wait[r]
+
+
+@inline
+def patience(w, r):
+    """Minutes the resident waits for a first handler: their draw, shortened as trust falls."""
+    q, floor = w.request, w.rules.floor
+    if floor == 1.0 or not w.visit.resident[q.first[r]]:
+        return q.patience[r]
+    return q.patience[r] * (floor + (1.0 - floor) * w.trust[q.household[r]])
+
+
+# ------------------------------------------------------------------ coming forward
+@inline
+def come_forward(w, r, t, channel):
+    """The resident (or their building leader) reports problem r, unless a home visit found it first."""
+    if math.isnan(w.request.reported[r]):
+        report(w, r, t, channel)
+    else:
+        w.count[SKIPPED] += 1
+
+
+@compiled
+def report(w, r, t, channel):
+    """Problem r is ripe at t and its resident (or building leader, or a unit's routine work)
+    comes forward: a resident chooses between the grid (by the way planned for them), the 12345
+    hotline and silence; a building leader brings it to the grid."""
+    q = w.request
+    first = q.first[r]
+    unit = choose(w, first, t)
+    choice = contact(w, r, t, unit)             # (one a building leader heard of has no choice to make)
+    if choice == SILENT:
+        keep_silent(w, r, t)
+        return
+    if choice == HOTLINE:
+        phone(w, r, t)
+        return
+    q.reported[r], q.channel[r] = t, channel
+    w.visit.deadline[first] = t + patience(w, r)
+    arrive_at(w, unit, first, t)
+
+
+@compiled
+def found_at_the_door(w, r, t):
+    """A home visit finds problem r: the grid leader reports it there and then. Its first visit is
+    never a home visit itself (the schema: home visits are staff work, what they find residents'
+    problems), so it is placed without looking around in turn."""
+    q = w.request
+    received_at_the_door(w, r)
+    first = q.first[r]
+    unit = choose(w, first, t)
+    w.count[FOUND] += 1
+    q.reported[r], q.channel[r] = t, VISIT
+    w.visit.deadline[first] = t + patience(w, r)
+    place(w, unit, first, t)
+
+
+@inline
+def received_at_the_door(w, r):
+    """A problem a home visit finds is the grid leader's to pass on, at the door, as part of the
+    visit: the station head's reception the resident would have walked in to is skipped, or, where
+    it would have settled the problem, becomes the grid leader's own triage."""
+    q = w.request
+    v, plan = q.first[r], original(w, r)
+    if q.found_skip[plan]:
+        q.first[r] = w.visit.next[v]
+    elif q.found_unit[plan] >= 0:
+        w.visit.option[v] = -1                      # (the duty leader was an alternative: not at the door)
+        w.visit.unit[v], w.visit.duration[v] = q.found_unit[plan], np.float64(q.found_triage[plan])
+
+
+@inline
+def original(w, r):
+    """The request a repeat comes back with (itself if not a repeat): its plan is the repeat's."""
+    repeat_of = w.request.repeat_of
+    while repeat_of[r] >= 0:
+        r = repeat_of[r]
+    return r
+
+
+@inline
+def keep_silent(w, r, t):
+    """The resident says nothing of problem r: a home visit can still find it, until the resident
+    gives up on it too (at the end of their patience)."""
+    q = w.request
+    q.silent[r] = True
+    q.own_report[r] = INF
+    q.lapse[r] = t + patience(w, r)
+    if q.repeat_of[r] < 0:
+        w.count[SILENT_N] += 1
+    else:
+        w.count[REPEATS_SILENT] += 1
+
+
+@inline
+def phone(w, r, t):
+    """The resident calls 12345 about problem r; the call is a visit of its own."""
+    w.request.reported[r], w.request.channel[r] = t, HOTLINE
+    arrive_at(w, w.rules.hotline_unit, call(w, r), t)
+
+
+# ------------------------------------------------------------------ what residents remember
+@inline
+def experience(w, r, felt):
+    """The household of request r remembers what it just lived through (`remember`)."""
+    h = w.request.household[r]
+    w.trust[h] = remember(w.trust[h], felt, w.rules.learning_rate)
+
+
+@inline
+def resolved(w, v, t):
+    """The last visit of a resident's request ended: resolved within its service-level target of
+    their report or late, they remember it (a repeat is timed from their first report: the
+    resident has lived the whole wait)."""
+    q = w.request
+    r = w.visit.request[v]
+    on_time = t - q.reported[original(w, r)] <= q.sla[r]
+    experience(w, r, 1.0 if on_time else w.rules.late_experience)
+
+
+@inline
+def gave_up(w, v, t):
+    """Nobody started visit v (a resident's first) before their patience ran out: they remember
+    it, and may come back later with the same problem."""
+    q, rules = w.request, w.rules
+    r = w.visit.request[v]
+    if not w.visit.resident[v]:
+        return
+    experience(w, r, 0.0)
+    if q.u_repeat[r] < rules.repeat_share:
+        back = max(t, w.visit.deadline[v] + q.e_repeat[r] * rules.repeat_delay_hours * 60)
+        if q.way[r] == WALK_IN:                    # one who walks in comes when the station is open
+            back = station_next_open(w, back)
+        if back <= rules.horizon:
+            cal.schedule(w.calendar, back, COMEBACK, r)
+
+
+@compiled
+def come_back(w, r, t):
+    """COMEBACK: the resident of abandoned request r comes forward again: a new request (a repeat,
+    linked to r) with copies of r's stages, whose draws it keeps; its own choices use r's draws
+    shifted by the golden ratio (mod 1)."""
+    q, vis = w.request, w.visit
+    new = w.count[REQUESTS]
+    w.count[REQUESTS] = new + 1
+    first, last = q.first[r], q.last[r]
+    offset = w.count[VISITS] - first            # the repeat's stages lie after every visit so far
+    q.type[new], q.household[new], q.created[new], q.own_report[new] = q.type[r], q.household[r], t, t
+    q.reported[new], q.channel[new], q.way[new], q.silent[new] = np.nan, q.way[r], q.way[r], False
+    q.lapse[new], q.first[new], q.last[new], q.hotline[new] = INF, first + offset, last + offset, -1
+    q.call_minutes[new], q.patience[new], q.first_wait[new] = q.call_minutes[r], q.patience[r], q.first_wait[r]
+    q.sla[new], q.repeat_of[new], q.a_hotline[new], q.a_silent[new] = q.sla[r], r, q.a_hotline[r], q.a_silent[r]
+    q.u_contact[new] = (np.float64(q.u_contact[r]) + GOLDEN) % 1.0
+    q.u_repeat[new] = (np.float64(q.u_repeat[r]) + GOLDEN) % 1.0
+    q.e_repeat[new] = q.e_repeat[r]
+    q.found_skip[new], q.found_unit[new], q.found_triage[new] = False, -1, np.nan
+    for v in range(first, last + 1):
+        nxt = vis.next[v]
+        add_visit(w, new, vis.stage[v], vis.unit[v] if vis.option[v] < 0 else -1, vis.duration[v],
+                  nxt + offset if nxt >= 0 else -1, vis.rank[v], vis.option[v])
+    w.count[REPEATS] += 1
+    report(w, new, t, q.way[r])
+
+
+@inline
+def call(w, r):
+    """The visit of resident r's call to 12345, added when they make it: after the call the
+    hotline hands the request to its first stage."""
+    q = w.request
+    v = add_visit(w, r, HOTLINE_STAGE, w.rules.hotline_unit, np.float64(q.call_minutes[r]), q.first[r],
+                  w.visit.rank[q.first[r]], -1)
+    q.hotline[r] = v
+    return v
+
+
+@inline
+def add_visit(w, r, stage, unit, duration, nxt, rank, option):
+    """Append a visit of request r; returns its number."""
+    vis = w.visit
+    v = w.count[VISITS]
+    w.count[VISITS] = v + 1
+    vis.request[v], vis.stage[v], vis.unit[v], vis.duration[v], vis.next[v] = r, stage, unit, duration, nxt
+    vis.option[v], vis.rank[v], vis.home[v], vis.resident[v] = option, rank, -1, True
+    vis.deadline[v], vis.queued[v], vis.start[v], vis.agent[v] = INF, np.nan, np.nan, -1
+    vis.in_line[v], vis.overdue_after[v] = -1, -1
+    return v
+
+
+@inline
+def look_around(w, h, t):
+    """A home visit to household h finds its unreported problems, and those of its building
+    that the neighbours know of: each is reported now, through the grid leader."""
+    if w.by_household.due[h] <= t:                # (most visits find nothing: checked first)
+        find(w, w.by_household, h, t)
+    b = w.building[h]
+    if w.by_building.due[b] <= t:
+        find(w, w.by_building, b, t)
+
+
+@compiled
+def find(w, found, key, t):
+    """Report group `key`'s problems that have arisen by t and not yet come to anyone (nor been
+    given up on in silence), and move its pointer past them."""
+    q = w.request
+    i, arose = found.next[key], found.created
+    while arose[i] <= t:                           # each group ends with a sentinel that never arises
+        r = found.request[i]
+        if math.isnan(q.reported[r]) and q.own_report[r] >= t and q.lapse[r] >= t:
+            found_at_the_door(w, r, t)
+        i += 1
+    found.next[key], found.due[key] = i, arose[i]
+
+
+# ------------------------------------------------------------------ a stage
+@inline
+def choose(w, v, t):
+    """The unit that takes visit v: where its stage allows several roles, the first staffed for
+    the household and on duty now or within the stage's wait, else the one on duty soonest."""
+    vis, alt = w.visit, w.option
+    row = vis.option[v]
+    if row < 0:
+        return vis.unit[v]
+    chosen, soonest = -1, INF
+    for a in range(alt.role.shape[1]):
+        role, unit = alt.role[row, a], alt.unit[row, a]
+        if role < 0:
+            break
+        if unit < 0:
+            continue
+        at = t if w.on_duty[role] else next_on(w, role, t)
+        if at - t <= alt.wait[row]:
+            chosen = a
+            break
+        if chosen < 0 or at < soonest:
+            chosen, soonest = a, at
+    vis.unit[v], vis.duration[v] = alt.unit[row, chosen], alt.duration[row, chosen]
+    return vis.unit[v]
+
+
+@inline
+def arrive(w, v, t):
+    """Visit v reaches its stage: its handler starts now if free and on duty, else it waits."""
+    arrive_at(w, choose(w, v, t), v, t)
+
+
+@inline
+def arrive_at(w, unit, v, t):
+    """Visit v reaches `unit`: `place`d, and, a home visit that starts, it looks around."""
+    if place(w, unit, v, t) and w.visit.home[v] >= 0:
+        look_around(w, w.visit.home[v], t)
+
+
+@inline
+def place(w, unit, v, t):
+    """Visit v starts now if the unit has a free place on duty (True), else it waits."""
+    u = w.unit
+    w.visit.queued[v] = t
+    if u.busy[unit] < u.servers[unit] and w.on_duty[u.role[unit]]:
+        u.busy[unit] += 1
+        begin(w, free_agent(w, unit), v, t)
+        return True
+    wait(w, unit, v, t)
+    return False
+
+
+@inline
+def wait(w, unit, v, t):
+    """Visit v joins its unit's queue (by priority, then first come), or, a routine home visit,
+    the unit's routine list, which comes after everything else."""
+    vis = w.visit
+    if vis.home[v] >= 0:
+        join_routine(w, unit, v)
+        return
+    join_queue(w, unit, v)
+    if has_colleagues(w, unit) and vis.resident[v]:
+        cal.schedule(w.calendar, cover_time(w, w.unit.role[unit], t), COVER, v)
+    if vis.deadline[v] <= w.rules.horizon:        # (only a first visit has a deadline)
+        cal.schedule(w.calendar, vis.deadline[v], GIVE_UP, v)
+
+
+@inline
+def start(w, agent, v, t):
+    """`agent` starts visit v; a home visit looks around."""
+    begin(w, agent, v, t)
+    if w.visit.home[v] >= 0:
+        look_around(w, w.visit.home[v], t)
+
+
+@inline
+def begin(w, agent, v, t):
+    vis = w.visit
+    vis.start[v], vis.agent[v] = t, agent
+    cal.schedule(w.calendar, t + vis.duration[v], END, v)
+
+
+@inline
+def end(w, v, t):
+    """END: visit v is done; the request goes on (or is resolved), its handler takes the next."""
+    hand_on(w, v, t)
+    next_in_line(w, w.visit.unit[v], w.visit.agent[v], t)
+
+
+@inline
+def hand_on(w, v, t):
+    vis = w.visit
+    nxt = vis.next[v]
+    if nxt < 0:
+        w.count[RESOLVED] += 1
+        if vis.resident[v]:
+            resolved(w, v, t)
+        return
+    if vis.unit[v] == w.rules.hotline_unit:     # 12345 logs it for the grid's next working period
+        unit = choose(w, nxt, t)
+        vis.deadline[nxt] = next_on(w, w.unit.role[unit], t) + patience(w, vis.request[nxt])
+    arrive(w, nxt, t)
+
+
+# ------------------------------------------------------------------ a handler's queue
+@inline
+def take(w, unit, t):
+    """The next visit in the unit's queue whose resident is still waiting (skipping void entries:
+    residents who gave up, requests a colleague took), else the first routine visit still due
+    (-1: none)."""
+    u, deadline = w.unit, w.visit.deadline
+    while u.queued[unit] > 0:
+        v = leave_queue(w, unit)
+        if deadline[v] > t:
+            return v
+        u.stale[unit] -= 1
+    while u.routine[unit] > 0:
+        v = leave_routine(w, unit)
+        if deadline[v] >= t:
+            return v
+        w.count[ABANDONED] += 1                   # not made before the next one fell due: dropped
+    return -1
+
+
+@inline
+def take_from_colleague(w, unit, t, before):
+    """The oldest of the station's overdue requests (waited `cover_after` minutes on duty at a
+    colleague's grid) whose resident is still waiting, if it is more urgent than `before`
+    (the priority rank of the unit's own next visit); it moves to `unit` (-1: none)."""
+    vis, station = w.visit, w.unit.station[unit]
+    while w.station.overdue_first[station] >= 0:
+        v = w.station.overdue_first[station]
+        if not math.isnan(vis.start[v]) or vis.deadline[v] <= t:
+            leave_overdue(w, station)             # started by its own leader, or given up
+        elif vis.rank[v] < before:
+            leave_overdue(w, station)
+            move(w, v, unit)
+            return v
         else:
-            m.skipped += 1
+            return -1
+    return -1
 
-    def report(self, r: int, t: float, channel: int) -> None:
-        """Problem r is ripe at t. A resident coming forward themselves chooses between the grid (by
-        the way planned for them), the 12345 hotline and silence; a building leader or a home visit
-        brings it to the grid."""
-        m = self.m
-        if channel == VISIT:
-            self.received_at_the_door(r)
-        first = m.r_first[r]
-        pool = self.choose(first, t)
-        if channel != VISIT:                           # (one a building leader heard of has no choice to make)
-            choice = self.contact(r, t, pool)
-            if choice == SILENT:
-                self.keep_silent(r, t)
-                return
-            if choice == HOTLINE:
-                self.phone(r, t)
-                return
-        else:
-            m.found += 1
-        m.r_reported[r], m.r_channel[r] = t, channel
-        m.v_deadline[first] = t + self.patience(r)
-        self.arrive_at(pool, first, t)
 
-    def received_at_the_door(self, r: int) -> None:
-        """A problem a home visit finds is the grid leader's to pass on, at the door, as part of the
-        visit: the station head's reception the resident would have walked in to is skipped, or, where
-        it would have settled the problem, becomes the grid leader's own triage."""
-        m = self.m
-        v, plan = m.r_first[r], self.original(r)
-        if m.found_skip[plan]:
-            nxt = m.v_next[v]
-            m.r_first[r] = nxt if nxt >= 0 else -2 - nxt
-            m.skipped_visits.append(v)
-        elif m.found_pool[plan] >= 0:
-            m.v_options.pop(v, None)                  # (the duty leader was an alternative: not at the door)
-            m.v_pool[v], m.v_duration[v] = m.pools[m.found_pool[plan]], float(m.found_triage[plan])
+@inline
+def next_for(w, unit, t):
+    """What a free handler of the unit takes next: a colleague's overdue request if it is more
+    urgent than their own next (a resident before a routine visit), else their own next."""
+    u, deadline = w.unit, w.visit.deadline
+    if overdue_waiting(w, unit):
+        while u.queued[unit] > 0 and deadline[queue_head(w, unit)] <= t:     # void entries first: not their next
+            leave_queue(w, unit)
+            u.stale[unit] -= 1
+        while u.routine[unit] > 0 and deadline[u.routine_first[unit]] < t:
+            leave_routine(w, unit)
+            w.count[ABANDONED] += 1
+        own = w.visit.rank[queue_head(w, unit)] if u.queued[unit] > 0 else (
+            w.rules.routine_rank if u.routine[unit] > 0 else 1 << 30)
+        v = take_from_colleague(w, unit, t, own)
+        if v >= 0:
+            return v
+    return take(w, unit, t)
 
-    def original(self, r: int) -> int:
-        """The request a repeat comes back with (itself if not a repeat): its plan is the repeat's."""
-        r_repeat_of = self.m.r_repeat_of
-        while r_repeat_of[r] >= 0:
-            r = r_repeat_of[r]
-        return r
 
-    def contact(self, r: int, t: float, pool) -> int:
-        """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
-        with the request's uniform (`pick`) on the `weights` behind `contact_chances`."""
-        m = self.m
-        a_hotline, a_silent = m.r_a_hotline[r], m.r_a_silent[r]
-        if a_hotline == -INF and a_silent == -INF:
-            return 0
-        return pick(m.r_u_contact[r], *weights(self.channels, a_hotline, a_silent, m.trust[m.r_household[r]],
-                                               self.closed(r, t, pool)))
+@inline
+def move(w, v, unit):
+    """A colleague's unit takes waiting visit v: its entry in its own queue becomes void."""
+    vis = w.visit
+    w.unit.stale[vis.unit[v]] += 1
+    vis.deadline[v] = -INF
+    vis.unit[v] = unit
 
-    def keep_silent(self, r: int, t: float) -> None:
-        """The resident says nothing of problem r: a home visit can still find it, until the resident
-        gives up on it too (at the end of their patience)."""
-        m = self.m
-        m.r_silent[r] = 1
-        m.r_own_report[r] = INF
-        m.r_lapse[r] = t + self.patience(r)
-        if m.r_repeat_of[r] < 0:
-            m.silent += 1
-        else:
-            m.repeats_silent += 1
 
-    def phone(self, r: int, t: float) -> None:
-        """The resident calls 12345 about problem r; the call is a visit of its own."""
-        m = self.m
-        m.r_reported[r], m.r_channel[r] = t, HOTLINE
-        self.arrive_at(m.hotline_pool, self.call(r), t)
-
-    def contact_chances(self, r: int, t: float, pool) -> tuple[float, float, float]:
-        """Chances of the grid, 12345 and silence for resident r coming forward at t, their first
-        stage's handler being `pool`: a logit on the planned utilities (the grid's is the log-sum of
-        the ways into it), whether that handler is off duty for longer than the stage expects
-        (12345 more likely), and the household's distrust: 12345 rises with it, and silence needs
-        some (its utility has log(1 - trust), so at full trust nobody stays silent)."""
-        m = self.m
-        e_hotline, e_silent = weights(self.channels, m.r_a_hotline[r], m.r_a_silent[r],
-                                      m.trust[m.r_household[r]], self.closed(r, t, pool))
-        total = 1.0 + e_hotline + e_silent
-        return 1.0 / total, e_hotline / total, e_silent / total
-
-    def closed(self, r: int, t: float, pool) -> bool:
-        """Is the first stage's handler off duty for longer than the stage expects to wait?"""
-        m = self.m
-        return not m.on_duty[pool.role] and m.next_on(pool.role, t) - t > m.r_first_wait[r]
-
-    def patience(self, r: int) -> float:
-        """Minutes the resident waits for a first handler: their draw, shortened as trust falls."""
-        m, floor = self.m, self.residents.patience_trust_floor
-        if floor == 1.0 or not m.v_resident[m.r_first[r]]:
-            return m.r_patience[r]
-        return m.r_patience[r] * (floor + (1.0 - floor) * m.trust[m.r_household[r]])
-
-    # ------------------------------------------------------------------ what residents remember
-    def experience(self, r: int, felt: float) -> None:
-        """The household of request r remembers what it just lived through (`remember`)."""
-        trust, h = self.m.trust, self.m.r_household[r]
-        trust[h] = remember(trust[h], felt, self.residents.learning_rate)
-
-    def resolved(self, v: int, t: float) -> None:
-        """The last visit of a resident's request ended: resolved within its service-level target of
-        their report or late, they remember it (a repeat is timed from their first report: the
-        resident has lived the whole wait)."""
-        m = self.m
-        r = m.v_request[v]
-        on_time = t - self.reported_at(self.original(r)) <= m.r_sla[r]
-        self.experience(r, 1.0 if on_time else self.residents.late_experience)
-
-    def reported_at(self, r: int) -> float:
-        """When request r reached someone: the journey's record, else (work the fast loop reported
-        without a choice to make) its planned time."""
-        t = self.m.r_reported[r]
-        return self.m.r_own_report[r] if isnan(t) else t
-
-    def gave_up(self, v: int, t: float) -> None:
-        """Nobody started visit v (a resident's first) before their patience ran out: they remember
-        it, and may come back later with the same problem."""
-        m = self.m
-        r = m.v_request[v]
-        if not m.v_resident[v]:
+@inline
+def next_in_line(w, unit, agent, t):
+    u = w.unit
+    if w.on_duty[u.role[unit]] and u.busy[unit] <= u.servers[unit]:      # (fewer places: a vacancy began)
+        v = next_for(w, unit, t)
+        if v >= 0:
+            start(w, agent, v, t)
             return
-        self.experience(r, 0.0)
-        if m.r_u_repeat[r] < self.residents.repeat_share:
-            back = max(t, m.v_deadline[v] + m.r_e_repeat[r] * self.residents.repeat_delay_hours * 60)
-            if m.r_way[r] == WALK_IN:                  # one who walks in comes when the station is open
-                back = float(m.station_open.next_on(back))
-            if back <= m.horizon:
-                m.calendar.schedule(back, COMEBACK, r)
+    u.busy[unit] -= 1
+    free(w, unit, agent)
 
-    def come_back(self, r: int, t: float) -> None:
-        """COMEBACK: the resident of abandoned request r comes forward again: a new request (a repeat,
-        linked to r) with copies of r's stages, whose draws it keeps; its own choices use r's draws
-        shifted by the golden ratio (mod 1)."""
-        m = self.m
-        new = len(m.r_created)
-        shift = 0.6180339887498949
-        first, last = m.r_first[r], m.r_last[r]
-        for name, value in (("r_reported", float("nan")), ("r_channel", m.r_way[r]), ("r_way", m.r_way[r]),
-                            ("r_silent", 0), ("r_own_report", t), ("r_patience", m.r_patience[r]),
-                            ("r_first_wait", m.r_first_wait[r]), ("r_created", t), ("r_type", m.r_type[r]),
-                            ("r_household", m.r_household[r]), ("r_sla", m.r_sla[r]), ("r_repeat_of", r),
-                            ("r_a_hotline", m.r_a_hotline[r]), ("r_a_silent", m.r_a_silent[r]),
-                            ("r_u_contact", (m.r_u_contact[r] + shift) % 1.0),
-                            ("r_u_repeat", (m.r_u_repeat[r] + shift) % 1.0), ("r_e_repeat", m.r_e_repeat[r]),
-                            ("r_call_minutes", m.r_call_minutes[r]), ("r_hotline", -1), ("r_lapse", INF),
-                            ("r_first", len(m.v_request)), ("r_last", len(m.v_request) + last - first)):
-            getattr(m, name).append(value)
-        offset = len(m.v_request) - first            # the repeat's stages lie after every visit so far
-        for v in range(first, last + 1):
-            nxt = m.v_next[v]
-            self.add_visit(new, m.v_stage[v], None if v in m.v_options else m.v_pool[v], m.v_duration[v],
-                           nxt + offset if nxt >= 0 else (nxt if nxt == -1 else nxt - offset), v)
-        m.repeats += 1
-        self.report(new, t, m.r_way[r])
 
-    def call(self, r: int) -> int:
-        """The visit of resident r's call to 12345, added when they make it: after the call the
-        hotline hands the request to its first stage."""
-        m = self.m
-        call = len(m.v_request)
-        self.add_visit(r, HOTLINE_STAGE, m.hotline_pool, m.r_call_minutes[r], -2 - m.r_first[r])
-        m.r_hotline[r] = call
-        return call
-
-    def add_visit(self, r: int, stage: int, pool, duration: float, nxt: int, like: int | None = None) -> None:
-        """Append a visit of request r (a copy of visit `like`'s priority and stage options, if given)."""
-        m = self.m
-        m.v_request.append(r)
-        m.v_stage.append(stage)
-        m.v_pool.append(pool)
-        m.v_duration.append(duration)
-        m.v_next.append(nxt)
-        m.v_priority.append(m.v_priority[like] if like is not None else m.v_priority[m.r_first[r]])
-        m.v_home.append(-1)
-        m.v_resident.append(True)
-        m.v_deadline.append(INF)
-        m.v_start.append(float("nan"))
-        m.v_agent.append(None)
-        if like is not None and like in m.v_options:
-            m.v_options[len(m.v_request) - 1] = m.v_options[like]
-
-    def look_around(self, h: int, t: float) -> None:
-        """A home visit to household h finds its unreported problems, and those of its building
-        that the neighbours know of: each is reported now, through the grid leader."""
-        m = self.m
-        household, building = m.hh_findable, m.building_findable
-        if household.due[h] <= t:                     # (most visits find nothing: checked first)
-            self.find(household, h, t)
-        b = m.hh_building[h]
-        if building.due[b] <= t:
-            self.find(building, b, t)
-
-    def find(self, found, key: int, t: float) -> None:
-        """Report group `key`'s problems that have arisen by t and not yet come to anyone (nor been
-        given up on in silence), and move its pointer past them."""
-        m = self.m
-        i, arose = found.next[key], found.created
-        while arose[i] <= t:                           # each group ends with a sentinel that never arises
-            r = found.request[i]
-            if isnan(m.r_reported[r]) and m.r_own_report[r] >= t and m.r_lapse[r] >= t:
-                self.report(r, t, VISIT)
-            i += 1
-        found.next[key], found.due[key] = i, arose[i]
-
-    # ------------------------------------------------------------------ a stage
-    def choose(self, v: int, t: float):
-        """The unit that takes visit v: where its stage allows several roles, the first staffed for
-        the household and on duty now or within the stage's wait, else the one on duty soonest."""
-        m = self.m
-        option = m.v_options.get(v)
-        if option is None:
-            return m.v_pool[v]
-        group, row = option
-        wait, alternatives = m.option_groups[group]
-        chosen, soonest = None, INF
-        for role, pools, durations in alternatives:
-            if pools[row] < 0:
-                continue
-            at = t if m.on_duty[role] else m.next_on(role, t)
-            if at - t <= wait:
-                chosen = (pools[row], durations[row])
-                break
-            if chosen is None or at < soonest:
-                chosen, soonest = (pools[row], durations[row]), at
-        pool = m.pools[chosen[0]]
-        m.v_pool[v], m.v_duration[v] = pool, chosen[1]
-        return pool
-
-    def arrive(self, v: int, t: float) -> None:
-        """Visit v reaches its stage: its handler starts now if free and on duty, else it waits."""
-        self.arrive_at(self.choose(v, t), v, t)
-
-    def arrive_at(self, pool, v: int, t: float) -> None:
-        if pool.busy < pool.servers and self.m.on_duty[pool.role]:
-            pool.busy += 1
-            self.start(pool.free.popleft(), v, t)
-        else:
-            self.wait(pool, v, t)
-
-    def wait(self, pool, v: int, t: float) -> None:
-        """Visit v joins its unit's queue (by priority, then first come), or, a routine home visit,
-        the unit's routine list, which comes after everything else."""
-        m = self.m
-        if m.v_home[v] >= 0:
-            pool.routine.append(v)
+@compiled
+def fill(w, unit, t):
+    """Start as many waiting visits as the unit has free places (`next_for` picks them)."""
+    u = w.unit
+    while u.busy[unit] < u.servers[unit]:
+        v = next_for(w, unit, t)
+        if v < 0:
             return
-        heappush(pool.queue, (m.v_priority[v], next(m.calendar.seq), v))
-        if pool.colleagues and m.v_resident[v]:
-            m.calendar.schedule(m.cover_time(pool.role, t), COVER, v)
-        if m.v_deadline[v] <= m.horizon:             # (only a first visit has a deadline)
-            m.calendar.schedule(m.v_deadline[v], GIVE_UP, v)
+        u.busy[unit] += 1
+        start(w, free_agent(w, unit), v, t)
 
-    def start(self, agent, v: int, t: float) -> None:
-        m = self.m
-        m.v_start[v], m.v_agent[v] = t, agent
-        m.calendar.schedule(t + m.v_duration[v], END, v)
-        if m.v_home[v] >= 0:
-            self.look_around(m.v_home[v], t)
 
-    def end(self, v: int, t: float) -> None:
-        """END: visit v is done; the request goes on (or is resolved), its handler takes the next."""
-        m = self.m
-        self.hand_on(v, t)
-        self.next_in_line(m.v_pool[v], m.v_agent[v], t)
+@inline
+def work_waiting(w, unit):
+    """Anything for the unit to take: its queue (void entries too), routine list or the station's overdue list."""
+    return w.unit.queued[unit] > 0 or w.unit.routine[unit] > 0 or overdue_waiting(w, unit)
 
-    def hand_on(self, v: int, t: float) -> None:
-        m = self.m
-        nxt = m.v_next[v]
-        if nxt == -1:
-            m.resolved += 1
-            if m.v_resident[v]:
-                self.resolved(v, t)
-            return
-        if nxt < -1:
-            nxt = -2 - nxt
-        if m.v_pool[v].role == m.hotline_role:   # 12345 logs it for the grid's next working period
-            pool = self.choose(nxt, t)
-            m.v_deadline[nxt] = m.next_on(pool.role, t) + self.patience(m.v_request[nxt])
-        self.arrive(nxt, t)
 
-    # ------------------------------------------------------------------ a handler's queue
-    def take(self, pool, t: float) -> int | None:
-        """The next visit in pool's queue whose resident is still waiting (skipping void entries:
-        residents who gave up, requests a colleague took), else the first routine visit still due."""
-        m = self.m
-        queue = pool.queue
-        while queue:
-            v = heappop(queue)[2]
-            if m.v_deadline[v] > t:
-                return v
-            pool.stale -= 1
-        routine = pool.routine
-        while routine:
-            v = routine.popleft()
-            if m.v_deadline[v] >= t:
-                return v
-            m.abandoned += 1                      # not made before the next one fell due: dropped
-        return None
-
-    def take_from_colleague(self, pool, t: float, before: float = INF) -> int | None:
-        """The oldest of the station's overdue requests (waited `cover_after` minutes on duty at a
-        colleague's grid) whose resident is still waiting, if it is more urgent than `before`
-        (the priority of pool's own next visit); it moves to `pool`."""
-        m = self.m
-        overdue = pool.overdue
-        while overdue:
-            v = overdue[0]
-            if not isnan(m.v_start[v]) or m.v_deadline[v] <= t:
-                overdue.popleft()                 # started by its own leader, or given up
-            elif m.v_priority[v] < before:
-                overdue.popleft()
-                self.move(v, pool)
-                return v
-            else:
-                return None
-        return None
-
-    def next_for(self, pool, t: float) -> int | None:
-        """What a free handler of `pool` takes next: a colleague's overdue request if it is more
-        urgent than their own next (a resident before a routine visit), else their own next."""
-        if pool.overdue:
-            m, queue, routine = self.m, pool.queue, pool.routine
-            while queue and m.v_deadline[queue[0][2]] <= t:     # void entries first: not their next
-                heappop(queue)
-                pool.stale -= 1
-            while routine and m.v_deadline[routine[0]] < t:
-                routine.popleft()
-                m.abandoned += 1
-            own = queue[0][0] if queue else (m.routine_priority if routine else INF)
-            v = self.take_from_colleague(pool, t, own)
-            if v is not None:
-                return v
-        return self.take(pool, t)
-
-    def move(self, v: int, pool) -> None:
-        """A colleague's unit takes waiting visit v: its entry in its own queue becomes void."""
-        m = self.m
-        m.v_pool[v].stale += 1
-        m.v_deadline[v] = -INF
-        m.v_pool[v] = pool
-
-    def next_in_line(self, pool, agent, t: float) -> None:
-        if self.m.on_duty[pool.role] and pool.busy <= pool.servers:      # (fewer places: a vacancy began)
-            v = self.next_for(pool, t)
-            if v is not None:
-                self.start(agent, v, t)
+# ------------------------------------------------------------------ calendar events
+@inline
+def cover(w, v, t):
+    """COVER: visit v has waited `cover_after` minutes on duty; a free colleague takes it, or it
+    goes on the station's overdue list for the next colleague to come free."""
+    vis, u = w.visit, w.unit
+    if not math.isnan(vis.start[v]) or vis.deadline[v] <= t:
+        return
+    unit = vis.unit[v]
+    station = u.station[unit]
+    if w.on_duty[u.role[unit]]:            # (always, as the wait is counted on duty; kept for clarity)
+        for k in range(w.station.first_unit[station], w.station.first_unit[station + 1]):
+            other = w.station.units[k]
+            if other != unit and u.busy[other] < u.servers[other]:
+                move(w, v, other)
+                u.busy[other] += 1
+                start(w, free_agent(w, other), v, t)
                 return
-        pool.busy -= 1
-        pool.free.append(agent)
+    join_overdue(w, station, v)
 
-    def fill(self, pool, t: float, take) -> None:
-        """Start as many waiting visits as pool has free places (`take` picks them)."""
-        while pool.busy < pool.servers:
-            v = take(pool, t)
-            if v is None:
-                return
-            pool.busy += 1
-            self.start(pool.free.popleft(), v, t)
 
-    # ------------------------------------------------------------------ calendar events
-    def cover(self, v: int, t: float) -> None:
-        """COVER: visit v has waited `cover_after` minutes on duty; a free colleague takes it, or it
-        goes on the station's overdue list for the next colleague to come free."""
-        m = self.m
-        if not isnan(m.v_start[v]) or m.v_deadline[v] <= t:
+@inline
+def give_up(w, v, t):
+    """GIVE_UP: waiting visit v's deadline has come; if nobody has started it (nor taken it to
+    another unit, which voids the deadline), the resident gives up now: abandoned, and its
+    entry in the queue is void."""
+    vis = w.visit
+    if vis.deadline[v] != t or not math.isnan(vis.start[v]):
+        return
+    w.count[ABANDONED] += 1
+    w.unit.stale[vis.unit[v]] += 1
+    gave_up(w, v, t)
+
+
+@compiled
+def shift(w, role, on, t):
+    """SHIFT: a role goes on duty (its units start on their queues and colleagues' overdue requests)
+    or off."""
+    w.on_duty[role] = on
+    for unit in range(w.role_first[role], w.role_first[role + 1]):
+        if on:
+            if work_waiting(w, unit):
+                fill(w, unit, t)
+        elif role == w.rules.duty_leader_role and w.unit.queued[unit] > 0:
+            hand_over(w, unit, t)
+
+
+@compiled
+def hand_over(w, unit, t):
+    """The duty leader's shift ends: what they have not started goes to whoever of its stage's
+    roles comes on duty first (the household's grid leader or the station head in the morning;
+    on a Friday or Saturday evening, the duty leader again the next day)."""
+    u, vis = w.unit, w.visit
+    heads = w.handed_over                           # the queue, by priority, then first come
+    for k in range(len(heads)):
+        heads[k] = w.queue_first[unit, k]
+        w.queue_first[unit, k] = w.queue_last[unit, k] = -1
+    u.queued[unit] = 0
+    u.stale[unit] = 0
+    for k in range(len(heads)):
+        v = heads[k]
+        while v >= 0:
+            after = vis.in_line[v]                  # (read first: joining a queue relinks it)
+            if vis.deadline[v] > t:                 # else void: the resident gave up, or a colleague took it
+                there = choose(w, v, t)
+                join_queue(w, there, v)
+                if has_colleagues(w, there) and vis.resident[v]:
+                    cal.schedule(w.calendar, cover_time(w, u.role[there], t), COVER, v)
+                if w.on_duty[u.role[there]]:
+                    fill(w, there, t)
+            v = after
+
+
+@compiled
+def meeting(w, unit, t):
+    """MEETING: an alliance settles up to its capacity of hard problems at once."""
+    for _ in range(w.rules.meeting_capacity):
+        v = take(w, unit, t)
+        if v < 0:
             return
-        pool = m.v_pool[v]
-        if m.on_duty[pool.role]:            # (always, as the wait is counted on duty; kept for clarity)
-            for other in pool.colleagues:
-                if other.busy < other.servers:
-                    self.move(v, other)
-                    other.busy += 1
-                    self.start(other.free.popleft(), v, t)
-                    return
-        pool.overdue.append(v)
+        w.visit.start[v], w.visit.agent[v] = t, w.unit.first_agent[unit]
+        w.count[RESOLVED] += 1
+        resolved(w, v, t)
 
-    def give_up(self, v: int, t: float) -> None:
-        """GIVE_UP: waiting visit v's deadline has come; if nobody has started it (nor taken it to
-        another unit, which voids the deadline), the resident gives up now: abandoned, and its
-        entry in the queue is void."""
-        m = self.m
-        if m.v_deadline[v] != t or not isnan(m.v_start[v]):
-            return
-        m.abandoned += 1
-        m.v_pool[v].stale += 1
-        self.gave_up(v, t)
 
-    def shift(self, change: ShiftChange, t: float) -> None:
-        """SHIFT: a role goes on duty (its units start on their queues and colleagues' overdue requests)
-        or off."""
-        m = self.m
-        m.on_duty[change.role] = change.on
-        if change.on:
-            for pool in m.pools_by_role[change.role]:
-                if pool.queue or pool.routine or pool.overdue:
-                    self.fill(pool, t, self.next_for)
-        elif change.role == m.duty_leader_role:
-            for pool in m.pools_by_role[change.role]:
-                if pool.queue:
-                    self.hand_over(pool, t)
+@compiled
+def staff(w, change, t):
+    """STAFF: a unit's places change as vacancies start or end. With fewer, handlers finish what
+    they started and the surplus stop; with more, the new ones start on the queue."""
+    unit = w.staff.unit[change]
+    w.unit.servers[unit] = w.staff.places[change]
+    if w.on_duty[w.unit.role[unit]] and work_waiting(w, unit):
+        fill(w, unit, t)
 
-    def hand_over(self, pool, t: float) -> None:
-        """The duty leader's shift ends: what they have not started goes to whoever of its stage's
-        roles comes on duty first (the household's grid leader or the station head in the morning;
-        on a Friday or Saturday evening, the duty leader again the next day)."""
-        m = self.m
-        waiting = sorted(pool.queue)                   # by priority, then first come
-        pool.queue.clear()
-        pool.stale = 0
-        for _, _, v in waiting:
-            if m.v_deadline[v] <= t:                    # void: the resident gave up, or a colleague took it
-                continue
-            there = self.choose(v, t)
-            heappush(there.queue, (m.v_priority[v], next(m.calendar.seq), v))
-            if there.colleagues and m.v_resident[v]:
-                m.calendar.schedule(m.cover_time(there.role, t), COVER, v)
-            if m.on_duty[there.role]:
-                self.fill(there, t, self.next_for)
 
-    def meeting(self, pool, t: float) -> None:
-        """MEETING: an alliance settles up to its capacity of hard problems at once."""
-        m = self.m
-        for _ in range(m.meeting_capacity):
-            v = self.take(pool, t)
-            if v is None:
-                return
-            m.v_start[v], m.v_agent[v] = t, pool.members[0]
-            m.resolved += 1
-            self.resolved(v, t)
+@inline
+def handle(w, t, kind, payload):
+    """One event off the calendar, to its handler."""
+    if kind == END:
+        end(w, payload, t)
+    elif kind == GIVE_UP:
+        give_up(w, payload, t)
+    elif kind == COVER:
+        cover(w, payload, t)
+    elif kind == SHIFT:
+        shift(w, payload >> 1, (payload & 1) == 1, t)
+    elif kind == COMEBACK:
+        come_back(w, payload, t)
+    elif kind == MEETING:
+        meeting(w, payload, t)
+    elif kind == STAFF:
+        staff(w, payload, t)
 
-    def staff(self, change: StaffChange, t: float) -> None:
-        """STAFF: a unit's places change as vacancies start or end. With fewer, handlers finish what
-        they started and the surplus stop; with more, the new ones start on the queue."""
-        pool = change.pool
-        pool.servers = change.places
-        if self.m.on_duty[pool.role] and (pool.queue or pool.routine or pool.overdue):
-            self.fill(pool, t, self.next_for)
 
-    def sample(self, _, t: float) -> None:
-        m = self.m
-        m.now = t
-        m.datacollector.collect(m)
+# ------------------------------------------------------------------ the loop
+@compiled
+def advance(w, until):
+    """Handle every event and every request coming forward up to `until` (the calendar first on
+    ties). Returns (SAMPLED, t) at a daily census (the caller takes it and calls again), (FULL, t)
+    when the records have no room left for what one more event may add (the caller grows them),
+    else (DONE, until)."""
+    arrivals, c, calendar = w.arrival, w.count, w.calendar
+    n_arrivals = len(arrivals.time)
+    room_visits, room_requests = len(w.visit.request) - w.rules.new_visits, len(w.request.type) - 1
+    while True:
+        i = c[NEXT_ARRIVAL]
+        t_arrival = arrivals.time[i] if i < n_arrivals else INF
+        limit = t_arrival if t_arrival < until else until
+        while cal.next_time(calendar) <= limit:
+            if c[VISITS] > room_visits or c[REQUESTS] > room_requests:
+                return FULL, cal.next_time(calendar)
+            t, kind, payload = cal.pop(calendar)
+            if kind == SAMPLE:
+                return SAMPLED, t
+            handle(w, t, kind, payload)
+        if t_arrival > until:
+            return DONE, until
+        if c[VISITS] > room_visits:
+            return FULL, t_arrival
+        c[NEXT_ARRIVAL] = i + 1
+        come_forward(w, arrivals.request[i], t_arrival, arrivals.channel[i])
 
-    # ------------------------------------------------------------------ the loop
-    def run(self, until: float) -> None:
-        """Handle every event and every request coming forward up to `until` (calendar first on ties)."""
-        m = self.m
-        calendar = m.calendar
-        while True:
-            i = m.next_arrival
-            t_arrival = m.arrival_time[i] if i < len(m.arrival_time) else INF
-            limit = min(t_arrival, until)
-            while calendar.next_time() <= limit:
-                t, kind, payload = calendar.pop()
-                self.handlers[kind](payload, t)
-            if t_arrival > until:
-                break
-            m.next_arrival = i + 1
-            self.come_forward(m.arrival_request[i], t_arrival, m.arrival_channel[i])
-        m.now = until
+
+# ------------------------------------------------------------------ queues as linked lists
+@inline
+def join_queue(w, unit, v):
+    u, rank = w.unit, w.visit.rank[v]
+    w.visit.in_line[v] = -1
+    last = w.queue_last[unit, rank]
+    if last < 0:
+        w.queue_first[unit, rank] = v
+    else:
+        w.visit.in_line[last] = v
+    w.queue_last[unit, rank] = v
+    u.queued[unit] += 1
+
+
+@inline
+def queue_head(w, unit):
+    """The queue's next entry: the first of the most urgent rank that has any."""
+    first = w.queue_first
+    for k in range(first.shape[1]):
+        if first[unit, k] >= 0:
+            return first[unit, k]
+    return -1
+
+
+@inline
+def leave_queue(w, unit):
+    u = w.unit
+    v = queue_head(w, unit)
+    rank = w.visit.rank[v]
+    w.queue_first[unit, rank] = w.visit.in_line[v]
+    if w.queue_first[unit, rank] < 0:
+        w.queue_last[unit, rank] = -1
+    u.queued[unit] -= 1
+    return v
+
+
+@inline
+def join_routine(w, unit, v):
+    u = w.unit
+    w.visit.in_line[v] = -1
+    if u.routine_last[unit] < 0:
+        u.routine_first[unit] = v
+    else:
+        w.visit.in_line[u.routine_last[unit]] = v
+    u.routine_last[unit] = v
+    u.routine[unit] += 1
+
+
+@inline
+def leave_routine(w, unit):
+    u = w.unit
+    v = u.routine_first[unit]
+    u.routine_first[unit] = w.visit.in_line[v]
+    if u.routine_first[unit] < 0:
+        u.routine_last[unit] = -1
+    u.routine[unit] -= 1
+    return v
+
+
+@inline
+def has_colleagues(w, unit):
+    station = w.unit.station[unit]
+    return station >= 0 and w.station.first_unit[station + 1] - w.station.first_unit[station] > 1
+
+
+@inline
+def overdue_waiting(w, unit):
+    station = w.unit.station[unit]
+    return station >= 0 and w.station.overdue_first[station] >= 0
+
+
+@inline
+def join_overdue(w, station, v):
+    s = w.station
+    w.visit.overdue_after[v] = -1
+    if s.overdue_last[station] < 0:
+        s.overdue_first[station] = v
+    else:
+        w.visit.overdue_after[s.overdue_last[station]] = v
+    s.overdue_last[station] = v
+
+
+@inline
+def leave_overdue(w, station):
+    s = w.station
+    v = s.overdue_first[station]
+    s.overdue_first[station] = w.visit.overdue_after[v]
+    if s.overdue_first[station] < 0:
+        s.overdue_last[station] = -1
+
+
+@inline
+def free_agent(w, unit):
+    """The unit's longest-free member (agent id) leaves the ring of free staff."""
+    u = w.unit
+    k = u.free_head[unit]
+    agent = w.free[u.free_first[unit] + k]
+    u.free_head[unit] = (k + 1) % u.members[unit]
+    u.free_count[unit] -= 1
+    return agent
+
+
+@inline
+def free(w, unit, agent):
+    u = w.unit
+    k = (u.free_head[unit] + u.free_count[unit]) % u.members[unit]
+    w.free[u.free_first[unit] + k] = agent
+    u.free_count[unit] += 1
+
+
+# ------------------------------------------------------------------ duty rosters
+@inline
+def next_on(w, role, t):
+    """The first moment at or after t when `role` is on duty (inf: not before the horizon)."""
+    d = w.duty
+    a, b = d.first[role], d.first[role + 1]
+    i = np.searchsorted(d.ends[a:b], t, side="right")
+    return INF if i == b - a else max(t, d.starts[a + i])
+
+
+@inline
+def station_next_open(w, t):
+    """When a resident can next walk into the station (its head's hours, a desk duty leader's)."""
+    i = np.searchsorted(w.duty.open_ends, t, side="right")
+    return max(t, w.duty.open_starts[i]) if i < len(w.duty.open_starts) else INF
+
+
+@inline
+def cover_time(w, role, t):
+    """When a request queued at t will have waited `cover_after` minutes while `role` was on duty."""
+    d = w.duty
+    a, b = d.first[role], d.first[role + 1]
+    starts, ends, before = d.starts[a:b], d.ends[a:b], d.before[a:b]
+    i = np.searchsorted(starts, t, side="right")
+    done = 0.0 if i == 0 else before[i - 1] + min(t - starts[i - 1], ends[i - 1] - starts[i - 1])
+    target = done + w.rules.cover_after
+    j = np.searchsorted(before, target, side="left") - 1       # the interval in which the target is reached
+    if j >= len(starts) or target > before[j] + ends[j] - starts[j]:
+        return INF
+    return starts[j] + (target - before[j])

@@ -15,7 +15,6 @@ A percentile that the resolved share never reaches is reported as None.
 from __future__ import annotations
 
 import math
-from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +22,8 @@ import pandas as pd
 
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash, shift_hours_per_week
 from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, travel_minutes
+from . import journey, records
+from .records import ORIGINS, OUTCOMES
 from .units import capacity_minutes
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
@@ -33,44 +34,33 @@ SATURATED = 0.9   # a unit busier than this is where queues grow long
 
 
 # ---------------------------------------------------------------- records
-OUTCOMES = ("resolved", "abandoned", "open")
-ORIGINS = ("resident", "staff")
-
-
 def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The run's records: (visits, requests).
+    """The run's records: (visits, requests), their columns as `records.VISITS` and
+    `records.REQUESTS` declare them.
 
-    visits: one row per visit that was reached: request, stage (-1: the 12345 call), role,
-    unit, agent, queued/start/end minute, and its walking (or driving) and service minutes; stage
-    -2 is the receiver's triage (the grid leader, the station head, or the duty leader standing in, whose
-    phone response on call counts as travel).
-    requests: one row per request (repeats after the rest): type, origin, where,
-    created/reported/first started/ended minute, channel, whether the resident first said
-    nothing, the request it repeats (-1: none), outcome (resolved, abandoned, or open at the
-    horizon), visits, first and last handler, whether 110 handled it, service-level target.
+    visits: one row per visit that was reached (stage -2, the receiver's triage, counts the duty
+    leader's phone response on call as travel). requests: one row per request (repeats after the
+    rest); its outcome is resolved (its last visit ended by the horizon), abandoned (nobody started
+    its first visit before the resident's deadline, or the resident said nothing and gave up on it
+    unfound), or open at the horizon.
     """
-    H, city = model.horizon, model.city
-    view = lambda name, kind=np.float64: np.frombuffer(getattr(model, name), dtype=kind)  # noqa: E731
-    first, last, call = (view(name, np.int64) for name in ("r_first", "r_last", "r_hotline"))
+    H, city, w = model.horizon, model.city, model.world
+    vis = _rows(w.visit, int(w.count[journey.VISITS]))
+    req = _rows(w.request, int(w.count[journey.REQUESTS]))
+    first, last = req["first"], req["last"]
     n = len(first)
-    reported = _reported_minutes(model)
-    start, duration = view("v_start"), view("v_duration")
+    start, duration = vis["start"], vis["duration"]
     end = start + duration
     end[end > H] = np.nan                                  # still in service at the horizon
-    channel = np.asarray(model.r_channel, dtype=np.int8)
-    called = call >= 0
-    queued = np.r_[np.nan, end[:-1]]                       # a later stage queues when the one before ends
-    queued[first] = np.where(called, end[call], reported)  # (a request's stages are numbered together)
-    queued[call[called]] = reported[called]
-    queued[np.asarray(model.skipped_visits, dtype=np.int64)] = np.nan   # receptions a home visit made unnecessary
-    reached = np.flatnonzero(~np.isnan(queued))
-    pool = _gather(model.v_pool, reached, "index")
-    role = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])[pool]
-    unit = np.concatenate([np.arange(len(model.layout[r].members)) for r in ROLES])[pool]
-    request, stage = view("v_request", np.int64)[reached], view("v_stage", np.int64)[reached]
-    household = view("r_household", np.int64)
+    reached = np.flatnonzero(~np.isnan(vis["queued"]))
+    unit = vis["unit"][reached]
+    role_of_unit = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])
+    role = role_of_unit[unit]
+    unit = unit - np.array([model.unit_offset[r] for r in ROLES])[role]
+    request, stage = vis["request"][reached], vis["stage"][reached].astype(np.int64)
+    household = req["household"]
     travel = np.zeros(len(reached))
-    visit_type = view("r_type", np.int8)[request]
+    visit_type = req["type"][request]
     types = list(model.spec.requests.values())
     for r, name in enumerate(ROLES):
         mine = (role == r) & (stage != RECEPTION_STAGE)      # a receiver's triage is by message or at the desk
@@ -84,23 +74,20 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
             travel[here] = travel_minutes(model.spec, city, name, household[request[here]], types[t].stages[k].roles)
     duty = (role == ROLES.index("duty_leader")) & (stage == RECEPTION_STAGE)
     travel[duty] = travel_minutes(model.spec, city, "duty_leader", household[request[duty]])   # the phone's response
-    agent = np.full(len(reached), -1, dtype=np.int64)
-    began = ~np.isnan(start[reached])
-    agent[began] = _gather(model.v_agent, reached[began], "unique_id")
-    visits = pd.DataFrame({
-        "request": request, "stage": stage, "role": pd.Categorical.from_codes(role, ROLES), "unit": unit,
-        "agent": agent, "queued_minute": queued[reached], "start_minute": start[reached],
-        "end_minute": end[reached], "travel_minutes": travel, "service_minutes": duration[reached] - travel,
-    }, copy=False)
+    visits = records.frame(records.VISITS, {
+        "request": request, "stage": stage, "role": role, "unit": unit, "agent": vis["agent"][reached],
+        "queued_minute": vis["queued"][reached], "start_minute": start[reached], "end_minute": end[reached],
+        "travel_minutes": travel, "service_minutes": duration[reached] - travel})
 
+    reported = req["reported"]
     resolved = start[last] + duration[last] <= H
     first_start = start[first]
     grid = stage != HOTLINE_STAGE
     first_reached = np.zeros(n, dtype=bool)
     first_reached[request[grid]] = True
-    deadline = view("v_deadline")[first]
+    deadline = vis["deadline"][first]
     abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
-    lapse = view("r_lapse")
+    lapse = req["lapse"]
     lapsed = ~first_reached & (lapse <= H)             # said nothing, never found, and gave up on it
     abandoned |= lapsed
     deadline = np.where(lapsed, lapse, deadline)
@@ -110,45 +97,30 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     first_role[request[grid][::-1]] = role[grid][::-1]    # the earliest visit's role is written last
     by_110 = np.zeros(n, dtype=bool)
     by_110[request[role == ROLES.index("police110")]] = True
-    kind = view("r_type", np.int8)
-    origin = np.array([ORIGINS.index(t.origin) for t in model.spec.requests.values()], dtype=np.int8)[kind]
-    requests = pd.DataFrame({
-        "type": pd.Categorical.from_codes(kind, list(model.spec.requests)),
-        "origin": pd.Categorical.from_codes(origin, ORIGINS), "household": household,
+    kind = req["type"]
+    origin = np.array([ORIGINS.index(t.origin) for t in types], dtype=np.int8)[kind]
+    requests = records.frame(records.REQUESTS, {
+        "type": kind, "origin": origin, "household": household,
         "grid": city.hh_grid[household], "station": city.hh_station[household],
         "community": city.hh_community[household],
-        "created_minute": view("r_created"), "reported_minute": reported,
-        "channel": pd.Categorical.from_codes(np.where(np.isnan(reported), -1, channel), CHANNELS),
-        "silent": view("r_silent", np.int8).astype(bool), "repeat_of": view("r_repeat_of", np.int64),
+        "created_minute": req["created"], "reported_minute": reported,
+        "channel": np.where(np.isnan(reported), -1, req["channel"]),
+        "silent": req["silent"], "repeat_of": req["repeat_of"],
         "started_minute": first_start,
         "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
-        "outcome": pd.Categorical.from_codes(np.where(resolved, 0, np.where(abandoned, 1, 2)), OUTCOMES),
+        "outcome": np.where(resolved, 0, np.where(abandoned, 1, 2)),
         "visits": np.bincount(request[grid], minlength=n),
-        "first_handler": pd.Categorical.from_codes(first_role, ROLES),
-        "handled_by": pd.Categorical.from_codes(last_role, ROLES), "police110": by_110,
-        "sla_hours": view("r_sla") / 60,
+        "first_handler": first_role, "handled_by": last_role, "police110": by_110,
+        "sla_hours": req["sla"] / 60,
         "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
-                                         for t in model.spec.requests.values()])[kind],
-    }, copy=False)
+                                         for t in types])[kind],
+    }, {"type": list(model.spec.requests)})
     return visits, requests
 
 
-def _gather(objects: list, rows: np.ndarray, attribute: str) -> np.ndarray:
-    """objects[row].attribute for each row, as an int array (C-level loops: millions a second)."""
-    if len(rows) == 0:
-        return np.zeros(0, dtype=np.int64)
-    picked = itemgetter(*rows.tolist())(objects)
-    picked = picked if len(rows) > 1 else (picked,)
-    return np.fromiter(map(attrgetter(attribute), picked), dtype=np.int64, count=len(rows))
-
-
-def _reported_minutes(model) -> np.ndarray:
-    """When each request reached someone: the journey's record, else its planned time (nan: not by
-    the horizon)."""
-    recorded = np.frombuffer(model.r_reported, dtype=np.float64)
-    out = np.where(np.isnan(recorded), np.frombuffer(model.r_own_report, dtype=np.float64), recorded)
-    out[out > model.horizon] = np.nan
-    return out
+def _rows(record: tuple, rows: int) -> dict[str, np.ndarray]:
+    """A record's arrays (`records.Visits`, `records.Requests`), the rows in use."""
+    return {name: array[:rows] for name, array in zip(record._fields, record)}
 
 
 # ---------------------------------------------------------------- censored statistics
@@ -637,7 +609,7 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
     band = np.searchsorted(WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()],
                            side="right")
     by_band = kpis_by_group(requests, parts, np.where(resident, band, -1), WALK_BAND_NAMES, H, timed=timed)
-    trust = np.frombuffer(model.trust, dtype=np.float64)
+    trust = model.trust
     by_quarter = quarters(model, requests, visits, parts, resident, t0, timed)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
@@ -760,7 +732,7 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
     known = np.where(np.isnan(reported), -1, grid)
     out["wait_p90_minutes"] = timed.wait.quantiles(known, city.grids)[:, p90]
     out["resolution_p90_hours"] = timed.resolution.quantiles(known, city.grids)[:, p90]
-    trust = np.frombuffer(model.trust, dtype=np.float64)
+    trust = model.trust
     out["trust_mean"] = (np.bincount(city.hh_grid, weights=trust, minlength=city.grids)
                          / np.maximum(out["households"], 1))
     busy = unit_busy(model, visits, "grid_leader", t0)

@@ -4,38 +4,35 @@ Nothing is stepped per tick. Requests come forward from a pre-drawn, sorted
 stream; the calendar holds the ends of visits, cover checks, shift changes,
 alliance meetings and daily samples. Cost grows with the number of requests,
 not with agents x time. How a request travels through the model is in
-`journey.py`; this module builds the model's state and runs the fast loop.
+`journey.py`, which is also the code that runs it (compiled); this module
+builds the model's state, the `World` the journey works on, and takes Mesa's
+census between the journey's stretches of time.
 """
 
 from __future__ import annotations
 
 import gc
 import math
-from array import array
 from contextlib import contextmanager
 from functools import partial
-from collections import deque
-from bisect import bisect_left, bisect_right
-from heapq import heappop, heappush
-from operator import attrgetter
+from typing import NamedTuple
 
 import mesa
 import numpy as np
 
 from ..city import City, build_city
 from ..scenario import ROLES, Scenario, load, resolve_scenario
-from . import agents
-from .calendar import COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, Calendar, ShiftChange, StaffChange
-from .journey import Journey, pick, weights
+from . import agents, journey, records
+from . import calendar as cal
+from .calendar import MEETING, SAMPLE, SHIFT, STAFF
 from .kpis import HEADLINE
 from .requests import Requests, draw_requests, stream
-from .routes import HOTLINE, Plan, plan, station_open
+from .routes import Plan, plan, station_open
 from .shifts import Duty, always_on
 from .stability import overloaded_units
-from .units import Pool, layouts, vacant_places
+from .units import Layout, layouts, vacant_places
 
 INF = math.inf
-
 
 @contextmanager
 def collector_paused():
@@ -52,6 +49,140 @@ def collector_paused():
             gc.enable()
 
 
+# Every role's units, one record each (index over all roles, role by role): places, queue lengths
+# and the ends of their lists. A unit's queue is a first-come-first-served list per priority rank
+# (`World.queue_first`/`queue_last`, linked through the visits' `in_line`), `queued` entries long
+# of which `stale` are void; its routine home visits a list of their own; its free staff a ring of
+# agent ids in `World.free`.
+UNIT = (
+    records.Field("role", "int64", 0, "index into ROLES"),
+    records.Field("members", "int64", 0, "staff agents"),
+    records.Field("servers", "int64", 0, "places: how many of them work at once (fewer while some are vacant)"),
+    records.Field("busy", "int64", 0, "places at work now"),
+    records.Field("queued", "int64", 0, "entries in its queue, void ones included"),
+    records.Field("stale", "int64", 0, "void entries: residents who gave up, requests a colleague took"),
+    records.Field("routine", "int64", 0, "routine home visits due"),
+    records.Field("routine_first", "int64", -1, "the first of them"),
+    records.Field("routine_last", "int64", -1, "the last of them"),
+    records.Field("free_first", "int64", 0, "where its ring of free staff starts in `World.free`"),
+    records.Field("free_head", "int64", 0, "the longest free, in that ring"),
+    records.Field("free_count", "int64", 0, "free staff"),
+    records.Field("station", "int64", -1, "its grid leaders' station under the 'after' cover rule (-1: none)"),
+    records.Field("first_agent", "int64", -1, "its first staff agent's unique_id (an alliance meets as that one)"),
+)
+Units = records.record_type("Units", UNIT, __name__)
+# a unit's places change (vacancies start or end): the STAFF events' payloads
+STAFF_CHANGE = (
+    records.Field("unit", "int64", -1, "the unit"),
+    records.Field("places", "int64", 0, "its places from then on"),
+)
+StaffChanges = records.record_type("StaffChanges", STAFF_CHANGE, __name__)
+
+
+class Stations(NamedTuple):
+    """Grid leaders' units by station (`units[first_unit[s]:first_unit[s + 1]]`, colleagues under
+    the "after" rule) and each station's overdue list (linked through the visits' `overdue_after`)."""
+    first_unit: np.ndarray
+    units: np.ndarray
+    overdue_first: np.ndarray
+    overdue_last: np.ndarray
+
+
+class Rosters(NamedTuple):
+    """Each role's on-duty intervals (`starts[first[r]:first[r + 1]]`, with the minutes on duty
+    before each) and when the station is open to walk-ins: `shifts.Duty`, as the journey reads it."""
+    starts: np.ndarray
+    ends: np.ndarray
+    before: np.ndarray
+    first: np.ndarray
+    open_starts: np.ndarray
+    open_ends: np.ndarray
+
+
+class Options(NamedTuple):
+    """For each visit whose stage allows several roles (its `option` row): the stage's wait and each
+    alternative in order, its role (-1: no more), unit (-1: not staffed for the household) and
+    duration."""
+    wait: np.ndarray
+    role: np.ndarray
+    unit: np.ndarray
+    duration: np.ndarray
+
+
+class Arrivals(NamedTuple):
+    """Requests coming forward unprompted, in order of time: when, which, by which channel."""
+    time: np.ndarray
+    request: np.ndarray
+    channel: np.ndarray
+
+
+class Findable(NamedTuple):
+    """What home visits can find, per household (or building): the requests in order of arising,
+    each group ended by a sentinel that never arises, a pointer per group to the first request a
+    visit has not yet looked at, and when that one arises (`due`: one look tells a visit that finds
+    nothing)."""
+    request: np.ndarray
+    created: np.ndarray
+    next: np.ndarray
+    due: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> "Findable":
+        k = key[rows]
+        order = np.lexsort((created[rows], k))
+        counts = np.bincount(k, minlength=groups)
+        starts = np.cumsum(counts + 1) - (counts + 1)          # each group has one more slot: its sentinel
+        ids = np.full(len(rows) + groups, -1, dtype=np.int64)
+        when = np.full(len(rows) + groups, np.inf)
+        position = np.repeat(starts, counts) + (np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts))
+        ids[position], when[position] = rows[order], created[rows[order]]
+        return cls(ids, when, starts.astype(np.int64), when[starts])
+
+
+class Rules(NamedTuple):
+    """The scenario's numbers the journey reads, and the model's fixed facts."""
+    horizon: float
+    cover_after: float
+    meeting_capacity: int
+    hotline_unit: int               # -1: no 12345 operators
+    duty_leader_role: int
+    routine_rank: int
+    floor: float                    # residents.patience_trust_floor
+    learning_rate: float
+    late_experience: float
+    repeat_share: float
+    repeat_delay_hours: float
+    closed_hotline: float
+    distrust_hotline: float
+    distrust_silent: float
+    new_visits: int                 # the most visits one event can add (a repeat's stages and its call)
+
+
+class World(NamedTuple):
+    """Everything the journey reads and writes (journey.py), as arrays."""
+    visit: records.Visits
+    request: records.Requests
+    unit: Units
+    queue_first: np.ndarray         # per unit and priority rank
+    queue_last: np.ndarray
+    free: np.ndarray                # the units' rings of free staff (agent ids)
+    staff: StaffChanges
+    station: Stations
+    calendar: cal.Calendar
+    arrival: Arrivals
+    trust: np.ndarray               # per household
+    building: np.ndarray            # per household
+    by_household: Findable
+    by_building: Findable
+    duty: Rosters
+    option: Options
+    rules: Rules
+    count: np.ndarray               # journey.COUNTS
+    on_duty: np.ndarray             # per role
+    role_first: np.ndarray          # each role's first unit (and one past the last)
+    handed_over: np.ndarray         # per priority rank: a queue the duty leader hands over (`journey.hand_over`)
+
+
 class GridModel(mesa.Model):
     """One city under one scenario (a `Scenario` or a bundled name or file), for `days` days, from one
     seed (`rng`, as Mesa names it).
@@ -65,13 +196,13 @@ class GridModel(mesa.Model):
     `mesa.batch_run` can return them. `run()` goes to the horizon at once and
     leaves the outputs to its caller (`run.simulate`).
 
-    `fast=False` runs the readable journey (`journey.Journey.run`) instead of
-    the inlined loop; both give the same records.
+    Households and staff are Mesa agents; what the journey changes of them
+    (trust, who is free) lives in the `world`'s arrays at their index.
     """
 
     @collector_paused()
     def __init__(self, scenario: Scenario | str = "meihekou_2020", rng: int | None = 0, days: float | None = None,
-                 sample_minutes: float = 1440.0, fast: bool = True):
+                 sample_minutes: float = 1440.0):
         # earlier models first: a model and its agents refer to each other, so only the collector
         # frees them, and it is paused while this one is built (a sweep's worker would hold two)
         gc.collect()
@@ -80,27 +211,23 @@ class GridModel(mesa.Model):
         super().__init__(rng=seed)
         if not isinstance(scenario, Scenario):
             scenario = load(resolve_scenario(scenario))
-        self.spec, self.seed, self.fast = scenario, seed, fast
+        self.spec, self.seed = scenario, seed
         self.days = scenario.run.days if days is None else days
         self.horizon = self.days * 1440.0
         self.now = 0.0
         self.city: City = build_city(scenario, stream(seed, "city"))
         requests = draw_requests(scenario, self.city, seed, self.horizon)
         self.layout = layouts(scenario, self.city)
-        self.calendar = Calendar()
+        self.unit_offset = dict(zip(ROLES, np.r_[0, np.cumsum([len(self.layout[r].members) for r in ROLES])].tolist()))
         self._build_agents()
         self.duty = {role: Duty.of(getattr(scenario.roles, role).shifts, self.horizon)
                      for role in ROLES if role != "alliance"}
         self.station_open = station_open(scenario, self.duty)     # when residents can walk in
-        routes = plan(scenario, self.city, requests, self.layout, self.pool_offset, self.duty, self.horizon)
-        self.overloaded = overloaded_units(self, routes)
-        self._init_state(routes, requests)
-        self._schedule_shifts_and_meetings()
-        for t in np.arange(0.0, self.horizon + 1e-9, sample_minutes)[1:]:
-            self.calendar.schedule(float(t), SAMPLE)
-        self.calendar.fix()
-        self.journey = Journey(self)
-        self.resolved = self.abandoned = 0
+        hotline = self.unit_offset["hotline"] if self.layout["hotline"].members.sum() else None
+        routes = plan(scenario, self.city, requests, self.layout, self.unit_offset, self.duty, self.horizon)
+        self.overloaded = overloaded_units(self, routes, hotline)
+        self.world = self._world(routes, requests, hotline, sample_minutes)
+        self._created_sorted = np.sort(requests.created)
         self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
@@ -110,215 +237,232 @@ class GridModel(mesa.Model):
 
     # ------------------------------------------------------------------ build
     def _build_agents(self) -> None:
-        """Households, then one pool per unit of each role, staffed by that role's agents."""
+        """Households, then each unit's staff agents, role by role (their ids are consecutive)."""
         for i in range(self.city.households):
             agents.Household(self, i)
-        self.pools: list[Pool] = []
-        self.pools_by_role: list[list[Pool]] = [[] for _ in ROLES]
-        self.pool_offset: dict[str, int] = {}
-        for r, role in enumerate(ROLES):
-            lay = self.layout[role]
-            self.pool_offset[role] = len(self.pools)
-            cls = agents.ROLE_AGENTS[role]
-            for unit, (members, servers) in enumerate(zip(lay.members.tolist(), lay.servers.tolist())):
-                pool = Pool(len(self.pools), r, unit, servers)
-                pool.members = [cls(self, pool) for _ in range(members)]
-                pool.free.extend(pool.members)
-                self.pools.append(pool)
-                self.pools_by_role[r].append(pool)
-        gl = self.spec.roles.grid_leader
-        if gl.cover == "after":
-            mine = self.pools_by_role[ROLES.index("grid_leader")]
-            group = self.layout["grid_leader"].group
-            for g in np.unique(group):
-                station, overdue = [mine[u] for u in np.flatnonzero(group == g)], deque()
-                for pool in station:
-                    pool.colleagues = tuple(p for p in station if p is not pool)
-                    pool.overdue = overdue
-        self.cover_after = gl.cover_after_minutes
-        self.meeting_capacity = self.spec.roles.alliance.capacity_per_meeting
-        self.hotline_role, self.station_head_role = ROLES.index("hotline"), ROLES.index("station_head")
-        self.duty_leader_role = ROLES.index("duty_leader")
-        self.hotline_pool = self.pools[self.pool_offset["hotline"]] if self.layout["hotline"].members.sum() else None
-        self.routine_priority = max((t.priority for t in self.spec.requests.values() if t.home_visit), default=INF)
+        self.first_agent = []
+        for role in ROLES:
+            cls, offset = agents.ROLE_AGENTS[role], self.unit_offset[role]
+            for unit, members in enumerate(self.layout[role].members.tolist()):
+                staff = [cls(self, offset + unit) for _ in range(members)]
+                self.first_agent.append(staff[0].unique_id if staff else -1)
 
-    def _init_state(self, p: Plan, req: Requests) -> None:
-        """The flat per-visit and per-request lists the journey reads and writes.
+    def units_of(self, role: str) -> range:
+        """The role's units, as indices into the world's `unit` arrays."""
+        return range(self.unit_offset[role], self.unit_offset[role] + len(self.layout[role].members))
 
-        Two encodings let the fast loop tell the common case by one number:
-        `v_next[v]` is the next visit (>= 0), -1 after the last, or -2 - next
-        where the journey must hand it on (a stage of several roles, or a
-        hotline call); `arrival_first[i]` is the first visit of the i-th
-        request to come forward, or -1 - it where the journey must report it
-        (a resident's choice of channel or trust-dependent patience, or a stage
-        of several roles).
-        `v_deadline` is when nobody will start the visit any more (the
-        resident gives up: a GIVE_UP event), -inf once a colleague has taken
-        it from this queue; a queue entry whose deadline has come is void.
-        `v_start` and `r_reported` are nan until set; `r_reported` is set whenever
-        the journey's `report` handles a request; the fast loop reports the rest
-        (routine work) at their planned time without writing it.
-
-        Per-request lists are arrays that grow: a resident who gave up and comes
-        back is a new request (a repeat) appended with copies of its original's
-        visits (`Journey.come_back`).
-        """
+    def _world(self, p: Plan, req: Requests, hotline: int | None, sample_minutes: float) -> World:
         sc = self.spec
         types = list(sc.requests.values())
-        by_visit = req.type[p.request]
-        pools = np.empty(len(self.pools) + 1, dtype=object)
-        pools[:-1] = self.pools                       # index -1: None, chosen when the stage is reached
         n, m = len(p.request), len(req)
-        journey_decides = p.pool == -1                # stages of several roles
-        nxt = p.next.copy()
-        slow = (nxt >= 0) & journey_decides[np.maximum(nxt, 0)]
-        nxt[slow] = -2 - nxt[slow]
+        by_visit = req.type[p.request]
+        ranks = sorted({t.priority for t in types})
+        rank = np.array([ranks.index(t.priority) for t in types], dtype=np.int8)
+        home_types = [t.priority for t in types if t.home_visit]
+        resident_type = np.array([t.origin == "resident" for t in types], dtype=bool)
+        home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
+        options = self._options(p)
+        option = np.full(n, -1, dtype=np.int64)
+        option[np.fromiter(p.options.keys(), dtype=np.int64, count=len(p.options))] = np.arange(len(p.options))
         deadline = np.full(n, INF)
         deadline[p.first] = p.report + p.patience
-        resident_type = np.array([t.origin == "resident" for t in types], dtype=bool)
-        self.v_pool = pools[p.pool].tolist()
-        self.v_duration = _array("d", p.duration)
-        self.v_next = _array("q", nxt)
-        self.v_request = _array("q", p.request)
-        self.v_stage = _array("q", p.stage)
-        self.v_options, self.option_groups = p.options, p.option_groups
-        self.v_priority = np.array([t.priority for t in types])[by_visit].tolist()
-        home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
-        self.v_home = _array("q", np.where(home, req.household[p.request], -1))   # the household visited
-        self.v_resident = resident_type[by_visit].tolist()
-        self.v_deadline = _array("d", deadline)
-        self.v_start = _array("d", np.full(n, np.nan))     # nan until started
-        self.v_agent: list = [None] * n
-        self.r_reported = _array("d", np.full(m, np.nan))  # nan until the journey reports it
-        self.r_channel = p.channel.tolist()
-        self.r_way = _array("b", p.channel)                # the way planned for the resident (kept for repeats)
-        self.r_silent = _array("b", np.zeros(m))          # chose to say nothing when the problem was ripe
-        self.r_lapse = _array("d", np.full(m, INF))       # a silent problem: when its resident gives up on it
-        self.r_own_report = _array("d", p.report)
-        self.r_first, self.r_last = _array("q", p.first), _array("q", p.last)
-        self.r_hotline = _array("q", np.full(m, -1))     # the visit of its call to 12345, once made
-        self.r_call_minutes = _array("f", p.call_minutes)
-        self.r_patience = _array("d", p.patience)
-        self.r_first_wait = _array("d", p.first_wait)
-        self.r_created = _array("d", req.created)
-        self.r_household = _array("q", req.household)
-        self.r_sla = _array("d", p.sla)
-        self.r_repeat_of = _array("q", np.full(m, -1))   # for a repeat: the request its resident gave up on
-        self.r_a_hotline, self.r_a_silent = _array("f", p.a_hotline), _array("f", p.a_silent)
-        self.r_u_contact, self.r_u_repeat = _array("f", req.u_contact), _array("f", req.u_repeat)
-        self.r_e_repeat = _array("f", req.e_repeat)
-        self.r_type = _array("b", req.type)
-        self.found_skip, self.found_pool, self.found_triage = p.found_skip, p.found_pool, p.found_triage
-        self.skipped_visits: list[int] = []               # receptions a home visit made unnecessary
-        self._created_sorted = _array("d", np.sort(req.created))
-        # requests come forward in this order; what the loop needs of each is laid out in that order too
+        new_visits = max(len(t.stages) for t in types) + 2
+        visit_room, request_room = n + m // 4 + 1024 + new_visits, m + m // 8 + 256
+        visit = records.allocate(
+            records.Visits, records.VISIT, n, visit_room, request=p.request, stage=p.stage, unit=p.pool,
+            duration=p.duration, next=p.next, option=option, rank=rank[by_visit],
+            home=np.where(home, req.household[p.request], -1), resident=resident_type[by_visit], deadline=deadline)
+        request = records.allocate(
+            records.Requests, records.REQUEST, m, request_room, type=req.type, household=req.household,
+            created=req.created, own_report=p.report, channel=p.channel, way=p.channel, first=p.first, last=p.last,
+            call_minutes=p.call_minutes, patience=p.patience, first_wait=p.first_wait, sla=p.sla,
+            a_hotline=p.a_hotline, a_silent=p.a_silent, u_contact=req.u_contact, u_repeat=req.u_repeat,
+            e_repeat=req.e_repeat, found_skip=p.found_skip, found_unit=p.found_pool, found_triage=p.found_triage)
         order = np.argsort(p.report, kind="stable")
-        first = p.first[order]
-        resident = self.spec.residents
-        choosing = (np.isfinite(p.a_hotline) | np.isfinite(p.a_silent)
-                    | (resident_type[req.type] & (resident.patience_trust_floor < 1)))[order]
-        decides = journey_decides[first] | choosing
-        self.arrival_time = _array("d", p.report[order])
-        self.arrival_request = _array("q", order)
-        self.arrival_first = _array("q", np.where(decides, -1 - first, first))
-        self.arrival_channel = p.channel[order].tolist()
-        self.next_arrival = self.found = self.skipped = self.silent = self.repeats = self.repeats_silent = 0
-        # what residents remember: one trust a household (read through the Household agents)
-        self.trust = _array("d", np.full(self.city.households, resident.initial_trust))
-        # what a home visit can find: per household, and per building, requests in order of arising
-        self.hh_building = _array("q", self.city.hh_building)
-        self.hh_findable = _Findable.of(np.flatnonzero(p.findable), req.household, req.created,
-                                        self.city.households)
-        self.building_findable = _Findable.of(np.flatnonzero(p.neighbours_know), self.city.hh_building[req.household],
-                                              req.created, len(self.city.building_compound))
+        residents = sc.residents
+        rules = Rules(
+            horizon=self.horizon, cover_after=float(sc.roles.grid_leader.cover_after_minutes),
+            meeting_capacity=int(sc.roles.alliance.capacity_per_meeting),
+            hotline_unit=-1 if hotline is None else hotline, duty_leader_role=ROLES.index("duty_leader"),
+            routine_rank=ranks.index(max(home_types)) if home_types else 1 << 30,
+            floor=float(residents.patience_trust_floor), learning_rate=float(residents.learning_rate),
+            late_experience=float(residents.late_experience), repeat_share=float(residents.repeat_share),
+            repeat_delay_hours=float(residents.repeat_delay_hours),
+            closed_hotline=float(residents.channels.closed_hotline),
+            distrust_hotline=float(residents.channels.distrust_hotline),
+            distrust_silent=float(residents.channels.distrust_silent), new_visits=new_visits)
+        units, free, stations, changes, staff = self._units()
+        events, on_duty = self._timetable(changes, sample_minutes)
+        heap_room = cal.ENTRIES_PER_VISIT * visit_room + cal.ENTRIES_PER_REQUEST * request_room + 1
+        role_first = np.array([self.unit_offset[r] for r in ROLES] + [len(units.role)], dtype=np.int64)
+        rosters = self._rosters()
+        count = np.zeros(len(journey.COUNTS), dtype=np.int64)
+        count[journey.VISITS], count[journey.REQUESTS] = n, m
+        return World(
+            visit=visit, request=request, unit=units, queue_first=np.full((len(units.role), len(ranks)), -1, dtype=np.int64),
+            queue_last=np.full((len(units.role), len(ranks)), -1, dtype=np.int64), free=free, staff=staff, station=stations, calendar=cal.timetable(events, heap_room),
+            arrival=Arrivals(p.report[order], order.astype(np.int64), p.channel[order].astype(np.int8)),
+            trust=np.full(self.city.households, residents.initial_trust), building=self.city.hh_building.astype(np.int64),
+            by_household=Findable.of(np.flatnonzero(p.findable), req.household, req.created, self.city.households),
+            by_building=Findable.of(np.flatnonzero(p.neighbours_know), self.city.hh_building[req.household],
+                                    req.created, len(self.city.building_compound)),
+            duty=rosters, option=options, rules=rules, count=count, on_duty=on_duty, role_first=role_first,
+            handed_over=np.full(len(ranks), -1, dtype=np.int64))
 
-    def _schedule_shifts_and_meetings(self) -> None:
-        self.on_duty = [True] * len(ROLES)
-        self._duty_starts, self._duty_ends = [[] for _ in ROLES], [[] for _ in ROLES]
-        self._duty_before = [[] for _ in ROLES]        # minutes on duty before each interval starts
+    @staticmethod
+    def _options(p: Plan) -> Options:
+        """`Plan.options` (visit -> (group, row)) and `Plan.option_groups` as one row per such visit."""
+        rows = len(p.options)
+        width = max((len(alts) for _, alts in p.option_groups), default=1)
+        out = Options(np.zeros(rows), np.full((rows, width), -1, dtype=np.int64),
+                      np.full((rows, width), -1, dtype=np.int64), np.full((rows, width), np.nan))
+        if not rows:
+            return out
+        keyed = np.array(list(p.options.values()), dtype=np.int64).reshape(-1, 2)
+        for g, (wait, alternatives) in enumerate(p.option_groups):
+            mine = np.flatnonzero(keyed[:, 0] == g)
+            row = keyed[mine, 1]
+            out.wait[mine] = wait
+            for a, (role, pools, durations) in enumerate(alternatives):
+                out.role[mine, a] = role
+                out.unit[mine, a] = np.asarray(pools, dtype=np.int64)[row]
+                out.duration[mine, a] = np.asarray(durations, dtype=np.float64)[row]
+        return out
+
+    def _units(self) -> tuple[Units, np.ndarray, Stations, list, StaffChanges]:
+        """Every unit's places and empty queues, their free staff, the stations of colleagues, and
+        the vacancies' changes of places ((time, change) and the changes), in the order they were
+        always scheduled."""
+        lay: dict[str, Layout] = self.layout
+        members = np.concatenate([lay[r].members for r in ROLES]).astype(np.int64)
+        count = len(members)
+        first_agent = np.array(self.first_agent, dtype=np.int64)
+        free = np.concatenate([np.arange(k) + a for k, a in zip(members.tolist(), first_agent.tolist())]
+                              + [np.zeros(0)]).astype(np.int64)
+        station = np.full(count, -1, dtype=np.int64)
+        first_unit, station_units = [0], []
+        if self.spec.roles.grid_leader.cover == "after":
+            group = lay["grid_leader"].group
+            for g in np.unique(group):
+                mine = self.unit_offset["grid_leader"] + np.flatnonzero(group == g)
+                station[mine] = len(first_unit) - 1
+                station_units += mine.tolist()
+                first_unit.append(len(station_units))
+        changes, places, places_of = [], [], []
+        for r in ROLES:
+            full = lay[r].servers
+            for period in getattr(getattr(self.spec.roles, r), "vacancies", ()):
+                vacant = vacant_places(full, period.share)
+                start, end = period.from_day * 1440, period.to_day * 1440
+                for unit, (n, gone) in enumerate(zip(full.tolist(), vacant.tolist())):
+                    if gone and start < self.horizon:
+                        changes.append((start, len(places)))
+                        places.append(n - gone)
+                        places_of.append(self.unit_offset[r] + unit)
+                        if end < self.horizon:
+                            changes.append((end, len(places)))
+                            places.append(n)
+                            places_of.append(self.unit_offset[r] + unit)
+        units = records.allocate(
+            Units, UNIT, count, count, role=np.repeat(np.arange(len(ROLES)), [len(lay[r].members) for r in ROLES]),
+            members=members, servers=np.concatenate([lay[r].servers for r in ROLES]),
+            free_first=np.cumsum(members) - members, free_count=members, station=station, first_agent=first_agent)
+        staff = records.allocate(StaffChanges, STAFF_CHANGE, len(places), len(places), unit=np.array(places_of, dtype=np.int64),
+                                 places=np.array(places, dtype=np.int64))
+        stations = Stations(np.array(first_unit, dtype=np.int64), np.array(station_units, dtype=np.int64),
+                            np.full(len(first_unit) - 1, -1, dtype=np.int64),
+                            np.full(len(first_unit) - 1, -1, dtype=np.int64))
+        return units, free, stations, changes, staff
+
+    def _timetable(self, changes: list, sample_minutes: float) -> tuple[list, np.ndarray]:
+        """Events known before the run, in the order they are scheduled (which breaks ties): shift
+        changes role by role, vacancies, alliance meetings, daily samples; and who is on duty at 0."""
+        events = []
+        on_duty = np.ones(len(ROLES), dtype=np.bool_)
         for r, role in enumerate(ROLES):
-            if role == "alliance":
+            if role == "alliance" or always_on(getattr(self.spec.roles, role).shifts):
                 continue
-            shifts = getattr(self.spec.roles, role).shifts
+            on_duty[r] = False
             duty = self.duty[role]
-            self._duty_starts[r], self._duty_ends[r] = duty.starts.tolist(), duty.ends.tolist()
-            self._duty_before[r] = np.r_[0.0, np.cumsum(duty.ends - duty.starts)][:-1].tolist()
-            if always_on(shifts):
-                continue
-            self.on_duty[r] = False
-            for start, end in zip(self._duty_starts[r], self._duty_ends[r]):
-                self.calendar.schedule(start, SHIFT, ShiftChange(r, True))
-                self.calendar.schedule(end, SHIFT, ShiftChange(r, False))
-        for r, role in enumerate(ROLES):
-            self._schedule_vacancies(role)
+            for start, end in zip(duty.starts.tolist(), duty.ends.tolist()):
+                events += [(start, SHIFT, 2 * r + 1), (end, SHIFT, 2 * r)]
+        events += [(t, STAFF, k) for t, k in changes]
         al = self.spec.roles.alliance
-        first = self.pool_offset["alliance"]
+        first = self.unit_offset["alliance"]
         for a in range(al.count):
             # meetings are staggered so the alliances do not all sit on the same day
             t = (a + 1) * al.meeting_interval_days * 1440 / al.count
             while t <= self.horizon:
-                self.calendar.schedule(t, MEETING, self.pools[first + a])
+                events.append((t, MEETING, first + a))
                 t += al.meeting_interval_days * 1440
+        events += [(float(t), SAMPLE, 0) for t in np.arange(0.0, self.horizon + 1e-9, sample_minutes)[1:]]
+        return events, on_duty
 
-    def _schedule_vacancies(self, role: str) -> None:
-        """Each vacancy period of a role empties its share of the role's places (`vacant_places`)."""
-        vacancies = getattr(getattr(self.spec.roles, role), "vacancies", ())
-        if not vacancies:
-            return
-        pools = self.pools_by_role[ROLES.index(role)]
-        places = np.array([p.servers for p in pools])
-        for period in vacancies:
-            vacant = vacant_places(places, period.share)
-            start, end = period.from_day * 1440, period.to_day * 1440
-            for pool, full, gone in zip(pools, places.tolist(), vacant.tolist()):
-                if gone and start < self.horizon:
-                    self.calendar.schedule(start, STAFF, StaffChange(pool, full - gone))
-                    if end < self.horizon:
-                        self.calendar.schedule(end, STAFF, StaffChange(pool, full))
+    def _rosters(self) -> Rosters:
+        starts, ends, before, first = [], [], [], [0]
+        for role in ROLES:
+            duty = self.duty.get(role, Duty(np.zeros(0), np.zeros(0)))
+            starts.append(duty.starts)
+            ends.append(duty.ends)
+            before.append(np.r_[0.0, np.cumsum(duty.ends - duty.starts)][:-1])
+            first.append(first[-1] + len(duty.starts))
+        return Rosters(np.concatenate(starts).astype(np.float64), np.concatenate(ends).astype(np.float64),
+                       np.concatenate(before).astype(np.float64), np.array(first, dtype=np.int64),
+                       self.station_open.starts.astype(np.float64), self.station_open.ends.astype(np.float64))
 
-    def cover_time(self, role: int, t: float) -> float:
-        """When a request queued at t will have waited `cover_after` minutes while `role` was on duty."""
-        starts, ends, before = self._duty_starts[role], self._duty_ends[role], self._duty_before[role]
-        i = bisect_right(starts, t)
-        done = 0.0 if i == 0 else before[i - 1] + min(t - starts[i - 1], ends[i - 1] - starts[i - 1])
-        target = done + self.cover_after
-        j = bisect_left(before, target) - 1            # the interval in which the target is reached
-        if j >= len(starts) or target > before[j] + ends[j] - starts[j]:
-            return INF
-        return starts[j] + (target - before[j])
-
-    def next_on(self, role: int, t: float) -> float:
-        """The first moment at or after t when `role` is on duty (inf: not before the horizon)."""
-        ends = self._duty_ends[role]
-        i = bisect_right(ends, t)
-        return INF if i == len(ends) else max(t, self._duty_starts[role][i])
+    def _make_room(self) -> None:
+        """The records are nearly full (repeats and calls to 12345 added more than their headroom):
+        twice the room, and the calendar's with it."""
+        w = self.world
+        visits, requests = int(w.count[journey.VISITS]), int(w.count[journey.REQUESTS])
+        visit_room, request_room = 2 * len(w.visit.request), 2 * len(w.request.type)
+        self.world = w._replace(
+            visit=records.grown(w.visit, visits, visit_room), request=records.grown(w.request, requests, request_room),
+            calendar=cal.grown(w.calendar, cal.ENTRIES_PER_VISIT * visit_room
+                               + cal.ENTRIES_PER_REQUEST * request_room + 1))
 
     # ------------------------------------------------------------------ census
+    def _count(self, k: int) -> int:
+        return int(self.world.count[k])
+
+    @property
+    def trust(self) -> np.ndarray:
+        """Each household's trust (what residents remember)."""
+        return self.world.trust
+
+    @property
+    def resolved(self) -> int:
+        return self._count(journey.RESOLVED)
+
+    @property
+    def abandoned(self) -> int:
+        return self._count(journey.ABANDONED)
+
     @property
     def created(self) -> int:
-        return bisect_right(self._created_sorted, self.now) + self.repeats
+        return int(np.searchsorted(self._created_sorted, self.now, side="right")) + self._count(journey.REPEATS)
 
     @property
     def waiting(self) -> int:
-        """Visits waiting in any queue or routine list (each pool's lists are never replaced, so
-        the census sums them in C: a day's sample would otherwise cost a Python pass over 2,000 pools)."""
-        pools = self.pools
-        return (sum(map(len, map(attrgetter("queue"), pools))) - sum(map(attrgetter("stale"), pools))
-                + sum(map(len, map(attrgetter("routine"), pools))))
+        """Visits waiting in any queue or routine list."""
+        u = self.world.unit
+        return int(u.queued.sum() - u.stale.sum() + u.routine.sum())
 
     @property
     def in_service(self) -> int:
-        return sum(map(attrgetter("busy"), self.pools))
+        return int(self.world.unit.busy.sum())
 
     @property
     def reported(self) -> int:
         """Arrivals that reached someone (not found earlier, not silent), problems found on visits,
         and repeats that reached someone."""
-        return self.next_arrival - self.skipped - self.silent + self.found + self.repeats - self.repeats_silent
+        c = self.world.count
+        return int(c[journey.NEXT_ARRIVAL] - c[journey.SKIPPED] - c[journey.SILENT_N] + c[journey.FOUND]
+                   + c[journey.REPEATS] - c[journey.REPEATS_SILENT])
 
     @property
     def mean_trust(self) -> float:
-        return float(np.frombuffer(self.trust, dtype=np.float64).mean())
+        return float(self.world.trust.mean())
 
     @property
     def unreported(self) -> int:
@@ -338,163 +482,19 @@ class GridModel(mesa.Model):
             self.result = results(self)
             self.datacollector.collect(self)
 
-    @collector_paused()
     def advance(self, until: float) -> None:
-        """Handle every event and every request coming forward up to `until` (minutes).
-
-        The journey's two hot paths, a request coming forward and a visit
-        ending, are written out inline (its `report`/`contact`/`arrive`/`start`
-        and `end`/`next_in_line`, and `look_around`'s first look); everything
-        rarer (12345, silence, a stage of several roles, a home visit that
-        finds something) calls the journey's own handlers. At a million
-        requests a year the calls alone would cost a third of the loop.
-        `tests/functional/test_mechanisms.py` pins this loop to `Journey.run`
-        record for record.
-        """
-        if not self.fast:
-            self.journey.run(until)
-            self.running = until < self.horizon
-            return
-        J = self.journey
-        calendar = self.calendar
-        heap, seq, fixed = calendar.heap, calendar.seq, calendar.fixed
-        push, pop = heappush, heappop
-        arrival_time, arrival_request, arrival_first = self.arrival_time, self.arrival_request, self.arrival_first
-        n_arrivals = len(arrival_time)
-        v_pool, v_duration, v_priority, v_next = self.v_pool, self.v_duration, self.v_priority, self.v_next
-        v_deadline, v_start, v_agent = self.v_deadline, self.v_start, self.v_agent
-        v_home, v_resident, r_reported = self.v_home, self.v_resident, self.r_reported
-        on_duty, cover_time, next_on, handlers, horizon = (
-            self.on_duty, self.cover_time, self.next_on, J.handlers, self.horizon)
-        i, resolved, abandoned = self.next_arrival, self.resolved, self.abandoned
-        v_request, r_repeat_of, r_household, r_own_report, r_sla = (
-            self.v_request, self.r_repeat_of, self.r_household, self.r_own_report, self.r_sla)
-        trust, learning_rate = self.trust, self.spec.residents.learning_rate
-        v_options, arrival_channel, r_channel = self.v_options, self.arrival_channel, self.r_channel
-        r_a_hotline, r_a_silent, r_u_contact, r_first_wait = (
-            self.r_a_hotline, self.r_a_silent, self.r_u_contact, self.r_first_wait)
-        r_patience, floor, channels = self.r_patience, self.spec.residents.patience_trust_floor, J.channels
-        hh_due, building_due, hh_building = self.hh_findable.due, self.building_findable.due, self.hh_building
-        late_experience = self.spec.residents.late_experience
-
+        """Handle every event and every request coming forward up to `until` (minutes): the
+        journey's compiled loop, stopping for each daily census (taken here, by Mesa's
+        DataCollector) and when its records need more room."""
         while True:
-            t_arrival = arrival_time[i] if i < n_arrivals else INF
-            limit = t_arrival if t_arrival < until else until
-            while heap and heap[0][0] <= limit:      # the calendar first: ties go to it
-                t, s, kind, v = pop(heap)
-                if kind != END:
-                    if s < fixed:                     # from the timetable: its next one joins the heap
-                        calendar.feed()
-                    if (kind == GIVE_UP or kind == COVER) and v_start[v] == v_start[v]:
-                        continue                      # started meanwhile: nobody to cover, nobody gives up
-                    self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
-                    handlers[kind](v, t)
-                    resolved, abandoned = self.resolved, self.abandoned
-                    continue
-                pool, agent, nxt = v_pool[v], v_agent[v], v_next[v]
-                if nxt >= 0:                          # `hand_on` and `arrive`, inlined
-                    there = v_pool[nxt]
-                    if there.busy < there.servers and on_duty[there.role]:
-                        there.busy += 1
-                        v_start[nxt], v_agent[nxt] = t, there.free.popleft()
-                        push(heap, (t + v_duration[nxt], next(seq), END, nxt))
-                    else:                             # (a later stage: no deadline)
-                        push(there.queue, (v_priority[nxt], next(seq), nxt))
-                        if there.colleagues and v_resident[nxt]:
-                            push(heap, (cover_time(there.role, t), next(seq), COVER, nxt))
-                elif nxt == -1:
-                    resolved += 1
-                    if v_resident[v]:
-                        r = v_request[v]
-                        if r_repeat_of[r] < 0:        # `resolved` and `remember`, inlined (not a repeat)
-                            h, told = r_household[r], r_reported[r]
-                            if told != told:          # (reported by the loop without a choice: as planned)
-                                told = r_own_report[r]
-                            felt = 1.0 if t - told <= r_sla[r] else late_experience
-                            trust[h] = trust[h] + learning_rate * (felt - trust[h])
-                        else:
-                            J.resolved(v, t)
-                else:
-                    J.hand_on(v, t)
-                if not on_duty[pool.role] or pool.busy > pool.servers:     # off duty, or a vacancy began
-                    pool.busy -= 1
-                    pool.free.append(agent)
-                elif pool.overdue:                    # colleagues' overdue requests: the journey
-                    self.abandoned = abandoned
-                    J.next_in_line(pool, agent, t)
-                    abandoned = self.abandoned
-                else:                                 # `next_in_line`, inlined
-                    queue = pool.queue
-                    while queue:
-                        w = pop(queue)[2]
-                        if v_deadline[w] <= t:        # void: the resident gave up, or a colleague took it
-                            pool.stale -= 1
-                            continue
-                        v_start[w], v_agent[w] = t, agent
-                        push(heap, (t + v_duration[w], next(seq), END, w))
-                        h = v_home[w]
-                        if h >= 0 and (hh_due[h] <= t or building_due[hh_building[h]] <= t):   # finds something
-                            J.look_around(h, t)
-                        break
-                    else:
-                        routine = pool.routine        # `take`'s routine visits, inlined
-                        while routine:
-                            w = routine.popleft()
-                            if v_deadline[w] < t:
-                                abandoned += 1        # not made before the next one fell due: dropped
-                                continue
-                            v_start[w], v_agent[w] = t, agent
-                            push(heap, (t + v_duration[w], next(seq), END, w))
-                            h = v_home[w]
-                            if hh_due[h] <= t or building_due[hh_building[h]] <= t:
-                                J.look_around(h, t)
-                            break
-                        else:
-                            pool.busy -= 1
-                            pool.free.append(agent)
-            if t_arrival > until:
-                break
-            r, v = arrival_request[i], arrival_first[i]
-            i += 1
-            if r_reported[r] == r_reported[r]:        # not nan: a home visit found it first
-                self.skipped += 1
-                continue
-            if v < 0:                                 # `report`, inlined where the grid is chosen
-                v, channel = -1 - v, arrival_channel[i - 1]
-                if v in v_options:                    # a stage of several roles: the journey chooses
-                    self.next_arrival = i
-                    J.report(r, t_arrival, channel)
-                    continue
-                pool, h = v_pool[v], r_household[r]
-                a_hotline, a_silent = r_a_hotline[r], r_a_silent[r]
-                if a_hotline != -INF or a_silent != -INF:     # `contact`: the grid, 12345 or silence
-                    closed = (a_hotline != -INF and not on_duty[pool.role]
-                              and next_on(pool.role, t_arrival) - t_arrival > r_first_wait[r])
-                    choice = pick(r_u_contact[r], *weights(channels, a_hotline, a_silent, trust[h], closed))
-                    if choice:                        # 12345 or silence: the journey
-                        self.next_arrival = i
-                        (J.phone if choice == HOTLINE else J.keep_silent)(r, t_arrival)
-                        continue
-                r_reported[r], r_channel[r] = t_arrival, channel
-                v_deadline[v] = t_arrival + (r_patience[r] if floor == 1.0 or not v_resident[v]   # `patience`
-                                             else r_patience[r] * (floor + (1.0 - floor) * trust[h]))
-            pool = v_pool[v]
-            if pool.busy < pool.servers and on_duty[pool.role]:     # `report` and `arrive`, inlined
-                pool.busy += 1
-                v_start[v], v_agent[v] = t_arrival, pool.free.popleft()
-                push(heap, (t_arrival + v_duration[v], next(seq), END, v))
-                h = v_home[v]
-                if h >= 0 and (hh_due[h] <= t_arrival or building_due[hh_building[h]] <= t_arrival):
-                    J.look_around(h, t_arrival)
-            elif v_home[v] >= 0:                      # `wait`: a routine visit goes on the routine list
-                pool.routine.append(v)
+            stopped, t = journey.advance(self.world, until)
+            if stopped == journey.SAMPLED:
+                self.now = t
+                self.datacollector.collect(self)
+            elif stopped == journey.FULL:
+                self._make_room()
             else:
-                push(pool.queue, (v_priority[v], next(seq), v))
-                if pool.colleagues and v_resident[v]:
-                    push(heap, (cover_time(pool.role, t_arrival), next(seq), COVER, v))
-                if v_deadline[v] <= horizon:
-                    push(heap, (v_deadline[v], next(seq), GIVE_UP, v))
-        self.next_arrival, self.resolved, self.abandoned = i, resolved, abandoned
+                break
         self.now = until
         self.running = until < self.horizon
 
@@ -502,39 +502,3 @@ class GridModel(mesa.Model):
 def _kpi(model: GridModel, name: str) -> float | None:
     """A headline KPI of the finished run (None before the horizon): a DataCollector reporter."""
     return None if model.result is None else model.result.kpi(name)
-
-
-class _Findable:
-    """What home visits can find, per household (or building): the requests in order of arising,
-    each group ended by a sentinel that never arises, a pointer per group to the first request a
-    visit has not yet looked at, and when that one arises (`due`: one look tells a visit that finds
-    nothing). Arrays, not lists, and each request's time of arising stored beside its id: home
-    visits jump around the city, and contiguous memory keeps that fast."""
-    __slots__ = ("request", "created", "next", "due")
-
-    def __init__(self, request: array, created: array, next: array, due: array):
-        self.request, self.created, self.next, self.due = request, created, next, due
-
-    @classmethod
-    def of(cls, rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> "_Findable":
-        k = key[rows]
-        order = np.lexsort((created[rows], k))
-        counts = np.bincount(k, minlength=groups)
-        starts = np.cumsum(counts + 1) - (counts + 1)          # each group has one more slot: its sentinel
-        ids = np.full(len(rows) + groups, -1, dtype=np.int64)
-        when = np.full(len(rows) + groups, np.inf)
-        position = np.repeat(starts, counts) + (np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts))
-        ids[position], when[position] = rows[order], created[rows[order]]
-        return cls(_array("q", ids), _array("d", when), _array("q", starts), _array("d", when[starts]))
-
-
-_DTYPES = {"q": np.int64, "d": np.float64, "f": np.float32, "b": np.int8}
-
-
-def _array(kind: str, values: np.ndarray) -> array:
-    """A numpy array as a Python `array` ("q": int64, "d": float64, "b": int8): contiguous, and far
-    quicker to build and lighter than a list of a million Python numbers, at the same indexing speed
-    ("f": float32, for numbers a choice compares with, where the last digits do not matter)."""
-    out = array(kind)
-    out.frombytes(memoryview(np.ascontiguousarray(values, dtype=_DTYPES[kind])).cast("B"))   # one copy, not two
-    return out

@@ -18,25 +18,27 @@ from .units import capacity_minutes
 OVERLOADED = 1.0
 
 
-def planned_load(model, p) -> dict[str, np.ndarray]:
-    """Per role, each unit's planned work / capacity on duty over the horizon (`p`: the routes.Plan).
-    Calls to 12345 count with their chance at the residents' initial trust, the office open."""
+def planned_load(model, p, hotline: int | None) -> dict[str, np.ndarray]:
+    """Per role, each unit's planned work / capacity on duty over the horizon (`p`: the routes.Plan;
+    `hotline`: the 12345 operators' unit, if any). Calls to 12345 count with their chance at the
+    residents' initial trust, the office open."""
     H = model.horizon
+    units = sum(len(model.layout[role].members) for role in ROLES)
     reported = p.report[p.request] <= H
     used = reported & (p.likely_pool >= 0)
     work = np.bincount(p.likely_pool[used], weights=np.nan_to_num(p.likely_duration[used]),
-                       minlength=len(model.pools))
-    visits = np.bincount(p.likely_pool[used], minlength=len(model.pools))
-    if model.hotline_pool is not None:
+                       minlength=units)
+    visits = np.bincount(p.likely_pool[used], minlength=units)
+    if hotline is not None:
         c, distrust = model.spec.residents.channels, 1 - model.spec.residents.initial_trust
-        with np.errstate(over="ignore"):         # as `Journey.contact_chances`
+        with np.errstate(over="ignore"):         # as `journey.contact_chances`
             e_hot = np.exp(p.a_hotline + c.distrust_hotline * distrust)
             e_sil = np.exp(p.a_silent) * distrust ** c.distrust_silent
         chance = np.where(p.report <= H, e_hot / (1 + e_hot + e_sil), 0.0)
-        work[model.hotline_pool.index] += float(np.sum(chance * p.call_minutes))
+        work[hotline] += float(np.sum(chance * p.call_minutes))
     out = {}
     for role in ROLES:
-        first = model.pool_offset[role]
+        first = model.unit_offset[role]
         units = len(model.layout[role].members)
         if role == "alliance":
             al = model.spec.roles.alliance
@@ -49,11 +51,11 @@ def planned_load(model, p) -> dict[str, np.ndarray]:
     return out
 
 
-def overloaded_units(model, p) -> dict[str, list[tuple[int, float]]]:
+def overloaded_units(model, p, hotline: int | None) -> dict[str, list[tuple[int, float]]]:
     """Units at or above capacity, by role: [(unit, load)], worst first. With the scenario's
     `run.refuse_overloaded`, the first such role is refused with a ScenarioError."""
     out = {}
-    for role, load in planned_load(model, p).items():
+    for role, load in planned_load(model, p, hotline).items():
         hot = np.flatnonzero(load >= OVERLOADED)
         if len(hot):
             hot = hot[np.argsort(-load[hot], kind="stable")]

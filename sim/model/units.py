@@ -2,7 +2,8 @@
 
 A unit is one queue with a number of places (servers): the leader(s) of a
 grid, the head of a station, the leader of a building, the volunteers of a
-community on duty at once, the city's hotline operators. Grid leaders own
+community on duty at once, the city's hotline operators. Its queue and places
+while the run goes on are the model's `Units` arrays. Grid leaders own
 their grids: each grid (or, with fewer leaders than grids, each patch of
 adjacent grids) is a unit of its own, and the station's other grid leaders
 are its colleagues, who may step in by the scenario's cover rule.
@@ -10,30 +11,12 @@ are its colleagues, who may step in by the scenario's cover rule.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..city import City, split_counts
 from ..scenario import PROPERTY_MODES, Scenario
-
-
-class Pool:
-    """One unit's queue, its places and the staff agents who take turns at them."""
-    __slots__ = ("index", "role", "unit", "servers", "busy", "queue", "routine", "free", "members", "stale",
-                 "colleagues", "overdue")
-
-    def __init__(self, index: int, role: int, unit: int, servers: int):
-        self.index, self.role, self.unit, self.servers = index, role, unit, servers
-        self.busy = 0
-        self.queue: list = []      # heap of (priority, seq, visit)
-        self.routine: deque = deque()   # routine home visits due, first due first: after everything else
-        self.stale = 0             # queue entries a colleague has already taken (skipped when met)
-        self.free: deque = deque()
-        self.members: list = []
-        self.colleagues: tuple = ()   # grid leaders' units at the same station, under the "after" rule
-        self.overdue: deque | tuple = ()   # shared by the station: residents' requests waiting for cover
 
 
 @dataclass(frozen=True)

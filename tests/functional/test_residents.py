@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from gridsim.city import build_city
 from gridsim.model import GridModel, metrics
 from gridsim.model.agents import Household
+from gridsim.model import journey
 from gridsim.model.journey import remember
 from gridsim.model.requests import stream
 from gridsim.model.routes import WAYS, _ways
@@ -42,12 +43,12 @@ def test_a_station_next_door_draws_more_walk_ins_than_one_forty_minutes_away(mei
 
 def test_contact_chances_sum_to_one_and_full_trust_silences_nobody(meihekou):
     model = GridModel(meihekou, rng=1, days=3)
-    J = model.journey
-    rows = np.flatnonzero(np.isfinite(np.frombuffer(model.r_a_silent, dtype=np.float32)))[:2000]
+    w, t = model.world, 3 * 1440 + 600.0
+    rows = np.flatnonzero(np.isfinite(w.request.a_silent[:model.world.count[journey.REQUESTS]]))[:2000]
     for r in rows.tolist():
         for trust in (0.0, 0.4, 1.0):
-            model.trust[model.r_household[r]] = trust
-            chances = J.contact_chances(r, 3 * 1440 + 600.0, J.choose(model.r_first[r], 3 * 1440 + 600.0))
+            model.trust[w.request.household[r]] = trust
+            chances = journey.contact_chances(w, r, t, journey.choose(w, w.request.first[r], t))
             assert sum(chances) == pytest.approx(1.0) and min(chances) >= 0
             assert (chances[2] == 0.0) == (trust == 1.0)
     trusting = with_overrides(meihekou, ["residents.initial_trust=1.0", "residents.learning_rate=0"])
@@ -79,7 +80,7 @@ def test_trust_lives_on_the_household_agents_and_follows_experience(meihekou):
     res = req[(req["origin"] == "resident") & (req["repeat_of"] < 0)]
     let_down = set(res.loc[res["outcome"] == "abandoned", "household"])
     served = set(res.loc[res["outcome"] == "resolved", "household"]) - let_down
-    trust = np.frombuffer(model.trust, dtype=np.float64)
+    trust = model.trust
     assert trust[list(let_down)].mean() < trust[list(served)].mean()
     assert 0.0 <= trust.min() and trust.max() <= 1.0
 
@@ -105,11 +106,11 @@ def test_vacancies_empty_places_for_their_period_and_cost_less(meihekou):
     cut = with_overrides(meihekou, ["roles.grid_leader.vacancies=[{from_day=2, to_day=5, share=0.2}]"])
     model = GridModel(cut, rng=1, days=8)
     model.advance(3 * 1440)
-    pools = model.pools_by_role[ROLES.index("grid_leader")]
-    empty = sum(p.servers == 0 for p in pools)
-    assert abs(empty - 0.2 * len(pools)) <= 1
+    places = model.world.unit.servers[model.units_of("grid_leader").start:model.units_of("grid_leader").stop]
+    empty = int((places == 0).sum())
+    assert abs(empty - 0.2 * len(places)) <= 1
     model.advance(6 * 1440)
-    assert all(p.servers > 0 for p in pools)
+    assert (places > 0).all()
     pay = [metrics.costs(m, None, metrics.tables(m)[0], 0.0, {})["pay_grid_leader"]
            for m in (run(meihekou, days=8)[0], run(cut, days=8)[0])]
     assert pay[1] == pytest.approx(pay[0] * (1 - 0.2 * 3 / 8), rel=0.01)
@@ -132,5 +133,5 @@ def test_residents_give_up_at_their_deadline_even_where_nobody_comes_free(meihek
     assert model.abandoned == len(gave_up) > 0          # each counted once, at its deadline
     back = gave_up[gave_up["ended_minute"] < model.horizon - 4 * 1440]      # (walk-ins: after a weekend)
     assert set(back.index) <= set(residents["repeat_of"])   # all who gave up early enough came back
-    trust = np.frombuffer(model.trust, dtype=np.float64)
+    trust = model.trust
     assert trust[gave_up["household"].unique()].mean() < 0.85   # each let-down moves 0.95 towards 0 by 30%

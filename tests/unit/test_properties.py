@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsim.city import bisect, split_counts
-from gridsim.model.calendar import Calendar
+from gridsim.model.calendar import END, SHIFT, next_time, pop, schedule, timetable
 from gridsim.model.shifts import WEEK, duty_intervals
 from gridsim.scenario import Shift
 from gridsim.scenario.schema import week_quarters
@@ -108,18 +108,19 @@ def test_duty_intervals_are_sorted_disjoint_and_match_the_weekly_pattern(shifts,
 def test_a_timetable_pops_events_in_the_order_one_heap_would(before, during):
     """Events fixed before the run and events the run adds (ties included, in times of whole
     minutes) come out by time, then by the order they were scheduled, as from one heap."""
-    def drain(fix: bool) -> list:
-        cal, out = Calendar(), []
-        for k, t in enumerate(before):
-            cal.schedule(float(t), 2, ("fixed", k))
-        if fix:
-            cal.fix()
-        added = iter(enumerate(during))
-        while cal.next_time() < float("inf"):
+    def drain(fixed: bool) -> list:
+        events = [(float(t), SHIFT, k) for k, t in enumerate(before)]
+        calendar = timetable(events if fixed else [], 64)
+        if not fixed:
+            for t, kind, k in events:
+                schedule(calendar, t, kind, k)
+        added, out = iter(enumerate(during)), []
+        while next_time(calendar) < float("inf"):
             for k, t in added:               # the run adds an event at or after each one it handles
-                cal.schedule(float(t) + cal.next_time(), 0, ("added", k))
+                schedule(calendar, float(t) + next_time(calendar), END, 1000 + k)
                 break
-            out.append(cal.pop())
+            t, kind, payload = pop(calendar)
+            out.append((float(t), int(kind), int(payload)))
         return out
 
     assert drain(True) == drain(False)
