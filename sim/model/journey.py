@@ -94,8 +94,8 @@ def contact_chances(w, r, t, unit):
     (12345 more likely), and the household's distrust: 12345 rises with it, and silence needs
     some (its utility has log(1 - trust), so at full trust nobody stays silent)."""
     q = w.request
-    e_hotline, e_silent = weights(w.rules, q.a_hotline[r], q.a_silent[r], w.trust[q.household[r]],
-                                  closed(w, r, t, unit))
+    e_hotline, e_silent = weights(w.rules, np.float64(q.a_hotline[r]), np.float64(q.a_silent[r]),
+                                  w.trust[q.household[r]], closed(w, r, t, unit))
     total = 1.0 + e_hotline + e_silent
     return 1.0 / total, e_hotline / total, e_silent / total
 
@@ -105,11 +105,11 @@ def contact(w, r, t, unit):
     """The upper level of the resident's channel choice: the grid (0), HOTLINE or SILENT, drawn
     with the request's uniform (`pick`) on the `weights` behind `contact_chances`."""
     q = w.request
-    a_hotline, a_silent = q.a_hotline[r], q.a_silent[r]
+    a_hotline, a_silent = np.float64(q.a_hotline[r]), np.float64(q.a_silent[r])   # (float32: as float64 whether compiled or not)
     if a_hotline == -INF and a_silent == -INF:
         return 0
     e_hotline, e_silent = weights(w.rules, a_hotline, a_silent, w.trust[q.household[r]], closed(w, r, t, unit))
-    return pick(q.u_contact[r], e_hotline, e_silent)
+    return pick(np.float64(q.u_contact[r]), e_hotline, e_silent)
 
 
 @inline
@@ -245,8 +245,8 @@ def gave_up(w, v, t):
     if not w.visit.resident[v]:
         return
     experience(w, r, 0.0)
-    if q.u_repeat[r] < rules.repeat_share:
-        back = max(t, w.visit.deadline[v] + q.e_repeat[r] * rules.repeat_delay_hours * 60)
+    if np.float64(q.u_repeat[r]) < rules.repeat_share:
+        back = max(t, w.visit.deadline[v] + np.float64(q.e_repeat[r]) * rules.repeat_delay_hours * 60)
         if q.way[r] == WALK_IN:                    # one who walks in comes when the station is open
             back = station_next_open(w, back)
         if back <= rules.horizon:

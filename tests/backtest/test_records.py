@@ -13,12 +13,15 @@ bit. The scenario's hash is left out of the summary: it names the scenario file,
 model did with it, and changes whenever a field is added to the schema.
 
 An intended change of the records regenerates them deliberately, in the commit that makes it and
-says why:
+says why (`--check` compares instead, as the tests do):
 
     .venv/bin/python -m tests.backtest.test_records
 """
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +106,22 @@ def test_the_cases_reach_the_journey_s_rarer_turns():
     assert min((pool["role"] == role).sum() for role in ("alliance", "volunteer", "two_new_org")) > 2
 
 
-def main() -> None:
+def test_the_journey_run_as_plain_python_gives_the_same_records():
+    """NUMBA_DISABLE_JIT=1 runs journey.py's text as plain Python (to step through it): same records."""
+    done = subprocess.run([sys.executable, "-m", "tests.backtest.test_records", "--check"], cwd=ROOT,
+                          env={**os.environ, "NUMBA_DISABLE_JIT": "1"}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("as committed") == len(CASES)
+
+
+def check() -> None:
+    """Every case's records, regenerated and compared with the committed ones."""
+    for case in CASES:
+        test_the_records_of_a_small_run_are_as_committed(case)
+        print(f"{case}: as committed")
+
+
+def regenerate() -> None:
     """Regenerate every case's records (a deliberate change: say why in the commit)."""
     RECORDS.mkdir(parents=True, exist_ok=True)
     for case in CASES:
@@ -113,4 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    check() if sys.argv[1:] == ["--check"] else regenerate()
