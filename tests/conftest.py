@@ -18,6 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 
 
+def pytest_configure(config):
+    """The journey compiled once, in the process that starts the others: pytest-xdist's workers then
+    load it from numba's cache instead of each compiling it at once (only the first run on a machine
+    compiles; later ones find the cache)."""
+    if not hasattr(config, "workerinput"):
+        from gridsim.model.model import GridModel
+
+        GridModel("mmc", days=1).run()
+
+
 @pytest.fixture(scope="session")
 def meihekou():
     return load(SCENARIOS / "meihekou_2020.toml")
