@@ -602,12 +602,12 @@ def add_dash(sub) -> None:
 
 def cmd_dash(args) -> int:
     from .dash import DashError, serve
-    from .scenario import resolve_scenario
+    from .scenario import bundled_names, resolve_scenario
 
     resolve_scenario(args.scenario)                       # a bad name: one error line now, not in the page
     if Path(args.scenario).suffix:
         raise UserError(f"--scenario {args.scenario}: the dashboard takes a bundled scenario by name "
-                        "(meihekou_2020, meihekou_2018, mmc)")
+                        f"({', '.join(bundled_names())})")
     folder = results_dir(args.results, "--results")
     try:
         return serve(args.host, args.port, folder, args.workers, args.scenario, args.days, args.replicates,
@@ -619,7 +619,7 @@ def cmd_dash(args) -> int:
 # ---------------------------------------------------------------- reproduce
 def add_reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="re-run study experiments at reference settings and check them")
-    p.add_argument("experiments", nargs="*", metavar="EN", help="E1 ... E7 (or the experiment's name)")
+    p.add_argument("experiments", nargs="*", metavar="EN", help="E1 ... E9 (or the experiment's name)")
     p.add_argument("--all", action="store_true", help="every study experiment")
     p.add_argument("--quick", action="store_true", help="the short settings, checked against their own reference")
     p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
@@ -844,8 +844,9 @@ def cmd_sensitivity(args) -> int:
 def add_robustness(sub) -> None:
     p = sub.add_parser("robustness", help="re-run the findings' comparisons across the plausible parameter sets",
                        description="Each claim (an option against its experiment's baseline on one KPI) is "
-                                   "re-run in a sample of a calibration's plausible parameter sets and labelled "
-                                   "robust or fragile, with the input that flips it. Resumable.")
+                                   "re-run in every one of a calibration's plausible parameter sets (each with its "
+                                   "own values of the claims file's unconstrained [inputs]) and labelled robust or "
+                                   "fragile, with the input that flips it. Resumable.")
     p.add_argument("calibration", type=Path, help="a calibration's results folder, e.g. results/calibrate-meihekou")
     p.add_argument("--claims", type=Path, default=Path("experiments") / "robustness" / "claims.toml",
                    help="the claims file (default: experiments/robustness/claims.toml)")

@@ -26,6 +26,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..scenario import ROLES
+from .routes import CHANNELS, REPORTED_BY
+
 Better = Literal["lower", "higher"]
 
 
@@ -140,21 +143,21 @@ def lookup(name: str) -> KPI | None:
     if name in _BY_NAME:
         return _BY_NAME[name]
     head, _, rest = name.partition(".")
-    if head == "utilisation" and rest and "." not in rest:
+    if head == "utilisation" and rest in ROLES:
         return replace(_UTILISATION, name=name, label=f"{rest.replace('_', ' ')} utilisation")
-    if head == "backlog_growth_per_week" and rest and "." not in rest:
+    if head == "backlog_growth_per_week" and rest in ROLES:
         return replace(_BACKLOG, name=name, label=f"{rest.replace('_', ' ')} backlog growth")
-    if head == "resolved_per_year" and rest and "." not in rest:
+    if head == "resolved_per_year" and rest in ROLES:
         return replace(_RESOLVED_BY, name=name, label=f"requests resolved a year by the {rest.replace('_', ' ')}")
-    if head == "overtime_hours_per_year" and rest and "." not in rest:
+    if head == "overtime_hours_per_year" and rest in ROLES and rest != "alliance":     # (meetings have no shift)
         return replace(_OVERTIME, name=name, label=f"{rest.replace('_', ' ')} overtime (work after the shift ended)")
-    if head == "time_to_know_by_channel" and rest and "." not in rest:
+    if head == "time_to_know_by_channel" and rest in CHANNELS:
         return replace(_TO_KNOW_BY, name=name,
                        label=f"mean time from arising to being known, through {rest.replace('_', ' ')}")
-    if head == "first_handler_share" and rest.count(".") == 1:
-        channel, role = (part.replace("_", " ") for part in rest.split("."))
-        return replace(_FIRST_HANDLER, name=name, label=f"of those reaching someone by {channel}, "
-                                                        f"first handled by the {role}")
+    channel, _, role = rest.partition(".")
+    if head == "first_handler_share" and channel in REPORTED_BY and role in ROLES:
+        return replace(_FIRST_HANDLER, name=name, label=f"of those reaching someone by {channel.replace('_', ' ')}, "
+                                                        f"first handled by the {role.replace('_', ' ')}")
     if head in ("by_type", "by_walk_band", "by_quarter") and "." in rest:
         kind, _, inner = rest.partition(".")
         base = (_BY_NAME.get(inner) or _PER_GROUP.get(inner)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash, shift_hours_per_week
-from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, travel_minutes
+from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, REPORTED_BY, travel_minutes
 from .units import capacity_minutes
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
@@ -581,9 +581,6 @@ def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
     return int(made.sum()) / decided if decided else None
 
 
-FIRST_CHANNELS = ("walk_in", "message", "building_leader", "visit", "hotline")
-
-
 def first_handlers(requests: pd.DataFrame, among: np.ndarray) -> dict[str, dict]:
     """Of the requests (`among`) that came by each channel and were started, the share whose first
     handler had each role: who a resident who messages, walks in or calls actually reaches."""
@@ -591,7 +588,7 @@ def first_handlers(requests: pd.DataFrame, among: np.ndarray) -> dict[str, dict]
     role = requests["first_handler"].cat.codes.to_numpy()
     began = among & requests["started_minute"].notna().to_numpy() & (role >= 0)
     out = {}
-    for name in FIRST_CHANNELS:
+    for name in REPORTED_BY:
         counts = np.bincount(role[began & (channel == CHANNELS.index(name))], minlength=len(ROLES))
         out[name] = dict(zip(ROLES, _ratio(counts, np.full(len(ROLES), counts.sum()))))
     return out
