@@ -425,10 +425,13 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
     free = [inp for inp in t.inputs if not ranges.loc[inp.name].constrained]
     if free:
         lines += ["# The inputs the targets leave free, over their plausible range: optimise, report and the",
-                  "# dashboard check every answer across them and say where it holds.", ""]
+                  "# dashboard check every answer across them and say where it holds. A scale's range is relative",
+                  "# to the values above (the plausible range of the factor on the base scenario, divided by the",
+                  "# calibrated factor).", ""]
     for inp in free:
         r = ranges.loc[inp.name]
-        table = {"low": float(r.plausible_min), "high": float(r.plausible_max), "log": inp.log,
+        per = float(c[inp.name]) if inp.scale else 1.0      # a scale multiplies this file's (calibrated) values
+        table = {"low": float(r.plausible_min) / per, "high": float(r.plausible_max) / per, "log": inp.log,
                  **({"integer": True} if inp.integer else {}), **({"scale": list(inp.scale)} if inp.scale else {}),
                  **({"why": inp.why} if inp.why else {})}
         lines += [f"[uncertain.{toml_key(inp.name)}]", *(f"{k} = {toml_value(v)}" for k, v in table.items()), ""]
