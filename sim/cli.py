@@ -602,12 +602,12 @@ def add_dash(sub) -> None:
 
 def cmd_dash(args) -> int:
     from .dash import DashError, serve
-    from .scenario import resolve_scenario
+    from .scenario import bundled_names, resolve_scenario
 
     resolve_scenario(args.scenario)                       # a bad name: one error line now, not in the page
     if Path(args.scenario).suffix:
         raise UserError(f"--scenario {args.scenario}: the dashboard takes a bundled scenario by name "
-                        "(meihekou_2020, meihekou_2018, mmc)")
+                        f"({', '.join(bundled_names())})")
     folder = results_dir(args.results, "--results")
     try:
         return serve(args.host, args.port, folder, args.workers, args.scenario, args.days, args.replicates,
@@ -619,7 +619,7 @@ def cmd_dash(args) -> int:
 # ---------------------------------------------------------------- reproduce
 def add_reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="re-run study experiments at reference settings and check them")
-    p.add_argument("experiments", nargs="*", metavar="EN", help="E1 ... E7 (or the experiment's name)")
+    p.add_argument("experiments", nargs="*", metavar="EN", help="E1 ... E9 (or the experiment's name)")
     p.add_argument("--all", action="store_true", help="every study experiment")
     p.add_argument("--quick", action="store_true", help="the short settings, checked against their own reference")
     p.add_argument("--workers", type=WORKERS, help="worker processes (default: the core count)")
@@ -765,13 +765,15 @@ def add_calibrate(sub) -> None:
 def cmd_calibrate(args) -> int:
     from .experiments import calibrate as cb
     from .experiments import limits
+    from .experiments.spec import lasting
     from .experiments.targets import load_targets
 
     targets = load_targets(args.targets)
     cal = targets.calibration
-    limits.check(f"calibrate {targets.name}", limits.estimate([targets.run_scenario],
-                                                              cal.waves * cal.points * cal.replicates, at_once(args)),
-                 args.max_requests, change="lower [calibration] waves, points, replicates or days")
+    points = cal.waves * cal.points + cal.profile * len(targets.inputs)     # each run on every city
+    cities = [lasting(s, cal.days, cal.warmup_days) for _, s in targets.scenarios().values()]
+    limits.check(f"calibrate {targets.name}", limits.estimate(cities * points, cal.replicates, at_once(args)),
+                 args.max_requests, change="lower [calibration] waves, points, profile, replicates or days")
     folder = results_dir(args.results) / f"calibrate-{targets.name}"
     results_dir(folder / "figures")
     beside = targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")
@@ -844,8 +846,9 @@ def cmd_sensitivity(args) -> int:
 def add_robustness(sub) -> None:
     p = sub.add_parser("robustness", help="re-run the findings' comparisons across the plausible parameter sets",
                        description="Each claim (an option against its experiment's baseline on one KPI) is "
-                                   "re-run in a sample of a calibration's plausible parameter sets and labelled "
-                                   "robust or fragile, with the input that flips it. Resumable.")
+                                   "re-run in every one of a calibration's plausible parameter sets (each with its "
+                                   "own values of the claims file's unconstrained [inputs]) and labelled robust or "
+                                   "fragile, with the input that flips it. Resumable.")
     p.add_argument("calibration", type=Path, help="a calibration's results folder, e.g. results/calibrate-meihekou")
     p.add_argument("--claims", type=Path, default=Path("experiments") / "robustness" / "claims.toml",
                    help="the claims file (default: experiments/robustness/claims.toml)")

@@ -220,8 +220,11 @@ def format_table(table: pd.DataFrame) -> str:
         base = table[(table["point"] == first["baseline_point"])]
         base_label = base.iloc[0]["label"] if len(base) else f"point {first['baseline_point']}"
         lines.append(f"{first['label']}  vs  {base_label}  (paired over {first['replicates']} replicates)")
-        lines.append(f"  {'kpi':<28}{'mean':>16}{'baseline':>16}{'difference':>16}   95% CI of the difference")
-        for _, r in block.iterrows():
+        shown = [(show_value(r["kpi"], r["mean"]), show_value(r["kpi"], r["baseline_mean"]),
+                  show_difference(r["kpi"], r["diff"])) for _, r in block.iterrows()]
+        w = max([15, *(len(x) for row in shown for x in row)]) + 1       # a cost is wider than a share
+        lines.append(f"  {'kpi':<28}{'mean':>{w}}{'baseline':>{w}}{'difference':>{w}}   95% CI of the difference")
+        for (_, r), (mean, baseline, diff) in zip(block.iterrows(), shown):
             k = r["kpi"]
             if r["n"] < 2:
                 verdict = no_interval(int(r["n"]), int(r["replicates"]))
@@ -231,7 +234,6 @@ def format_table(table: pd.DataFrame) -> str:
                     verdict = "identical in every replicate"
                 elif not r["distinguishable"]:
                     verdict += "  not distinguishable from zero"
-            lines.append(f"  {k:<28}{show_value(k, r['mean']):>16}{show_value(k, r['baseline_mean']):>16}"
-                         f"{show_difference(k, r['diff']):>16}   {verdict}")
+            lines.append(f"  {k:<28}{mean:>{w}}{baseline:>{w}}{diff:>{w}}   {verdict}")
         lines.append("")
     return "\n".join(lines).rstrip()

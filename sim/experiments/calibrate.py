@@ -34,6 +34,11 @@ Where targets are measured on several states of the city (before and after a
 reform), every point is run on each, and any target of any of them rules it out:
 the residents' inputs are the same people's either side of the reform.
 
+Refocused waves cluster around their seeds, so a last **profile** wave (the
+targets file's `profile` values per input) moves each input alone across its
+whole prior range from the point nearest the targets: an input along which
+that point stays plausible shows its whole range in the plausible set.
+
 An input whose plausible values span more than UNCONSTRAINED (80%) of its prior
 range is one the targets cannot narrow: the calibrated scenario marks it
 `[not constrained]`, not `[calibrated]`, and the findings are checked across it.
@@ -95,14 +100,7 @@ class Calibration:
         targets' ranges (sum over targets of the squared distance outside the range, in range
         widths; 0 when every mean is inside), then nearest their midpoints (sum of squared
         implausibilities); None if none is plausible."""
-        p = self.plausible
-        if p.empty:
-            return None
-        outside = sum((np.fmax(0, np.fmax(t.low - p[f"{t.name}.mean"], p[f"{t.name}.mean"] - t.high))
-                       / max(t.high - t.low, 1e-12)) ** 2 for t in self.targets.targets)
-        near = sum(p[f"{t.name}.I"] ** 2 for t in self.targets.targets)
-        order = np.lexsort((near.to_numpy(), np.round(outside.to_numpy(), 12)))
-        return p.iloc[int(order[0])]
+        return nearest(self.plausible, self.targets)
 
     def scenario_point(self) -> pd.Series:
         """The scenario as written (wave 1's first candidate; refused, I = inf, where a queue of it
@@ -170,10 +168,44 @@ def implausibility(targets: tuple[Target, ...], runs: pd.DataFrame | dict[str, p
 
 
 # ---------------------------------------------------------------- designs
+def nearest(points: pd.DataFrame, targets: Targets) -> pd.Series | None:
+    """Of evaluated points, the one whose means lie nearest the targets' ranges (sum over targets of
+    the squared distance outside the range, in range widths; 0 when every mean is inside), then
+    nearest their midpoints (sum of squared implausibilities); None if there is none."""
+    if points.empty:
+        return None
+    outside = sum((np.fmax(0, np.fmax(t.low - points[f"{t.name}.mean"], points[f"{t.name}.mean"] - t.high))
+                   / max(t.high - t.low, 1e-12)) ** 2 for t in targets.targets)
+    near = sum(points[f"{t.name}.I"] ** 2 for t in targets.targets)
+    order = np.lexsort((near.to_numpy(), np.round(outside.to_numpy(), 12)))
+    return points.iloc[int(order[0])]
+
+
+def profile_design(targets: Targets, before: pd.DataFrame) -> np.ndarray:
+    """The profile wave: from the point nearest the targets so far (plausible if any is), each input
+    alone moved across its whole prior range (`profile` evenly spaced values). Where a point stays
+    plausible all the way, the targets cannot narrow that input: its plausible range then spans its
+    prior, and it is marked not constrained; refocused waves alone cluster around their seeds and
+    would understate that."""
+    ins, k = targets.inputs, targets.calibration.profile
+    ok = before[before["plausible"]]
+    centre = nearest(ok if len(ok) else before[np.isfinite(before["I_max"])], targets)
+    base = unit_rows(ins, [centre.to_dict()])[0].clip(0.0, 1.0)
+    rows = []
+    for i in range(len(ins)):
+        for u in np.linspace(0.0, 1.0, k):
+            row = base.copy()
+            row[i] = u
+            rows.append(row)
+    return np.array(rows)
+
+
 def wave_design(targets: Targets, wave: int, before: pd.DataFrame) -> np.ndarray:
     """The unit-cube rows of wave `wave` (1-based): deterministic in the design seed and the
-    evaluations of the waves before it."""
+    evaluations of the waves before it; after the last wave, the profile (`profile_design`)."""
     cal, ins = targets.calibration, targets.inputs
+    if wave > cal.waves:
+        return profile_design(targets, before)
     d, n = len(ins), cal.points
     from scipy.stats import qmc
     rng = np.random.default_rng([cal.design_seed, wave])
@@ -204,7 +236,7 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
     names = [i.name for i in targets.inputs]
     evaluations, all_runs, reports = [], [], []
     before = pd.DataFrame(columns=[*ID, *names, "I_max", "plausible"])
-    for wave in range(1, cal.waves + 1):
+    for wave in range(1, cal.waves + 1 + (cal.profile > 0)):        # the waves, then the profile
         rows = wave_design(targets, wave, before)
         candidates = values(targets.inputs, rows)
         errors = {}
@@ -213,7 +245,8 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
                                    progress).items():
                 errors.setdefault(i, ScenarioError(err.path, err.message + (f" (on {city})" if city else "")))
         kept = [i for i in range(len(candidates)) if i not in errors]        # point k of the wave is candidate kept[k]
-        say(f"wave {wave}: {len(kept)} points x {cal.replicates} replicates"
+        name = f"wave {wave}" if wave <= cal.waves else "profile"
+        say(f"{name}: {len(kept)} points x {cal.replicates} replicates"
             + (f" on {len(bases)} cities" if len(bases) > 1 else "")
             + (f" ({len(errors)} ruled out before running: not a valid scenario, e.g. a queue that could "
                "never keep up)" if errors else ""))
@@ -251,7 +284,7 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
         ev["plausible"] = ev["I_max"] <= cal.cutoff
         evaluations.append(ev)
         before = pd.concat(evaluations, ignore_index=True)
-        say(f"wave {wave}: {int(ev['plausible'].sum())} of {len(ev)} points not ruled out "
+        say(f"{name}: {int(ev['plausible'].sum())} of {len(ev)} points not ruled out "
             f"({int(before['plausible'].sum())} in all waves)")
     evaluation = pd.concat(evaluations, ignore_index=True)
     if "refused" not in evaluation:
@@ -392,10 +425,13 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
     free = [inp for inp in t.inputs if not ranges.loc[inp.name].constrained]
     if free:
         lines += ["# The inputs the targets leave free, over their plausible range: optimise, report and the",
-                  "# dashboard check every answer across them and say where it holds.", ""]
+                  "# dashboard check every answer across them and say where it holds. A scale's range is relative",
+                  "# to the values above (the plausible range of the factor on the base scenario, divided by the",
+                  "# calibrated factor).", ""]
     for inp in free:
         r = ranges.loc[inp.name]
-        table = {"low": float(r.plausible_min), "high": float(r.plausible_max), "log": inp.log,
+        per = float(c[inp.name]) if inp.scale else 1.0      # a scale multiplies this file's (calibrated) values
+        table = {"low": float(r.plausible_min) / per, "high": float(r.plausible_max) / per, "log": inp.log,
                  **({"integer": True} if inp.integer else {}), **({"scale": list(inp.scale)} if inp.scale else {}),
                  **({"why": inp.why} if inp.why else {})}
         lines += [f"[uncertain.{toml_key(inp.name)}]", *(f"{k} = {toml_value(v)}" for k, v in table.items()), ""]
@@ -471,7 +507,8 @@ def summary_lines(cal: Calibration) -> list[str]:
     lines = [f"history matching: {len(t.targets)} targets, {len(t.inputs)} inputs, cut-off I <= "
              f"{t.calibration.cutoff:g}, model discrepancy {t.calibration.discrepancy:g} x target"]
     for w, g in ev.groupby("wave"):
-        lines.append(f"  wave {w}: {int(g['plausible'].sum())} of {len(g)} points not ruled out")
+        name = f"wave {w}" if w <= t.calibration.waves else "profile (each input alone across its prior)"
+        lines.append(f"  {name}: {int(g['plausible'].sum())} of {len(g)} points not ruled out")
     lines.append(f"plausible set: {len(cal.plausible)} points")
     values = predictive_values(cal)
     lines.append("")

@@ -142,7 +142,7 @@ class Outcome:
 def plan(keys: list[str], quick: bool, update: bool) -> tuple[list[Spec], dict[str, dict]]:
     """The specs to re-run and their references (read up front, so a missing one fails before any run)."""
     if not keys:
-        raise ScenarioError("", "name experiments (E1 ... E7) or give --all", "gridsim reproduce")
+        raise ScenarioError("", "name experiments (E1 ... E9) or give --all", "gridsim reproduce")
     specs = [spec_for(find(key), quick) for key in keys]
     references = {} if update else {s.name: read_reference(s, quick) for s in specs}
     return specs, references

@@ -49,7 +49,7 @@ TAG = "plausible_set"
 
 @dataclass(frozen=True, kw_only=True)
 class ClaimTable:
-    experiment: str                     # E1 ... E7 (or a study experiment's name)
+    experiment: str                     # E1 ... E9 (or a study experiment's name)
     point: Mapping[str, Any]            # the compared point: {factor path or "option": value}
     kpi: str
     direction: Literal["higher", "lower", "same"]
@@ -187,8 +187,8 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
                  max_requests, change="lower --sets, --replicates or --days")
     rows, effects = [], []
     for spec, mine, compared, ps, left_out in plans:
-        say(f"{spec.name}: {len(compared)} points x {len(chosen)} plausible sets x {spec.replicates} replicates, "
-            f"{spec.days:g} days")
+        say(f"{spec.name}: {len(compared)} points x {len(chosen) - left_out} plausible sets x {spec.replicates} "
+            f"replicates, {spec.days:g} days")
         report = run_sweep(ps, folder / spec.name, executor, progress=progress,
                            arguments={"calibration": str(calibration.resolve()),
                                       "claims": str(Path(claims_path).resolve())})

@@ -26,9 +26,9 @@ import numpy as np
 from ..analysis.compare import OPTION
 from ..analysis.objective import Objective, ObjectiveTable, objective_from
 from ..data import folder
-from ..model.kpis import is_kpi
+from ..model.kpis import is_kpi, not_a_kpi
 from ..model.metrics import QUARTER_DAYS, WALK_BAND_NAMES
-from ..scenario import (ROLES, Scenario, ScenarioError, bundled_scenario, load, read_toml, scenario_hash, to_data,
+from ..scenario import (Scenario, ScenarioError, bundled_scenario, load, read_toml, scenario_hash, to_data,
                         with_overrides)
 from ..scenario.fields import argument, build, join, show
 from ..scenario.fields import spec as fspec
@@ -582,19 +582,17 @@ def lasting(scenario: Scenario, days: float, warmup: float) -> Scenario:
 
 
 def check_kpi(name: str, scenario: Scenario, where: str) -> None:
-    """A KPI that runs of `scenario` report: a name of the KPI table, of a request type, role,
-    walking band and quarter the scenario's runs have. Every name a file gives (objective, claim,
+    """A KPI that runs of `scenario` report: a name of the KPI table (whose families check their
+    roles and channels), of a request type, walking band and quarter the scenario's runs have. Every name a file gives (objective, claim,
     target, sensitivity KPI) is checked here before the first run, not looked for after the last."""
     if not is_kpi(name):
-        raise ScenarioError(where, f"{name!r} is not a KPI (see gridsim.model.kpis; e.g. 'resolution_hours.p90')")
+        raise ScenarioError(where, not_a_kpi(name))
     parts = name.split(".")
     if parts[0] == "by_type":
         if parts[1] not in scenario.requests:
             raise ScenarioError(where, f"{name!r}: the scenario has no request type {parts[1]!r} "
                                        f"(types: {', '.join(scenario.requests)})")
         parts = parts[2:]
-    if parts[0] in ("utilisation", "backlog_growth_per_week", "resolved_per_year") and parts[1] not in ROLES:
-        raise ScenarioError(where, f"{name!r}: no role {parts[1]!r} (roles: {', '.join(ROLES)})")
     if parts[0] == "by_walk_band" and parts[1] not in WALK_BAND_NAMES:
         raise ScenarioError(where, f"{name!r}: no walking band {parts[1]!r} (bands: {', '.join(WALK_BAND_NAMES)})")
     if parts[0] == "by_quarter":

@@ -66,6 +66,8 @@ class CalibrationTable:
     design_seed: int = fspec(0, ge=0, le=MAX_SEED)
     waves: int = fspec(3, ge=1, le=20)
     points: int = fspec(100, ge=2, le=100_000)       # points per wave
+    profile: int = fspec(0, ge=0, le=50)             # a last wave moving each input alone across its prior from
+                                                     # the point nearest the targets, at this many values (0: none)
     cutoff: float = fspec(3.0, gt=0, le=100)         # implausibility cut-off
     discrepancy: float = fspec(0.1, ge=0, le=10)     # model discrepancy sd, a share of each target's midpoint
     set: Mapping[str, Any] = fspec({})               # fixed overrides of the scenario while calibrating
@@ -148,11 +150,6 @@ class Targets:
     def scenarios(self) -> dict[str, tuple[Path, Scenario]]:
         """Every city the points run on, the file's own ("") first, each with the [set] applied."""
         return {"": (self.scenario_path, self.scenario), **self.cities}
-
-    @property
-    def run_scenario(self) -> Scenario:
-        """The scenario every point starts from: the calibration's [set], days and warm-up applied."""
-        return lasting(self.scenario, self.calibration.days, self.calibration.warmup_days)
 
 
 def find_targets(text: str | Path) -> Path:

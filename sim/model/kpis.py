@@ -26,6 +26,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..scenario import ROLES
+from .routes import CHANNELS, REPORTED_BY
+
 Better = Literal["lower", "higher"]
 
 
@@ -86,7 +89,7 @@ TABLE: tuple[KPI, ...] = (
     _pct("wait_within_target_share", "requests started within their wait target", "higher"),
     _pct("escalated_share", "requests passed on to another handler", None),
     _pct("abandoned_share", "requests abandoned (the resident gave up waiting)", "lower"),
-    _pct("visit_completion_share", "routine home visits made of those falling due", "higher"),
+    _pct("visit_completion_share", "routine home visits made before the next fell due", "higher"),
     _pct("hotline_share", "requests that went through the 12345 hotline", "lower"),
     _pct("police110_share", "requests handled by the police station's 110 patrols", None),
     _pct("channel_share.walk_in", "reported by walking into the station", None),
@@ -140,21 +143,21 @@ def lookup(name: str) -> KPI | None:
     if name in _BY_NAME:
         return _BY_NAME[name]
     head, _, rest = name.partition(".")
-    if head == "utilisation" and rest and "." not in rest:
+    if head == "utilisation" and rest in ROLES:
         return replace(_UTILISATION, name=name, label=f"{rest.replace('_', ' ')} utilisation")
-    if head == "backlog_growth_per_week" and rest and "." not in rest:
+    if head == "backlog_growth_per_week" and rest in ROLES:
         return replace(_BACKLOG, name=name, label=f"{rest.replace('_', ' ')} backlog growth")
-    if head == "resolved_per_year" and rest and "." not in rest:
+    if head == "resolved_per_year" and rest in ROLES:
         return replace(_RESOLVED_BY, name=name, label=f"requests resolved a year by the {rest.replace('_', ' ')}")
-    if head == "overtime_hours_per_year" and rest and "." not in rest:
+    if head == "overtime_hours_per_year" and rest in ROLES and rest != "alliance":     # (meetings have no shift)
         return replace(_OVERTIME, name=name, label=f"{rest.replace('_', ' ')} overtime (work after the shift ended)")
-    if head == "time_to_know_by_channel" and rest and "." not in rest:
+    if head == "time_to_know_by_channel" and rest in CHANNELS:
         return replace(_TO_KNOW_BY, name=name,
                        label=f"mean time from arising to being known, through {rest.replace('_', ' ')}")
-    if head == "first_handler_share" and rest.count(".") == 1:
-        channel, role = (part.replace("_", " ") for part in rest.split("."))
-        return replace(_FIRST_HANDLER, name=name, label=f"of those reaching someone by {channel}, "
-                                                        f"first handled by the {role}")
+    channel, _, role = rest.partition(".")
+    if head == "first_handler_share" and channel in REPORTED_BY and role in ROLES:
+        return replace(_FIRST_HANDLER, name=name, label=f"of those reaching someone by {channel.replace('_', ' ')}, "
+                                                        f"first handled by the {role.replace('_', ' ')}")
     if head in ("by_type", "by_walk_band", "by_quarter") and "." in rest:
         kind, _, inner = rest.partition(".")
         base = (_BY_NAME.get(inner) or _PER_GROUP.get(inner)
@@ -168,6 +171,25 @@ def lookup(name: str) -> KPI | None:
 
 def is_kpi(name: str) -> bool:
     return lookup(name) is not None
+
+
+_ROLE_FAMILIES = ("utilisation", "backlog_growth_per_week", "resolved_per_year", "overtime_hours_per_year")
+
+
+def not_a_kpi(name: str, example: str = "resolution_hours.p90") -> str:
+    """Why `name` is not a KPI, in one phrase for an error line: the role or channel a family does not
+    know, or else that the name is not in the table."""
+    head, _, rest = name.partition(".")
+    if head in _ROLE_FAMILIES and rest not in ROLES:
+        return f"{name!r}: no role {rest!r} (roles: {', '.join(ROLES)})"
+    if head == "time_to_know_by_channel" and rest not in CHANNELS:
+        return f"{name!r}: no channel {rest!r} (channels: {', '.join(CHANNELS)})"
+    channel, _, role = rest.partition(".")
+    if head == "first_handler_share" and channel not in REPORTED_BY:
+        return f"{name!r}: no channel {channel!r} (channels: {', '.join(REPORTED_BY)})"
+    if head == "first_handler_share" and role not in ROLES:
+        return f"{name!r}: no role {role!r} (roles: {', '.join(ROLES)})"
+    return f"{name!r} is not a KPI (see gridsim.model.kpis; e.g. {example!r})"
 
 
 def number(x) -> str:

@@ -33,6 +33,8 @@ from .units import Layout
 WALK_IN, MESSAGE, BUILDING_LEADER, DIRECT, VISIT, HOTLINE, SILENT, ROUTINE = range(8)
 CHANNELS = ("walk_in", "message", "building_leader", "direct", "visit", "hotline", "silent", "routine")
 WAYS = ("walk_in", "message", "building_leader")     # the lower level: ways into the grid
+REPORTED_BY = ("walk_in", "message", "building_leader", "visit", "hotline")   # how a resident's problem reaches
+                                                                               # someone (first_handler_share)
 WAY_ROLE = {"walk_in": "station_head", "message": "grid_leader", "building_leader": "building_leader"}
 HOTLINE_STAGE = -1        # the visit of a call to 12345
 RECEPTION_STAGE = -2      # the receiving grid leader's or station head's triage, before the type's stages
@@ -58,7 +60,7 @@ class Plan:
     a_hotline: np.ndarray      # upper level, relative to the grid: 12345's utility before trust and a closed
     a_silent: np.ndarray       # office (-inf: not open to this request), and silence's before trust
     patience: np.ndarray       # minutes the resident waits for a first handler once they have asked
-    sla: np.ndarray            # minutes from arising within which it should be resolved
+    sla: np.ndarray            # minutes from the report within which it should be resolved
     first_wait: np.ndarray     # minutes the first stage expects a resident to wait for its handler to come on
     findable: np.ndarray       # a home visit to its household finds it while unreported
     neighbours_know: np.ndarray   # a home visit anywhere in its building finds it while unreported

@@ -25,7 +25,7 @@ DAYS, WARMUP = 35.0, 7.0
 
 def targets_text(observed: dict, **calibration) -> str:
     cal = {"days": DAYS, "warmup_days": WARMUP, "replicates": 2, "root_seed": 3, "design_seed": 4, "waves": 3,
-           "points": 16, "cutoff": 3.0, "discrepancy": 0.02, **calibration}
+           "points": 16, "profile": 3, "cutoff": 3.0, "discrepancy": 0.02, **calibration}
     lines = [f'scenario = "{SMALL}"', 'name = "recovery"', ""]
     for name, (kpi, value) in observed.items():
         lines += [f"[targets.{name}]", 'observed = "made by the model"', 'source = "the test"', f'kpi = "{kpi}"',
@@ -67,7 +67,14 @@ def test_known_values_are_not_ruled_out_and_lie_inside_a_narrower_plausible_set(
         narrowed = inp.unit(x.max()) - inp.unit(x.min())
         assert narrowed < 0.5, (inp.name, narrowed)            # the targets say something about each input
     evaluations, _ = read_table(tmp / "res" / "calibrate-recovery", "evaluations")
-    assert (evaluations["I_max"] > 3).any() and set(evaluations["wave"]) == {1, 2, 3}
+    assert (evaluations["I_max"] > 3).any() and set(evaluations["wave"]) == {1, 2, 3, 4}
+    profile = evaluations[evaluations["wave"] == 4]     # each input alone across its prior, 3 values, from one point
+    assert len(profile) == 2 * 3
+    for k, inp in enumerate(targets.inputs):
+        mine = profile.iloc[3 * k:3 * k + 3]
+        assert mine[inp.name].tolist() == pytest.approx([inp.low, inp.value(0.5), inp.high])
+        other = targets.inputs[1 - k].name
+        assert mine[other].nunique() == 1
     assert evaluations["plausible"].sum() == len(plausible)
 
 
@@ -86,7 +93,7 @@ def test_the_calibrated_scenario_extends_the_base_and_marks_each_number(recovery
     for name in ("targets", "inputs"):
         for ext in ("png", "svg"):
             assert (tmp / "res" / "calibrate-recovery" / "figures" / f"{name}.{ext}").stat().st_size > 1000
-    assert "plausible set:" in out.stdout and "wave 3:" in out.stdout
+    assert "plausible set:" in out.stdout and "wave 3:" in out.stdout and "profile (each input alone" in out.stdout
 
 
 def test_an_input_the_targets_leave_free_is_marked_not_constrained(recovery, tmp_path):
