@@ -554,7 +554,8 @@ def cmd_optimise(args) -> int:
 
     try:
         with executor as pool:
-            out = opt.run(spec, folder, pool, progress=bars(args) and not args.json, say=say, on_start=announce)
+            out = opt.run(spec, folder, pool, progress=bars(args) and not args.json, fresh=args.fresh, say=say,
+                          on_start=announce)
     except ExecutorError as err:
         raise UserError(str(err)) from None
     except opt.OptimiseError as err:
