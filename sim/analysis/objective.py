@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..model.kpis import is_kpi, lookup, not_a_kpi, number
+from ..model.kpis import is_kpi, lookup, number
 from .compare import mean_ci
 from ..scenario.fields import ScenarioError, build, join
 from ..scenario.fields import spec as fspec
@@ -104,7 +104,7 @@ def parse_constraint(text: Any, path: str) -> Constraint:
     if op not in OPERATORS:
         raise ScenarioError(path, f"{text!r}: the comparison must be >= or <=, got {op!r}")
     if not is_kpi(kpi):
-        raise ScenarioError(path, not_a_kpi(kpi, example="by_type.care.sla_met_share"))
+        raise ScenarioError(path, f"{kpi!r} is not a KPI (see gridsim.model.kpis; e.g. 'by_type.care.sla_met_share')")
     try:
         bound = float(raw)
     except ValueError:

@@ -176,20 +176,21 @@ def is_kpi(name: str) -> bool:
 _ROLE_FAMILIES = ("utilisation", "backlog_growth_per_week", "resolved_per_year", "overtime_hours_per_year")
 
 
-def not_a_kpi(name: str, example: str = "resolution_hours.p90") -> str:
-    """Why `name` is not a KPI, in one phrase for an error line: the role or channel a family does not
-    know, or else that the name is not in the table."""
+def unknown_part(name: str) -> str | None:
+    """Why a name of a KPI family is not a KPI: the role or channel it names that runs never have."""
     head, _, rest = name.partition(".")
-    if head in _ROLE_FAMILIES and rest not in ROLES:
-        return f"{name!r}: no role {rest!r} (roles: {', '.join(ROLES)})"
-    if head == "time_to_know_by_channel" and rest not in CHANNELS:
-        return f"{name!r}: no channel {rest!r} (channels: {', '.join(CHANNELS)})"
     channel, _, role = rest.partition(".")
+    if not rest:
+        return None
+    if head in _ROLE_FAMILIES and rest not in ROLES:
+        return f"no role {rest!r} (roles: {', '.join(ROLES)})"
+    if head == "time_to_know_by_channel" and rest not in CHANNELS:
+        return f"no channel {rest!r} (channels: {', '.join(CHANNELS)})"
     if head == "first_handler_share" and channel not in REPORTED_BY:
-        return f"{name!r}: no channel {channel!r} (channels: {', '.join(REPORTED_BY)})"
+        return f"no channel {channel!r} (channels: {', '.join(REPORTED_BY)})"
     if head == "first_handler_share" and role not in ROLES:
-        return f"{name!r}: no role {role!r} (roles: {', '.join(ROLES)})"
-    return f"{name!r} is not a KPI (see gridsim.model.kpis; e.g. {example!r})"
+        return f"no role {role!r} (roles: {', '.join(ROLES)})"
+    return None
 
 
 def number(x) -> str:
