@@ -221,8 +221,9 @@ def format_summary(s: dict, scenario) -> str:
     lines += headline(s, scenario)
     lines += [
         "",
-        f"city: {s['city']['households']:,} households, {s['city']['grids']} grids, "
-        f"{s['city']['stations']} stations; 15-minute walk coverage {100 * s['walk15_coverage_share']:.1f}%",
+        "city: " + (f"{scenario.city.districts} districts, " if scenario.city.districts > 1 else "")
+        + f"{s['city']['households']:,} households, {s['city']['grids']:,} grids, "
+        f"{s['city']['stations']:,} stations; 15-minute walk coverage {100 * s['walk15_coverage_share']:.1f}%",
         f"residents' requests: {r['created']:,} created, {r['resolved']:,} resolved, {r['open']:,} open "
         f"({r['unreported']:,} not yet reported), {r['abandoned']:,} abandoned; "
         f"{_pct(s['hotline_share'])} through 12345, {_pct(s['police110_share'])} handled by 110",

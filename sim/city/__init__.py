@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..scenario import PROPERTY_MODES, Scenario
+from ..scenario import PROPERTY_MODES, Scenario, split_counts
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,11 @@ class City:
     building_compound: np.ndarray
     compound_mode: np.ndarray          # index into PROPERTY_MODES
     compound_community: np.ndarray
-    # grids, communities, sub-districts
+    # grids, communities, sub-districts, districts
     grid_community: np.ndarray
     grid_station: np.ndarray           # -1 where there are no stations
     community_sub_district: np.ndarray
+    sub_district_district: np.ndarray
     community_x: np.ndarray            # the community office
     community_y: np.ndarray
     # stations
@@ -77,19 +78,9 @@ class City:
     @property
     def sub_districts(self) -> int:
         return int(self.community_sub_district.max()) + 1
-
     def walk15_share(self, minutes: float) -> float:
         """Share of households within `minutes` walk of a station (0 with none)."""
         return float(np.mean(self.hh_nearest_station_walk_min <= minutes))
-
-
-def split_counts(total: int, weights: np.ndarray) -> np.ndarray:
-    """Integers summing to `total`, proportional to `weights` (largest remainder)."""
-    quota = total * weights / weights.sum()
-    counts = np.floor(quota).astype(int)
-    short = total - counts.sum()
-    counts[np.argsort(-(quota - counts), kind="stable")[:short]] += 1
-    return counts
 
 
 def bisect(x: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
@@ -115,6 +106,21 @@ def bisect(x: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int) -> np.ndarra
 
     split(np.arange(len(x)), parts, 0)
     return labels
+
+
+def nested(x: np.ndarray, y: np.ndarray, w: np.ndarray, parent: np.ndarray, parents: int,
+           total: int) -> tuple[np.ndarray, np.ndarray]:
+    """About `total` compact groups of points inside their parents (communities in sub-districts):
+    each parent gets its share of them by weight (at least one) and bisects its points into those.
+    Returns each point's group and each group's parent."""
+    weight = np.bincount(parent, weights=w, minlength=parents)
+    per_parent = np.maximum(1, split_counts(total, weight + 1e-9))
+    first = np.concatenate([[0], np.cumsum(per_parent)[:-1]])
+    group = np.empty(len(x), dtype=np.int64)
+    for p in range(parents):
+        idx = np.flatnonzero(parent == p)
+        group[idx] = first[p] + bisect(x[idx], y[idx], w[idx], per_parent[p])
+    return group, np.repeat(np.arange(parents), per_parent)
 
 
 def _walk_minutes(dx: np.ndarray, dy: np.ndarray, scenario: Scenario) -> np.ndarray:
@@ -171,18 +177,14 @@ def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
         compound_mode[order[start:start + n]] = PROPERTY_MODES.index(name)
         start += n
 
-    # Sub-districts and communities partition compounds; grids partition households.
-    compound_households = np.bincount(building_compound[hh_building], minlength=c.compounds)
-    compound_sub = bisect(cx, cy, compound_households.astype(float), c.sub_districts)
-    sub_households = np.bincount(compound_sub, weights=compound_households, minlength=c.sub_districts)
-    communities_per_sub = np.maximum(1, split_counts(c.communities, sub_households + 1e-9))
-    compound_community = np.empty(c.compounds, dtype=np.int64)
-    community_sub = np.repeat(np.arange(c.sub_districts), communities_per_sub)
-    first = np.concatenate([[0], np.cumsum(communities_per_sub)[:-1]])
-    for s in range(c.sub_districts):
-        idx = np.flatnonzero(compound_sub == s)
-        compound_community[idx] = first[s] + bisect(cx[idx], cy[idx], compound_households[idx].astype(float),
-                                                    communities_per_sub[s])
+    # Districts, sub-districts and communities partition compounds, each inside the one before;
+    # grids partition households.
+    compound_households = np.bincount(building_compound[hh_building], minlength=c.compounds).astype(float)
+    compound_district = bisect(cx, cy, compound_households, c.districts)
+    compound_sub, sub_district = nested(cx, cy, compound_households, compound_district, c.districts,
+                                        c.sub_districts)
+    compound_community, community_sub = nested(cx, cy, compound_households, compound_sub, len(sub_district),
+                                               c.communities)
     n_communities = len(community_sub)
     hh_community = compound_community[building_compound[hh_building]]
 
@@ -226,7 +228,7 @@ def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
         hh_building=hh_building, hh_grid=hh_grid, building_compound=building_compound,
         compound_mode=compound_mode, compound_community=compound_community,
         grid_community=grid_community, grid_station=grid_station,
-        community_sub_district=community_sub, community_x=community_x, community_y=community_y,
+        community_sub_district=community_sub, sub_district_district=sub_district, community_x=community_x, community_y=community_y,
         station_x=station_x, station_y=station_y, station_community=station_community,
         hh_base_walk_min=_walk_minutes(hh_x - base_x, hh_y - base_y, scenario),
         hh_nearest_station_walk_min=nearest_station,

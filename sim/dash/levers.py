@@ -97,7 +97,7 @@ class Levers:
             out["roles.volunteer.hours_per_week"] = float(self.volunteer_hours)
         if not math.isclose(self.subsidy_yuan, was.subsidy_yuan):
             out["roles.building_leader.subsidy_yuan"] = float(self.subsidy_yuan)
-        if self.stations != was.stations:
+        if self.stations != was.stations or "grids.households_per_grid" in out:     # (else they follow the grids)
             out["stations.count"] = int(self.stations)
         if self.duty != was.duty:
             out.update({f"roles.duty_leader.{k}": v for k, v in DUTY[self.duty].items()})
@@ -422,7 +422,7 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
              f"description = {toml_value('Options compared in the dashboard: ' + '; '.join(options))}",
              f"scenario = {toml_value(scenario)}", f"days = {float(days)!r}", f"warmup_days = {float(warmup)!r}",
              f"replicates = {int(replicates)}", f"root_seed = {ROOT_SEED}", ""]
-    plain = to_data(base)
+    plain = to_data(base, derived=True)
     changed = list(dict.fromkeys(k for bundle in options.values() for k in bundle)) or ["grids.households_per_grid"]
     for key, bundle in options.items():
         lines.append(f"[options.{key}]")

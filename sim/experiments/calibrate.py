@@ -373,7 +373,7 @@ def calibrated_scenario(cal: Calibration, out: Path, city: str = "") -> str:
     t = cal.targets
     ranges = cal.ranges().set_index("input")
     scenario_path, scenario = t.scenarios()[city]
-    data = to_data(scenario)
+    data = to_data(scenario, derived=True)
     changes: dict[str, tuple[Any, Any, str]] = {}      # field path -> (old, new, note)
     for inp in t.inputs:
         r = ranges.loc[inp.name]

@@ -116,7 +116,7 @@ class Input:
 def parse_inputs(table: Mapping[str, Any], base: Scenario, where: str) -> tuple[Input, ...]:
     """The `inputs` table of a targets or sensitivity file -> Inputs, each checked at both ends of
     its range against the scenario (a bad path or an out-of-bounds value fails here, naming it)."""
-    data = to_data(base)
+    data = to_data(base, derived=True)
     out = []
     for name, raw in table.items():
         path = join(where, name)

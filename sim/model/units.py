@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..city import City, split_counts
-from ..scenario import PROPERTY_MODES, Scenario
+from ..city import City
+from ..scenario import PROPERTY_MODES, Scenario, split_counts
 
 
 @dataclass(frozen=True)

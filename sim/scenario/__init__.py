@@ -16,11 +16,11 @@ from typing import Any, Iterable
 
 from .fields import ScenarioError, build, parse_toml, show, to_data
 from .schema import (PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
-                     shift_hours_per_week, staff_counts)
+                     shift_hours_per_week, split_counts, staff_counts)
 
 __all__ = ["PROPERTY_MODES", "ROLES", "Scenario", "ScenarioError", "Shift", "load", "bundled_scenario",
            "resolve_scenario", "from_data", "with_overrides", "get_path", "set_path", "parse_assignment", "scenario_hash", "to_data",
-           "offered_load", "shift_hours_per_week", "staff_counts"]
+           "offered_load", "shift_hours_per_week", "split_counts", "staff_counts"]
 
 
 def bundled_scenario(name: str) -> Path | None:
@@ -70,7 +70,7 @@ def _built(data: dict) -> Scenario:
 
 def _check_uncertain(scenario: Scenario) -> None:
     """Every field an [uncertain] input names is a number of the scenario."""
-    data = to_data(scenario)
+    data = to_data(scenario, derived=True)
     for name, u in scenario.uncertain.items():
         for path in u.scale or (name,):
             try:

@@ -5,6 +5,13 @@ hold and whose `spec(...)` metadata says its bounds. `build(cls, data, path)`
 walks the data once, so every error names the dotted path of the field at
 fault. Cross-field rules live in each class's `check(path)` method.
 
+A field a scenario may leave to a standard (a city's buildings, from its
+households and households per building) is filled by its class's
+`derive(path)` before `check`, with `derived`: it then reads like any field,
+but `to_data` leaves it out, so the data a scenario is rebuilt from (an
+override, the hash, a written file) holds what was stated, and a changed
+population re-derives what follows from it.
+
 Every number is bounded here, whatever its field says: an integer must fit in
 64 bits (numpy's and the store's integers), a number must not be NaN, and
 `parse_toml` turns tomllib's own limits (an integer literal of more than
@@ -186,8 +193,27 @@ def argument(tp: Any, value: Any, name: str, **bounds: float) -> Any:
         raise err.at("argument") from None
 
 
+DERIVED = "_derived"        # the attribute naming the fields an object's standards filled in
+
+
+def derived(obj: Any, **values: Any) -> Any:
+    """`obj` with `values` for fields it left to a standard: set in place while `obj` is under
+    construction (its `derive`), else on a new object (a built one may be a shared default)."""
+    if not values:
+        return obj
+    done = getattr(obj, DERIVED, frozenset())
+    if isinstance(done, set):              # under construction
+        for name, value in values.items():
+            object.__setattr__(obj, name, value)
+        done.update(values)
+        return obj
+    new = dataclasses.replace(obj, **values)
+    object.__setattr__(new, DERIVED, done | frozenset(values))
+    return new
+
+
 def build(cls: type, data: Any, path: str = "") -> Any:
-    """Build dataclass `cls` from a TOML table, then run its `check`."""
+    """Build dataclass `cls` from a TOML table, then fill what it derives and run its `check`."""
     if not isinstance(data, dict):
         raise ScenarioError(path, f"must be a table, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -203,20 +229,27 @@ def build(cls: type, data: Any, path: str = "") -> Any:
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ScenarioError(join(path, name), "missing (required)")
     obj = cls(**values)
+    derive = getattr(obj, "derive", None)
+    if derive is not None:
+        object.__setattr__(obj, DERIVED, set())
+        derive(path)
+        object.__setattr__(obj, DERIVED, frozenset(getattr(obj, DERIVED)))
     check = getattr(obj, "check", None)
     if check is not None:
         check(path)
     return obj
 
 
-def to_data(obj: Any) -> Any:
-    """The plain (JSON-able) form of a built schema object."""
+def to_data(obj: Any, derived: bool = False) -> Any:
+    """The plain (JSON-able) form of a built schema object, as stated (derived fields left out), or
+    with `derived` every field as the model reads it (to look a value up, never to rebuild from)."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        left = () if derived else getattr(obj, DERIVED, None) or ()
+        return {f.name: to_data(getattr(obj, f.name), derived) for f in dataclasses.fields(obj) if f.name not in left}
     if isinstance(obj, (dict, types.MappingProxyType)):
-        return {k: to_data(v) for k, v in obj.items()}
+        return {k: to_data(v, derived) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_data(v) for v in obj]
+        return [to_data(v, derived) for v in obj]
     return obj
 
 

@@ -7,10 +7,13 @@ in `spec(...)`; rules that tie fields together are in `check`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping
 
-from .fields import ScenarioError, join, spec
+import numpy as np
+
+from .fields import ScenarioError, derived, join, spec
 
 ROLES = ("building_leader", "grid_leader", "station_head", "police",
          "community_worker", "volunteer", "property_manager", "alliance", "hotline", "police110",
@@ -35,17 +38,55 @@ class Run:
                                 f"must be less than days ({self.days:g}), got {self.warmup_days:g}")
 
 
+def split_counts(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers summing to `total`, proportional to `weights` (largest remainder)."""
+    quota = total * weights / weights.sum()
+    counts = np.floor(quota).astype(int)
+    short = total - counts.sum()
+    counts[np.argsort(-(quota - counts), kind="stable")[:short]] += 1
+    return counts
+
+
+def scaled(staff: float) -> int:
+    """Posts a standard makes: none at a standard of none, else at least one."""
+    return max(1, round(staff)) if staff else 0
+
+
+def per(total: float, standard: float) -> int:
+    """How many units a standard of `standard` per unit makes of `total`: at least one."""
+    return max(1, round(total / standard))
+
+
+def from_standard(path: str, standard: float | None, name: str, value: Callable[[float], Any]) -> Any:
+    """A count left out, as its standard makes it (`value(standard)`); ScenarioError naming the count
+    when the standard is left out too."""
+    if standard is None:
+        raise ScenarioError(path, f"missing: state it or its standard {name.rpartition('.')[2]}")
+    return value(standard)
+
+
 @dataclass(frozen=True, kw_only=True)
 class City:
-    area_km2: float = spec(gt=0, le=1e5)
+    """The city's structure follows from its population and the standards it states (residents per
+    km², sub-district and community, households per building, buildings per compound); a count
+    stated beside its standard is what this city has (the reference cases state few, so a changed
+    population gives a consistent city)."""
     population: int = spec(ge=1, le=50_000_000)
     household_size: float = spec(ge=1, le=20)
     elderly_share: float = spec(ge=0, le=1)
-    sub_districts: int = spec(ge=1)
-    communities: int = spec(ge=1)
-    buildings: int = spec(ge=1)
-    compounds: int = spec(ge=1)
-    small_compounds: int = spec(0, ge=0)
+    area_km2: float | None = spec(None, gt=0, le=1e5)
+    residents_per_km2: float | None = spec(None, gt=0, le=1e6)
+    districts: int = spec(1, ge=1, le=1000)
+    sub_districts: int | None = spec(None, ge=1)
+    residents_per_sub_district: float | None = spec(None, gt=0, le=50_000_000)
+    communities: int | None = spec(None, ge=1)
+    residents_per_community: float | None = spec(None, gt=0, le=50_000_000)
+    buildings: int | None = spec(None, ge=1)
+    households_per_building: float | None = spec(None, ge=1, le=1e6)
+    compounds: int | None = spec(None, ge=1)
+    buildings_per_compound: float | None = spec(None, ge=1, le=1e6)
+    small_compounds: int | None = spec(None, ge=0)
+    small_compound_share: float = spec(0.0, ge=0, le=1)
     walk_speed_m_per_min: float = spec(gt=0, le=1e4)
     walk_detour: float = spec(1.0, ge=1, le=10)
     walk_circle_minutes: float = spec(15.0, gt=0)
@@ -54,8 +95,23 @@ class City:
     def households(self) -> int:
         return max(1, round(self.population / self.household_size))
 
+    def derive(self, path: str) -> None:
+        """Each count left out, from its standard, at least one of each: the area from the density,
+        sub-districts and communities from residents, buildings from households, compounds from
+        buildings, small compounds as a share of them."""
+        for name, standard, value in (
+                ("area_km2", "residents_per_km2", lambda d: self.population / d),
+                ("sub_districts", "residents_per_sub_district", lambda r: per(self.population, r)),
+                ("communities", "residents_per_community", lambda r: per(self.population, r)),
+                ("buildings", "households_per_building", lambda r: per(self.households, r)),
+                ("compounds", "buildings_per_compound", lambda r: per(self.buildings, r)),
+                ("small_compounds", "small_compound_share", lambda share: round(share * self.compounds))):
+            if getattr(self, name) is None:
+                derived(self, **{name: from_standard(join(path, name), getattr(self, standard), standard, value)})
+
     def check(self, path: str) -> None:
-        rules = [("communities", self.communities >= self.sub_districts, f">= sub_districts ({self.sub_districts})"),
+        rules = [("sub_districts", self.sub_districts >= self.districts, f">= districts ({self.districts})"),
+                 ("communities", self.communities >= self.sub_districts, f">= sub_districts ({self.sub_districts})"),
                  ("communities", self.communities <= self.compounds, f"<= compounds ({self.compounds}): "
                                                                      "every community needs a compound"),
                  ("compounds", self.compounds <= self.buildings, f"<= buildings ({self.buildings})"),
@@ -73,7 +129,8 @@ class Grids:
 
 @dataclass(frozen=True, kw_only=True)
 class Stations:
-    count: int = spec(ge=0)
+    count: int | None = spec(None, ge=0)                         # left out: grids / grids_per_station
+    grids_per_station: float | None = spec(None, ge=1, le=1e6)
     running_cost_yuan: float = spec(0.0, ge=0, le=BIG)
 
 
@@ -224,7 +281,8 @@ class BuildingLeaders(Staff):
 
 @dataclass(frozen=True, kw_only=True)
 class CommunityStaff(Staff):
-    count: int = spec(0, ge=0, le=10_000_000)
+    count: int | None = spec(None, ge=0, le=10_000_000)         # left out: from per_10k_residents
+    per_10k_residents: float = spec(0.0, ge=0, le=1e5)
     request_share: float = spec(1.0, gt=0, le=1)
 
     @property
@@ -235,7 +293,8 @@ class CommunityStaff(Staff):
 
 @dataclass(frozen=True, kw_only=True)
 class Volunteers(Staff):
-    count: int = spec(0, ge=0, le=10_000_000)
+    count: int | None = spec(None, ge=0, le=10_000_000)         # left out: from per_10k_residents
+    per_10k_residents: float = spec(0.0, ge=0, le=1e5)
     hours_per_week: float = spec(0.0, ge=0, le=WEEK_HOURS)
     coordination_yuan_per_volunteer: float = spec(0.0, ge=0, le=BIG)
 
@@ -249,7 +308,8 @@ class Volunteers(Staff):
 class TwoNewOrgs(Staff):
     """两新组织: private firms and social organisations that take up residents' micro-wishes
     (微心愿); split over the communities like volunteers, each giving `hours_per_week`."""
-    count: int = spec(0, ge=0, le=10_000_000)
+    count: int | None = spec(None, ge=0, le=10_000_000)         # left out: from per_10k_residents
+    per_10k_residents: float = spec(0.0, ge=0, le=1e5)
     hours_per_week: float = spec(0.0, ge=0, le=WEEK_HOURS)
 
     @property
@@ -260,7 +320,8 @@ class TwoNewOrgs(Staff):
 
 @dataclass(frozen=True, kw_only=True)
 class PropertyMode:
-    compounds: int = spec(0, ge=0)
+    compounds: int | None = spec(None, ge=0)     # left out: its share of the compounds no mode states
+    share: float = spec(0.0, ge=0, le=1)
     staff: int = spec(0, ge=0, le=1000)
     service_factor: float = spec(1.0, gt=0, le=100)
     rate_multiplier: float = spec(1.0, ge=0, le=100)
@@ -281,14 +342,15 @@ class PropertyManagers(Staff):
         if self.modes["none"].staff:
             raise ScenarioError(join(path, "modes.none.staff"), "must be 0: 'none' means no property manager")
         for name, m in self.modes.items():
-            if name != "none" and m.compounds and not m.staff:
+            if name != "none" and (m.compounds or m.share) and not m.staff:
                 raise ScenarioError(join(path, f"modes.{name}.staff"),
                                     "must be >= 1 where the mode manages compounds (use mode 'none' for none)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Alliances:
-    count: int = spec(0, ge=0, le=10_000)
+    count: int | None = spec(None, ge=0, le=10_000)             # left out: from per_10k_residents
+    per_10k_residents: float = spec(0.0, ge=0, le=1e3)
     meeting_interval_days: float = spec(14.0, ge=1, le=3650)
     capacity_per_meeting: int = spec(1, ge=1, le=1_000_000)
     cost_yuan_per_year: float = spec(0.0, ge=0, le=BIG)
@@ -313,7 +375,8 @@ class Service:
 class Hotline(Staff):
     """12345热线: the city hotline, answering round the clock. It takes a resident's call when
     the grid is closed and hands the request to the grid for its next working period."""
-    operators: int = spec(0, ge=0, le=100_000)      # on duty at once, for this city's share of calls
+    operators: int | None = spec(None, ge=0, le=100_000)    # on duty at once, for this city's share of calls
+    operators_per_10k_residents: float = spec(0.0, ge=0, le=1e3)   # (left out: operators from this)
     call: Service = Service(mean_minutes=6.0, dist="exponential")
     cost_yuan_per_call: float = spec(0.0, ge=0, le=BIG)
 
@@ -580,6 +643,32 @@ class Scenario:
     run: Run = Run()
     description: str = ""
     uncertain: Mapping[str, Uncertain] = spec({})   # inputs no data constrains, by name
+
+    def derive(self, path: str) -> None:
+        """Counts left out, from the standards: stations from the grids, staff that serve residents
+        from their number, and each property mode's compounds from its share of those no mode states."""
+        if self.stations.count is None:
+            count = from_standard("stations.count", self.stations.grids_per_station, "grids_per_station",
+                                  lambda g: min(self.grid_count, per(self.grid_count, g)))
+            object.__setattr__(self, "stations", derived(self.stations, count=count))
+        r, tens = self.roles, self.city.population / 1e4
+        roles = {role: derived(getattr(r, role), count=scaled(getattr(r, role).per_10k_residents * tens))
+                 for role in ("community_worker", "volunteer", "two_new_org", "alliance")
+                 if getattr(r, role).count is None}
+        if r.hotline.operators is None:
+            roles["hotline"] = derived(r.hotline, operators=scaled(r.hotline.operators_per_10k_residents * tens))
+        modes = r.property_manager.modes
+        shared = [name for name in PROPERTY_MODES if modes[name].compounds is None]
+        if shared:
+            left = self.city.compounds - sum(m.compounds for m in modes.values() if m.compounds is not None)
+            shares = np.array([modes[name].share for name in shared])
+            if left > 0 and not shares.sum():
+                raise ScenarioError("roles.property_manager.modes", f"{left} compounds have no mode: state the "
+                                                                    f"modes' compounds or give one a share")
+            counts = split_counts(max(left, 0), shares) if shares.sum() else np.zeros(len(shared), dtype=int)
+            roles["property_manager"] = replace(r.property_manager, modes=MappingProxyType(
+                {**modes, **{name: derived(modes[name], compounds=int(k)) for name, k in zip(shared, counts)}}))
+        object.__setattr__(self, "roles", replace(r, **roles))
 
     def check(self, path: str) -> None:
         if not self.requests:

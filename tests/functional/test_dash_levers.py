@@ -38,7 +38,8 @@ def test_export_is_an_experiment_sweep_and_optimise_take(tmp_path):
     options = {"baseline": {}, "gl4": {"roles.grid_leader.per_grid": 0.0, "roles.grid_leader.min_per_station": 4},
                "rota": {"roles.police.shifts": L.POLICE_ROTAS["round the clock"]}}
     text = L.export_spec("meihekou_2020", base, options, 28, 7, 3,
-                         ["by_type.care.sla_met_share >= 0.9", "visit_completion_share >= 0.95"])
+                         ["by_type.care.sla_met_share >= 0.9", "abandoned_share <= 0.05"])   # (28 days: no visit
+                                                                                            # completion to measure)
     path = tmp_path / "exported.toml"
     path.write_text(text)
     spec = load_spec(path)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gridsim.model import GridModel, metrics
 from gridsim.scenario import load, with_overrides
 
-SMALL = Path(__file__).resolve().parent.parent / "data" / "small_city.toml"
+MEIHEKOU = Path(__file__).resolve().parent.parent.parent / "scenarios" / "meihekou_2020.toml"
 LEVERS = {
     "cover": [["roles.grid_leader.cover='station'"], ["roles.grid_leader.cover='own'"],
               ["roles.grid_leader.cover='after'"]],
@@ -25,15 +25,8 @@ LEVERS = {
 
 @lru_cache(maxsize=1)
 def tiny():
-    """The small test city shrunk to 4,000 residents on one station."""
-    return with_overrides(load(SMALL), ["city.population=4000", "city.area_km2=0.6", "city.communities=1", "city.buildings=12",
-                                        "city.compounds=5", "city.small_compounds=1", "stations.count=1",
-                                        "roles.community_worker.count=7", "roles.volunteer.count=35",
-                                        "roles.two_new_org.count=1", "roles.property_manager.modes.market.compounds=1",
-                                        "roles.property_manager.modes.state_owned.compounds=3",
-                                        "roles.property_manager.modes.self_managed.compounds=1",
-                                        "roles.property_manager.modes.none.compounds=0",
-                                        "residents.repeat_delay_hours=2"])
+    """Meihekou's standards for 4,000 residents: three grids, one station (repeats come back soon)."""
+    return with_overrides(load(MEIHEKOU), ["city.population=4000", "residents.repeat_delay_hours=2"])
 
 
 levers = st.fixed_dictionaries({name: st.sampled_from(values) for name, values in LEVERS.items()})

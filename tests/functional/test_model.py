@@ -60,8 +60,9 @@ def test_grids_are_redrawn_from_the_standard(meihekou, per_grid, low, high):
     assert low <= city.grids <= high
     sizes = np.bincount(city.hh_grid)
     assert abs(np.median(sizes) - per_grid) / per_grid < 0.1
-    per_station = np.bincount(city.grid_station, minlength=city.stations)
-    assert per_station.min() >= 1 and city.stations == 100
+    per_station = np.bincount(city.grid_station, minlength=city.stations)    # stations follow the grids
+    assert per_station.min() >= 1 and city.stations == s.stations.count == round(s.grid_count / 3.41)
+    assert 3 <= np.median(per_station) <= 4
 
 
 def test_2018_city_has_162_grids_and_no_stations():

@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridsim.city import bisect, split_counts
+from gridsim.city import bisect
+from gridsim.scenario import split_counts
 from gridsim.model.calendar import END, SHIFT, next_time, pop, schedule, timetable
 from gridsim.model.shifts import WEEK, duty_intervals
 from gridsim.scenario import Shift
