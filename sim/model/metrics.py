@@ -15,7 +15,8 @@ A percentile that the resolved share never reaches is reported as None.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -244,13 +245,87 @@ def time_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> np.ndarra
     return out
 
 
+# ---------------------------------------------------------------- tallies
+# The summary is made in two steps: its tallies (`tally`), in which every figure that is not a count
+# or a sum stays as what adds up across the districts of a city run district by district (a share
+# or a mean as numerator and denominator, a percentile as the durations it needs), and `finish`,
+# which turns them into numbers. One run's summary is the finish of its own tallies; a city's, the
+# finish of its districts' tallies added up (`merged`).
+@dataclass(frozen=True)
+class Ratio:
+    """A share or a mean: numerator / denominator (None where the denominator is 0)."""
+    num: Any
+    den: Any
+
+    def __add__(self, other: "Ratio") -> "Ratio":
+        return Ratio(self.num + other.num, self.den + other.den)
+
+    def value(self) -> float | None:
+        return float(self.num / self.den) if self.den else None
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """A figure of a whole run (a mean over households, a rate per resident) and its weight: runs
+    combine as the weighted mean."""
+    mean: float | None
+    weight: float
+
+    def __add__(self, other: "Weighted") -> "Weighted":
+        if self.mean is None or other.mean is None:
+            return Weighted(None, self.weight + other.weight)
+        weight = self.weight + other.weight
+        return Weighted((self.mean * self.weight + other.mean * other.weight) / weight, weight)
+
+    def value(self) -> float | None:
+        return self.mean
+
+
+@dataclass(frozen=True)
+class Same:
+    """A setting every part of a city shares (the initial trust)."""
+    setting: Any
+
+    def __add__(self, other: "Same") -> "Same":
+        return self
+
+    def value(self) -> Any:
+        return self.setting
+
+
+@dataclass(frozen=True)
+class Percentile:
+    """The q-th percentile of every value (households' trust): runs combine by pooling them."""
+    values: np.ndarray
+    q: float
+
+    def __add__(self, other: "Percentile") -> "Percentile":
+        return Percentile(np.concatenate([self.values, other.values]), self.q)
+
+    def value(self) -> float:
+        return float(np.percentile(self.values, self.q))
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """A group's Kaplan-Meier percentile on one clock, found at the end over the pooled clocks
+    (`Pooled`): `grouping` names the groups, `group` is one of them."""
+    clock: str
+    grouping: str
+    group: int
+    name: str
+
+    def __add__(self, other: "Quantile") -> "Quantile":
+        return self                           # (the same group's: found over the pooled clocks)
+
+
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> list:
-    """Per group numerator / denominator, None where the denominator is 0."""
-    return [float(a / b) if b else None for a, b in zip(numerator, denominator)]
+    """Per group numerator / denominator (a `Ratio`: None where the denominator is 0)."""
+    return [Ratio(a, b) for a, b in zip(numerator, denominator)]
 
 
-def _quantile_dict(row: np.ndarray) -> dict:
-    return {name: None if np.isnan(v) else float(v) for name, v in zip(QUANTILES, row)}
+def _quantile_dict(grouping: str, clock: str, group: int) -> dict:
+    return {name: Quantile(clock, grouping, group, name) for name in QUANTILES}
 
 
 class Clocks(NamedTuple):
@@ -276,20 +351,60 @@ def clocks(requests: pd.DataFrame, horizon: float, among: np.ndarray | None = No
                   Censored(wait, began, among & told), Censored(to_know, told, among))
 
 
+class Pooled:
+    """What percentiles need of a run: its `Clocks` and each grouping's group of every request
+    (-1: left out). Runs pool by concatenating the measured requests (`Clocks` `among`)."""
+
+    def __init__(self, timed: Clocks):
+        self.clocks, self.labels, self._found = timed, {}, {}
+
+    def group(self, grouping: str, labels: np.ndarray, groups: int) -> None:
+        self.labels[grouping] = (np.asarray(labels, dtype=np.int64), groups)
+
+    def quantiles(self, clock: str, grouping: str) -> np.ndarray:
+        """(groups, QUANTILES) of the grouping on the clock (resolution and wait: of those reported)."""
+        if (clock, grouping) not in self._found:
+            labels, groups = self.labels[grouping]
+            censored = getattr(self.clocks, clock)
+            if clock != "to_know":
+                labels = np.where(censored.among, labels, -1)
+            self._found[clock, grouping] = censored.quantiles(labels, groups)
+        return self._found[clock, grouping]
+
+    @staticmethod
+    def of(runs: list["Pooled"]) -> "Pooled":
+        """The runs' measured requests together, in the runs' order."""
+        parts = [p._measured() for p in runs]
+        (told, *columns), labels = zip(*(c for c, _ in parts)), [l for _, l in parts]
+        told = np.concatenate(told)
+        res, res_seen, wait, began, know, known = (np.concatenate(c) for c in columns)
+        out = Pooled(Clocks(Censored(res, res_seen, told), Censored(wait, began, told), Censored(know, known)))
+        for name, (_, groups) in runs[0].labels.items():
+            out.group(name, np.concatenate([l[name] for l in labels]), groups)
+        return out
+
+    def _measured(self) -> tuple[tuple, dict]:
+        """The clocks' columns and the labels over the measured requests only."""
+        rows = self.clocks.to_know.among
+        c = self.clocks
+        columns = (c.resolution.among[rows], c.resolution.duration[rows], c.resolution.observed[rows],
+                   c.wait.duration[rows], c.wait.observed[rows], c.to_know.duration[rows], c.to_know.observed[rows])
+        return columns, {name: labels[rows] for name, (labels, _) in self.labels.items()}
+
+
 def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
-                  horizon: float, timed: Clocks, percentiles: list[bool] | None = None) -> dict[str, dict]:
+                  horizon: float, pooled: Pooled, grouping: str,
+                  percentiles: list[bool] | None = None) -> dict[str, dict]:
     """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
     resolution times (censored, from the report), service level (of the report, and of arising),
-    time to know, channels and where the time went. `timed`: the requests' `clocks`, whose
-    percentiles every grouping shares. `percentiles` False for a group skips its Kaplan-Meier
-    percentiles (None): staff's routine work needs its counts, not the distribution of a million
-    visits' times."""
+    time to know, channels and where the time went, as tallies. `pooled`: the requests' `Pooled`
+    clocks, whose percentiles every grouping shares; the groups join it as `grouping`.
+    `percentiles` False for a group skips its Kaplan-Meier percentiles (None): staff's routine work
+    needs its counts, not the distribution of a million visits' times."""
     wanted = np.ones(len(names), dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
-    measured = np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1)
-    known = np.where(np.isnan(requests["reported_minute"].to_numpy()), -1, measured)
-    resolution = timed.resolution.quantiles(known, len(names))
-    waits = timed.wait.quantiles(known, len(names))
-    to_know = timed.to_know.quantiles(measured, len(names))
+    pooled.group(grouping, np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1), len(names))
+    quantile = lambda clock, k: (_quantile_dict(grouping, clock, k) if wanted[k]  # noqa: E731
+                                 else dict.fromkeys(QUANTILES))
     inside = np.flatnonzero(group >= 0)
     group, parts, G = group[inside], parts[inside], len(names)
     column = lambda name: requests[name].to_numpy()[inside]  # noqa: E731
@@ -333,14 +448,14 @@ def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, 
         out[name] = {
             "requests": {"created": int(n[k]), **{o: int(by_outcome[o][k]) for o in OUTCOMES},
                          "unreported": int(unreported[k])},
-            "wait_minutes": {"mean": wait_mean[k], **_quantile_dict(waits[k]), "n": int(began_n[k])},
-            "resolution_hours": {**_quantile_dict(resolution[k]), "n": int(resolved[k])},
+            "wait_minutes": {"mean": wait_mean[k], **quantile("wait", k), "n": int(began_n[k])},
+            "resolution_hours": {**quantile("resolution", k), "n": int(resolved[k])},
             "sla_met_share": sla_share[k],
             "sla_met_from_arising_share": sla_arising[k],
             "wait_within_target_share": wait_share[k],
             "abandoned_share": abandoned[k],
             "escalated_share": escalated[k],
-            "time_to_know_hours": {"mean": delay_mean[k], **_quantile_dict(to_know[k])},
+            "time_to_know_hours": {"mean": delay_mean[k], **quantile("to_know", k)},
             "channel_share": dict(zip(CHANNELS, _ratio(channels[k], np.full(len(CHANNELS), channels[k].sum())))),
             "hotline_share": hotline[k],
             "police110_share": police110[k],
@@ -408,10 +523,10 @@ def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict, dic
             meetings = al.count * max(0.0, (H - t0) / (al.meeting_interval_days * 1440))
             start = visits.loc[visits["role"] == role, "start_minute"].to_numpy()
             used = int((start >= t0).sum())
-            share[role] = used / (meetings * al.capacity_per_meeting) if meetings else None
+            share[role] = Ratio(used, meetings * al.capacity_per_meeting)
             continue
         busy = unit_busy(model, visits, role, t0)
-        share[role] = float(busy.on_duty.sum() / busy.capacity.sum()) if busy.capacity.sum() > 0 else None
+        share[role] = Ratio(busy.on_duty.sum(), busy.capacity.sum())
         with np.errstate(invalid="ignore", divide="ignore"):
             saturated[role] = int(np.sum(busy.on_duty / busy.capacity > SATURATED))
         overtime[role] = float(busy.overtime.sum() * per_year)
@@ -534,7 +649,9 @@ def per_resident_year(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: f
                & (requests["created_minute"].to_numpy() >= t0)).sum()
     calls = ((visits["start_minute"].to_numpy() >= t0)
              & (visits["role"].cat.codes.to_numpy() == ROLES.index("hotline"))).sum()
-    return {"requests": float(created * per_year), "hotline_calls": float(calls * per_year)}
+    population = model.spec.city.population
+    return {"requests": Weighted(float(created * per_year), population),
+            "hotline_calls": Weighted(float(calls * per_year), population)}
 
 
 # ---------------------------------------------------------------- the summary
@@ -548,7 +665,7 @@ def shortest_visit_interval_days(scenario) -> float | None:
     return 365.0 / (home[0].rate_per_household_year * weight)
 
 
-def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
+def visit_completion(requests: pd.DataFrame, model, t0: float) -> Ratio | None:
     """Of the routine home visits falling due after t0 whose next one fell due before the end, the
     share made before it did (one not made by then is dropped): a cohort whose every fate is known,
     so at most 1 whatever was owed before t0, and unbiased for any run length. In a run shorter
@@ -560,8 +677,7 @@ def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
     created = requests["created_minute"].to_numpy()
     due_next = created + requests["sla_hours"].to_numpy() * 60
     mine = (requests["type"] == home[0]).to_numpy() & (created >= t0) & (due_next <= model.horizon)
-    made = int((mine & requests["started_minute"].notna().to_numpy()).sum())
-    return made / int(mine.sum()) if mine.any() else None
+    return Ratio(int((mine & requests["started_minute"].notna().to_numpy()).sum()), int(mine.sum()))
 
 
 def first_handlers(requests: pd.DataFrame, among: np.ndarray) -> dict[str, dict]:
@@ -599,26 +715,69 @@ def measured_clocks(model, requests: pd.DataFrame) -> Clocks:
     return clocks(requests, model.horizon, residents_measured(model, requests))
 
 
+class Tallies(NamedTuple):
+    """A run's summary before `finish`: `figures` shaped as the summary with tallies for leaves, and
+    the `pooled` clocks their percentiles need. Districts' tallies add up to their city's (`total`)."""
+    figures: dict
+    pooled: Pooled
+
+    @staticmethod
+    def total(runs: list["Tallies"]) -> "Tallies":
+        """The runs' tallies added, in their order."""
+        figures = runs[0].figures
+        for run in runs[1:]:
+            figures = _added(figures, run.figures)
+        return Tallies(figures, Pooled.of([run.pooled for run in runs]))
+
+
+def _added(a: Any, b: Any) -> Any:
+    """Two tallies' figures added: counts and sums add, a share's parts add, a setting stays."""
+    if isinstance(a, dict):
+        return {k: _added(a[k], b[k]) if k in a and k in b else (a[k] if k in a else b[k]) for k in {**a, **b}}
+    if a is None or b is None:
+        return a if b is None else b
+    return a + b
+
+
+def finish(tallies: Tallies) -> dict:
+    """The summary of the tallies: every share, mean and percentile a number (None where nothing
+    was there to measure)."""
+    def done(x):
+        if isinstance(x, dict):
+            return {k: done(v) for k, v in x.items()}
+        if isinstance(x, Quantile):
+            v = tallies.pooled.quantiles(x.clock, x.grouping)[x.group, list(QUANTILES).index(x.name)]
+            return None if np.isnan(v) else float(v)
+        return x.value() if isinstance(x, (Ratio, Weighted, Same, Percentile)) else x
+    return done(tallies.figures)
+
+
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
             timed: Clocks | None = None) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests. `timed`: the
     `measured_clocks`, if already made."""
+    return finish(tally(model, requests, visits, timed))
+
+
+def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None) -> Tallies:
+    """The `Tallies` of a run's summary (`summary` finishes them)."""
     sc, H = model.spec, model.horizon
     t0 = sc.run.warmup_days * 1440
     parts = time_parts(requests, visits, model)
     window = requests["created_minute"].to_numpy() >= t0
     resident = residents_measured(model, requests)
     types = list(requests["type"].cat.categories)
-    timed = measured_clocks(model, requests) if timed is None else timed     # percentiles are residents' only
-    headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H, timed=timed)["residents"]
+    pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
+    headline = kpis_by_group(requests, parts, np.where(resident, 0, -1), ["residents"], H, pooled,
+                             "residents")["residents"]
     residents_types = [model.spec.requests[name].origin == "resident" for name in types]
     by_type = kpis_by_group(requests, parts, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, H,
-                            percentiles=residents_types, timed=timed)
+                            pooled, "by_type", percentiles=residents_types)
     band = np.searchsorted(WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()],
                            side="right")
-    by_band = kpis_by_group(requests, parts, np.where(resident, band, -1), WALK_BAND_NAMES, H, timed=timed)
-    trust = model.trust
-    by_quarter = quarters(model, requests, visits, parts, resident, t0, timed)
+    by_band = kpis_by_group(requests, parts, np.where(resident, band, -1), WALK_BAND_NAMES, H, pooled, "by_walk_band")
+    trust, households = model.trust, model.city.households
+    by_quarter = quarters(model, requests, visits, parts, resident, t0, pooled)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
     share, saturated, overtime = utilisation(model, visits, t0)
@@ -626,9 +785,9 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
     resolved_by, resolved_by_type = resolved_per_year(requests, t0, H)
     for name in types:
         by_type[name]["resolved_per_year"] = resolved_by_type[name]
-    return {
-        "scenario": sc.name, "scenario_hash": scenario_hash(sc), "seed": model.seed, "days": model.days,
-        "warmup_days": sc.run.warmup_days,
+    return Tallies({
+        "scenario": Same(sc.name), "scenario_hash": Same(scenario_hash(sc)), "seed": Same(model.seed),
+        "days": Same(model.days), "warmup_days": Same(sc.run.warmup_days),
         **headline,
         "visit_completion_share": visit_completion(requests, model, t0),
         "first_handler_share": first_handlers(requests, resident),
@@ -641,27 +800,26 @@ def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
         "saturated_units": saturated,
         "overloaded_units": {role: len(units) for role, units in model.overloaded.items()},
         "backlog_growth_per_week": backlog_growth(model, visits, requests, t0),
-        "walk15_coverage_share": model.city.walk15_share(sc.city.walk_circle_minutes),
+        "walk15_coverage_share": Weighted(model.city.walk15_share(sc.city.walk_circle_minutes), households),
         "resolved_per_year": resolved_by,
         "per_resident_year": per_resident_year(model, requests, visits, t0),
         "cost_yuan_per_year": float(sum(cost.values())),
         "cost_breakdown": cost,
         "staff": staffing(model),
-        "city": {"households": model.city.households, "grids": model.city.grids,
-                 "stations": model.city.stations},
-        "trust": {"mean": float(trust.mean()), "p10": float(np.percentile(trust, 10)),
-                  "start": model.spec.residents.initial_trust},
+        "city": {"households": households, "grids": model.city.grids, "stations": model.city.stations},
+        "trust": {"mean": Weighted(float(trust.mean()), households), "p10": Percentile(trust, 10),
+                  "start": Same(model.spec.residents.initial_trust)},
         "by_type": by_type,
         "by_walk_band": by_band,
         "by_quarter": by_quarter,
-    }
+    }, pooled)
 
 
 QUARTER_DAYS = 91
 
 
 def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndarray, resident: np.ndarray,
-             t0: float, timed: Clocks) -> dict[str, dict]:
+             t0: float, pooled: Pooled) -> dict[str, dict]:
     """Residents' KPIs for each whole quarter (91 days) after the warm-up, by when requests were
     created, with the quarter's 12345 calls a day and households' mean trust at its end: how a
     city changes over a run (a cut and its aftermath, trust's drift)."""
@@ -672,7 +830,7 @@ def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndar
     created = requests["created_minute"].to_numpy()
     quarter = np.floor((created - t0) / (QUARTER_DAYS * 1440)).astype(np.int64)
     out = kpis_by_group(requests, parts, np.where(resident & (quarter < n), quarter, -1), names, model.horizon,
-                        timed=timed)
+                        pooled, "by_quarter")
     role = visits["role"].cat.codes.to_numpy() == ROLES.index("hotline")
     calls = np.floor((visits["queued_minute"].to_numpy()[role] - t0) / (QUARTER_DAYS * 1440))
     census = model.datacollector.get_model_vars_dataframe()
@@ -680,7 +838,8 @@ def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, parts: np.ndar
     for k, name in enumerate(names):
         out[name]["hotline_calls_per_day"] = float((calls == k).sum() / QUARTER_DAYS)
         end = np.flatnonzero(day_end == round(t0 / 1440) + (k + 1) * QUARTER_DAYS)
-        out[name]["trust_end"] = float(census["trust"].to_numpy()[end[0]]) if len(end) else None
+        out[name]["trust_end"] = Weighted(float(census["trust"].to_numpy()[end[0]]) if len(end) else None,
+                                          model.city.households)
     return out
 
 

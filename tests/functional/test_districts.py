@@ -1,0 +1,115 @@
+"""A city run district by district (docs/ODD.md, section 3.6): the districts share the city out, their
+summaries add up to the city's exactly (counts, shares, Kaplan-Meier over every district's requests),
+the executor changes nothing, and a split run agrees with a whole one within their CIs."""
+
+import concurrent.futures as cf
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gridsim.experiments.districts import by_district, district_seed
+from gridsim.model import GridModel, metrics
+from gridsim.scenario import districts, load, staff_counts, with_overrides
+
+from ..conftest import SCENARIOS, gridsim
+
+SMALL = SCENARIOS.parent / "tests" / "data" / "small_city.toml"
+SPLIT = ["city.districts=2", "city.sub_districts=2", "run.days=6"]
+
+
+class Here:
+    """An executor that runs each task at once, in this process."""
+
+    def submit(self, fn, *args):
+        future = cf.Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def test_the_districts_share_out_the_city(meihekou):
+    city = with_overrides(meihekou, ["city.districts=3"])
+    parts = districts(city)
+    assert sum(d.city.population for d in parts) == city.city.population
+    for path in ("buildings", "compounds", "communities", "sub_districts"):
+        assert sum(getattr(d.city, path) for d in parts) == getattr(city.city, path), path
+    for role in ("community_worker", "volunteer", "alliance", "hotline", "station_head"):
+        assert sum(staff_counts(d)[role] for d in parts) == staff_counts(city)[role], role
+    for d in parts:
+        assert d.city.districts == 1
+        assert sum(m.compounds for m in d.roles.property_manager.modes.values()) == d.city.compounds
+
+
+def test_a_split_run_adds_up_its_districts_exactly():
+    city = with_overrides(load(SMALL), SPLIT)
+    summary, parts = by_district(city, 4, Here())
+    runs = []
+    for k, d in enumerate(districts(city)):
+        model = GridModel(d, rng=district_seed(4, k))
+        model.run()
+        runs.append((model, *metrics.tables(model)))
+    assert [p["requests"] for p in parts] == [metrics.summary(m, r, v)["requests"] for m, v, r in runs]
+    for key in ("created", "resolved", "abandoned", "open"):
+        assert summary["requests"][key] == sum(p["requests"][key] for p in parts)
+    assert summary["cost_yuan_per_year"] == pytest.approx(sum(p["cost_yuan_per_year"] for p in parts))
+    # the p50 of resolution: Kaplan-Meier over both districts' residents' requests together
+    hours, seen = [], []
+    for model, _, requests in runs:
+        measured = metrics.residents_measured(model, requests) & requests["reported_minute"].notna().to_numpy()
+        h, o = metrics.resolution_hours(requests["outcome"].cat.codes.to_numpy(), requests["reported_minute"].to_numpy(),
+                                        requests["ended_minute"].to_numpy(), model.horizon)
+        hours.append(h[measured])
+        seen.append(o[measured])
+    _, t, share = metrics.kaplan_meier(np.concatenate(hours), np.concatenate(seen))
+    assert summary["resolution_hours"]["p50"] == t[np.searchsorted(share, 0.5 - 1e-12)]
+    assert min(p["resolution_hours"]["p50"] for p in parts) <= summary["resolution_hours"]["p50"] \
+        <= max(p["resolution_hours"]["p50"] for p in parts)
+    met = [p["sla_met_share"] for p in parts]
+    assert min(met) <= summary["sla_met_share"] <= max(met)
+
+
+def test_the_executor_changes_nothing_and_bad_requests_are_one_line():
+    args = ["run", SMALL, *[a for s in SPLIT[:2] for a in ("--set", s)], "--days", "3", "--json", "--workers", "2"]
+    local, dask = gridsim(*args, "--by-district"), gridsim(*args, "--dask", "local")
+    assert local.returncode == dask.returncode == 0, local.stderr + dask.stderr
+    assert json.loads(local.stdout) == json.loads(dask.stdout)
+    for extra, text in ((["--by-district"], "has one district"), (["--set", "city.districts=2", "--set",
+                        "city.sub_districts=2", "--by-district", "--out", "somewhere"], "--out: a run by district")):
+        out = gridsim("run", SMALL, "--days", "2", *extra)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and text in lines[0]
+
+
+@pytest.mark.slow
+def test_a_split_and_a_whole_run_of_meihekou_agree():
+    """Five replicates of 35 days (7 of warm-up), Meihekou whole and as two districts: every KPI's
+    95% confidence intervals overlap."""
+    city = with_overrides(load(SCENARIOS / "meihekou_2020.toml"), ["city.districts=2", "run.days=35",
+                                                                    "run.warmup_days=7"])
+    kpis = ("sla_met_share", "resolution_hours.p50", "wait_minutes.mean", "abandoned_share", "hotline_share",
+            "time_to_know_hours.mean", "utilisation.grid_leader", "utilisation.station_head",
+            "cost_yuan_per_year")
+    whole, split = [], []
+    for seed in range(5):
+        model = GridModel(city, rng=seed)
+        model.run()
+        visits, requests = metrics.tables(model)
+        whole.append(metrics.summary(model, requests, visits))
+        split.append(by_district(city, seed, Here())[0])
+
+    def interval(values):
+        values = np.asarray(values, dtype=float)
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        return values.mean() - half, values.mean() + half
+
+    for name in kpis:
+        (a_lo, a_hi), (b_lo, b_hi) = interval([_get(s, name) for s in whole]), interval([_get(s, name) for s in split])
+        assert a_lo <= b_hi and b_lo <= a_hi, (name, (a_lo, a_hi), (b_lo, b_hi))
+
+
+def _get(summary: dict, dotted: str):
+    value = summary
+    for part in dotted.split("."):
+        value = value[part]
+    return value
