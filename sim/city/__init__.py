@@ -78,6 +78,40 @@ class City:
     @property
     def sub_districts(self) -> int:
         return int(self.community_sub_district.max()) + 1
+    @property
+    def hh_district(self) -> np.ndarray:
+        return self.sub_district_district[self.hh_sub_district]
+
+    def district(self, d: int) -> "City":
+        """District d alone, as a city of its own: its households, buildings, compounds, grids,
+        communities, sub-districts and stations, renumbered in their order, where they stood and
+        with the walks they had (a household's nearest station may lie across the district's edge)."""
+        def kept(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """The rows kept, and every old row's new number (-1: gone)."""
+            new = np.full(len(mask) + 1, -1, dtype=np.int64)          # [-1] stays -1
+            new[np.flatnonzero(mask)] = np.arange(int(mask.sum()))
+            return mask, new
+
+        sub, sub_new = kept(self.sub_district_district == d)
+        com, com_new = kept(sub[self.community_sub_district])
+        grid, grid_new = kept(com[self.grid_community])
+        compound, compound_new = kept(com[self.compound_community])
+        building, building_new = kept(compound[self.building_compound])
+        station, station_new = kept(com[self.station_community])
+        hh = grid[self.hh_grid]
+        return City(
+            side_m=self.side_m, hh_x=self.hh_x[hh], hh_y=self.hh_y[hh], hh_size=self.hh_size[hh],
+            hh_elderly=self.hh_elderly[hh], hh_building=building_new[self.hh_building[hh]],
+            hh_grid=grid_new[self.hh_grid[hh]], building_compound=compound_new[self.building_compound[building]],
+            compound_mode=self.compound_mode[compound], compound_community=com_new[self.compound_community[compound]],
+            grid_community=com_new[self.grid_community[grid]], grid_station=station_new[self.grid_station[grid]],
+            community_sub_district=sub_new[self.community_sub_district[com]],
+            sub_district_district=np.zeros(int(sub.sum()), dtype=np.int64),
+            community_x=self.community_x[com], community_y=self.community_y[com],
+            station_x=self.station_x[station], station_y=self.station_y[station],
+            station_community=com_new[self.station_community[station]],
+            hh_base_walk_min=self.hh_base_walk_min[hh], hh_nearest_station_walk_min=self.hh_nearest_station_walk_min[hh])
+
     def walk15_share(self, minutes: float) -> float:
         """Share of households within `minutes` walk of a station (0 with none)."""
         return float(np.mean(self.hh_nearest_station_walk_min <= minutes))

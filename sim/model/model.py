@@ -202,7 +202,7 @@ class GridModel(mesa.Model):
 
     @collector_paused()
     def __init__(self, scenario: Scenario | str = "meihekou_2020", rng: int | None = 0, days: float | None = None,
-                 sample_minutes: float = 1440.0):
+                 sample_minutes: float = 1440.0, city: City | None = None):
         # earlier models first: a model and its agents refer to each other, so only the collector
         # frees them, and it is paused while this one is built (a sweep's worker would hold two)
         gc.collect()
@@ -215,7 +215,8 @@ class GridModel(mesa.Model):
         self.days = scenario.run.days if days is None else days
         self.horizon = self.days * 1440.0
         self.now = 0.0
-        self.city: City = build_city(scenario, stream(seed, "city"))
+        # (a city already drawn: a district of one, run as a city of its own, experiments.districts)
+        self.city: City = build_city(scenario, stream(seed, "city")) if city is None else city
         requests = draw_requests(scenario, self.city, seed, self.horizon)
         self.layout = layouts(scenario, self.city)
         self.unit_offset = dict(zip(ROLES, np.r_[0, np.cumsum([len(self.layout[r].members) for r in ROLES])].tolist()))

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .fields import ScenarioError, build, parse_toml, show, to_data
-from .schema import (COUNTS, PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
+from .schema import (PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
                      shift_hours_per_week, split_counts, staff_counts)
 
 __all__ = ["PROPERTY_MODES", "ROLES", "Scenario", "ScenarioError", "Shift", "load", "bundled_scenario",
            "resolve_scenario", "from_data", "with_overrides", "get_path", "set_path", "parse_assignment", "scenario_hash", "to_data",
-           "offered_load", "shift_hours_per_week", "split_counts", "staff_counts", "districts"]
+           "offered_load", "shift_hours_per_week", "split_counts", "staff_counts"]
 
 
 def bundled_scenario(name: str) -> Path | None:
@@ -244,32 +244,6 @@ def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
                 if err.path == key or err.path.startswith((key + ".", key + "[")) or key.startswith(err.path + ".")]
         raise err.at((mine or [label for _, label in applied])[0] if len(mine) == 1 or len(applied) == 1
                      else " ".join(mine or [label for _, label in applied])) from None
-
-
-def districts(scenario: Scenario) -> list[Scenario]:
-    """The city's districts, each a city of its own: an equal share of the residents (as the city's
-    own drawing splits them, `city.build_city`), one district, and its share of every count of the
-    city's (`COUNTS`, stated or derived, so the districts' add up to the city's), its compounds in
-    the city's proportions of the property modes."""
-    import numpy as np
-
-    people = split_counts(scenario.city.population, np.ones(scenario.city.districts))
-    data = to_data(scenario, derived=True)
-    counts = [(path, get_path(data, path)) for path in COUNTS]
-    modes = scenario.roles.property_manager.modes
-    in_modes = [item for m in PROPERTY_MODES for item in ((f"roles.property_manager.modes.{m}.compounds", None),
-                                                          (f"roles.property_manager.modes.{m}.share",
-                                                           modes[m].compounds / scenario.city.compounds))]
-    out = []
-    for d, residents in enumerate(people.tolist()):
-        shares = [(path, total * residents / scenario.city.population if isinstance(total, float)
-                   else int(split_counts(total, people)[d])) for path, total in counts]
-        try:
-            out.append(with_overrides(scenario, [("city.population", residents), ("city.districts", 1),
-                                                 *shares, *in_modes]))
-        except ScenarioError as err:
-            raise err.at(f"{scenario.name}, district {d + 1} of {len(people)}") from None
-    return out
 
 
 def scenario_hash(scenario: Scenario) -> str:

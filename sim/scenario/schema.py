@@ -38,13 +38,6 @@ class Run:
                                 f"must be less than days ({self.days:g}), got {self.warmup_days:g}")
 
 
-# Every count a scenario may leave to a standard (`City.derive`, `Scenario.derive`) but the property
-# modes' compounds: what a city run district by district shares out among its districts.
-COUNTS = ("city.area_km2", "city.sub_districts", "city.communities", "city.buildings", "city.compounds",
-          "city.small_compounds", "stations.count", "roles.community_worker.count", "roles.volunteer.count",
-          "roles.two_new_org.count", "roles.alliance.count", "roles.hotline.operators")
-
-
 def split_counts(total: int, weights: np.ndarray) -> np.ndarray:
     """Integers summing to `total`, proportional to `weights` (largest remainder)."""
     quota = total * weights / weights.sum()
