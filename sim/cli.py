@@ -169,10 +169,11 @@ def cmd_run(args) -> int:
 
     days = [("run.days", args.days, f"--days {args.days:g}")] if args.days else []
     scenario = load(resolve_scenario(args.scenario), [*args.overrides, *days])
-    limits.check(f"gridsim run {args.scenario}", limits.estimate([scenario], 1), args.max_requests,
-                 change="lower --days or the population")
+    split = args.by_district or args.dask
+    limits.check(f"gridsim run {args.scenario}", limits.in_parts(scenario, scenario.city.districts, at_once(args))
+                 if split else limits.estimate([scenario], 1), args.max_requests, change="lower --days or the population")
     out = check_out(args.out) if args.out is not None else None
-    if args.by_district or args.dask:
+    if split:
         return run_by_district(args, scenario, out)
     result = simulate(scenario, seed=args.seed, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     if out:

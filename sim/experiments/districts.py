@@ -67,7 +67,7 @@ def run_district(data: dict, city: City, seed: int) -> metrics.Tallies:
     model = GridModel(from_data(data), rng=seed, city=city)
     model.run()
     visits, requests = metrics.tables(model)
-    return metrics.tally(model, requests, visits)
+    return metrics.tally(model, requests, visits).compact()
 
 
 def by_district(scenario: Scenario, seed: int, executor) -> tuple[dict, list[dict]]:

@@ -82,6 +82,13 @@ def estimate(scenarios: Iterable[Scenario], replicates: int, at_once: int = 1) -
     return Estimate(len(scenarios) * replicates, requests, largest, max(1, min(at_once, len(scenarios) * replicates)))
 
 
+def in_parts(scenario: Scenario, parts: int, at_once: int) -> Estimate:
+    """One run of `scenario` as `parts` runs of an equal share of it (a city district by district,
+    experiments.districts), `at_once` at a time."""
+    share = (run_bytes(scenario) - BASE_BYTES) / parts
+    return Estimate(parts, expected_requests(scenario), BASE_BYTES + share, max(1, min(at_once, parts)))
+
+
 def check(what: str, est: Estimate, max_requests: float | None = None, memory: float | None = None,
           change: str = "lower the days or the population", anyway: bool = True) -> None:
     """Raise TooLarge if the job would not fit in memory or exceeds the bound on requests (`anyway`:

@@ -389,7 +389,8 @@ class Pooled:
         c = self.clocks
         columns = (c.resolution.among[rows], c.resolution.duration[rows], c.resolution.observed[rows],
                    c.wait.duration[rows], c.wait.observed[rows], c.to_know.duration[rows], c.to_know.observed[rows])
-        return columns, {name: labels[rows] for name, (labels, _) in self.labels.items()}
+        return columns, {name: labels[rows].astype(np.min_scalar_type(-groups))       # (a few groups: int8)
+                         for name, (labels, groups) in self.labels.items()}
 
 
 def kpis_by_group(requests: pd.DataFrame, parts: np.ndarray, group: np.ndarray, names: list[str],
@@ -720,6 +721,10 @@ class Tallies(NamedTuple):
     the `pooled` clocks their percentiles need. Districts' tallies add up to their city's (`total`)."""
     figures: dict
     pooled: Pooled
+
+    def compact(self) -> "Tallies":
+        """The same tallies with only the measured requests' clocks (what a district sends back)."""
+        return Tallies(self.figures, Pooled.of([self.pooled]))
 
     @staticmethod
     def total(runs: list["Tallies"]) -> "Tallies":
