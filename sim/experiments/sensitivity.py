@@ -85,14 +85,14 @@ def morris_indices(names: list[str], x: np.ndarray, y: np.ndarray, levels: int, 
 # ---------------------------------------------------------------- the spec file
 @dataclass(frozen=True, kw_only=True)
 class SobolTable:
-    samples: int = fspec(64, ge=2, le=1_000_000)      # N: N (D + 2) points
+    samples: int = fspec(256, ge=2, le=1_000_000)     # N: N (D + 2) points (64 before the journey was compiled)
     seed: int = fspec(0, ge=0, le=MAX_SEED)
     bootstrap: int = fspec(200, ge=10, le=100_000)
 
 
 @dataclass(frozen=True, kw_only=True)
 class MorrisTable:
-    trajectories: int = fspec(10, ge=2, le=100_000)   # r: r (D + 1) points
+    trajectories: int = fspec(20, ge=2, le=100_000)   # r: r (D + 1) points (10 before the journey was compiled)
     levels: int = fspec(4, ge=2, le=100)
     seed: int = fspec(0, ge=0, le=MAX_SEED)
     bootstrap: int = fspec(200, ge=10, le=100_000)
