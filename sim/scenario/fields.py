@@ -67,9 +67,14 @@ def show(value: Any) -> str:
 
 
 def spec(default: Any = dataclasses.MISSING, *, ge: float | None = None,
-         gt: float | None = None, le: float | None = None) -> Any:
-    """A dataclass field with numeric bounds checked by `build`."""
-    kwargs = {"metadata": {"ge": ge, "gt": gt, "le": le}}
+         gt: float | None = None, le: float | None = None, omit_unset: bool = False) -> Any:
+    """A dataclass field with numeric bounds checked by `build`.
+
+    `omit_unset`: the field is left out of the plain form (`to_data`, and so of the scenario hash)
+    while it holds its default. A field added after scenarios were hashed is declared so, and every
+    scenario that does not use it keeps its hash: stored sweeps and the committed references stay
+    valid."""
+    kwargs = {"metadata": {"ge": ge, "gt": gt, "le": le, "omit_unset": omit_unset}}
     if isinstance(default, (list, dict)):
         kwargs["default_factory"] = lambda: type(default)(default)
     elif default is not dataclasses.MISSING:
@@ -212,7 +217,8 @@ def build(cls: type, data: Any, path: str = "") -> Any:
 def to_data(obj: Any) -> Any:
     """The plain (JSON-able) form of a built schema object."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not (f.metadata.get("omit_unset") and getattr(obj, f.name) == f.default)}
     if isinstance(obj, (dict, types.MappingProxyType)):
         return {k: to_data(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -35,6 +35,42 @@ class Run:
                                 f"must be less than days ({self.days:g}), got {self.warmup_days:g}")
 
 
+# What a communities file may say about each community (its column names, unless `columns` maps
+# them to the file's own); a table of points gives x/y or lon/lat besides.
+MAP_COLUMNS = ("name", "households", "population", "household_size", "elderly_share", "compounds",
+               "buildings", "sub_district")
+POINT_COLUMNS = ("x", "y", "lon", "lat")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CityMap:
+    """A planner's own city: the files it is drawn from (paths relative to the scenario file).
+
+    `communities` holds one community a row: polygons (GeoPackage, GeoJSON, Shapefile) or a CSV of
+    points (x/y in `crs`, or lon/lat), each with households or population and optionally the other
+    MAP_COLUMNS; `columns` maps gridsim's names to the file's own (`{households = "HH_2020"}`).
+    `stations`: station sites (points), else stations are placed by the rule of the synthetic city.
+    `buildings`: footprints (or points) households are placed on, else uniformly in the polygon.
+    `streets`: a local OpenStreetMap extract (.osm or .pbf) the walking distances follow, else
+    straight lines times `walk_detour`. A layer of a file holding several is named as QGIS names
+    it: `city.gpkg|layername=stations`. What the files say replaces the city's counts (population,
+    communities, buildings ...); every number they do not give comes from the scenario."""
+    communities: str
+    columns: Mapping[str, str] = spec({})
+    crs: str | None = None             # a CSV's x/y, or a file that declares no CRS
+    stations: str | None = None
+    buildings: str | None = None
+    streets: str | None = None
+
+    def check(self, path: str) -> None:
+        for key in self.columns:
+            if key not in MAP_COLUMNS + POINT_COLUMNS:
+                raise ScenarioError(join(path, f"columns.{key}"),
+                                    f"unknown column (gridsim reads {', '.join(MAP_COLUMNS + POINT_COLUMNS)})")
+        if self.streets is not None and not self.streets.lower().endswith((".osm", ".pbf", ".osm.bz2")):
+            raise ScenarioError(join(path, "streets"), "must be an OpenStreetMap extract (.osm, .osm.bz2 or .pbf)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class City:
     area_km2: float = spec(gt=0, le=1e5)
@@ -49,6 +85,7 @@ class City:
     walk_speed_m_per_min: float = spec(gt=0, le=1e4)
     walk_detour: float = spec(1.0, ge=1, le=10)
     walk_circle_minutes: float = spec(15.0, gt=0)
+    map: CityMap | None = spec(None, omit_unset=True)   # None: the synthetic square of area_km2
 
     @property
     def households(self) -> int:
