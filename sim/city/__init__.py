@@ -154,6 +154,7 @@ class CityGeometry:
     communities: np.ndarray            # shapely (Multi)Polygons, one per community
     grids: np.ndarray                  # one per grid, each inside its community
     walk_areas: np.ndarray             # per station: where its walking circle reaches, within the city
+    circle_minutes: float              # the walking circle those areas are drawn for
     station_names: np.ndarray
     walk: str                          # how walking is measured, in words (for maps and files)
 

@@ -108,7 +108,8 @@ def build_map_city(scenario: Scenario, rng: np.random.Generator) -> City:
         station_community=np.asarray(station_community, dtype=np.int64),
         hh_base_walk_min=base, hh_nearest_station_walk_min=nearest,
         geometry=CityGeometry(crs=m.crs, community_names=m.names, communities=m.polygons, grids=grids,
-                              walk_areas=np.asarray(areas), station_names=station_names, walk=walk),
+                              walk_areas=np.asarray(areas), circle_minutes=c.walk_circle_minutes,
+                              station_names=station_names, walk=walk),
     )
 
 
