@@ -86,7 +86,7 @@ def _merge_smallest(cells: np.ndarray) -> np.ndarray:
     return np.concatenate([np.delete(cells, [k, j]), [shapely.union(cells[k], cells[j])]])
 
 
-def street_file(frame, path: str | Path, spacing_m: float = 120.0, seed: int = 0) -> Path:
+def street_file(frame, path: str | Path, spacing_m: float = 150.0, seed: int = 0) -> Path:
     """A jittered grid of footpaths over the district, written as an OpenStreetMap XML file."""
     import geopandas as gpd
     rng = np.random.default_rng(seed)
@@ -102,13 +102,25 @@ def street_file(frame, path: str | Path, spacing_m: float = 120.0, seed: int = 0
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="gridsim made_up_district">']
     lines += [f'<node id="{i}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>'
               for i, lon, lat in zip(ids.ravel(), lonlat["x"], lonlat["y"])]
-    way = 1
-    for run in [*ids, *ids.T]:
-        for a, b in zip(run[:-1], run[1:]):
-            lines.append(f'<way id="{way}" version="1"><nd ref="{a}"/><nd ref="{b}"/>'
-                         '<tag k="highway" v="footway"/></way>')
-            way += 1
+    for way, run in enumerate([*ids, *ids.T], start=1):          # each row and column of the grid one street
+        refs = "".join(f'<nd ref="{i}"/>' for i in run)
+        lines.append(f'<way id="{way}" version="1">{refs}<tag k="highway" v="footway"/></way>')
     lines.append("</osm>")
     path = Path(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+EXAMPLE = {"communities": 16, "households": 30000, "seed": 19, "households_per_km2": 2500.0}
+
+
+def write_example(folder: str | Path) -> list[Path]:
+    """The bundled example district, as shipped in scenarios/: its communities (GeoJSON, lon/lat)
+    and its streets (OSM XML). `python -c "from gridsim.city.district import write_example;
+    write_example('scenarios')"` writes them again, the same."""
+    folder = Path(folder)
+    frame = made_up_district(**EXAMPLE)
+    communities = folder / "example_district.geojson"
+    communities.unlink(missing_ok=True)
+    frame.to_file(communities, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=7)
+    return [communities, street_file(frame, folder / "example_district_streets.osm", seed=EXAMPLE["seed"])]
