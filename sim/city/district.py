@@ -115,9 +115,9 @@ EXAMPLE = {"communities": 16, "households": 30000, "seed": 19, "households_per_k
 
 
 def write_example(folder: str | Path) -> list[Path]:
-    """The bundled example district, as shipped in scenarios/: its communities (GeoJSON, lon/lat)
-    and its streets (OSM XML). `python -c "from gridsim.city.district import write_example;
-    write_example('scenarios')"` writes them again, the same."""
+    """The bundled example district, as shipped in scenarios/maps/: its communities (GeoJSON,
+    lon/lat) and its streets (OSM XML). `python -c "from gridsim.city.district import write_example;
+    write_example('scenarios/maps')"` writes them again, the same."""
     folder = Path(folder)
     frame = made_up_district(**EXAMPLE)
     communities = folder / "example_district.geojson"
