@@ -13,8 +13,10 @@ this draws on them, from the same numpy Generator as the synthetic city:
   community's polygon that its cell of the bisection covers, so grids tile the
   community and every household lies in its grid;
 - stations: at the sites of a stations file, each taking the grids of its
-  community nearest to it; else placed by the synthetic city's rule (adjacent
-  grids grouped, sited where the walking circle reaches most households);
+  community nearest to it (a community without one goes to the nearest
+  station); else placed by the synthetic city's rule (adjacent
+  grids grouped, sited where the walking circle reaches most households; the
+  grids of a community it leaves without one go to the nearest station);
 - walking: as the crow flies times the scenario's detour factor, or along the
   streets of a local OpenStreetMap file (`gridsim.city.streets`).
 """
@@ -82,6 +84,9 @@ def build_map_city(scenario: Scenario, rng: np.random.Generator) -> City:
     else:
         grid_station, station_x, station_y, station_community = place_stations(
             scenario, gx, gy, grid_community, grid_households, hh_x, hh_y, hh_grid, bx, by, hh_building)
+        unserved = np.flatnonzero(grid_station < 0) if len(station_x) else []
+        if len(unserved):               # a community the rule gave no station: its grids go to the nearest
+            grid_station[unserved] = cKDTree(np.c_[station_x, station_y]).query(np.c_[gx, gy][unserved])[1]
         station_names = np.array([f"station {k + 1}" for k in range(len(station_x))], dtype=object)
 
     outline = shapely.union_all(m.polygons)
@@ -187,15 +192,14 @@ def _sub_districts(m: Map, count: int) -> np.ndarray:
 
 
 def _nearest_station(gx, gy, grid_community, sx, sy, station_community) -> np.ndarray:
-    """Each grid goes to the station of its own community nearest its households' centre (-1 where its
-    community has none: its households are served from the community office)."""
-    out = np.full(len(gx), -1, dtype=np.int64)
-    for k in np.unique(grid_community):
+    """Each grid goes to the station of its own community nearest its households' centre; where its
+    community has none, to the nearest station of any (every grid's leaders work from a station)."""
+    _, out = cKDTree(np.c_[sx, sy]).query(np.c_[gx, gy])
+    for k in np.unique(station_community):
         grids, stations = np.flatnonzero(grid_community == k), np.flatnonzero(station_community == k)
-        if len(stations):
-            _, j = cKDTree(np.c_[sx[stations], sy[stations]]).query(np.c_[gx[grids], gy[grids]])
-            out[grids] = stations[j]
-    return out
+        _, j = cKDTree(np.c_[sx[stations], sy[stations]]).query(np.c_[gx[grids], gy[grids]])
+        out[grids] = stations[j]
+    return out.astype(np.int64)
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:

@@ -340,7 +340,7 @@ class Rows:
         for k in np.flatnonzero(~np.isfinite(values) | (values < low) | (values > (high if high is not None else np.inf))):
             got = raw.iloc[k]
             what = ("is empty" if pd.isna(got) else f"is not a number (got {got!r})" if not np.isfinite(values[k])
-                    else f"must be {'> 0' if low == 1 and high is None else f'between {low:g} and {high:g}' if high is not None else f'>= {low:g}'}, got {got!r}")
+                    else f"must be {'> 0' if low == 1 and high is None else f'between {low:g} and {high:g}' if high is not None else f'>= {low:g}'}, got {values[k]:g}")
             raise MapError(self.source, self.at(k), f"{name} ({column}) {what}")
         return values
 
