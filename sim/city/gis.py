@@ -143,11 +143,11 @@ def _buildings_of_compounds(per_community: np.ndarray, compounds: np.ndarray, sm
 def _building_sites(m: Map, compound_community: np.ndarray, building_compound: np.ndarray,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Compound centres uniformly in their community's polygon, buildings around them inside it."""
+    import shapely
     cx, cy = _uniform_in(m.polygons, compound_community, rng)
     home = compound_community[building_compound]
     bx = cx[building_compound] + rng.normal(0, SPREAD_M, len(building_compound))
     by = cy[building_compound] + rng.normal(0, SPREAD_M, len(building_compound))
-    import shapely
     outside = ~shapely.contains_xy(m.polygons[home], bx, by)
     if outside.any():                      # near the edge: drawn again anywhere in the community
         bx[outside], by[outside] = _uniform_in(m.polygons, home[outside], rng)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .fields import ScenarioError, build, convert
 from .numbers import split_counts
-from .schema import MAP_COLUMNS, PROPERTY_MODES, City, CityMap
+from .schema import MAP_COLUMNS, POINT_COLUMNS, PROPERTY_MODES, City, CityMap
 
 FILES = ("communities", "stations", "buildings", "streets")
 OVERLAP_SHARE = 1e-3          # of the smaller community: slivers from digitising below it are ignored
@@ -124,7 +124,8 @@ def fill(data: dict) -> dict:
                  else max(len(m), round(households * _given(city, "compounds", "the file gives no compounds") / before)))
     buildings = (int(m.buildings.sum()) if m.buildings is not None
                  else max(compounds, round(households * _given(city, "buildings", "the file gives no buildings") / before)))
-    small = round(compounds * int(city.get("small_compounds", 0)) / _given(city, "compounds", "small compounds' share"))
+    small = int(city.get("small_compounds", 0))
+    small = round(compounds * small / _given(city, "compounds", "small compounds' share")) if small else 0
     city.update(compounds=compounds, buildings=buildings, small_compounds=small)
     _scale_modes(data, compounds)
     if m.stations is not None:
@@ -244,51 +245,17 @@ def _read(settings: CityMap, area_km2: float | None, household_size: float | Non
     source, _ = split_layer(settings.communities)
     frame = _frame(settings.communities, settings.crs, settings.columns, "communities")
     rows = Rows(source, frame, frame.attrs["columns"].get("name"), frame.attrs["is_csv"])
-    cols = frame.attrs["columns"]
-    if "households" not in cols and "population" not in cols:
-        raise MapError(source, "", f"no households or population column (its columns: {_listed(frame)}); "
-                                   "name yours in city.map.columns, e.g. columns = { households = \"HH\" }")
-    households = rows.counts("households", low=1) if "households" in cols else None
-    population = rows.counts("population", low=1) if "population" in cols else None
-    size = rows.numbers("household_size", low=1.0, high=20.0) if "household_size" in cols else None
-    if households is None:
-        if size is None and household_size is None:
-            raise ScenarioError("city.household_size", "missing (required: the map gives population only)")
-        per = size if size is not None else household_size
-        households = np.maximum(1, np.round(population / per)).astype(np.int64)
-    elderly = rows.numbers("elderly_share", low=0.0, high=1.0) if "elderly_share" in cols else None
-    buildings = rows.counts("buildings", low=1) if "buildings" in cols else None
-    compounds = rows.counts("compounds", low=1) if "compounds" in cols else None
-    for k in range(len(frame)):
-        if buildings is not None and buildings[k] > households[k]:
-            raise MapError(source, rows.at(k), f"buildings ({buildings[k]}) must be <= households ({households[k]})")
-        if compounds is not None and buildings is not None and compounds[k] > buildings[k]:
-            raise MapError(source, rows.at(k), f"compounds ({compounds[k]}) must be <= buildings ({buildings[k]})")
-    if population is None and size is not None:
-        population = np.round(households * size).astype(np.int64)
-    sub = None
-    if "sub_district" in cols:
-        labels = frame[cols["sub_district"]].astype(str).to_numpy()
-        sub = np.unique(labels, return_inverse=True)[1]
-        _, first = np.unique(sub, return_index=True)
-        sub = np.argsort(np.argsort(first))[sub]          # codes in order of first appearance
-
+    c = _counts(rows, household_size)
     metric = _metric_crs(frame)
     if rows.is_csv:
-        polygons = _drawn_areas(rows, frame.to_crs(metric), households, area_km2)
+        polygons = _drawn_areas(rows, frame.to_crs(metric), c["households"], area_km2)
     else:
         rows.check_polygons(frame.geometry.to_numpy())
         polygons = frame.to_crs(metric).geometry.to_numpy()
         rows.check_overlaps(polygons)
-    decides = ["city.population", "city.communities", "city.area_km2"][: 2 if rows.is_csv else 3]
-    if population is not None and "households" in cols:
-        decides.append("city.household_size")
-    if elderly is not None:
-        decides.append("city.elderly_share")
-    if sub is not None:
-        decides.append("city.sub_districts")
-    if compounds is not None:
-        decides.append("city.compounds")
+    decides = ["city.population", "city.communities"] + ([] if rows.is_csv else ["city.area_km2"])
+    decides += [f"city.{name}" for name in ("household_size", "elderly_share", "sub_districts", "compounds")
+                if c[name] is not None]
 
     tree = shapely.STRtree(polygons)
     stations = footprints = None
@@ -297,26 +264,56 @@ def _read(settings: CityMap, area_km2: float | None, household_size: float | Non
         decides.append("stations.count")
     if settings.buildings is not None:
         footprints = _sites(settings.buildings, settings.crs, metric, tree, polygons, points_only=False)
-        per = np.bincount(footprints.community, minlength=len(polygons))
-        for k in np.flatnonzero(per == 0):
-            raise MapError(source, rows.at(k), f"no building of {split_layer(settings.buildings)[0]} lies inside it")
-        for k in np.flatnonzero(per > households):
-            raise MapError(source, rows.at(k), f"{per[k]} buildings of {split_layer(settings.buildings)[0]} lie "
-                                               f"inside it, more than its {households[k]} households")
-        buildings = per
-    if buildings is not None:
+        c["buildings"] = np.bincount(footprints.community, minlength=len(polygons))
+        name = split_layer(settings.buildings)[0]
+        for k in np.flatnonzero(c["buildings"] == 0):
+            raise MapError(source, rows.at(k), f"no building of {name} lies inside it")
+    for k in np.flatnonzero(c["buildings"] > c["households"]) if c["buildings"] is not None else ():
+        raise MapError(source, rows.at(k), f"{c['buildings'][k]} buildings, more than its {c['households'][k]} "
+                                           "households")
+    for k in np.flatnonzero(c["compounds"] > c["buildings"]) if c["compounds"] is not None \
+            and c["buildings"] is not None else ():
+        raise MapError(source, rows.at(k), f"{c['compounds'][k]} compounds, more than its {c['buildings'][k]} buildings")
+    if c["buildings"] is not None:
         decides.append("city.buildings")
-        if compounds is not None:
-            for k in np.flatnonzero(compounds > buildings):
-                raise MapError(source, rows.at(k), f"compounds ({compounds[k]}) must be <= its buildings ({buildings[k]})")
     if settings.streets is not None and not Path(settings.streets).exists():
         raise MapError(settings.streets, "", "no such file")
+    return Map(source=source, crs=metric.to_wkt(), names=rows.names, polygons=polygons, households=c["households"],
+               population=c["population"], household_size=c["household_size"], sizes=c["sizes"],
+               elderly_share=c["elderly_share"], buildings=c["buildings"], compounds=c["compounds"],
+               sub_district=c["sub_districts"], stations=stations, footprints=footprints, streets=settings.streets,
+               decides=tuple(decides))
+
+
+def _counts(rows: "Rows", household_size: float | None) -> dict:
+    """What the communities file says about each community, checked row by row; a name is None where
+    the file does not say. `population` is the total (0: the file gives households only), and
+    `household_size` the city-wide mean where the file gives both households and population."""
+    import pandas as pd
+    cols = rows.frame.attrs["columns"]
+    given = {name: name in cols for name in MAP_COLUMNS}
+    if not given["households"] and not given["population"]:
+        raise MapError(rows.source, "", f"no households or population column (its columns: {_listed(rows.frame)}); "
+                                        "name yours in city.map.columns, e.g. columns = { households = \"HH\" }")
+    households = rows.counts("households", low=1) if given["households"] else None
+    population = rows.counts("population", low=1) if given["population"] else None
+    size = rows.numbers("household_size", low=1.0, high=20.0) if given["household_size"] else None
+    if households is None:
+        if size is None and household_size is None:
+            raise ScenarioError("city.household_size", "missing (required: the map gives population only)")
+        households = np.maximum(1, np.round(population / (size if size is not None else household_size)))
+        households = households.astype(np.int64)
+    elif population is None and size is not None:
+        population = np.round(households * size).astype(np.int64)
     total = int(population.sum()) if population is not None else 0
-    return Map(source=source, crs=metric.to_wkt(), names=rows.names, polygons=polygons, households=households,
-               population=total, household_size=total / int(households.sum()) if total and "households" in cols else None,
-               sizes=size if size is not None else population / households if population is not None else None,
-               elderly_share=elderly, buildings=buildings, compounds=compounds, sub_district=sub,
-               stations=stations, footprints=footprints, streets=settings.streets, decides=tuple(decides))
+    return {"households": households, "population": total,
+            "household_size": total / int(households.sum()) if total and given["households"] else None,
+            "sizes": size if size is not None else population / households if population is not None else None,
+            "elderly_share": rows.numbers("elderly_share", low=0.0, high=1.0) if given["elderly_share"] else None,
+            "buildings": rows.counts("buildings", low=1) if given["buildings"] else None,
+            "compounds": rows.counts("compounds", low=1) if given["compounds"] else None,
+            "sub_districts": pd.factorize(rows.frame[cols["sub_district"]].astype(str))[0].astype(np.int64)
+            if given["sub_district"] else None}
 
 
 class Rows:
@@ -332,15 +329,17 @@ class Rows:
         where = f"{'row' if self.is_csv else 'feature'} {k + 1}"
         return f"{where} ({self.names[k]})" if self.named else where
 
-    def numbers(self, name: str, low: float, high: float | None = None) -> np.ndarray:
+    def numbers(self, name: str, low: float, high: float = np.inf) -> np.ndarray:
+        """A column of numbers within [low, high]; the first row outside is the error."""
         import pandas as pd
         column = self.frame.attrs["columns"][name]
         raw = self.frame[column]
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        for k in np.flatnonzero(~np.isfinite(values) | (values < low) | (values > (high if high is not None else np.inf))):
+        bounds = f"between {low:g} and {high:g}" if np.isfinite(high) else "> 0" if low == 1 else f">= {low:g}"
+        for k in np.flatnonzero(~np.isfinite(values) | (values < low) | (values > high)):
             got = raw.iloc[k]
             what = ("is empty" if pd.isna(got) else f"is not a number (got {got!r})" if not np.isfinite(values[k])
-                    else f"must be {'> 0' if low == 1 and high is None else f'between {low:g} and {high:g}' if high is not None else f'>= {low:g}'}, got {values[k]:g}")
+                    else f"must be {bounds}, got {values[k]:g}")
             raise MapError(self.source, self.at(k), f"{name} ({column}) {what}")
         return values
 
@@ -377,7 +376,6 @@ class Rows:
 
 def _frame(text: str, crs: str | None, columns, what: str):
     """A file as a GeoDataFrame with a CRS; `attrs['columns']` maps gridsim's names to its columns."""
-    import geopandas as gpd
     import pandas as pd
     import pyogrio
     path, layer = split_layer(text)
@@ -416,7 +414,7 @@ def _frame(text: str, crs: str | None, columns, what: str):
 def _columns(present: list[str], mapped, path: str, what: str) -> dict[str, str]:
     """gridsim's names -> the file's columns (exact, any case, or as `columns` maps them). A column a
     letter or two off a name gridsim reads is taken for a misspelling: an error, not ignored."""
-    wanted = MAP_COLUMNS + ("x", "y", "lon", "lat") if what == "communities" else ("name", "x", "y", "lon", "lat")
+    wanted = (MAP_COLUMNS if what == "communities" else ("name",)) + POINT_COLUMNS
     lower = {c.lower(): c for c in present}
     found = {}
     for name in wanted:
