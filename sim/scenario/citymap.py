@@ -193,6 +193,9 @@ def digest(settings: dict) -> dict:
     return out
 
 
+_DIGESTS: dict = {}              # (path, mtime, size) -> sha256: a file is read once while unchanged
+
+
 def _file_digest(path: Path) -> str:
     """sha256 of a file and its sidecars (a Shapefile's .dbf, .shx, .prj, .cpg)."""
     h = hashlib.sha256()
@@ -207,9 +210,6 @@ def _file_digest(path: Path) -> str:
             _DIGESTS[key] = hashlib.sha256(part.read_bytes()).hexdigest()
         h.update(_DIGESTS[key].encode())
     return h.hexdigest()[:16]
-
-
-_DIGESTS: dict = {}
 
 
 # ---------------------------------------------------------------- reading
