@@ -245,6 +245,7 @@ def _read(settings: CityMap, area_km2: float | None, household_size: float | Non
     source, _ = split_layer(settings.communities)
     frame = _frame(settings.communities, settings.crs, settings.columns, "communities")
     rows = Rows(source, frame, frame.attrs["columns"].get("name"), frame.attrs["is_csv"])
+    rows.check_lon_lat()
     c = _counts(rows, household_size)
     metric = _metric_crs(frame)
     if rows.is_csv:
@@ -348,6 +349,21 @@ class Rows:
         for k in np.flatnonzero(values != np.round(values)):
             raise MapError(self.source, self.at(k), f"{name} must be a whole number, got {values[k]:g}")
         return values.astype(np.int64)
+
+    def check_lon_lat(self) -> None:
+        """Degrees within the globe: metres in a file that says lon/lat (a common slip) would project
+        to nowhere. Rows without a geometry are left to the checks that say so."""
+        crs = self.frame.crs
+        if not crs.is_geographic:
+            return
+        b = self.frame.geometry.bounds.to_numpy()
+        inside = (b[:, 0] >= -180) & (b[:, 2] <= 180) & (b[:, 1] >= -90) & (b[:, 3] <= 90)
+        for k in np.flatnonzero(np.isfinite(b).all(axis=1) & ~inside)[:1]:
+            x0, y0, x1, y1 = b[k]
+            spot = (f"lies at ({x0:g}, {y0:g})" if (x0, y0) == (x1, y1)
+                    else f"spans x {x0:g} to {x1:g}, y {y0:g} to {y1:g}")
+            raise MapError(self.source, self.at(k), f"{spot}, beyond lon/lat's range: are its coordinates in the CRS "
+                                                    f"it declares ({crs.name})?")
 
     def check_polygons(self, geometries: np.ndarray) -> None:
         import shapely
@@ -498,6 +514,7 @@ def _sites(text: str, crs: str | None, metric, tree, polygons: np.ndarray, point
     what = "stations" if points_only else "buildings"
     frame = _frame(text, crs, {}, what)
     rows = Rows(path, frame, frame.attrs["columns"].get("name"), frame.attrs["is_csv"], what[:-1])
+    rows.check_lon_lat()
     geoms = frame.to_crs(metric).geometry.to_numpy()
     types = shapely.get_type_id(geoms)
     for k, geom in enumerate(geoms):

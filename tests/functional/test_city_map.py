@@ -300,13 +300,28 @@ def test_stations_outside_the_city(tmp_path):
                              crs=UTM)
     line = bad(tmp_path, sites, 'communities = "odd.gpkg"\nstations = "stations.gpkg"', "stations.gpkg")
     assert "stations.gpkg: feature 2 (B): lies outside every community" in line
-    lonlat = sites.copy().set_crs("EPSG:4326", allow_override=True)         # coordinates in the wrong CRS
-    line = bad(tmp_path, lonlat, 'communities = "odd.gpkg"\nstations = "wrong.gpkg"', "wrong.gpkg")
+    zone50 = sites.copy().set_crs("EPSG:32650", allow_override=True)        # coordinates in the wrong CRS
+    line = bad(tmp_path, zone50, 'communities = "odd.gpkg"\nstations = "wrong.gpkg"', "wrong.gpkg")
     assert "wrong.gpkg: no station lies inside the city" in line
     footprints = gpd.GeoDataFrame(geometry=[shapely.box(100, 100, 120, 120), shapely.box(3000, 3000, 3020, 3020)],
                                   crs=UTM)
     line = bad(tmp_path, footprints, 'communities = "odd.gpkg"\nbuildings = "fp.gpkg"', "fp.gpkg")
     assert "fp.gpkg: feature 2: lies outside every community" in line
+
+
+def test_metres_in_a_file_that_says_lon_lat(tmp_path):
+    """Projected coordinates labelled WGS 84 (a common slip) would project to nowhere: the first feature
+    or row beyond lon/lat's range is named, in communities, points and stations alike."""
+    metres = odd_shapes().set_crs("EPSG:4326", allow_override=True)
+    line = bad(tmp_path, metres, 'communities = "metres.gpkg"', "metres.gpkg")
+    assert "metres.gpkg: feature 1 (L): spans x 0 to 900, y 0 to 1000, beyond lon/lat's range" in line
+    table = gpd.pd.DataFrame({"lon": [124.5, 500.0], "lat": [43.2, 43.3], "households": [300, 400]})
+    line = bad(tmp_path, table, 'communities = "points.csv"', "points.csv")
+    assert "points.csv: row 2: lies at (500, 43.3), beyond lon/lat's range" in line
+    odd_shapes().to_file(tmp_path / "odd.gpkg")
+    sites = gpd.GeoDataFrame({"name": ["A"]}, geometry=[shapely.Point(100, 100)], crs="EPSG:4326")
+    line = bad(tmp_path, sites, 'communities = "odd.gpkg"\nstations = "sites.gpkg"', "sites.gpkg")
+    assert "sites.gpkg: feature 1 (A): lies at (100, 100), beyond lon/lat's range" in line
 
 
 def test_unreadable_or_missing_files(tmp_path):
