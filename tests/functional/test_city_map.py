@@ -2,6 +2,7 @@
 GIS, and one error line for each bad input. Every map here is made by the test (irregular polygons)."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -237,7 +238,10 @@ def bad(folder, frame, table: str = 'communities = "bad.gpkg"', file: str = "bad
     if frame is not None:
         frame.to_file(folder / file, **write) if hasattr(frame, "to_file") else frame.to_csv(folder / file,
                                                                                               index=False)
-    out = gridsim("run", scenario_file(folder, table), "--days", "3")
+    with warnings.catch_warnings(record=True) as warned:      # the real command would print them too
+        warnings.simplefilter("always")
+        out = gridsim("run", scenario_file(folder, table), "--days", "3")
+    assert not warned, [str(w.message) for w in warned]
     assert out.returncode == 2 and out.stdout == "", out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
