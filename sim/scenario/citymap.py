@@ -106,6 +106,7 @@ def fill(data: dict) -> dict:
         return data
     m = _map_of(city)
     households = int(m.households.sum())
+    before = _households(city) if m.buildings is None or m.compounds is None else 0   # before the map's counts
     if m.population:
         city["population"] = m.population
         if m.household_size is not None:
@@ -119,7 +120,6 @@ def fill(data: dict) -> dict:
                              else min(int(_given(city, "sub_districts", "the file gives no sub_district")), len(m)))
     if "city.area_km2" in m.decides:
         city["area_km2"] = float(sum(p.area for p in m.polygons) / 1e6)
-    before = _households(city) if m.buildings is None or m.compounds is None else 0
     compounds = (int(m.compounds.sum()) if m.compounds is not None
                  else max(len(m), round(households * _given(city, "compounds", "the file gives no compounds") / before)))
     buildings = (int(m.buildings.sum()) if m.buildings is not None
@@ -397,6 +397,8 @@ def _frame(text: str, crs: str | None, columns, what: str):
     path, layer = split_layer(text)
     if not Path(path).is_file():
         raise MapError(path, "", "no such file")
+    if crs is not None:
+        _check_crs(crs)
     is_csv = path.lower().endswith(".csv")
     try:
         if is_csv:
@@ -476,9 +478,15 @@ def _points_of(frame, found: dict, crs: str | None, path: str):
         for k in np.flatnonzero(~np.isfinite(values)):
             raise MapError(path, f"row {k + 1}", f"{column} is not a number (got {frame[column].iloc[k]!r})")
         coords.append(values)
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(*coords), crs=point_crs)
+
+
+def _check_crs(crs: str) -> None:
+    """`city.map.crs` names a CRS pyproj knows (EPSG code, WKT or PROJ string)."""
+    import pyproj
     try:
-        return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(*coords), crs=point_crs)
-    except Exception as err:  # noqa: BLE001 - pyproj's many errors for a CRS it does not know
+        pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as err:
         raise ScenarioError("city.map.crs", f"unknown CRS {crs!r} ({str(err).splitlines()[0]})") from None
 
 

@@ -83,10 +83,15 @@ def test_grids_follow_the_standard_inside_irregular_communities(district):
         assert_drawn_by_the_standard(other, build_city(other, stream(0, "city")))
 
 
-def test_holes_islands_and_concave_shapes_from_a_geopackage(tmp_path):
+def test_holes_islands_and_concave_shapes_from_a_geopackage(tmp_path, meihekou):
     odd_shapes().to_file(tmp_path / "odd.gpkg", layer="communities")
     scenario = load(scenario_file(tmp_path, 'communities = "odd.gpkg"', stations=4))
     city = build_city(scenario, stream(1, "city"))
+    m, c = meihekou.city, scenario.city                  # a file of households only: the rest at Meihekou's ratios
+    assert (c.households, c.compounds, c.buildings) == (4900, round(4900 * m.compounds / m.households),
+                                                        round(4900 * m.buildings / m.households))
+    again = with_overrides(scenario, ["grids.households_per_grid=300"])
+    assert (again.city.compounds, again.city.buildings) == (c.compounds, c.buildings)   # filling again keeps them
     assert city.geometry.crs == gpd.GeoSeries(crs=UTM).crs.to_wkt()          # projected in metres: kept
     assert_drawn_by_the_standard(scenario, city)
 
@@ -268,6 +273,7 @@ def test_no_crs(tmp_path):
     line = bad(tmp_path, None, 'communities = "bad.shp"')
     assert "bad.shp: has no CRS (a Shapefile needs its .prj)" in line
     assert load(scenario_file(tmp_path, f'communities = "bad.shp"\ncrs = "{UTM}"')).city.communities == 4
+    assert "city.map.crs: unknown CRS 'EPSG:99999'" in bad(tmp_path, None, 'communities = "bad.shp"\ncrs = "EPSG:99999"')
     table = gpd.pd.DataFrame({"x": [1.0, 2000.0], "y": [1.0, 3000.0], "households": [500, 600]})
     line = bad(tmp_path, table, 'communities = "bad.csv"', "bad.csv")
     assert "bad.csv: has x/y but no CRS: name it in city.map.crs" in line
