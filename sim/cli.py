@@ -766,13 +766,15 @@ def add_calibrate(sub) -> None:
 def cmd_calibrate(args) -> int:
     from .experiments import calibrate as cb
     from .experiments import limits
+    from .experiments.spec import lasting
     from .experiments.targets import load_targets
 
     targets = load_targets(args.targets)
     cal = targets.calibration
-    limits.check(f"calibrate {targets.name}", limits.estimate([targets.run_scenario],
-                                                              cal.waves * cal.points * cal.replicates, at_once(args)),
-                 args.max_requests, change="lower [calibration] waves, points, replicates or days")
+    points = cal.waves * cal.points + cal.profile * len(targets.inputs)     # each run on every city
+    cities = [lasting(s, cal.days, cal.warmup_days) for _, s in targets.scenarios().values()]
+    limits.check(f"calibrate {targets.name}", limits.estimate(cities * points, cal.replicates, at_once(args)),
+                 args.max_requests, change="lower [calibration] waves, points, profile, replicates or days")
     folder = results_dir(args.results) / f"calibrate-{targets.name}"
     results_dir(folder / "figures")
     beside = targets.scenario_path.with_name(f"{targets.scenario_path.stem}_calibrated.toml")

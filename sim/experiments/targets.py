@@ -151,11 +151,6 @@ class Targets:
         """Every city the points run on, the file's own ("") first, each with the [set] applied."""
         return {"": (self.scenario_path, self.scenario), **self.cities}
 
-    @property
-    def run_scenario(self) -> Scenario:
-        """The scenario every point starts from: the calibration's [set], days and warm-up applied."""
-        return lasting(self.scenario, self.calibration.days, self.calibration.warmup_days)
-
 
 def find_targets(text: str | Path) -> Path:
     """A targets file: a path, or a bundled one by name (`meihekou`)."""

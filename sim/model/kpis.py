@@ -89,7 +89,7 @@ TABLE: tuple[KPI, ...] = (
     _pct("wait_within_target_share", "requests started within their wait target", "higher"),
     _pct("escalated_share", "requests passed on to another handler", None),
     _pct("abandoned_share", "requests abandoned (the resident gave up waiting)", "lower"),
-    _pct("visit_completion_share", "routine home visits made of those falling due", "higher"),
+    _pct("visit_completion_share", "routine home visits made before the next fell due", "higher"),
     _pct("hotline_share", "requests that went through the 12345 hotline", "lower"),
     _pct("police110_share", "requests handled by the police station's 110 patrols", None),
     _pct("channel_share.walk_in", "reported by walking into the station", None),

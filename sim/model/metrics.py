@@ -567,18 +567,19 @@ def per_resident_year(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: f
 
 # ---------------------------------------------------------------- the summary
 def visit_completion(requests: pd.DataFrame, model, t0: float) -> float | None:
-    """Of the routine home visits falling due in [t0, horizon) whose fate is known by the end, the
-    share made (a visit not made before the next one falls due is dropped): a cohort, so at most 1
-    whatever was owed before t0. One still pending at the end is left out (censored), so the share
-    means the same for any run length."""
+    """Of the routine home visits falling due after t0 whose next one fell due before the end, the
+    share made before it did (one not made by then is dropped): a cohort whose every fate is known,
+    so at most 1 whatever was owed before t0, and unbiased for any run length. In a run shorter
+    than a visit interval (a quarter) the cohort holds only the more frequent visits (monthly, to
+    households with an elderly member)."""
     home = [name for name, t in model.spec.requests.items() if t.home_visit]
     if not home:
         return None
-    mine = (requests["type"] == home[0]).to_numpy() & (requests["created_minute"].to_numpy() >= t0)
-    made = mine & requests["started_minute"].notna().to_numpy()
-    dropped = mine & (requests["outcome"].cat.codes.to_numpy() == OUTCOMES.index("abandoned"))
-    decided = int(made.sum() + dropped.sum())
-    return int(made.sum()) / decided if decided else None
+    created = requests["created_minute"].to_numpy()
+    due_next = created + requests["sla_hours"].to_numpy() * 60
+    mine = (requests["type"] == home[0]).to_numpy() & (created >= t0) & (due_next <= model.horizon)
+    made = int((mine & requests["started_minute"].notna().to_numpy()).sum())
+    return made / int(mine.sum()) if mine.any() else None
 
 
 def first_handlers(requests: pd.DataFrame, among: np.ndarray) -> dict[str, dict]:

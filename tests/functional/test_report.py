@@ -97,7 +97,7 @@ def test_each_figure_writes_png_and_svg_with_labelled_axes(results, tmp_path):
     assert [x for x, _ in kpi[:5]] == ["p90 resolution time from the report (h)",
                                        "requests resolved within their service-level target of the report (%)",
                                        "requests abandoned (the resident gave up waiting) (%)",
-                                       "routine home visits made of those falling due (%)",
+                                       "routine home visits made before the next fell due (%)",
                                        "annual cost (M yuan per year)"]
     assert labels(figs["time"])[0][0].startswith("mean hours of a resolved resident's request")
     assert [t.get_text() for t in figs["time"].axes[0].get_legend().get_texts()] == [
