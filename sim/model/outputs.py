@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import write_folder
-from .metrics import finite
+from .metrics import finite, visit_cohort
 from .run import RunResult
 
 TABLES = ("requests", "visits", "timeseries", "grids", "census")
@@ -52,7 +52,8 @@ def gis_layers(model, tables: dict[str, pd.DataFrame]) -> dict:
 
     - `grids`: each grid's polygon with the per-grid table (households, residents' requests, waits,
       resolution, trust, grid-leader utilisation), its community's name, and the routine home
-      visits that fell due and were made after the warm-up;
+      visits of the summary's visit completion: those that fell due after the warm-up with the
+      next due before the end, and of them those made (`metrics.visit_cohort`);
     - `stations`: each site, its community, grids, households and staff by role, and the share of
       its households within the walking circle of a station;
     - `walk_areas`: where each station's walking circle reaches, and how walking was measured."""
@@ -64,10 +65,9 @@ def gis_layers(model, tables: dict[str, pd.DataFrame]) -> dict:
     grids = tables["grids"].copy()
     grids.insert(2, "community_name", geo.community_names[grids["community"].to_numpy()])
     requests = tables["requests"]
-    visit = next((name for name, t in spec.requests.items() if t.home_visit), None)
-    due = requests[(requests["type"] == visit) & (requests["created_minute"] >= spec.run.warmup_days * 1440)]
-    grids["home_visits_due"] = np.bincount(due["grid"], minlength=city.grids)
-    grids["home_visits_made"] = np.bincount(due.loc[due["outcome"] == "resolved", "grid"], minlength=city.grids)
+    cohort = visit_cohort(requests, model, spec.run.warmup_days * 1440)
+    for name, flags in zip(("home_visits_due", "home_visits_made"), cohort or ()):
+        grids[name] = np.bincount(requests["grid"].to_numpy()[flags], minlength=city.grids)
     n = city.stations
     households = np.bincount(city.hh_station[city.hh_station >= 0], minlength=n)
     circle = city.hh_nearest_station_walk_min <= spec.city.walk_circle_minutes

@@ -168,7 +168,7 @@ def test_walking_along_the_streets_of_a_local_osm_file(tmp_path, district):
 
 def test_run_out_writes_grids_and_stations_for_qgis(tmp_path, district):
     folder, scenario, _ = district
-    out = gridsim("run", folder / "city.toml", "--days", "6", "--out", tmp_path / "out")
+    out = gridsim("run", folder / "city.toml", "--days", "40", "--out", tmp_path / "out")   # a month's visits
     assert out.returncode == 0, out.stderr
     assert "grids.gpkg, stations.gpkg" in out.stdout
     grids = gpd.read_file(tmp_path / "out" / "grids.gpkg")
@@ -181,7 +181,10 @@ def test_run_out_writes_grids_and_stations_for_qgis(tmp_path, district):
     areas = gpd.read_file(tmp_path / "out" / "stations.gpkg", layer="walk_areas")
     assert len(stations) == len(areas) == scenario.stations.count and stations.crs == grids.crs
     assert {"grid_leaders", "station_heads", "police", "households_within_circle_share"} <= set(stations.columns)
-    assert json.loads((tmp_path / "out" / "summary.json").read_text())["city"]["grids"] == len(grids)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["city"]["grids"] == len(grids)
+    assert grids["home_visits_due"].sum() > 0                                   # the summary's cohort, by grid
+    assert grids["home_visits_made"].sum() / grids["home_visits_due"].sum() == summary["visit_completion_share"]
 
 
 def test_the_reports_map_draws_grid_polygons(tmp_path, district):
