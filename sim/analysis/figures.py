@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Patch
 
 from ..model.kpis import KPI, lookup
 from . import store
@@ -574,8 +574,8 @@ def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radi
     grids, rep = grid_table(res, res.baseline_point)
     by_grid = np.full(int(max(grids["grid"].max(), city.hh_grid.max())) + 1, np.nan)
     by_grid[grids["grid"].to_numpy(int)] = grids[value].to_numpy(float)
-    title = (f"{res.manifest.get('experiment')}: where residents wait, baseline "
-             f"({res.label(res.baseline_point)}, replicate {rep})\n")
+    title = textwrap.fill(f"{res.manifest.get('experiment')}: where residents wait, baseline "
+                          f"({res.label(res.baseline_point)}, replicate {rep})", 80) + "\n"
     if city.geometry is not None:
         fig = map_of_grids(city, by_grid[: city.grids], WAIT_LABEL if value == "wait_p90_minutes" else value)
         fig.axes[0].set_title(title + f"grids coloured by their p90 wait; {len(grids)} grids", fontsize=11)
@@ -670,6 +670,8 @@ def map_of_grids(city, grid_value: np.ndarray, label: str, figsize: tuple = (8.5
                Line2D([], [], color="black", label=f"community ({len(geo.communities)})"),
                Line2D([], [], marker="o", linestyle="", color="#d62728", markersize=4,
                       label=f"household outside every walk ({int(out.sum()):,}, {100 * share:.1f}%)")]
+    if not finite.all():
+        handles.append(Patch(facecolor="0.85", edgecolor="white", label="grid with no requests"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
     return fig
 

@@ -204,6 +204,28 @@ def test_the_reports_map_draws_grid_polygons(tmp_path, district):
     assert (tmp_path / "map.png").stat().st_size > 10_000
 
 
+def test_the_dashboards_draw_a_map_citys_grids_as_polygons(district, monkeypatch):
+    """The planner's page (`gridsim dash`) and Mesa's SolaraViz page both draw a map city's grids as their
+    polygons, one a grid, not as dots or Voronoi cells."""
+    from matplotlib.collections import PatchCollection
+
+    from gridsim.dash import levers
+    from gridsim.model import GridModel
+    from gridsim.model.run import simulate
+    _, scenario, city = district
+    result = simulate(scenario, seed=0, days=3)
+    monkeypatch.setattr(levers, "_png", lambda fig: fig)                     # the figure, not its bytes
+    option = levers.Outcome("baseline", "baseline", {}, gpd.pd.DataFrame(), grids=result.grids, city=city)
+    fig = levers.map_png(option)
+    drawn = [c for c in fig.axes[0].collections if isinstance(c, PatchCollection)]
+    assert len(drawn[0].get_paths()) == city.grids
+    pytest.importorskip("solara", reason="Mesa's page needs the viz extra")
+    pytest.importorskip("mesa_geo", reason="its map is drawn from the GeoSpace (the geo extra)")
+    from gridsim.dash.viz import grid_map
+    fig = grid_map(GridModel(scenario, rng=0, days=3))
+    assert max(len(c.get_paths()) for c in fig.axes[0].collections) == city.grids
+
+
 def test_communities_grids_and_stations_as_mesa_geo_agents(district):
     pytest.importorskip("mesa_geo", reason="GeoAgents need mesa-geo (the geo extra)")
     from gridsim.model import GridModel
