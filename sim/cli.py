@@ -555,7 +555,8 @@ def cmd_optimise(args) -> int:
 
     try:
         with executor as pool:
-            out = opt.run(spec, folder, pool, progress=bars(args) and not args.json, say=say, on_start=announce)
+            out = opt.run(spec, folder, pool, progress=bars(args) and not args.json, fresh=args.fresh, say=say,
+                          on_start=announce)
     except ExecutorError as err:
         raise UserError(str(err)) from None
     except opt.OptimiseError as err:
@@ -590,7 +591,8 @@ def add_dash(sub) -> None:
                                    "see options side by side with the baseline, export them as an experiment.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=number(int, ge=1, le=65535), default=8765, help="port (default 8765)")
-    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="the scenario the page opens with")
+    p.add_argument("--scenario", default="meihekou_2020_calibrated",
+                   help="the scenario the page opens with (default: the calibrated 2020 city, as planner.md)")
     p.add_argument("--days", type=number(int, ge=7, le=3650, what="a whole number of days"), default=28,
                    help="days per run the page starts with (default 28)")
     p.add_argument("--replicates", type=number(int, ge=1, le=100), default=3,

@@ -351,7 +351,7 @@ def run(spec: Spec, folder: str | Path, executor, *, progress: bool = False, fre
         out.screened = sorted(screened)
         out.replicates = {i: wanted[i] for i in sorted(screened)}
         out.runs_skipped = len({run_id(i, r) for i, n in wanted.items() for r in range(n)} & initial)
-    across_assumptions(spec, out, executor, progress=progress, say=say)
+    across_assumptions(spec, out, executor, progress=progress, fresh=fresh, say=say)
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -372,7 +372,7 @@ def assumptions_folder(folder: Path) -> Path:
     return folder.with_name(f"{folder.name}-assumptions")
 
 
-def across_assumptions(spec: Spec, out: Outcome, executor, *, progress: bool = False,
+def across_assumptions(spec: Spec, out: Outcome, executor, *, progress: bool = False, fresh: bool = False,
                        say: Callable[[str], None] = lambda line: None) -> None:
     """Step 4: the finalists at points of the scenario's unconstrained inputs, and where each meets."""
     from scipy.stats import qmc
@@ -390,7 +390,7 @@ def across_assumptions(spec: Spec, out: Outcome, executor, *, progress: bool = F
     folder = assumptions_folder(out.folder)
     say(f"what the answer rests on: {len(finalists)} option(s) x {n} points of {len(out.free)} unconstrained "
         f"input(s) ({', '.join(i.name for i in out.free)}) x {spec.replicates} replicates -> {folder}/")
-    report = run_sweep(ps, folder, executor, progress=progress, arguments={"command": COMMAND})
+    report = run_sweep(ps, folder, executor, progress=progress, fresh=fresh, arguments={"command": COMMAND})
     out.runs_done += report.done
     if report.failed:
         first_error = sorted(report.errors.items())[0]

@@ -26,8 +26,8 @@ import numpy as np
 from ..analysis.compare import OPTION
 from ..analysis.objective import Objective, ObjectiveTable, objective_from
 from ..data import folder
-from ..model.kpis import is_kpi
-from ..model.metrics import QUARTER_DAYS, WALK_BAND_NAMES
+from ..model.kpis import is_kpi, unknown_part
+from ..model.metrics import QUARTER_DAYS, WALK_BAND_NAMES, shortest_visit_interval_days
 from ..scenario import (Scenario, ScenarioError, bundled_scenario, load, read_toml, scenario_hash, to_data,
                         with_overrides)
 from ..scenario.fields import argument, build, join, show
@@ -587,7 +587,9 @@ def check_kpi(name: str, scenario: Scenario, where: str) -> None:
     roles and channels), of a request type, walking band and quarter the scenario's runs have. Every name a file gives (objective, claim,
     target, sensitivity KPI) is checked here before the first run, not looked for after the last."""
     if not is_kpi(name):
-        raise ScenarioError(where, f"{name!r} is not a KPI (see gridsim.model.kpis; e.g. 'resolution_hours.p90')")
+        part = unknown_part(name.split(".", 2)[2] if name.startswith("by_type.") and name.count(".") > 1 else name)
+        raise ScenarioError(where, f"{name!r}: {part}" if part else
+                            f"{name!r} is not a KPI (see gridsim.model.kpis; e.g. 'resolution_hours.p90')")
     parts = name.split(".")
     if parts[0] == "by_type":
         if parts[1] not in scenario.requests:
@@ -596,6 +598,12 @@ def check_kpi(name: str, scenario: Scenario, where: str) -> None:
         parts = parts[2:]
     if parts[0] == "by_walk_band" and parts[1] not in WALK_BAND_NAMES:
         raise ScenarioError(where, f"{name!r}: no walking band {parts[1]!r} (bands: {', '.join(WALK_BAND_NAMES)})")
+    if name == "visit_completion_share":
+        every, run = shortest_visit_interval_days(scenario), scenario.run
+        if every is not None and run.days - run.warmup_days <= every:
+            raise ScenarioError(where, f"{name!r}: a run of {run.days:g} days after {run.warmup_days:g} of warm-up "
+                                       f"sees no routine visit's next one fall due (the most frequent are every "
+                                       f"{every:.1f} days): run more than {run.warmup_days + every:.0f} days")
     if parts[0] == "by_quarter":
         n = int((scenario.run.days - scenario.run.warmup_days) // QUARTER_DAYS)
         if parts[1] not in [f"q{k + 1}" for k in range(n)]:

@@ -173,6 +173,26 @@ def is_kpi(name: str) -> bool:
     return lookup(name) is not None
 
 
+_ROLE_FAMILIES = ("utilisation", "backlog_growth_per_week", "resolved_per_year", "overtime_hours_per_year")
+
+
+def unknown_part(name: str) -> str | None:
+    """Why a name of a KPI family is not a KPI: the role or channel it names that runs never have."""
+    head, _, rest = name.partition(".")
+    channel, _, role = rest.partition(".")
+    if not rest:
+        return None
+    if head in _ROLE_FAMILIES and rest not in ROLES:
+        return f"no role {rest!r} (roles: {', '.join(ROLES)})"
+    if head == "time_to_know_by_channel" and rest not in CHANNELS:
+        return f"no channel {rest!r} (channels: {', '.join(CHANNELS)})"
+    if head == "first_handler_share" and channel not in REPORTED_BY:
+        return f"no channel {channel!r} (channels: {', '.join(REPORTED_BY)})"
+    if head == "first_handler_share" and role not in ROLES:
+        return f"no role {role!r} (roles: {', '.join(ROLES)})"
+    return None
+
+
 def number(x) -> str:
     """The one number format of tables and reports: 4 significant-ish digits, thousands separated."""
     if x is None or (isinstance(x, float) and math.isnan(x)):

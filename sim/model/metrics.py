@@ -566,6 +566,16 @@ def per_resident_year(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: f
 
 
 # ---------------------------------------------------------------- the summary
+def shortest_visit_interval_days(scenario) -> float | None:
+    """Days between two routine visits to the households visited most often (an elderly member's),
+    or None without home visits: visit completion needs a run that measures longer than this."""
+    home = [t for t in scenario.requests.values() if t.home_visit and t.rate_per_household_year > 0]
+    if not home:
+        return None
+    weight = max(1.0, home[0].elderly_multiplier) if scenario.city.elderly_share > 0 else 1.0
+    return 365.0 / (home[0].rate_per_household_year * weight)
+
+
 def visit_cohort(requests: pd.DataFrame, model, t0: float) -> tuple[np.ndarray, np.ndarray] | None:
     """(due, made), a flag per request: the routine home visits falling due after t0 whose next one
     fell due before the end, and those of them made before it did (one not made by then is dropped).

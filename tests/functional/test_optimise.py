@@ -211,3 +211,10 @@ assumption_points = 12
     assert rep.returncode == 0, rep.stderr
     report = (tmp_path / "res" / "free_opt-optimise" / "_report" / "report.md").read_text()
     assert "**What the answer rests on.**" in report and chosen["sentence"].replace("the chosen ", "") in report
+    # the question changed (longer runs): refused, then started over with --fresh, the finalists' runs too
+    spec.write_text(spec.read_text().replace("days = 12.0", "days = 13.0"))
+    refused = gridsim("optimise", spec, "--results", tmp_path / "res", "--workers", "2", "--quiet")
+    assert refused.returncode == 2 and "rerun with --fresh" in refused.stderr
+    again = gridsim("optimise", spec, "--results", tmp_path / "res", "--workers", "2", "--quiet", "--fresh")
+    assert again.returncode == 0, again.stderr
+    assert "(0 already stored)" in again.stdout and "what the answer rests on" in again.stdout

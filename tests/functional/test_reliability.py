@@ -79,6 +79,18 @@ def test_an_experiment_naming_what_its_runs_never_have_is_refused_before_any_run
     assert not (tmp_path / "res").exists()
 
 
+def test_a_visit_target_on_runs_too_short_to_see_a_visit_fall_due_is_refused_before_any_run(tmp_path):
+    """Monthly visits to elderly households: a run measuring 28 days sees none of them fall due and
+    their next one too, so no candidate could be judged on visit completion (it would fail silently)."""
+    path = tmp_path / "visits.toml"
+    path.write_text('scenario = "meihekou_2020_calibrated"\nname = "v"\ndays = 35.0\nwarmup_days = 7.0\n'
+                    '[decisions]\n"roles.grid_leader.cover" = ["after", "station"]\n'
+                    '[objective]\nconstraints = ["visit_completion_share >= 0.95"]\nminimise = "cost_yuan_per_year"\n')
+    out = run_gridsim("optimise", path, "--results", tmp_path / "res", "--quiet")
+    one_error(out, "visits.toml: objective.constraints[0]", "every 30.4 days", "run more than 37 days")
+    assert not (tmp_path / "res").exists()
+
+
 def test_targets_sensitivity_and_claims_name_only_what_runs_have(tmp_path):
     out = run_gridsim("calibrate", targets(tmp_path, f'[calibration.inputs."{SERVICE}"]\n',
                                            target='kpi = "resolved_per_year.mayor"'), "--results", tmp_path)
