@@ -117,7 +117,9 @@ def export() -> None:
         bundles[key] = o.overrides
     lines = [line.strip() for line in targets.value.splitlines() if line.strip()]
     n_days, reps = setting.value[1], setting.value[2]
-    exported.value = L.export_spec(setting.value[0], base, bundles, n_days, L.warmup_for(base, n_days), reps, lines)
+    text = L.export_spec(setting.value[0], base, bundles, n_days, L.warmup_for(base, n_days), reps, lines)
+    problem = L.export_problem(text)
+    exported.value = text if problem is None else f"cannot export: {problem}"
 
 
 @solara.component

@@ -455,6 +455,20 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
     return "\n".join(lines)
 
 
+def export_problem(text: str) -> str | None:
+    """Why an exported experiment would not load (a target its runs cannot measure, say), or None:
+    the page shows the one line instead of a file that sweep and optimise would refuse."""
+    import tomllib
+
+    from ..experiments.spec import load_spec
+    from ..scenario import ScenarioError
+    try:
+        load_spec(tomllib.loads(text), check=False)
+    except ScenarioError as err:
+        return f"{err.path}: {err.message}"
+    return None
+
+
 def option_key(label: str, taken: set[str]) -> str:
     """A TOML-safe option name from a label."""
     base = "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split()) or "option"
