@@ -17,7 +17,7 @@ import solara
 import solara.lab
 
 from .. import api
-from ..scenario import bundled_names
+from ..scenario import bundled_names, citymap
 from . import levers as L
 
 WORKSPACE = Path(os.environ.get("GRIDSIM_DASH_WORKSPACE", "results/dash"))
@@ -131,7 +131,7 @@ def Prose(text: str, classes: list[str] | None = None):
 
 @solara.component
 def Levers():
-    names = bundled_names()
+    names = bundled_names(maps=citymap.readable())
     solara.Select("Scenario", values=names, value=scenario.value, on_value=set_scenario)
     solara.SliderInt(f"Households per grid: {households_per_grid.value}", value=households_per_grid,
                      min=150, max=900, step=25)

@@ -22,7 +22,7 @@ from mesa.visualization import SolaraViz, make_plot_component
 from mesa.visualization.utils import update_counter
 
 from ..model import GridModel
-from ..scenario import ROLES, bundled_names
+from ..scenario import ROLES, bundled_names, citymap
 
 BACKLOG = {"waiting": "tab:red", "in_service": "tab:blue", "unreported": "tab:grey"}   # census columns
 
@@ -83,7 +83,8 @@ def GridMap(model: GridModel):
 
 
 MODEL_PARAMS = {
-    "scenario": {"type": "Select", "value": "meihekou_2020", "values": bundled_names(), "label": "Scenario"},
+    "scenario": {"type": "Select", "value": "meihekou_2020", "values": bundled_names(maps=citymap.readable()),
+                 "label": "Scenario"},
     "days": {"type": "SliderInt", "value": 28, "min": 7, "max": 365, "step": 7, "label": "Days"},
     "rng": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
 }

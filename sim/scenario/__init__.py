@@ -50,9 +50,12 @@ def resolve_scenario(text: str | Path) -> Path:
                             f"{', '.join(bundled_names())})", str(text))
 
 
-def bundled_names() -> list[str]:
+def bundled_names(maps: bool = True) -> list[str]:
+    """The bundled scenarios' names; `maps=False` leaves out those drawn on a map (scenarios/maps),
+    which need the [geo] extra: a page offers only what the installed gridsim can load."""
     from ..data import folder
-    return sorted(p.stem for p in folder("scenarios").rglob("*.toml") if _is_scenario(p))
+    return sorted(p.stem for p in folder("scenarios").rglob("*.toml")
+                  if _is_scenario(p) and (maps or p.parent.name != "maps"))
 
 
 def _from(data: dict, source: str) -> Scenario:

@@ -235,12 +235,16 @@ def read_map(settings: CityMap, area_km2: float | None = None, household_size: f
     return _CACHE[key]
 
 
+def readable() -> bool:
+    """Whether maps can be read here: the [geo] extra is installed."""
+    import importlib.util
+    return importlib.util.find_spec("geopandas") is not None
+
+
 def _read(settings: CityMap, area_km2: float | None, household_size: float | None) -> Map:
-    try:
-        import geopandas  # noqa: F401
-    except ImportError:
+    if not readable():
         raise ScenarioError("city.map", "needs the [geo] extra: pip install 'gridsim-cities[geo]' "
-                                        "(or -e '.[geo]' in a clone)") from None
+                                        "(or -e '.[geo]' in a clone)")
     import shapely
     source, _ = split_layer(settings.communities)
     frame = _frame(settings.communities, settings.crs, settings.columns, "communities")
