@@ -189,6 +189,18 @@ def undefined(ax, y: float) -> None:
                 fontsize=7, color="0.35", style="italic")
 
 
+LEGEND_CHARACTERS = 110     # a legend line at 8 points across an 8-inch figure
+
+
+def legend_below(fig: Figure, ax, handles: list) -> None:
+    """The legend under the axes, each long label wrapped (an option's label can run to 150
+    characters: unwrapped it is cut off at the figure's edge), the figure as tall as it needs."""
+    for h in handles:
+        h.set_label(textwrap.fill(h.get_label(), LEGEND_CHARACTERS, subsequent_indent="    "))
+    fig.set_figheight(legend_height(sum(h.get_label().count("\n") + 1 for h in handles)))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+
+
 def legend_height(entries: int) -> float:
     """A figure's height (inches) with room for a legend of one line per entry below its axes."""
     return 5.5 + 0.2 * entries
@@ -304,7 +316,7 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
                  "(lower left is better; hollow = dominated, on the means, by a cheaper and faster option)", fontsize=11)
     ax.grid(alpha=0.3)
     ax.margins(0.12)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    legend_below(fig, ax, handles)
     save(fig, stem, dpi)
     return fig
 
@@ -370,7 +382,7 @@ def objective_frontier(res: Results, stem, dpi: int = DPI):
     ax.set_xlim(lo - pad, hi + pad)
     edge = hi + pad if first.op == ">=" else lo - pad
     ax.axvspan(first.bound * xi.scale, edge, color="#2ca02c", alpha=0.07, zorder=0)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    legend_below(fig, ax, handles)
     save(fig, stem, dpi)
     return fig
 
