@@ -151,7 +151,8 @@ def add_run(sub) -> None:
                         "a table value merges into the table")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--out", type=out_folder, help="write Parquet tables and summary.json to this folder "
-                                                  "(replaced as a whole)")
+                                                  "(replaced as a whole); a city on a map also grids.gpkg "
+                                                  "and stations.gpkg")
     p.add_argument("--max-requests", type=MAX_REQUESTS, metavar="N",
                    help="refuse runs expected to draw more requests than this (default 2e9)")
     p.add_argument("--by-district", action="store_true",
@@ -163,7 +164,7 @@ def add_run(sub) -> None:
 
 def cmd_run(args) -> int:
     from .experiments import limits
-    from .model.outputs import write_run
+    from .model.outputs import write_run, written
     from .model.run import simulate
     from .scenario import load, resolve_scenario
 
@@ -183,7 +184,7 @@ def cmd_run(args) -> int:
     else:
         print(format_summary(result.summary, scenario))
         if out:
-            print(f"\nwrote {out}/: summary.json, requests/visits/timeseries/grids/census .parquet")
+            print(f"\nwrote {out}/: {', '.join(written(result))}")
     return 0
 
 

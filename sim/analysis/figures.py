@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Patch
 
 from ..model.kpis import KPI, lookup
 from . import store
@@ -189,6 +189,18 @@ def undefined(ax, y: float) -> None:
                 fontsize=7, color="0.35", style="italic")
 
 
+LEGEND_CHARACTERS = 110     # a legend line at 8 points across an 8-inch figure
+
+
+def legend_below(fig: Figure, ax, handles: list) -> None:
+    """The legend under the axes, each long label wrapped (an option's label can run to 150
+    characters: unwrapped it is cut off at the figure's edge), the figure as tall as it needs."""
+    for h in handles:
+        h.set_label(textwrap.fill(h.get_label(), LEGEND_CHARACTERS, subsequent_indent="    "))
+    fig.set_figheight(legend_height(sum(h.get_label().count("\n") + 1 for h in handles)))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+
+
 def legend_height(entries: int) -> float:
     """A figure's height (inches) with room for a legend of one line per entry below its axes."""
     return 5.5 + 0.2 * entries
@@ -304,7 +316,7 @@ def frontier(res: Results, stem, service_kpi: str = "resolution_hours.p90", dpi:
                  "(lower left is better; hollow = dominated, on the means, by a cheaper and faster option)", fontsize=11)
     ax.grid(alpha=0.3)
     ax.margins(0.12)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    legend_below(fig, ax, handles)
     save(fig, stem, dpi)
     return fig
 
@@ -370,7 +382,7 @@ def objective_frontier(res: Results, stem, dpi: int = DPI):
     ax.set_xlim(lo - pad, hi + pad)
     edge = hi + pad if first.op == ">=" else lo - pad
     ax.axvspan(first.bound * xi.scale, edge, color="#2ca02c", alpha=0.07, zorder=0)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    legend_below(fig, ax, handles)
     save(fig, stem, dpi)
     return fig
 
@@ -563,13 +575,24 @@ def grid_table(res: Results, point: int) -> tuple[pd.DataFrame, int]:
     return table, replicate
 
 
+WAIT_LABEL = "grid's p90 wait before first contact (min)"
+
+
 def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radius_m: float | None = None,
              value: str = "wait_p90_minutes", dpi: int = DPI):
     """Households coloured by their grid's p90 wait (baseline point, first replicate); stations with their
-    walking circles; households outside every circle in red. `city` is the City of that run."""
+    walking circles; households outside every circle in red. `city` is the City of that run; on a map
+    its grids are drawn as their polygons on the real outline (`map_of_grids`)."""
     grids, rep = grid_table(res, res.baseline_point)
     by_grid = np.full(int(max(grids["grid"].max(), city.hh_grid.max())) + 1, np.nan)
     by_grid[grids["grid"].to_numpy(int)] = grids[value].to_numpy(float)
+    title = textwrap.fill(f"{res.manifest.get('experiment')}: where residents wait, baseline "
+                          f"({res.label(res.baseline_point)}, replicate {rep})", 80) + "\n"
+    if city.geometry is not None:
+        fig = map_of_grids(city, by_grid[: city.grids], WAIT_LABEL if value == "wait_p90_minutes" else value)
+        fig.axes[0].set_title(title + f"grids coloured by their p90 wait; {len(grids)} grids", fontsize=11)
+        save(fig, stem, dpi)
+        return fig
     hh_value = by_grid[city.hh_grid]
     km = 1e-3
     covered = city.hh_nearest_station_walk_min <= circle_minutes
@@ -593,7 +616,7 @@ def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radi
     ax.scatter(city.station_x * km, city.station_y * km, marker="^", s=22, c="white", edgecolors="black",
                linewidths=0.8, zorder=5)
     cb = fig.colorbar(sc, ax=ax, shrink=0.8, extend="max")
-    cb.set_label("grid's p90 wait before first contact (min)" if value == "wait_p90_minutes" else value)
+    cb.set_label(WAIT_LABEL if value == "wait_p90_minutes" else value)
     side = city.side_m * km
     ax.set_xlim(0, side)
     ax.set_ylim(0, side)
@@ -611,11 +634,83 @@ def city_map(res: Results, city, stem, circle_minutes: float = 15.0, circle_radi
         handles.append(Line2D([], [], marker="o", linestyle="", color="0.8", markersize=5,
                               label="grid with no requests"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
-    ax.set_title(f"{res.manifest.get('experiment')}: where residents wait, baseline "
-                 f"({res.label(res.baseline_point)}, replicate {rep})\n"
-                 f"households coloured by their grid's p90 wait; {len(grids)} grids", fontsize=11)
+    ax.set_title(title + f"households coloured by their grid's p90 wait; {len(grids)} grids", fontsize=11)
     save(fig, stem, dpi)
     return fig
+
+
+def map_of_grids(city, grid_value: np.ndarray, label: str, figsize: tuple = (8.5, 7.5),
+                 scale: float | None = None) -> Figure:
+    """A map city's grids as their polygons, coloured by `grid_value` (grey: none), on the communities'
+    outlines, with each station and the area its walking circle reaches; households outside every
+    circle in red. Drawn from the city's own shapes in its CRS, in km from the map's south-west
+    corner: no web tiles, so it draws offline. `scale`: the colour scale's top (default: the 98th
+    percentile)."""
+    from matplotlib.collections import PatchCollection
+    geo = city.geometry
+    x0, y0 = shape_origin(geo.communities)
+    fig = new_figure(figsize)
+    ax = fig.subplots()
+    finite = np.isfinite(grid_value)
+    top = scale if scale else float(np.nanpercentile(grid_value, 98)) if finite.any() else 1.0
+    cells = PatchCollection(shape_patches(geo.grids, x0, y0), cmap=matplotlib.colormaps["viridis"].with_extremes(
+        bad="0.85"), edgecolor="white", linewidth=0.4)
+    cells.set_array(np.where(finite, grid_value, np.nan))
+    cells.set_clim(0, max(top, 1e-6))
+    ax.add_collection(cells)
+    ax.add_collection(PatchCollection(shape_patches(geo.communities, x0, y0), facecolor="none", edgecolor="black",
+                                      linewidth=1.0))
+    ax.add_collection(PatchCollection(shape_patches(geo.walk_areas, x0, y0), facecolor="none", edgecolor="black",
+                                      linewidth=0.6, linestyle="--", alpha=0.5))
+    circle_minutes = geo.circle_minutes
+    out = city.hh_nearest_station_walk_min > circle_minutes
+    km = 1e-3
+    ax.scatter((city.hh_x[out] - x0) * km, (city.hh_y[out] - y0) * km, s=2, c="#d62728", linewidths=0, zorder=3,
+               rasterized=True)
+    ax.scatter((city.station_x - x0) * km, (city.station_y - y0) * km, marker="^", s=26, c="white",
+               edgecolors="black", linewidths=0.8, zorder=5)
+    ax.autoscale_view()
+    ax.set_aspect("equal")
+    fig.colorbar(cells, ax=ax, shrink=0.8, extend="max").set_label(label)
+    ax.set_xlabel("east-west (km, from the map's west edge)")
+    ax.set_ylabel("north-south (km)")
+    share = float(out.mean()) if len(out) else 0.0
+    handles = [Line2D([], [], marker="^", linestyle="", markerfacecolor="white", markeredgecolor="black",
+                      label=f"service station ({city.stations})"),
+               Line2D([], [], color="black", linestyle="--", alpha=0.5,
+                      label=f"where its {circle_minutes:g}-minute walk reaches"),
+               Line2D([], [], color="black", label=f"community ({len(geo.communities)})"),
+               Line2D([], [], marker="o", linestyle="", color="#d62728", markersize=4,
+                      label=f"household outside every walk ({int(out.sum()):,}, {100 * share:.1f}%)")]
+    if not finite.all():
+        handles.append(Patch(facecolor="0.85", edgecolor="white", label="grid with no requests"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
+    return fig
+
+
+def shape_origin(shapes) -> tuple[float, float]:
+    """The south-west corner of a set of shapes: where a map's km axes start."""
+    import shapely
+    x0, y0, _, _ = shapely.total_bounds(shapes)
+    return float(x0), float(y0)
+
+
+def shape_patches(shapes, x0: float, y0: float) -> list:
+    """Matplotlib patches of (Multi)Polygons, in km from (x0, y0), holes kept."""
+    import shapely
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+    out = []
+    for shape in shapes:
+        rings = []
+        for part in shapely.get_parts(shape):
+            if part.geom_type != "Polygon" or part.is_empty:
+                continue
+            for ring in (part.exterior, *part.interiors):
+                xy = (np.asarray(ring.coords) - (x0, y0)) * 1e-3
+                rings.append(MplPath(xy, closed=True))
+        out.append(PathPatch(MplPath.make_compound_path(*rings) if rings else MplPath(np.zeros((1, 2)))))
+    return out
 
 
 # ---------------------------------------------------------------- 6. paired differences (forest plot)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..scenario import PROPERTY_MODES, Scenario, split_counts
+from ..scenario import PROPERTY_MODES, Scenario
+from ..scenario.numbers import split_counts
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class City:
     # walking
     hh_base_walk_min: np.ndarray       # one way, from the household's service base
     hh_nearest_station_walk_min: np.ndarray
+    geometry: "CityGeometry | None" = None   # the real map's shapes; None on the synthetic square
 
     @property
     def households(self) -> int:
@@ -78,6 +80,7 @@ class City:
     @property
     def sub_districts(self) -> int:
         return int(self.community_sub_district.max()) + 1
+
     @property
     def hh_district(self) -> np.ndarray:
         return self.sub_district_district[self.hh_sub_district]
@@ -85,7 +88,8 @@ class City:
     def district(self, d: int) -> "City":
         """District d alone, as a city of its own: its households, buildings, compounds, grids,
         communities, sub-districts and stations, renumbered in their order, where they stood and
-        with the walks they had (a household's nearest station may lie across the district's edge)."""
+        with the walks they had (a household's nearest station may lie across the district's edge).
+        A map city's shapes stay with the whole city (`geometry` None)."""
         def kept(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """The rows kept, and every old row's new number (-1: gone)."""
             new = np.full(len(mask) + 1, -1, dtype=np.int64)          # [-1] stays -1
@@ -123,23 +127,39 @@ def bisect(x: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int) -> np.ndarra
     Returns a group label per point. Splits along the longer side at the
     weighted quantile that gives each half its share of the parts.
     """
-    labels = np.zeros(len(x), dtype=np.int64)
+    return bisect_cells(x, y, w, parts)[0]
 
-    def split(idx: np.ndarray, k: int, first: int) -> None:
+
+def bisect_cells(x: np.ndarray, y: np.ndarray, w: np.ndarray, parts: int,
+                 box: tuple[float, float, float, float] = (-np.inf, -np.inf, np.inf, np.inf)
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """`bisect`'s labels, and each group's cell: the part of `box` (xmin, ymin, xmax, ymax) its cuts
+    leave it, one row per group. Each cut lies midway between the last point of one side and the
+    first of the other, so the cells tile the box and every point lies in its own group's cell
+    (points on a cut, in one building split between two groups, on the edge of both)."""
+    labels = np.zeros(len(x), dtype=np.int64)
+    cells = np.tile(np.asarray(box, dtype=float), (parts, 1))
+
+    def split(idx: np.ndarray, k: int, first: int, cell: np.ndarray) -> None:
         if k == 1 or len(idx) <= 1:
             labels[idx] = first
+            cells[first:first + k] = cell
             return
         k1 = k // 2
-        axis = x if np.ptp(x[idx]) >= np.ptp(y[idx]) else y
+        across = 0 if np.ptp(x[idx]) >= np.ptp(y[idx]) else 1
+        axis = (x, y)[across]
         order = idx[np.lexsort((idx, axis[idx]))]
         cum = np.cumsum(w[order])
         cut = int(np.searchsorted(cum, cum[-1] * k1 / k))
         cut = min(max(cut, k1), len(order) - (k - k1))  # every part keeps at least one point
-        split(order[:cut], k1, first)
-        split(order[cut:], k - k1, first + k1)
+        at = (axis[order[cut - 1]] + axis[order[cut]]) / 2
+        low, high = cell.copy(), cell.copy()
+        low[across + 2], high[across] = at, at
+        split(order[:cut], k1, first, low)
+        split(order[cut:], k - k1, first + k1, high)
 
-    split(np.arange(len(x)), parts, 0)
-    return labels
+    split(np.arange(len(x)), parts, 0, cells[0].copy())
+    return labels, cells
 
 
 def nested(x: np.ndarray, y: np.ndarray, w: np.ndarray, parent: np.ndarray, parents: int,
@@ -157,14 +177,46 @@ def nested(x: np.ndarray, y: np.ndarray, w: np.ndarray, parent: np.ndarray, pare
     return group, np.repeat(np.arange(parents), per_parent)
 
 
-def _walk_minutes(dx: np.ndarray, dy: np.ndarray, scenario: Scenario) -> np.ndarray:
+def property_modes(scenario: Scenario, small: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each compound's property mode (index into PROPERTY_MODES), the modes' counts as the scenario
+    gives them: self-management and "none" go to small compounds first."""
+    modes = scenario.roles.property_manager.modes
+    order = np.concatenate([np.flatnonzero(small), np.flatnonzero(~small)])
+    order = np.concatenate([rng.permutation(order[: small.sum()]), rng.permutation(order[small.sum():])])
+    compound_mode = np.empty(len(small), dtype=np.int64)
+    start = 0
+    for name in ("self_managed", "none", "state_owned", "market"):
+        n = modes[name].compounds
+        compound_mode[order[start:start + n]] = PROPERTY_MODES.index(name)
+        start += n
+    return compound_mode
+
+
+def walk_minutes(dx: np.ndarray, dy: np.ndarray, scenario: Scenario) -> np.ndarray:
     c = scenario.city
     return np.hypot(dx, dy) * c.walk_detour / c.walk_speed_m_per_min
 
 
+@dataclass(frozen=True, eq=False)
+class CityGeometry:
+    """A map city's shapes, in its metric CRS (`gridsim.city.gis` draws them)."""
+    crs: str                           # WKT
+    community_names: np.ndarray
+    communities: np.ndarray            # shapely (Multi)Polygons, one per community
+    grids: np.ndarray                  # one per grid, each inside its community
+    walk_areas: np.ndarray             # per station: where its walking circle reaches, within the city
+    circle_minutes: float              # the walking circle those areas are drawn for
+    station_names: np.ndarray
+    walk: str                          # how walking is measured, in words (for maps and files)
+
+
 def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
-    """Draw the city for a scenario; the same Generator state gives the same city."""
+    """Draw the city for a scenario; the same Generator state gives the same city. A scenario with
+    a map (`city.map`) is drawn on it (`gis.build_map_city`), else on a square of its area."""
     c = scenario.city
+    if c.map is not None:
+        from .gis import build_map_city
+        return build_map_city(scenario, rng)
     side = float(np.sqrt(c.area_km2) * 1000.0)
 
     # Compounds cluster around the sub-district centres; a third spread evenly.
@@ -200,16 +252,7 @@ def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
     hh_elderly = rng.random(households) < c.elderly_share
     hh_x, hh_y = bx[hh_building], by[hh_building]
 
-    # Property modes: self-management and "none" go to small compounds first.
-    modes = scenario.roles.property_manager.modes
-    order = np.concatenate([np.flatnonzero(small), np.flatnonzero(~small)])
-    order = np.concatenate([rng.permutation(order[: small.sum()]), rng.permutation(order[small.sum():])])
-    compound_mode = np.empty(c.compounds, dtype=np.int64)
-    start = 0
-    for name in ("self_managed", "none", "state_owned", "market"):
-        n = modes[name].compounds
-        compound_mode[order[start:start + n]] = PROPERTY_MODES.index(name)
-        start += n
+    compound_mode = property_modes(scenario, small, rng)
 
     # Districts, sub-districts and communities partition compounds, each inside the one before;
     # grids partition households.
@@ -222,54 +265,83 @@ def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
     n_communities = len(community_sub)
     hh_community = compound_community[building_compound[hh_building]]
 
-    hh_grid = np.empty(households, dtype=np.int64)
-    grid_community = []
-    for k in range(n_communities):
-        idx = np.flatnonzero(hh_community == k)
-        n = max(1, round(len(idx) / scenario.grids.households_per_grid)) if len(idx) else 0
-        hh_grid[idx] = len(grid_community) + bisect(hh_x[idx], hh_y[idx], np.ones(len(idx)), n)
-        grid_community += [k] * n
-    grid_community = np.array(grid_community, dtype=np.int64)
-    n_grids = len(grid_community)
-    grid_households = np.bincount(hh_grid, minlength=n_grids).astype(float)
-    gx = np.bincount(hh_grid, weights=hh_x, minlength=n_grids) / np.maximum(grid_households, 1)
-    gy = np.bincount(hh_grid, weights=hh_y, minlength=n_grids) / np.maximum(grid_households, 1)
-
-    # Community offices sit at the building nearest the community's centre of population.
-    community_households = np.bincount(hh_community, minlength=n_communities)
-    comx = np.bincount(hh_community, weights=hh_x, minlength=n_communities) / np.maximum(community_households, 1)
-    comy = np.bincount(hh_community, weights=hh_y, minlength=n_communities) / np.maximum(community_households, 1)
-    _, nearest = cKDTree(np.c_[bx, by]).query(np.c_[comx, comy])
-    community_x, community_y = bx[nearest], by[nearest]
-
-    grid_station, station_x, station_y, station_community = _place_stations(
+    hh_grid, grid_community, _ = draw_grids(hh_x, hh_y, hh_community, n_communities,
+                                            scenario.grids.households_per_grid)
+    gx, gy, grid_households = grid_centres(hh_grid, hh_x, hh_y, len(grid_community))
+    community_x, community_y = offices(hh_x, hh_y, hh_community, n_communities, bx, by)
+    grid_station, station_x, station_y, station_community = place_stations(
         scenario, gx, gy, grid_community, grid_households, hh_x, hh_y, hh_grid, bx, by, hh_building)
-
-    hh_station = grid_station[hh_grid]
-    has_station = hh_station >= 0
-    base_x = np.where(has_station, station_x[np.maximum(hh_station, 0)] if len(station_x) else 0.0,
-                      community_x[hh_community])
-    base_y = np.where(has_station, station_y[np.maximum(hh_station, 0)] if len(station_y) else 0.0,
-                      community_y[hh_community])
-    if len(station_x):
-        dist, _ = cKDTree(np.c_[station_x, station_y]).query(np.c_[hh_x, hh_y])
-        nearest_station = dist * c.walk_detour / c.walk_speed_m_per_min
-    else:
-        nearest_station = np.full(households, np.inf)
-
+    base, nearest_station = straight_walks(scenario, hh_x, hh_y, grid_station[hh_grid], hh_community,
+                                           station_x, station_y, community_x, community_y)
     return City(
         side_m=side, hh_x=hh_x, hh_y=hh_y, hh_size=hh_size, hh_elderly=hh_elderly,
         hh_building=hh_building, hh_grid=hh_grid, building_compound=building_compound,
         compound_mode=compound_mode, compound_community=compound_community,
         grid_community=grid_community, grid_station=grid_station,
-        community_sub_district=community_sub, sub_district_district=sub_district, community_x=community_x, community_y=community_y,
+        community_sub_district=community_sub, sub_district_district=sub_district,
+        community_x=community_x, community_y=community_y,
         station_x=station_x, station_y=station_y, station_community=station_community,
-        hh_base_walk_min=_walk_minutes(hh_x - base_x, hh_y - base_y, scenario),
-        hh_nearest_station_walk_min=nearest_station,
+        hh_base_walk_min=base, hh_nearest_station_walk_min=nearest_station,
     )
 
 
-def _place_stations(scenario, gx, gy, grid_community, grid_households, hh_x, hh_y, hh_grid, bx, by, hh_building):
+def draw_grids(hh_x: np.ndarray, hh_y: np.ndarray, hh_community: np.ndarray, communities: int,
+               households_per_grid: int, boxes: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Grids by the households-per-grid standard within each community (at least one), by bisecting
+    its households: each household's grid, each grid's community and, given each community's
+    bounding box, each grid's cell of it (`bisect_cells`)."""
+    hh_grid = np.empty(len(hh_x), dtype=np.int64)
+    grid_community, cells = [], []
+    for k in range(communities):
+        idx = np.flatnonzero(hh_community == k)
+        n = max(1, round(len(idx) / households_per_grid)) if len(idx) else 0
+        box = (-np.inf, -np.inf, np.inf, np.inf) if boxes is None else tuple(boxes[k])
+        labels, cell = bisect_cells(hh_x[idx], hh_y[idx], np.ones(len(idx)), n, box)
+        hh_grid[idx] = len(grid_community) + labels
+        grid_community += [k] * n
+        cells.append(cell)
+    grid_community = np.array(grid_community, dtype=np.int64)
+    return hh_grid, grid_community, None if boxes is None else np.concatenate(cells)
+
+
+def grid_centres(hh_grid: np.ndarray, hh_x: np.ndarray, hh_y: np.ndarray, grids: int):
+    """Each grid's centre of households, and its households (as floats, for weights)."""
+    grid_households = np.bincount(hh_grid, minlength=grids).astype(float)
+    gx = np.bincount(hh_grid, weights=hh_x, minlength=grids) / np.maximum(grid_households, 1)
+    gy = np.bincount(hh_grid, weights=hh_y, minlength=grids) / np.maximum(grid_households, 1)
+    return gx, gy, grid_households
+
+
+def offices(hh_x: np.ndarray, hh_y: np.ndarray, hh_community: np.ndarray, communities: int,
+            bx: np.ndarray, by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Community offices sit at the building nearest the community's centre of population."""
+    community_households = np.bincount(hh_community, minlength=communities)
+    comx = np.bincount(hh_community, weights=hh_x, minlength=communities) / np.maximum(community_households, 1)
+    comy = np.bincount(hh_community, weights=hh_y, minlength=communities) / np.maximum(community_households, 1)
+    _, nearest = cKDTree(np.c_[bx, by]).query(np.c_[comx, comy])
+    return bx[nearest], by[nearest]
+
+
+def straight_walks(scenario: Scenario, hh_x, hh_y, hh_station, hh_community, station_x, station_y,
+                   community_x, community_y) -> tuple[np.ndarray, np.ndarray]:
+    """Walking minutes as the crow flies times the detour factor: one way from each household's
+    service base (its station, else its community office), and to the nearest station (inf: none)."""
+    has_station = hh_station >= 0
+    base_x = np.where(has_station, station_x[np.maximum(hh_station, 0)] if len(station_x) else 0.0,
+                      community_x[hh_community])
+    base_y = np.where(has_station, station_y[np.maximum(hh_station, 0)] if len(station_y) else 0.0,
+                      community_y[hh_community])
+    c = scenario.city
+    if len(station_x):
+        dist, _ = cKDTree(np.c_[station_x, station_y]).query(np.c_[hh_x, hh_y])
+        nearest_station = dist * c.walk_detour / c.walk_speed_m_per_min
+    else:
+        nearest_station = np.full(len(hh_x), np.inf)
+    return walk_minutes(hh_x - base_x, hh_y - base_y, scenario), nearest_station
+
+
+def place_stations(scenario, gx, gy, grid_community, grid_households, hh_x, hh_y, hh_grid, bx, by, hh_building):
     """Group adjacent grids into stations, then site each station where it reaches most households.
 
     Each community gets stations in proportion to its grids; its grids are

@@ -17,7 +17,7 @@ import solara
 import solara.lab
 
 from .. import api
-from ..scenario import bundled_names
+from ..scenario import bundled_names, citymap
 from . import levers as L
 
 WORKSPACE = Path(os.environ.get("GRIDSIM_DASH_WORKSPACE", "results/dash"))
@@ -117,7 +117,9 @@ def export() -> None:
         bundles[key] = o.overrides
     lines = [line.strip() for line in targets.value.splitlines() if line.strip()]
     n_days, reps = setting.value[1], setting.value[2]
-    exported.value = L.export_spec(setting.value[0], base, bundles, n_days, L.warmup_for(base, n_days), reps, lines)
+    text = L.export_spec(setting.value[0], base, bundles, n_days, L.warmup_for(base, n_days), reps, lines)
+    problem = L.export_problem(text)
+    exported.value = text if problem is None else f"cannot export: {problem}"
 
 
 @solara.component
@@ -129,7 +131,7 @@ def Prose(text: str, classes: list[str] | None = None):
 
 @solara.component
 def Levers():
-    names = bundled_names()
+    names = bundled_names(maps=citymap.readable())
     solara.Select("Scenario", values=names, value=scenario.value, on_value=set_scenario)
     solara.SliderInt(f"Households per grid: {households_per_grid.value}", value=households_per_grid,
                      min=150, max=900, step=25)

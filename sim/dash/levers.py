@@ -152,6 +152,7 @@ class Outcome:
     runs: pd.DataFrame
     series: list[pd.DataFrame] = field(default_factory=list)
     grids: pd.DataFrame | None = None          # replicate 0
+    city: Any = None                           # replicate 0's City, where it is drawn on a map
 
 
 _POOL_LOCK = threading.Lock()
@@ -217,16 +218,25 @@ def run_option(scenario: str, overrides: dict, days: float, replicates: int, wor
     if result["report"].failed:
         raise RuntimeError("; ".join(f"{k}: {v}" for k, v in sorted(result["report"].errors.items())[:2]))
     progress(replicates, replicates)
-    return read_option(folder, spec.name, overrides)
+    return read_option(folder, spec.name, overrides, map_city(spec.base))
 
 
-def read_option(folder: Path, name: str, overrides: dict) -> Outcome:
+def read_option(folder: Path, name: str, overrides: dict, city: Any = None) -> Outcome:
     store = Store(folder)
     scan = store.scan()
     runs = store.runs(scan)
     series = [df for _, df in store.extras("series", 0, scan)]
     grids = store.extras("grids", 0, scan)
-    return Outcome(name, describe(overrides), dict(overrides), runs, series, grids[0][1] if grids else None)
+    return Outcome(name, describe(overrides), dict(overrides), runs, series, grids[0][1] if grids else None, city)
+
+
+def map_city(scenario: Scenario) -> Any:
+    """Replicate 0's city of an option whose scenario is drawn on a map (its grids' polygons for the
+    page's map); None on the synthetic square, whose grids the page draws from their centres."""
+    if scenario.city.map is None:
+        return None
+    from ..experiments.report_inputs import run_city
+    return run_city(scenario, ROOT_SEED, 0)
 
 
 # ---------------------------------------------------------------- what an answer rests on
@@ -311,19 +321,27 @@ def _png(fig) -> bytes:
 
 
 def map_png(option: Outcome, vmax: float | None = None) -> bytes:
-    """The city's grids as areas (each the part of the city nearer its households' centre than any
-    other grid's), coloured by the grid's p90 wait."""
+    """The city's grids as areas coloured by the grid's p90 wait: on a map their own polygons on the
+    real outline, else each the part of the city nearer its households' centre than any other grid's."""
     from matplotlib.collections import PolyCollection
 
-    from ..analysis.figures import new_figure
-    fig = new_figure((4.2, 3.8))
-    ax = fig.subplots()
+    from ..analysis.figures import map_of_grids, new_figure
     g = option.grids
     if g is None or g.empty:
-        ax.text(0.5, 0.5, "no per-grid table", ha="center", transform=ax.transAxes)
+        fig = new_figure((4.2, 3.8))
+        fig.subplots().text(0.5, 0.5, "no per-grid table", ha="center", transform=fig.axes[0].transAxes)
         return _png(fig)
     wait = g["wait_p90_minutes"].to_numpy(float) / 60
     top = vmax if vmax else float(np.nanpercentile(wait, 98)) if np.isfinite(wait).any() else 1.0
+    if option.city is not None:
+        by_grid = np.full(option.city.grids, np.nan)
+        by_grid[g["grid"].to_numpy(int)] = wait
+        fig = map_of_grids(option.city, by_grid, "grid's p90 wait (h)", (4.2, 3.8), top)
+        fig.axes[0].get_legend().remove()
+        fig.axes[0].set_title(textwrap.fill(option.label, 48), fontsize=9)
+        return _png(fig)
+    fig = new_figure((4.2, 3.8))
+    ax = fig.subplots()
     centres = g[["x", "y"]].to_numpy(float) / 1000
     cells = PolyCollection(grid_cells(centres), array=np.nan_to_num(wait, nan=top), cmap="viridis",
                            edgecolors="white", linewidths=0.3)
@@ -435,6 +453,20 @@ def export_spec(scenario: str, base: Scenario, options: dict[str, dict], days: f
         lines += ["[objective]", "constraints = [" + ", ".join(toml_value(c) for c in constraints) + "]",
                   'minimise = "cost_yuan_per_year"', ""]
     return "\n".join(lines)
+
+
+def export_problem(text: str) -> str | None:
+    """Why an exported experiment would not load (a target its runs cannot measure, say), or None:
+    the page shows the one line instead of a file that sweep and optimise would refuse."""
+    import tomllib
+
+    from ..experiments.spec import load_spec
+    from ..scenario import ScenarioError
+    try:
+        load_spec(tomllib.loads(text), check=False)
+    except ScenarioError as err:
+        return f"{err.path}: {err.message}"
+    return None
 
 
 def option_key(label: str, taken: set[str]) -> str:

@@ -8,7 +8,9 @@ Mesa users who watch a single run day by day:
 
 `gridsim dash` is the planner's page (options side by side with a baseline);
 this one steps one model. Each step is a simulated day; play stops by itself
-at the horizon (`running` turns False).
+at the horizon (`running` turns False). A city drawn on a map is shown from
+its mesa-geo GeoSpace (`gridsim.model.geo`): its grid agents' polygons on the
+community agents' outlines, drawn with matplotlib so the page works offline.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mesa.visualization import SolaraViz, make_plot_component
 from mesa.visualization.utils import update_counter
 
 from ..model import GridModel
-from ..scenario import ROLES, bundled_names
+from ..scenario import ROLES, bundled_names, citymap
 
 BACKLOG = {"waiting": "tab:red", "in_service": "tab:blue", "unreported": "tab:grey"}   # census columns
 
@@ -36,8 +38,11 @@ def grid_backlog(model: GridModel) -> np.ndarray:
 
 
 def grid_map(model: GridModel) -> Figure:
-    """The city's grids at their households' centre, sized by households, coloured by `grid_backlog`."""
+    """The city's grids at their households' centre, sized by households, coloured by `grid_backlog`
+    (on a map: the grids' own polygons, `geo_map`)."""
     city = model.city
+    if city.geometry is not None:
+        return geo_map(model)
     households = np.bincount(city.hh_grid, minlength=city.grids)
     x = np.bincount(city.hh_grid, weights=city.hh_x, minlength=city.grids) / np.maximum(households, 1)
     y = np.bincount(city.hh_grid, weights=city.hh_y, minlength=city.grids) / np.maximum(households, 1)
@@ -53,6 +58,25 @@ def grid_map(model: GridModel) -> Figure:
     return fig
 
 
+def geo_map(model: GridModel) -> Figure:
+    """A map city's GeoSpace: grid agents coloured by `grid_backlog`, community outlines, stations."""
+    from ..model.geo import Community, Grid, Station, geospace
+    space = geospace(model)
+    grids = space.get_agents_as_GeoDataFrame(Grid)
+    grids["backlog"] = grid_backlog(model)[grids["index"].to_numpy()]
+    fig = Figure(figsize=(5.5, 4.5))
+    ax = fig.subplots()
+    grids.plot(column="backlog", ax=ax, cmap="viridis", vmin=0, edgecolor="white", linewidth=0.3, legend=True,
+               legend_kwds={"label": "visits waiting for the grid's leaders", "shrink": 0.85})
+    space.get_agents_as_GeoDataFrame(Community).boundary.plot(ax=ax, color="black", linewidth=0.8)
+    space.get_agents_as_GeoDataFrame(Station).plot(ax=ax, marker="^", color="white", edgecolor="black",
+                                                   markersize=18)
+    ax.set_axis_off()
+    ax.set_title(f"{model.spec.name}: {model.city.grids} grids, day {model.now / 1440:g} of {model.days:g}",
+                 fontsize=10)
+    return fig
+
+
 @solara.component
 def GridMap(model: GridModel):
     update_counter.get()                     # drawn again after every step
@@ -60,7 +84,8 @@ def GridMap(model: GridModel):
 
 
 MODEL_PARAMS = {
-    "scenario": {"type": "Select", "value": "meihekou_2020", "values": bundled_names(), "label": "Scenario"},
+    "scenario": {"type": "Select", "value": "meihekou_2020", "values": bundled_names(maps=citymap.readable()),
+                 "label": "Scenario"},
     "days": {"type": "SliderInt", "value": 28, "min": 7, "max": 365, "step": 7, "label": "Days"},
     "rng": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
 }

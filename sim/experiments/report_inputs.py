@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from ..analysis.figures import Results, grid_table
 from ..analysis.report import MapInput
-from ..city import build_city
+from ..city import City, build_city
 from ..model.requests import stream
-from ..scenario import ScenarioError, from_data, with_overrides
+from ..scenario import Scenario, ScenarioError, from_data, with_overrides
 from .spec import run_seed
 
 
@@ -38,8 +38,12 @@ def report_inputs(res: Results) -> ReportInputs:
                                   [tuple(kv) for kv in overrides[res.baseline_point]])
     except ScenarioError as err:
         return ReportInputs(None, f"the baseline scenario cannot be rebuilt with this gridsim ({err})")
-    root_seed = int((m.get("spec") or {}).get("root_seed", 0))
-    city = build_city(scenario, stream(run_seed(root_seed, replicate), "city"))
+    city = run_city(scenario, int((m.get("spec") or {}).get("root_seed", 0)), replicate)
     c = scenario.city
     return ReportInputs(MapInput(city, c.walk_circle_minutes,
                                  c.walk_circle_minutes * c.walk_speed_m_per_min / c.walk_detour), "")
+
+
+def run_city(scenario: Scenario, root_seed: int, replicate: int) -> City:
+    """The city a sweep's run of `scenario` drew in `replicate` (the same seed, the same city)."""
+    return build_city(scenario, stream(run_seed(root_seed, replicate), "city"))

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..analysis.compare import show_difference
 from ..analysis.store import Store, read_table, write_table
 from ..model.kpis import lookup, number
 from ..scenario import ScenarioError, read_toml
@@ -202,11 +204,13 @@ def run(calibration: str | Path, claims_path: str | Path, folder: str | Path, ex
         for c in mine:
             target = compared.index(_match(compared, *next(iter(c.point.items()))))
             d = _paired(runs, c.kpi, target)
+            undefined = len(chosen) - left_out - int(d.notna().sum())   # the KPI never reached, at either point
+            d = d.dropna()
             holds = _holds(d, c)
             effects.append(pd.DataFrame({"experiment": spec.name, "finding": c.finding, "kpi": c.kpi,
                                          TAG: d.index, "difference": d.to_numpy(), "holds": holds}))
-            rows.append({**_summarise(spec.name, c, d, holds, chosen, inputs, claims.robust_share),
-                         "sets_left_out": left_out})
+            rows.append({**_summarise(spec.name, c, d, holds, chosen, inputs, claims.robust_share, undefined),
+                         "sets_left_out": left_out, "sets_undefined": undefined})
     table = pd.DataFrame(rows)
     effects = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame()
     meta = {"calibration": str(calibration.resolve()), "claims": str(Path(claims_path).resolve()),
@@ -263,7 +267,9 @@ def _holds(d: pd.Series, c: ClaimTable) -> np.ndarray:
 
 
 def _summarise(experiment: str, c: ClaimTable, d: pd.Series, holds: np.ndarray, sets: pd.DataFrame,
-               inputs: tuple[Input, ...], share: float) -> dict:
+               inputs: tuple[Input, ...], share: float, undefined: int = 0) -> dict:
+    """A claim's verdict over the sets it was judged in; a set where its KPI is undefined (a percentile
+    never reached) does not support it: robust needs `share` of the judged and undefined together."""
     from scipy import stats
     n, k = len(d), int(holds.sum())
     x = sets.loc[d.index]
@@ -284,19 +290,26 @@ def _summarise(experiment: str, c: ClaimTable, d: pd.Series, holds: np.ndarray, 
     kpi = lookup(c.kpi)
     return {"experiment": experiment, "finding": c.finding, "kpi": c.kpi, "point": repr(dict(c.point)),
             "direction": c.direction, "within": c.within, "sets": n, "holds": k,
-            "label": "robust" if k >= share * n else "fragile",
+            "label": "robust" if k >= share * (n + undefined) else "fragile",
             "effect_median": float(np.median(d)), "effect_min": float(d.min()), "effect_max": float(d.max()),
             "effect_unit": kpi.display_unit if kpi else "", "input": flip or "", "how": how}
+
+
+def _out_of(row) -> str:
+    """The sets a claim could not be judged in: a compared point invalid there, or its KPI undefined
+    (a percentile never reached) in every replicate of a point."""
+    parts = [f"{n} {why}" for n, why in ((getattr(row, "sets_left_out", 0), "left out"),
+                                         (getattr(row, "sets_undefined", 0), "undefined")) if n]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def lines(r: Robustness) -> list[str]:
     out = []
     for row in r.table.itertuples():
-        k = lookup(row.kpi)
-        show = (lambda v: k.show(v)) if k else number
-        out.append(f"{row.experiment}: {row.finding}: holds in {row.holds} of {row.sets} plausible parameter sets: "
-                   f"{row.label.upper()}; difference median {show(row.effect_median)} (range {show(row.effect_min)} "
-                   f"to {show(row.effect_max)}); {row.how or 'no input separates it'}")
+        show = partial(show_difference, row.kpi)
+        out.append(f"{row.experiment}: {row.finding}: holds in {row.holds} of {row.sets} plausible parameter sets"
+                   f"{_out_of(row)}: {row.label.upper()}; difference median {show(row.effect_median)} (range "
+                   f"{show(row.effect_min)} to {show(row.effect_max)}); {row.how or 'no input separates it'}")
     return out
 
 
@@ -313,10 +326,8 @@ def markdown(r: Robustness, meta: dict) -> str:
             "| experiment | finding | holds in | label | difference: median (range) | what flips it |",
             "|---|---|---|---|---|---|"]
     for row in r.table.itertuples():
-        k = lookup(row.kpi)
-        show = (lambda v: k.show(v)) if k else number
-        out_of = f" ({row.sets_left_out} left out)" if getattr(row, "sets_left_out", 0) else ""
-        head.append(f"| {row.experiment} | {row.finding} | {row.holds} of {row.sets}{out_of} | **{row.label}** | "
+        show = partial(show_difference, row.kpi)
+        head.append(f"| {row.experiment} | {row.finding} | {row.holds} of {row.sets}{_out_of(row)} | **{row.label}** | "
                     f"{show(row.effect_median)} ({show(row.effect_min)} to {show(row.effect_max)}) | "
                     f"{row.how or '-'} |")
     return "\n".join(head) + "\n"

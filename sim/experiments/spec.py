@@ -427,11 +427,12 @@ def find_experiment(text: str | Path) -> Path:
     path = Path(text)
     if path.exists() or path.suffix:
         return path
-    bundled = folder("experiments")
-    hits = sorted(bundled.glob(f"{text}_*.toml")) + sorted(bundled.glob(f"{text}.toml"))
+    places = (folder("experiments"), folder("experiments") / "maps")    # maps/: on a map city, the [geo] extra
+    hits = sorted(h for place in places for h in place.glob(f"{text}_*.toml")) + \
+        sorted(h for place in places for h in place.glob(f"{text}.toml"))
     if len(hits) == 1 or (hits and hits[-1].stem == str(text)):
         return hits[-1]
-    known = ", ".join(sorted(p.stem for p in bundled.glob("*.toml")))
+    known = ", ".join(sorted(p.stem for place in places for p in place.glob("*.toml")))
     raise ScenarioError("", f"no such file or bundled experiment (bundled: {known})", str(text))
 
 

@@ -666,19 +666,29 @@ def shortest_visit_interval_days(scenario) -> float | None:
     return 365.0 / (home[0].rate_per_household_year * weight)
 
 
-def visit_completion(requests: pd.DataFrame, model, t0: float) -> Ratio | None:
-    """Of the routine home visits falling due after t0 whose next one fell due before the end, the
-    share made before it did (one not made by then is dropped): a cohort whose every fate is known,
-    so at most 1 whatever was owed before t0, and unbiased for any run length. In a run shorter
-    than a visit interval (a quarter) the cohort holds only the more frequent visits (monthly, to
-    households with an elderly member)."""
+def visit_cohort(requests: pd.DataFrame, model, t0: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(due, made), a flag per request: the routine home visits falling due after t0 whose next one
+    fell due before the end, and those of them made before it did (one not made by then is dropped).
+    A cohort whose every fate is known, so the share made is at most 1 whatever was owed before t0,
+    and unbiased for any run length. In a run shorter than a visit interval (a quarter) the cohort
+    holds only the more frequent visits (monthly, to households with an elderly member). None when
+    the scenario has no home visits."""
     home = [name for name, t in model.spec.requests.items() if t.home_visit]
     if not home:
         return None
     created = requests["created_minute"].to_numpy()
     due_next = created + requests["sla_hours"].to_numpy() * 60
-    mine = (requests["type"] == home[0]).to_numpy() & (created >= t0) & (due_next <= model.horizon)
-    return Ratio(int((mine & requests["started_minute"].notna().to_numpy()).sum()), int(mine.sum()))
+    due = (requests["type"] == home[0]).to_numpy() & (created >= t0) & (due_next <= model.horizon)
+    return due, due & requests["started_minute"].notna().to_numpy()
+
+
+def visit_completion(requests: pd.DataFrame, model, t0: float) -> Ratio | None:
+    """The share of the visit cohort (`visit_cohort`) made."""
+    cohort = visit_cohort(requests, model, t0)
+    if cohort is None:
+        return None
+    due, made = cohort
+    return Ratio(int(made.sum()), int(due.sum()))
 
 
 def first_handlers(requests: pd.DataFrame, among: np.ndarray) -> dict[str, dict]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -28,11 +28,14 @@ class RunResult:
     For reading in a notebook: `kpis` (one row per KPI, from the KPI table),
     `requests` (residents' requests only), `home_visits` (the routine home
     visits), `visits` (one row per handler visit), each with timestamps from
-    `start`; `timeseries`, `grids` and `census` as written; `save(folder)`."""
+    `start`; `timeseries`, `grids` and `census` as written; `save(folder)`.
+    A city drawn on a map also has `layers`: GeoDataFrames `grids`, `stations`
+    and `walk_areas` in the scenario's CRS (`outputs.gis_layers`)."""
     summary: dict
     tables: dict[str, pd.DataFrame]
     home_visit: str | None = None      # the request type that is the routine home visit
     start: pd.Timestamp = START
+    layers: dict = field(default_factory=dict)
 
     def kpi(self, name: str) -> float | None:
         """The value of a KPI by its dotted name (`by_type.care.sla_met_share`); None if absent."""
@@ -140,7 +143,9 @@ def results(model: GridModel, start: pd.Timestamp = START) -> RunResult:
               "grids": metrics.grid_table(model, requests, visits, timed),
               "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
     home = next((name for name, t in model.spec.requests.items() if t.home_visit), None)
-    return RunResult(metrics.summary(model, requests, visits, timed), tables, home, pd.Timestamp(start))
+    from .outputs import gis_layers
+    return RunResult(metrics.summary(model, requests, visits, timed), tables, home, pd.Timestamp(start),
+                     gis_layers(model, tables))
 
 
 def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,

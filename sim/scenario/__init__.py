@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import citymap
 from .fields import ScenarioError, build, parse_toml, show, to_data
 from .schema import (PROPERTY_MODES, ROLES, Scenario, Shift, offered_load,
                      shift_hours_per_week, split_counts, staff_counts)
@@ -49,9 +50,12 @@ def resolve_scenario(text: str | Path) -> Path:
                             f"{', '.join(bundled_names())})", str(text))
 
 
-def bundled_names() -> list[str]:
+def bundled_names(maps: bool = True) -> list[str]:
+    """The bundled scenarios' names; `maps=False` leaves out those drawn on a map (scenarios/maps),
+    which need the [geo] extra: a page offers only what the installed gridsim can load."""
     from ..data import folder
-    return sorted(p.stem for p in folder("scenarios").rglob("*.toml") if _is_scenario(p))
+    return sorted(p.stem for p in folder("scenarios").rglob("*.toml")
+                  if _is_scenario(p) and (maps or p.parent.name != "maps"))
 
 
 def _from(data: dict, source: str) -> Scenario:
@@ -62,8 +66,8 @@ def _from(data: dict, source: str) -> Scenario:
 
 
 def _built(data: dict) -> Scenario:
-    """The scenario of plain data, every field and every rule checked."""
-    scenario = build(Scenario, data)
+    """The scenario of plain data, every field and every rule checked; a map's counts filled in."""
+    scenario = build(Scenario, citymap.fill(data))
     _check_uncertain(scenario)
     return scenario
 
@@ -99,6 +103,10 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     """The TOML data of a file, with its `extends = "base.toml"` chain merged in."""
     data = read_toml(path)[1]
     data.setdefault("name", path.stem)
+    city = data.get("city")
+    if isinstance(city, dict) and isinstance(city.get("map"), (str, dict)):
+        settings = {"communities": city["map"]} if isinstance(city["map"], str) else city["map"]
+        city["map"] = citymap.resolve(settings, path.parent)       # its files lie beside the scenario
     base = data.pop("extends", None)
     if base is None:
         return data
@@ -108,7 +116,10 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if base_path in seen:
         raise ScenarioError("extends", f"{base} extends itself (a cycle)", str(path))
     if not base_path.exists():
-        raise ScenarioError("extends", f"no such file {base}", str(path))
+        bundled = bundled_scenario(base) if not Path(base).parent.parts else None
+        if bundled is None:
+            raise ScenarioError("extends", f"no such file {base} (nor a bundled scenario)", str(path))
+        base_path = bundled
     return _merge(_read(base_path, (*seen, path.resolve())), data)
 
 
@@ -220,6 +231,7 @@ def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
     whose path it concerns, or to all of them when it ties fields together.
     """
     data = to_data(scenario)
+    decided = citymap.decided(data)
     applied = []
     for item in overrides:
         if isinstance(item, str):
@@ -230,6 +242,9 @@ def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
         else:
             key, value = item
             label = set_label(f"{key}={show(value)}")
+        if key in decided:
+            raise ScenarioError(key, f"comes from the map ({scenario.city.map.communities}): change the file, "
+                                     "or leave the field to it", label)
         try:
             set_path(data, key, value)
         except ScenarioError as err:
@@ -248,5 +263,8 @@ def with_overrides(scenario: Scenario, overrides: Iterable) -> Scenario:
 
 def scenario_hash(scenario: Scenario) -> str:
     """A stable content hash: same inputs, same hash, on any machine."""
-    text = json.dumps(to_data(scenario), sort_keys=True, separators=(",", ":"))
+    data = to_data(scenario)
+    if scenario.city.map is not None:
+        data["city"]["map"] = citymap.digest(data["city"]["map"])
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

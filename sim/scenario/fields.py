@@ -74,9 +74,14 @@ def show(value: Any) -> str:
 
 
 def spec(default: Any = dataclasses.MISSING, *, ge: float | None = None,
-         gt: float | None = None, le: float | None = None) -> Any:
-    """A dataclass field with numeric bounds checked by `build`."""
-    kwargs = {"metadata": {"ge": ge, "gt": gt, "le": le}}
+         gt: float | None = None, le: float | None = None, omit_unset: bool = False) -> Any:
+    """A dataclass field with numeric bounds checked by `build`.
+
+    `omit_unset`: the field is left out of the plain form (`to_data`, and so of the scenario hash)
+    while it holds its default. A field added after scenarios were hashed is declared so, and every
+    scenario that does not use it keeps its hash: stored sweeps and the committed references stay
+    valid."""
+    kwargs = {"metadata": {"ge": ge, "gt": gt, "le": le, "omit_unset": omit_unset}}
     if isinstance(default, (list, dict)):
         kwargs["default_factory"] = lambda: type(default)(default)
     elif default is not dataclasses.MISSING:
@@ -245,7 +250,8 @@ def to_data(obj: Any, derived: bool = False) -> Any:
     with `derived` every field as the model reads it (to look a value up, never to rebuild from)."""
     if dataclasses.is_dataclass(obj):
         left = () if derived else getattr(obj, DERIVED, None) or ()
-        return {f.name: to_data(getattr(obj, f.name), derived) for f in dataclasses.fields(obj) if f.name not in left}
+        return {f.name: to_data(getattr(obj, f.name), derived) for f in dataclasses.fields(obj)
+                if f.name not in left and not (f.metadata.get("omit_unset") and getattr(obj, f.name) == f.default)}
     if isinstance(obj, (dict, types.MappingProxyType)):
         return {k: to_data(v, derived) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

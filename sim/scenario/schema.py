@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 
 from .fields import ScenarioError, derived, join, spec
+from .numbers import split_counts
 
 ROLES = ("building_leader", "grid_leader", "station_head", "police",
          "community_worker", "volunteer", "property_manager", "alliance", "hotline", "police110",
@@ -38,15 +39,6 @@ class Run:
                                 f"must be less than days ({self.days:g}), got {self.warmup_days:g}")
 
 
-def split_counts(total: int, weights: np.ndarray) -> np.ndarray:
-    """Integers summing to `total`, proportional to `weights` (largest remainder)."""
-    quota = total * weights / weights.sum()
-    counts = np.floor(quota).astype(int)
-    short = total - counts.sum()
-    counts[np.argsort(-(quota - counts), kind="stable")[:short]] += 1
-    return counts
-
-
 def scaled(staff: float) -> int:
     """Posts a standard makes: none at a standard of none, else at least one."""
     return max(1, round(staff)) if staff else 0
@@ -63,6 +55,42 @@ def from_standard(path: str, standard: float | None, name: str, value: Callable[
     if standard is None:
         raise ScenarioError(path, f"missing: state it or its standard {name.rpartition('.')[2]}")
     return value(standard)
+
+
+# What a communities file may say about each community (its column names, unless `columns` maps
+# them to the file's own); a table of points gives x/y or lon/lat besides.
+MAP_COLUMNS = ("name", "households", "population", "household_size", "elderly_share", "compounds",
+               "buildings", "sub_district")
+POINT_COLUMNS = ("x", "y", "lon", "lat")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CityMap:
+    """A planner's own city: the files it is drawn from (paths relative to the scenario file).
+
+    `communities` holds one community a row: polygons (GeoPackage, GeoJSON, Shapefile) or a CSV of
+    points (x/y in `crs`, or lon/lat), each with households or population and optionally the other
+    MAP_COLUMNS; `columns` maps gridsim's names to the file's own (`{households = "HH_2020"}`).
+    `stations`: station sites (points), else stations are placed by the rule of the synthetic city.
+    `buildings`: footprints (or points) households are placed on, else uniformly in the polygon.
+    `streets`: a local OpenStreetMap extract (.osm or .pbf) the walking distances follow, else
+    straight lines times `walk_detour`. A layer of a file holding several is named as QGIS names
+    it: `city.gpkg|layername=stations`. What the files say replaces the city's counts (population,
+    communities, buildings ...); every number they do not give comes from the scenario."""
+    communities: str
+    columns: Mapping[str, str] = spec({})
+    crs: str | None = None             # a CSV's x/y, or a file that declares no CRS
+    stations: str | None = None
+    buildings: str | None = None
+    streets: str | None = None
+
+    def check(self, path: str) -> None:
+        for key in self.columns:
+            if key not in MAP_COLUMNS + POINT_COLUMNS:
+                raise ScenarioError(join(path, f"columns.{key}"),
+                                    f"unknown column (gridsim reads {', '.join(MAP_COLUMNS + POINT_COLUMNS)})")
+        if self.streets is not None and not self.streets.lower().endswith((".osm", ".pbf", ".osm.bz2")):
+            raise ScenarioError(join(path, "streets"), "must be an OpenStreetMap extract (.osm, .osm.bz2 or .pbf)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,6 +118,7 @@ class City:
     walk_speed_m_per_min: float = spec(gt=0, le=1e4)
     walk_detour: float = spec(1.0, ge=1, le=10)
     walk_circle_minutes: float = spec(15.0, gt=0)
+    map: CityMap | None = spec(None, omit_unset=True)   # None: the synthetic square of area_km2
 
     @property
     def households(self) -> int:
@@ -110,7 +139,8 @@ class City:
                 derived(self, **{name: from_standard(join(path, name), getattr(self, standard), standard, value)})
 
     def check(self, path: str) -> None:
-        rules = [("sub_districts", self.sub_districts >= self.districts, f">= districts ({self.districts})"),
+        rules = [("districts", self.map is None or self.districts == 1, "1 for a city drawn on a map"),
+                 ("sub_districts", self.sub_districts >= self.districts, f">= districts ({self.districts})"),
                  ("communities", self.communities >= self.sub_districts, f">= sub_districts ({self.sub_districts})"),
                  ("communities", self.communities <= self.compounds, f"<= compounds ({self.compounds}): "
                                                                      "every community needs a compound"),

@@ -270,3 +270,23 @@ def test_findings_are_rerun_across_plausible_sets_and_labelled(recovery, tmp_pat
     bad.write_text(CLAIMS.replace('"stations.count" = 2 }', '"stations.count" = 3 }', 1))
     out = gridsim("robustness", tmp / "res" / "calibrate-recovery", "--claims", bad, "--results", tmp_path / "x")
     assert out.returncode == 2 and out.stderr.startswith(f"error: {bad}: claims[0].point: stations.count = 3 is not")
+
+
+def test_a_set_where_the_claims_kpi_is_undefined_does_not_support_it():
+    """A p90 never reached in a set (too many given up) is not a set where the claim holds: 9 of 10
+    judged is robust alone, not with 5 more sets where the percentile is undefined."""
+    from gridsim.experiments.inputs import parse_inputs
+    from gridsim.experiments.robustness import ClaimTable, _summarise
+    from gridsim.scenario import load
+
+    base = load(ROOT / "scenarios" / "validation" / "mmc.toml")
+    inputs = parse_inputs({"requests.errand.service.station_head.mean_minutes": {"low": 20.0, "high": 40.0}},
+                          base, "inputs")
+    sets = pd.DataFrame({"requests.errand.service.station_head.mean_minutes": np.linspace(20, 40, 15)})
+    d = pd.Series(np.r_[np.full(9, 5.0), -1.0], index=range(10))
+    claim = ClaimTable(experiment="E", point={"x": 1}, kpi="wait_minutes.p90", direction="higher", within=0.0,
+                       finding="f")
+    holds = d.to_numpy() > 0
+    assert _summarise("E", claim, d, holds, sets, inputs, 0.9)["label"] == "robust"
+    row = _summarise("E", claim, d, holds, sets, inputs, 0.9, undefined=5)
+    assert (row["label"], row["holds"], row["sets"]) == ("fragile", 9, 10)

@@ -123,7 +123,8 @@ def test_lever_run_and_compare_in_chromium(server, tmp_path):
             # titles and the export's option labels whole: each once, none cut off
             titles = page.locator(".option-card .option-title")
             assert [titles.nth(i).inner_text() for i in range(2)] == ["Baseline", "5 grid leaders per station"]
-            labels = page.locator(".export-card .v-input--checkbox label")
+            # a checkbox is .v-input--checkbox in Vuetify 2 (ipyvuetify 1.x, as pinned), .v-checkbox in 3
+            labels = page.locator(".export-card :is(.v-input--checkbox, .v-checkbox) label")
             assert [labels.nth(i).inner_text() for i in range(labels.count())] == ["baseline",
                                                                                     "5 grid leaders per station"]
             for element in [*(titles.nth(i) for i in range(2)), *(labels.nth(i) for i in range(labels.count()))]:

@@ -37,14 +37,18 @@ def test_export_is_an_experiment_sweep_and_optimise_take(tmp_path):
     base = load(SCENARIOS / "meihekou_2020.toml")
     options = {"baseline": {}, "gl4": {"roles.grid_leader.per_grid": 0.0, "roles.grid_leader.min_per_station": 4},
                "rota": {"roles.police.shifts": L.POLICE_ROTAS["round the clock"]}}
-    text = L.export_spec("meihekou_2020", base, options, 28, 7, 3,
-                         ["by_type.care.sla_met_share >= 0.9", "abandoned_share <= 0.05"])   # (28 days: no visit
-                                                                                            # completion to measure)
+    targets = ["by_type.care.sla_met_share >= 0.9", "visit_completion_share >= 0.95"]
+    short = L.export_spec("meihekou_2020", base, options, 28, 7, 3, targets)       # no visit falls due twice
+    assert L.export_problem(short) == ("objective.constraints[1]: 'visit_completion_share': a run of 28 days after "
+                                       "7 of warm-up sees no routine visit's next one fall due (the most frequent "
+                                       "are every 30.4 days): run more than 37 days")
+    text = L.export_spec("meihekou_2020", base, options, 42, 7, 3, targets)
+    assert L.export_problem(text) is None
     path = tmp_path / "exported.toml"
     path.write_text(text)
     spec = load_spec(path)
     assert [p["option"] for p in spec.points()] == ["baseline", "gl4", "rota"]
-    assert dict(spec.baseline) == {"option": "baseline"} and spec.replicates == 3 and spec.days == 28
+    assert dict(spec.baseline) == {"option": "baseline"} and spec.replicates == 3 and spec.days == 42
     assert spec.scenario_at({"option": "baseline"}).roles.grid_leader.per_grid == base.roles.grid_leader.per_grid
     assert spec.scenario_at({"option": "gl4"}).roles.grid_leader.min_per_station == 4
     assert len(spec.objective.constraints) == 2

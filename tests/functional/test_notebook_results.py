@@ -6,7 +6,7 @@ import pytest
 
 import gridsim
 from gridsim.model.kpis import HEADLINE, lookup
-from gridsim.model.outputs import FILES
+from gridsim.model.outputs import written
 
 
 def test_a_run_prints_short_and_shows_its_headline_as_html(week_run):
@@ -48,9 +48,10 @@ def test_timestamps_start_where_asked_on_a_monday():
 def test_save_writes_what_run_out_writes(tmp_path):
     from ..conftest import gridsim as command
     assert command("run", "mmc", "--days", "11", "--seed", "3", "--out", tmp_path / "cli").returncode == 0
-    saved = gridsim.simulate("mmc", seed=3, days=11).save(tmp_path / "api")
-    assert sorted(p.name for p in saved) == sorted(FILES)
-    for name in FILES:
+    result = gridsim.simulate("mmc", seed=3, days=11)
+    saved = sorted(p.name for p in result.save(tmp_path / "api"))
+    assert saved == sorted(written(result)) == sorted(p.name for p in (tmp_path / "cli").iterdir())
+    for name in saved:
         cli, api = tmp_path / "cli" / name, tmp_path / "api" / name
         if name.endswith(".parquet"):
             pd.testing.assert_frame_equal(pd.read_parquet(cli), pd.read_parquet(api))

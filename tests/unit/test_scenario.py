@@ -1,5 +1,7 @@
 """Loading, overriding, hashing and rejecting scenarios."""
 
+from contextlib import nullcontext
+
 import pytest
 
 from gridsim.scenario import ScenarioError, load, scenario_hash, with_overrides
@@ -12,6 +14,15 @@ def test_bundled_scenarios_load(meihekou, mmc):
     assert meihekou.grid_count == 341 and old.grid_count == 162
     assert old.stations.count == 0 and old.roles.building_leader.per_building == 0
     assert mmc.requests["errand"].roles == ("station_head",)
+
+
+def test_the_pages_offer_map_scenarios_only_where_maps_can_be_read():
+    """Without the [geo] extra a dashboard's list leaves out the map scenarios it could not load."""
+    from gridsim.scenario import bundled_names, citymap
+    assert "example_district" in bundled_names() and "meihekou_2020" in bundled_names(maps=False)
+    assert "example_district" not in bundled_names(maps=False)
+    with pytest.raises(ScenarioError, match=r"needs the \[geo\] extra") if not citymap.readable() else nullcontext():
+        load(SCENARIOS / "maps" / "example_district.toml")
 
 
 def test_hash_is_stable_and_content_based(meihekou):
