@@ -120,3 +120,13 @@ def _get(summary: dict, dotted: str):
     for part in dotted.split("."):
         value = value[part]
     return value
+
+
+def test_a_city_run_by_district_is_sized_as_its_districts():
+    from gridsim.experiments import limits
+    megacity = load(SCENARIOS / "megacity.toml")
+    with pytest.raises(limits.TooLarge, match="one run would need about"):
+        limits.check("whole", limits.estimate([megacity], 1), memory=24e9)
+    limits.check("by district", limits.in_parts(megacity, megacity.city.districts, 2), memory=24e9)
+    with pytest.raises(limits.TooLarge, match="or use fewer --workers"):
+        limits.check("by district", limits.in_parts(megacity, megacity.city.districts, 16), memory=24e9)
