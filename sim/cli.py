@@ -196,8 +196,8 @@ def run_by_district(args, scenario, out) -> int:
     if scenario.city.districts < 2:
         raise UserError(f"{flag}: {scenario.name} has one district (city.districts): nothing to split")
     if out is not None:
-        raise UserError(f"--out: a run by district keeps each district's records on its worker "
-                        f"(run a district alone to write them)")
+        raise UserError("--out: a run by district keeps each district's records on its worker "
+                        "(run a district alone to write them)")
     city, parts = on_engine(args, lambda pool: by_district(scenario, args.seed, pool), "gridsim run")
     if args.json:
         print(json_line(city))

@@ -22,7 +22,7 @@ from mesa.visualization import SolaraViz, make_plot_component
 from mesa.visualization.utils import update_counter
 
 from ..model import GridModel
-from ..scenario import ROLES, bundled_names, citymap
+from ..scenario import bundled_names, citymap
 
 BACKLOG = {"waiting": "tab:red", "in_service": "tab:blue", "unreported": "tab:grey"}   # census columns
 

@@ -28,7 +28,6 @@ numba (`compiled`) and run as plain Python under NUMBA_DISABLE_JIT=1.
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numpy as np

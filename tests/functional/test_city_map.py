@@ -322,7 +322,7 @@ def test_zero_negative_or_missing_households(tmp_path):
         shapes = odd_shapes()
         shapes["households"] = shapes["households"].astype(float)
         shapes.loc[2, "households"] = value
-        assert f"bad.gpkg: feature 3 (Court): households" in (line := bad(tmp_path, shapes)) and what in line
+        assert "bad.gpkg: feature 3 (Court): households" in (line := bad(tmp_path, shapes)) and what in line
     table = gpd.pd.DataFrame({"lon": [124.5, 124.51, 124.52], "lat": [43.2, 43.2, 43.21], "households": [500, "", 40]})
     line = bad(tmp_path, table, 'communities = "bad.csv"', "bad.csv")
     assert "bad.csv: row 2: households (households) is empty" in line
