@@ -74,6 +74,10 @@ class Duty:
         on_duty_minutes(np.ascontiguousarray(t).ravel(), *self._by_day, out)
         return out.reshape(t.shape)
 
+    def on_duty_between(self, since: np.ndarray, until: np.ndarray) -> np.ndarray:
+        """Minutes on duty in [since, until), for each pair."""
+        return self.on_duty_before(until) - self.on_duty_before(since)
+
     @cached_property
     def _by_day(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         """What `on_duty_minutes` finds the intervals with: the starts (and a nan no time reaches),
@@ -86,7 +90,7 @@ class Duty:
 
     def minutes(self, t0: float, t1: float) -> float:
         """Minutes on duty within [t0, t1)."""
-        return float(np.diff(self.on_duty_before(np.array([t0, t1])))[0])
+        return float(self.on_duty_between(np.array([t0]), np.array([t1]))[0])
 
 
 @compiled
