@@ -33,3 +33,22 @@ def test_help_on_the_package_is_a_page_and_names_everything_it_offers():
     assert len(text.splitlines()) < 120
     for name in gridsim._API + ("GridModel",):
         assert name in text and getattr(gridsim, name) is not None
+
+
+def test_a_machines_first_compile_is_announced_once(capsys):
+    """The first run on a machine compiles the journey for a minute or two: the command says so,
+    once, rather than sit silent (checked on a small function numba has never seen)."""
+    from numba import njit
+    from numba.core import event
+
+    from gridsim.cli import _CompileNotice
+
+    notice = _CompileNotice()
+    event.register("numba:compile", notice)
+    try:
+        njit(lambda x: x + 1)(1)
+        njit(lambda x: x * 2)(1)
+    finally:
+        event.unregister("numba:compile", notice)
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith("compiling the simulation")
