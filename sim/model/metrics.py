@@ -661,7 +661,12 @@ def backlog_growth(model, visits: pd.DataFrame, requests: pd.DataFrame, t0: floa
     leaves = np.where(~np.isnan(start), start, np.where(gave_up, requests["ended_minute"].to_numpy()[req], np.inf))
     codes = visits["role"].cat.codes.to_numpy().astype(np.int64)
     waiting = at_or_before(queued, days, codes, len(ROLES)) - at_or_before(leaves, days, codes, len(ROLES))
-    return {role: float(np.polyfit(days / (7 * 1440), waiting[r], 1)[0]) for r, role in enumerate(ROLES)}
+    weeks = days / (7 * 1440)
+    dx = weeks - weeks.mean()
+    # the least-squares slope in closed form: plain sums give the same digits under every numpy
+    # (np.polyfit's LAPACK solve changed the last digit between numpy 2.4 and 2.5)
+    return {role: float((dx * (waiting[r] - waiting[r].mean())).sum() / (dx * dx).sum())
+            for r, role in enumerate(ROLES)}
 
 
 def staffing(model) -> dict:
