@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import gc
 import math
 import os
 import signal
@@ -121,6 +122,9 @@ def watch_parent(main_pid: int, parent_pid: int, every: float = 0.5) -> None:
 
 def _worker_init(main_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
+    # what the worker has imported lives as long as it does: the full collection each model starts
+    # with (`GridModel`) then walks only the runs' objects, not the libraries' (66 ms a run less)
+    gc.freeze()
     threading.Thread(target=watch_parent, args=(main_pid, os.getppid()), daemon=True,
                      name="gridsim-watch-parent").start()
 

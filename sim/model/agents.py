@@ -46,7 +46,8 @@ class Household(GridAgent):
     """住户: produces requests, chooses how to report them, and remembers how they went (trust).
     Its attributes live in the city's arrays, and its trust in the model's, at `index`: the event
     loop updates a million numbers faster there, and `model.agents_by_type[Household]` still reads
-    them as agent attributes (e.g. `.agg("trust", np.mean)`)."""
+    them as agent attributes (e.g. `.agg("trust", np.mean)`). The model makes them the first time
+    its agents are asked for (`GridModel.agents`), after the staff."""
 
     def __init__(self, model, index: int):
         super().__init__(model)

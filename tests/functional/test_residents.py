@@ -85,6 +85,18 @@ def test_trust_lives_on_the_household_agents_and_follows_experience(meihekou):
     assert 0.0 <= trust.min() and trust.max() <= 1.0
 
 
+def test_households_become_agents_when_asked_for_and_the_run_does_not_depend_on_it(meihekou):
+    looked, unlooked = GridModel(meihekou, rng=3, days=3), GridModel(meihekou, rng=3, days=3)
+    households = looked.agents_by_type[Household]
+    assert len(households) == looked.city.households
+    staff_ids = [a.unique_id for agents in unlooked._agents_by_type.values() for a in agents]   # Mesa's own store
+    assert min(households.get("unique_id")) == max(staff_ids) + 1 == len(staff_ids) + 1
+    for model in (looked, unlooked):
+        model.run()
+    assert Household not in unlooked._agents_by_type                    # nobody asked: none was made
+    assert metrics.tables(looked)[0].equals(metrics.tables(unlooked)[0])  # the visits, handlers' ids included
+
+
 def test_repeats_come_back_from_abandoned_requests_and_count_once(meihekou):
     strained = with_overrides(meihekou, ["roles.grid_leader.per_grid=0.5", "residents.repeat_share=1.0"])
     model, _, req = run(strained, days=28)
