@@ -16,8 +16,6 @@ import signal
 import sys
 from pathlib import Path
 
-from numba.core import event as numba_event
-
 from . import __version__
 from .scenario import ScenarioError
 
@@ -950,11 +948,11 @@ def main(argv: list[str] | None = None) -> int:
     from .experiments.limits import TooLarge
 
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
-    notice = _CompileNotice()
-    numba_event.register("numba:compile", notice)
     try:
         args = build_parser().parse_args(argv)
-        return args.func(args)
+        from .model.run import compile_notice
+        with compile_notice(lambda line: print(line, file=sys.stderr, flush=True)):
+            return args.func(args)
     except (UserError, ScenarioError, StoreError, CompareError, TooLarge, WriteError) as err:
         print(f"error: {one_line(str(err))}", file=sys.stderr)
         return 2
@@ -968,26 +966,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     finally:
-        numba_event.unregister("numba:compile", notice)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-class _CompileNotice(numba_event.Listener):
-    """Says, once, why a machine's first run is silent for a while: numba compiles the journey
-    (about 1.5 minutes of CPU, docs/PERFORMANCE.md), which later runs load from its cache."""
-
-    def __init__(self):
-        self.said = False
-
-    def on_start(self, event):
-        if not self.said:
-            self.said = True
-            print("compiling the simulation for this machine (its first run only, about 1-2 minutes; "
-                  "later runs load it from numba's cache)", file=sys.stderr, flush=True)
-
-    def on_end(self, event):
-        pass
 
 
 def one_line(text: str) -> str:

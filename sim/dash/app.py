@@ -17,6 +17,7 @@ import solara
 import solara.lab
 
 from .. import api
+from ..model.run import compile_notice
 from ..scenario import bundled_names, citymap
 from . import levers as L
 
@@ -44,6 +45,7 @@ replicates = solara.reactive(START_REPLICATES)
 options = solara.reactive([])              # L.Outcome, the baseline first
 setting = solara.reactive(None)            # (scenario, days, replicates) the options on screen were run at
 error = solara.reactive("")
+compiling = solara.reactive("")            # said while numba compiles the journey (a machine's first run)
 targets = solara.reactive(TARGETS)
 chosen = solara.reactive([])               # names of the options to export
 exported = solara.reactive("")
@@ -76,16 +78,18 @@ def run(name: str, overrides: dict, n_days: int, reps: int) -> None:
     total = max(1, len(todo) * reps)
     finished = 0
     try:
-        for k, over in enumerate(todo):
-            def tick(done: int, _: int, before=k * reps) -> None:
-                run.progress = 100.0 * (before + done) / total
-            out = L.run_option(name, over, n_days, reps, WORKSPACE, WORKERS, tick)
-            finished += reps
-            on_screen = on_screen + [out]
-            setting.value, options.value = key, on_screen
-            chosen.value = [o.name for o in on_screen]
+        with compile_notice(compiling.set):
+            for k, over in enumerate(todo):
+                def tick(done: int, _: int, before=k * reps) -> None:
+                    run.progress = 100.0 * (before + done) / total
+                out = L.run_option(name, over, n_days, reps, WORKSPACE, WORKERS, tick)
+                finished += reps
+                on_screen = on_screen + [out]
+                setting.value, options.value = key, on_screen
+                chosen.value = [o.name for o in on_screen]
     except Exception as err:  # noqa: BLE001 - shown on the page, one line
         error.value = f"{type(err).__name__}: {err}".splitlines()[0]
+    compiling.value = ""
     run.progress = 100.0
 
 
@@ -200,7 +204,8 @@ def Controls():
                   disabled=run.pending or bool(why), color="primary", classes=["run-button"])
     if run.pending:
         solara.ProgressLinear(run.progress or True, classes=["run-progress"])
-        solara.Text(f"running: {run.progress or 0:.0f}% of the runs done", classes=["run-status"])
+        solara.Text(f"running: {run.progress or 0:.0f}% of the runs done"
+                    + (f"; {compiling.value}" if compiling.value else ""), classes=["run-status"])
     if error.value:
         with solara.Div(classes=["run-error"], style={"color": "#d62728"}):
             Prose(f"<b>Error:</b> {escape(error.value)}")

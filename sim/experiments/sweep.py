@@ -185,6 +185,9 @@ class Executor:
                                       initargs=(os.getpid(),), mp_context=_mp_context())
 
     def __enter__(self) -> "Executor":
+        if self.dask in (None, "local"):        # this machine's workers: compiled once, here (compile_kernels)
+            from ..model.run import compile_kernels
+            compile_kernels()
         if self.dask is None:
             self.pool = self._local_pool()
             return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -163,3 +164,45 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
         warn(describe(model.overloaded))
     model.run()
     return results(model, start)
+
+
+COMPILING = ("compiling the simulation for this machine (its first run only, about 2 minutes; "
+             "later runs load it from numba's cache)")
+
+
+@contextmanager
+def compile_notice(say: Callable[[str], None]):
+    """While inside, `say(COMPILING)` once, when numba first starts to compile in this process: a
+    machine's first run is otherwise silent for a couple of minutes (docs/PERFORMANCE.md)."""
+    from numba.core import event
+
+    class Notice(event.Listener):
+        said = False
+
+        def on_start(self, ev):
+            if not self.said:
+                self.said = True
+                say(COMPILING)
+
+        def on_end(self, ev):
+            pass
+
+    notice = Notice()
+    event.register("numba:compile", notice)
+    try:
+        yield
+    finally:
+        event.unregister("numba:compile", notice)
+
+
+def compile_kernels() -> None:
+    """The journey's and the metrics' compiled kernels made ready in this process: compiled on a
+    machine's first run, else loaded from numba's cache (a 11-day M/M/c run, about 0.3 s). A process
+    pool calls it before it starts its workers, so they load the kernels from the cache rather than
+    each compile them at once, silently, where no command can say so."""
+    import numba
+    if not numba.config.DISABLE_JIT:
+        model = GridModel("mmc", rng=0, days=11)
+        model.run()
+        results(model)
+

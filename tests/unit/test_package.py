@@ -35,20 +35,25 @@ def test_help_on_the_package_is_a_page_and_names_everything_it_offers():
         assert name in text and getattr(gridsim, name) is not None
 
 
-def test_a_machines_first_compile_is_announced_once(capsys):
+def test_a_machines_first_compile_is_announced_once():
     """The first run on a machine compiles the journey for a minute or two: the command says so,
-    once, rather than sit silent (checked on a small function numba has never seen)."""
+    once, rather than sit silent (checked on small functions numba has never seen)."""
     from numba import njit
-    from numba.core import event
 
-    from gridsim.cli import _CompileNotice
+    from gridsim.model.run import compile_notice
 
-    notice = _CompileNotice()
-    event.register("numba:compile", notice)
-    try:
+    said: list[str] = []
+    with compile_notice(said.append):
         njit(lambda x: x + 1)(1)
         njit(lambda x: x * 2)(1)
-    finally:
-        event.unregister("numba:compile", notice)
-    said = capsys.readouterr().err.splitlines()
+    njit(lambda x: x - 1)(1)                      # after it: nothing more is said
     assert len(said) == 1 and said[0].startswith("compiling the simulation")
+
+
+def test_a_local_pool_has_the_journey_compiled_before_its_workers_start():
+    """Else, on a machine's first run, each worker compiles it at once, where no command can say so."""
+    from gridsim.experiments.sweep import Executor
+    from gridsim.model import journey
+
+    with Executor(workers=1) as executor:
+        assert journey.advance.signatures and executor.pool is not None
