@@ -210,9 +210,21 @@ class CityGeometry:
     walk: str                          # how walking is measured, in words (for maps and files)
 
 
+def city_inputs(scenario: Scenario) -> str | None:
+    """Everything of a scenario that `build_city` reads, as a key: two scenarios with the same key
+    draw the same city from the same seed (`tests/unit/test_city.py` checks that nothing else is
+    read). None for a city on a map, whose files may change between runs."""
+    if scenario.city.map is not None:
+        return None
+    modes = scenario.roles.property_manager.modes
+    return repr((scenario.city, scenario.grids.households_per_grid, scenario.stations.count,
+                 [modes[name].compounds for name in PROPERTY_MODES]))
+
+
 def build_city(scenario: Scenario, rng: np.random.Generator) -> City:
     """Draw the city for a scenario; the same Generator state gives the same city. A scenario with
-    a map (`city.map`) is drawn on it (`gis.build_map_city`), else on a square of its area."""
+    a map (`city.map`) is drawn on it (`gis.build_map_city`), else on a square of its area, from
+    what `city_inputs` names alone."""
     c = scenario.city
     if c.map is not None:
         from .gis import build_map_city
