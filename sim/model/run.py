@@ -6,7 +6,7 @@ import html
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -171,7 +171,7 @@ COMPILING = ("compiling the simulation for this machine (its first run only, abo
 
 
 @contextmanager
-def compile_notice(say: Callable[[str], None]):
+def compile_notice(say: Callable[[str], None]) -> Iterator[None]:
     """While inside, `say(COMPILING)` once, when numba first starts to compile in this process: a
     machine's first run is otherwise silent for a couple of minutes (docs/PERFORMANCE.md)."""
     from numba.core import event
@@ -179,12 +179,12 @@ def compile_notice(say: Callable[[str], None]):
     class Notice(event.Listener):
         said = False
 
-        def on_start(self, ev):
+        def on_start(self, ev: event.Event) -> None:
             if not self.said:
                 self.said = True
                 say(COMPILING)
 
-        def on_end(self, ev):
+        def on_end(self, ev: event.Event) -> None:
             pass
 
     notice = Notice()
@@ -200,8 +200,8 @@ def compile_kernels() -> None:
     machine's first run, else loaded from numba's cache (a 11-day M/M/c run, about 0.3 s). A process
     pool calls it before it starts its workers, so they load the kernels from the cache rather than
     each compile them at once, silently, where no command can say so."""
-    import numba
-    if not numba.config.DISABLE_JIT:
+    from numba.core import config
+    if not getattr(config, "DISABLE_JIT"):      # set from NUMBA_DISABLE_JIT at import, unseen by mypy
         model = GridModel("mmc", rng=0, days=11)
         model.run()
         results(model)
