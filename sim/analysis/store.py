@@ -123,14 +123,28 @@ def checksum(data) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write_parquet(path: Path, df: pd.DataFrame, about: dict) -> None:
-    """Write `df` with `about` and its content checksum in the file's metadata, atomically."""
-    table = pa.Table.from_pandas(df, preserve_index=False)
+_ARROW_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.large_string()}
+
+
+def _row_table(row: dict) -> pa.Table:
+    """A run's row as a one-row table, each column typed from its value as pandas would type it
+    (NaN stored as null). Through pandas, a row's 970 KPI columns cost the sweep's parent 35 ms
+    a run, most of its writing; this way 4 ms. A value of another type goes through pandas."""
+    if not all(type(v) in _ARROW_TYPES for v in row.values()):
+        return pa.Table.from_pandas(pd.DataFrame([row]), preserve_index=False)
+    return pa.Table.from_arrays([pa.array([v], _ARROW_TYPES[type(v)], from_pandas=True) for v in row.values()],
+                                names=list(row))
+
+
+def _write_parquet(path: Path, df: pd.DataFrame | pa.Table, about: dict, statistics: bool = True) -> None:
+    """Write `df` with `about` and its content checksum in the file's metadata, atomically.
+    Without `statistics`, no column's minimum and maximum are written (of one row, they are the row)."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[META_KEY] = json.dumps({"format": FORMAT, **about, "checksum": checksum(table)}, sort_keys=True,
                                 default=str).encode()
     table = table.replace_schema_metadata(meta)
-    write_file(path, lambda p: pq.write_table(table, p))
+    write_file(path, lambda p: pq.write_table(table, p, write_statistics=statistics))
 
 
 def _open(path: Path) -> tuple[dict, pd.DataFrame]:
@@ -391,7 +405,7 @@ class Store:
                 folder = self.folder / f"_{name}"
                 folder.mkdir(exist_ok=True)
                 _write_parquet(folder / f"{rid}.parquet", table, ident)
-            _write_parquet(self.runs_dir / f"{rid}.parquet", pd.DataFrame([row]), ident)
+            _write_parquet(self.runs_dir / f"{rid}.parquet", _row_table(row), ident, statistics=False)
             (self.failed_dir / f"{rid}.json").unlink(missing_ok=True)
         except WriteError as err:
             raise StoreError(str(err)) from None
