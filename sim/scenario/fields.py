@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import math
 import re
 import tomllib
@@ -217,6 +218,13 @@ def derived(obj: Any, **values: Any) -> Any:
     return new
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A schema class's resolved type hints: resolving them is most of building a scenario, which
+    a sweep's parent does for every point."""
+    return get_type_hints(cls)
+
+
 def build(cls: type, data: Any, path: str = "") -> Any:
     """Build dataclass `cls` from a TOML table, then fill what it derives and run its `check`."""
     if not isinstance(data, dict):
@@ -226,7 +234,7 @@ def build(cls: type, data: Any, path: str = "") -> Any:
     if unknown:
         raise ScenarioError(join(path, unknown[0]),
                             f"unknown key (expected one of: {', '.join(fields)})")
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     values = {}
     for name, f in fields.items():
         if name in data:
