@@ -71,9 +71,10 @@ def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     t2 = time.perf_counter()
     visits, requests = metrics.tables(model)
     timed = metrics.measured_clocks(model, requests)
-    summary = metrics.summary(model, requests, visits, timed)
+    busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
+    summary = metrics.summary(model, requests, visits, timed, busy)
     metrics.timeseries(model, requests, visits)
-    metrics.grid_table(model, requests, visits, timed)
+    metrics.grid_table(model, requests, visits, timed, busy)
     t3 = time.perf_counter()
     return {"model": model, "summary": summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
             "cpu": time.process_time() - cpu0,

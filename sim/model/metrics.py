@@ -623,14 +623,13 @@ def busy_by_unit(model, visits: pd.DataFrame, t0: float, roles: tuple[str, ...] 
     return out
 
 
-def utilisation(model, visits: pd.DataFrame, t0: float) -> tuple[dict, dict, dict]:
-    """By role over [t0, horizon): busy time on shift / (places x time on shift), how many units
-    ran above SATURATED, and hours of overtime a year (work after the shift ended). Alliances:
-    meeting slots used."""
+def utilisation(model, visits: pd.DataFrame, t0: float, busy_of: dict[str, Busy]) -> tuple[dict, dict, dict]:
+    """By role over [t0, horizon), from its `busy_by_unit`: busy time on shift / (places x time on
+    shift), how many units ran above SATURATED, and hours of overtime a year (work after the shift
+    ended). Alliances: meeting slots used."""
     H = model.horizon
     per_year = 365 * 1440 / max(H - t0, 1.0) / 60
     share, saturated, overtime = {}, {}, {}
-    busy_of = busy_by_unit(model, visits, t0)
     for role in ROLES:
         if role == "alliance":
             al = model.spec.roles.alliance
@@ -684,7 +683,7 @@ def staffing(model) -> dict:
     return {"posts": posts, "full_time_people": people}
 
 
-def duty_leader_pay(model, visits: pd.DataFrame, t0: float) -> float:
+def duty_leader_pay(model, busy: Busy, t0: float) -> float:
     """A year's pay of the duty leaders when the station's own grid leaders take the duty on top of
     their week: every desk hour is overtime; on call, an allowance for each hour and overtime for the
     hours worked."""
@@ -694,13 +693,14 @@ def duty_leader_pay(model, visits: pd.DataFrame, t0: float) -> float:
     on_call_hours = posts * shift_hours_per_week(duty.shifts) * 365 / 7
     if duty.where == "desk":
         return float(on_call_hours * hour)
-    worked = (busy_by_unit(model, visits, t0, ("duty_leader",))["duty_leader"].on_duty.sum() / 60 * 365 * 1440
-              / max(model.horizon - t0, 1))
+    worked = busy.on_duty.sum() / 60 * 365 * 1440 / max(model.horizon - t0, 1)
     return float(on_call_hours * hour / (1 + sc.costs.overtime_premium) * duty.on_call_allowance + worked * hour)
 
 
-def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float, overtime: dict[str, float]) -> dict:
-    """Annual cost in yuan by item: pay (hours and premiums), overtime (`overtime`: hours a year by
+def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float, overtime: dict[str, float],
+          busy_of: dict[str, Busy]) -> dict:
+    """Annual cost in yuan by item: pay (hours and premiums; `busy_of`, the `busy_by_unit`, for duty
+    leaders paid by the hour worked), overtime (`overtime`: hours a year by
     role, paid at the hourly rate plus the overtime premium), subsidies, volunteers' coordination,
     stations, property subsidies, the calls and dispatches of 12345 and 110, fixed budgets."""
     sc, lay, r = model.spec, model.layout, model.spec.roles
@@ -718,7 +718,7 @@ def costs(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: float, overti
             items[f"overtime_{role}"] = (overtime.get(role, 0.0) * cfg.salary_yuan * hourly
                                          * (1 + sc.costs.overtime_premium))
     if r.duty_leader.paid_as == "overtime" and items.get("pay_duty_leader"):
-        items["pay_duty_leader"] = duty_leader_pay(model, visits, t0)
+        items["pay_duty_leader"] = duty_leader_pay(model, busy_of["duty_leader"], t0)
     items["subsidy_building_leader"] = float(lay["building_leader"].members.sum() * r.building_leader.subsidy_yuan)
     items["volunteer_coordination"] = float(r.volunteer.count * r.volunteer.coordination_yuan_per_volunteer)
     items["stations"] = model.city.stations * sc.stations.running_cost_yuan
@@ -883,13 +883,14 @@ def finish(tallies: Tallies) -> dict:
 
 
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
-            timed: Clocks | None = None) -> dict:
+            timed: Clocks | None = None, busy: dict[str, Busy] | None = None) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests. `timed`: the
-    `measured_clocks`, if already made."""
-    return finish(tally(model, requests, visits, timed))
+    `measured_clocks`, `busy`: the `busy_by_unit` after the warm-up, if already made."""
+    return finish(tally(model, requests, visits, timed, busy))
 
 
-def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None) -> Tallies:
+def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None,
+          busy: dict[str, Busy] | None = None) -> Tallies:
     """The `Tallies` of a run's summary (`summary` finishes them)."""
     sc, H = model.spec, model.horizon
     t0 = sc.run.warmup_days * 1440
@@ -910,8 +911,9 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
     by_quarter = quarters(model, requests, visits, adds, resident, t0, pooled)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
-    share, saturated, overtime = utilisation(model, visits, t0)
-    cost = costs(model, requests, visits, t0, overtime)
+    busy = busy_by_unit(model, visits, t0) if busy is None else busy
+    share, saturated, overtime = utilisation(model, visits, t0, busy)
+    cost = costs(model, requests, visits, t0, overtime, busy)
     resolved_by, resolved_by_type = resolved_per_year(requests, t0, H)
     for name in types:
         by_type[name]["resolved_per_year"] = resolved_by_type[name]
@@ -998,9 +1000,9 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
 
 
 def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
-               timed: Clocks | None = None) -> pd.DataFrame:
+               timed: Clocks | None = None, busy: dict[str, Busy] | None = None) -> pd.DataFrame:
     """Per grid: households, residents' requests, waits, resolution, and its grid leaders' load.
-    `timed`: the `measured_clocks`, if already made."""
+    `timed`: the `measured_clocks`, `busy`: the `busy_by_unit` after the warm-up, if already made."""
     city = model.city
     t0 = model.spec.run.warmup_days * 1440
     resident = residents_measured(model, requests)
@@ -1028,9 +1030,9 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
     trust = model.trust
     out["trust_mean"] = (np.bincount(city.hh_grid, weights=trust, minlength=city.grids)
                          / np.maximum(out["households"], 1))
-    busy = busy_by_unit(model, visits, t0, ("grid_leader",))["grid_leader"]
+    leaders = (busy_by_unit(model, visits, t0, ("grid_leader",)) if busy is None else busy)["grid_leader"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit_util = np.r_[np.where(busy.capacity > 0, busy.on_duty / busy.capacity, np.nan), np.nan]   # [-1]: none
+        unit_util = np.r_[np.where(leaders.capacity > 0, leaders.on_duty / leaders.capacity, np.nan), np.nan]   # [-1]: none
     grid_unit = np.full(city.grids, -1)
     grid_unit[city.hh_grid] = model.layout["grid_leader"].hh_unit
     out["grid_leader_utilisation"] = unit_util[grid_unit]

@@ -194,12 +194,14 @@ def drawn_city(scenario: Scenario, seed: int) -> City:
     drawing Meihekou's took 0.07 s of a 0.63 s 63-day run. Kept cities' arrays are read-only, so
     no run can change the next one's; cities over KEEP_HOUSEHOLDS, or on a map, are not kept."""
     inputs = city_inputs(scenario)
-    key = (inputs or "", seed)
+    if inputs is None:
+        return build_city(scenario, stream(seed, "city"))
+    key = (inputs, seed)
     if key in _DRAWN:
         _DRAWN.move_to_end(key)
         return _DRAWN[key]
     city = build_city(scenario, stream(seed, "city"))
-    if inputs is not None and city.households <= KEEP_HOUSEHOLDS:
+    if city.households <= KEEP_HOUSEHOLDS:
         for value in vars(city).values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False

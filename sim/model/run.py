@@ -140,12 +140,13 @@ def results(model: GridModel, start: pd.Timestamp = START) -> RunResult:
                          f"({model.spec.run.warmup_days:g}) for a run to have outputs")
     visits, requests = metrics.tables(model)
     timed = metrics.measured_clocks(model, requests)
+    busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
     tables = {"requests": requests, "visits": visits, "timeseries": metrics.timeseries(model, requests, visits),
-              "grids": metrics.grid_table(model, requests, visits, timed),
+              "grids": metrics.grid_table(model, requests, visits, timed, busy),
               "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
     home = next((name for name, t in model.spec.requests.items() if t.home_visit), None)
     from .outputs import gis_layers
-    return RunResult(metrics.summary(model, requests, visits, timed), tables, home, pd.Timestamp(start),
+    return RunResult(metrics.summary(model, requests, visits, timed, busy), tables, home, pd.Timestamp(start),
                      gis_layers(model, tables))
 
 

@@ -123,8 +123,8 @@ def test_vacancies_empty_places_for_their_period_and_cost_less(meihekou):
     assert abs(empty - 0.2 * len(places)) <= 1
     model.advance(6 * 1440)
     assert (places > 0).all()
-    pay = [metrics.costs(m, None, metrics.tables(m)[0], 0.0, {})["pay_grid_leader"]
-           for m in (run(meihekou, days=8)[0], run(cut, days=8)[0])]
+    pay = [metrics.costs(m, None, v, 0.0, {}, metrics.busy_by_unit(m, v, 0.0))["pay_grid_leader"]
+           for m in (run(meihekou, days=8)[0], run(cut, days=8)[0]) for v in [metrics.tables(m)[0]]]
     assert pay[1] == pytest.approx(pay[0] * (1 - 0.2 * 3 / 8), rel=0.01)
     duty = model.duty["grid_leader"]
     vacant = vacant_places(model.layout["grid_leader"].servers, 0.2)

@@ -2,6 +2,8 @@
 
 import tomllib
 
+import pytest
+
 import gridsim
 from gridsim.data import folder
 
@@ -50,10 +52,22 @@ def test_a_machines_first_compile_is_announced_once():
     assert len(said) == 1 and said[0].startswith("compiling the simulation")
 
 
-def test_a_local_pool_has_the_journey_compiled_before_its_workers_start():
-    """Else, on a machine's first run, each worker compiles it at once, where no command can say so."""
-    from gridsim.experiments.sweep import Executor
-    from gridsim.model import journey
+@pytest.mark.parametrize("dask", [None, "tcp://127.0.0.1:1"])
+def test_a_local_pool_has_the_journey_compiled_before_its_workers_start(monkeypatch, dask):
+    """Else, on a machine's first run, each worker compiles it at once, where no command can say so.
+    (The suite's kernels are compiled already, so the order of the calls is what is checked.) A
+    remote cluster's workers are other machines: the parent's compiling would not reach them."""
+    from gridsim.experiments import sweep
+    from gridsim.model import run
 
-    with Executor(workers=1) as executor:
-        assert journey.advance.signatures and executor.pool is not None
+    calls: list[str] = []
+    monkeypatch.setattr(run, "compile_kernels", lambda: calls.append("compile"))
+    monkeypatch.setattr(sweep.Executor, "_local_pool", lambda self: calls.append("pool"))
+    executor = sweep.Executor(workers=1, dask=dask, timeout=1.0)
+    if dask is None:
+        executor.__enter__()
+        assert calls == ["compile", "pool"]
+    else:
+        with pytest.raises(sweep.ExecutorError):
+            executor.__enter__()
+        assert calls == []
