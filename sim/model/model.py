@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 from collections import OrderedDict
 from contextlib import contextmanager
 from functools import partial
@@ -34,6 +35,22 @@ from .stability import overloaded_units
 from .units import Layout, layouts, vacant_places
 
 INF = math.inf
+
+
+def small_pages() -> None:
+    """Ask numpy not to request huge pages (madvise) for its large arrays, unless the user set
+    NUMPY_MADVISE_HUGEPAGE. Where the kernel must assemble each 2 MB page before a fresh array can be
+    filled (memory compacted, or taken back by a virtual machine's host once freed, as on the machine
+    this was measured on), a run's every fresh array costs several times its arithmetic: a city-year's
+    first run took 10 s with them and 4.8 s without, its metrics 2.4-2.7 s and 1.5 s; filling the
+    requests' time parts 0.6 s and 0.14 s (docs/PERFORMANCE.md). Results do not change."""
+    core = getattr(np, "_core", None) or np.core            # (numpy 1.x: np.core)
+    setter = getattr(core.multiarray, "_set_madvise_hugepage", None)
+    if setter is not None and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        setter(False)
+
+
+small_pages()
 
 @contextmanager
 def collector_paused():

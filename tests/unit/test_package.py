@@ -71,3 +71,19 @@ def test_a_local_pool_has_the_journey_compiled_before_its_workers_start(monkeypa
         with pytest.raises(sweep.ExecutorError):
             executor.__enter__()
         assert calls == []
+
+
+@pytest.mark.parametrize("setting, asked", [(None, False), ("1", True)])
+def test_the_model_turns_numpys_huge_pages_off_unless_the_user_said(setting, asked):
+    """Huge pages made a city-year's first run twice as slow here (model.small_pages); a user who
+    sets NUMPY_MADVISE_HUGEPAGE keeps numpy's own choice."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    probe = ("import gridsim.model, numpy; core = getattr(numpy, '_core', None) or numpy.core; "
+             "print(core.multiarray._set_madvise_hugepage(True))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(asked)
