@@ -52,6 +52,7 @@ def small_pages() -> None:
 
 small_pages()
 
+
 @contextmanager
 def collector_paused():
     """Python's cyclic garbage collector paused (a decorator here). A city's build makes about a
