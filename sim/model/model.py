@@ -28,7 +28,7 @@ from . import agents, journey, records
 from . import calendar as cal
 from .calendar import MEETING, SAMPLE, SHIFT, STAFF
 from .kpis import HEADLINE
-from .requests import Requests, draw_requests, stream
+from .requests import Drawn, draw_requests, stream
 from .routes import Plan, plan, station_open
 from .shifts import Duty, always_on
 from .stability import overloaded_units
@@ -274,6 +274,7 @@ class GridModel(mesa.Model):
         self.station_open = station_open(scenario, self.duty)     # when residents can walk in
         hotline = self.unit_offset["hotline"] if self.layout["hotline"].members.sum() else None
         routes = plan(scenario, self.city, requests, self.layout, self.unit_offset, self.duty, self.horizon)
+        requests = requests.after_planning()
         self.overloaded = overloaded_units(self, routes, hotline)
         self.world = self._world(routes, requests, hotline, sample_minutes)
         self._created_sorted = np.sort(requests.created)
@@ -325,7 +326,7 @@ class GridModel(mesa.Model):
         """The role's units, as indices into the world's `unit` arrays."""
         return range(self.unit_offset[role], self.unit_offset[role] + len(self.layout[role].members))
 
-    def _world(self, p: Plan, req: Requests, hotline: int | None, sample_minutes: float) -> World:
+    def _world(self, p: Plan, req: Drawn, hotline: int | None, sample_minutes: float) -> World:
         sc = self.spec
         types = list(sc.requests.values())
         n, m = len(p.request), len(req)
