@@ -39,11 +39,11 @@ INF = math.inf
 
 def small_pages() -> None:
     """Ask numpy not to request huge pages (madvise) for its large arrays, unless the user set
-    NUMPY_MADVISE_HUGEPAGE. Where the kernel must assemble each 2 MB page before a fresh array can be
-    filled (memory compacted, or taken back by a virtual machine's host once freed, as on the machine
-    this was measured on), a run's every fresh array costs several times its arithmetic: a city-year's
-    first run took 10 s with them and 4.8 s without, its metrics 2.4-2.7 s and 1.5 s; filling the
-    requests' time parts 0.6 s and 0.14 s (docs/PERFORMANCE.md). Results do not change."""
+    NUMPY_MADVISE_HUGEPAGE. On the machine this was measured on (a virtual machine), getting huge
+    pages made a run's fresh arrays cost several times their arithmetic, in system time: `gridsim
+    run` took 9.9 s with them and 5.9 s without, a process's first city-year 5.6-10.8 s and 4.6-4.8 s
+    (docs/PERFORMANCE.md). Memory already touched is a little faster with them; a run's arrays are
+    nearly all fresh. Results do not change."""
     core = getattr(np, "_core", None) or np.core            # (numpy 1.x: np.core)
     setter = getattr(core.multiarray, "_set_madvise_hugepage", None)
     if setter is not None and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:

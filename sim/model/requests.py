@@ -72,8 +72,8 @@ class Requests:
 
     def after_planning(self) -> "Drawn":
         """What the model keeps once the routes are planned: most draws are read by `routes.plan`
-        alone. Letting them go before the records are made took a city-year's build from a peak of
-        1,136 MB to 990 MB (`benchmarks/memory.py`)."""
+        alone. Letting them go before the records are made took a city-year's model from 1,121 MB
+        after its build to 980 MB (`benchmarks/memory.py`)."""
         return Drawn(self.type, self.household, self.created, self.u_contact, self.u_repeat, self.e_repeat)
 
 
