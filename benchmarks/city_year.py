@@ -25,7 +25,8 @@ import resource
 import time
 from pathlib import Path
 
-from gridsim.model import GridModel, metrics
+from gridsim.model import GridModel
+from gridsim.model.run import results
 from gridsim.scenario import load, with_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,16 +70,11 @@ def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
-    visits, requests = metrics.tables(model)
-    timed = metrics.measured_clocks(model, requests)
-    busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
-    summary = metrics.summary(model, requests, visits, timed, busy)
-    metrics.timeseries(model, requests, visits)
-    metrics.grid_table(model, requests, visits, timed, busy)
+    result = results(model)                 # every output, as `gridsim run` derives them
     t3 = time.perf_counter()
-    return {"model": model, "summary": summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
+    return {"model": model, "summary": result.summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
             "cpu": time.process_time() - cpu0,
-            "requests": len(requests), "visits": len(visits)}
+            "requests": len(result.tables["requests"]), "visits": len(result.tables["visits"])}
 
 
 def main() -> None:
