@@ -244,27 +244,39 @@ def time_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> np.ndarra
     """(requests, TIME_PARTS): hours each request spent in each part of its journey (they add up
     to its resolution time): reporting delay, the 12345 call, waiting while its handler was on
     duty, waiting while off duty (alliances: for the next meeting), walking or driving, service."""
-    n = len(requests)
-    req = visits["request"].to_numpy()
     role = visits["role"].cat.codes.to_numpy()
     queued, start = visits["queued_minute"].to_numpy(), visits["start_minute"].to_numpy()
-    end = visits["end_minute"].to_numpy()
-    done = ~np.isnan(start)
-    wait = np.where(done, start - queued, 0.0)
     on_duty = np.zeros(len(visits))
-    for name, rows in zip(ROLES, by_role(role, done)):
+    for name, rows in zip(ROLES, by_role(role, ~np.isnan(start))):
         if len(rows) and name in model.duty:
             on_duty[rows] = model.duty[name].on_duty_between(queued[rows], start[rows])
-    hot = visits["stage"].to_numpy() == HOTLINE_STAGE
-    grid_done = done & ~hot
-    by_visit = masked_rows(len(TIME_PARTS) - 1, len(visits), (       # TIME_PARTS after "reporting"
-        (np.nan_to_num(end - queued), hot), (on_duty, ~hot), (wait - on_duty, ~hot),
-        (visits["travel_minutes"].to_numpy(), grid_done), (visits["service_minutes"].to_numpy(), grid_done)))
-    minutes = np.zeros((n, len(TIME_PARTS)))
+    minutes = np.zeros((len(requests), len(TIME_PARTS)))
     minutes[:, 0] = requests["reported_minute"].to_numpy() - requests["created_minute"].to_numpy()
-    add_by_group(req, by_visit, minutes[:, 1:])
+    add_visit_parts(visits["request"].to_numpy(), visits["stage"].to_numpy() == HOTLINE_STAGE, queued, start,
+                    visits["end_minute"].to_numpy(), on_duty, visits["travel_minutes"].to_numpy(),
+                    visits["service_minutes"].to_numpy(), minutes)
     minutes /= 60
     return minutes
+
+
+@compiled
+def add_visit_parts(request, hot, queued, start, end, on_duty, travel, service, minutes):
+    """Adds each visit's minutes to its request's row of `minutes` (columns as TIME_PARTS), in
+    visit order: a 12345 call its whole length (0 while unanswered); a visit at a unit that has
+    started, its wait on duty, its wait off duty, its travel and its service (nothing while it
+    waits still). One pass, without a (parts, visits) array of figures masked to 0 (66 MB of
+    fresh memory a city-year); the sums are numpy's bit for bit, as adding 0 changes none."""
+    for i in range(len(request)):
+        r = request[i]
+        if hot[i]:
+            d = end[i] - queued[i]
+            if d == d:                                   # (nan: unanswered at the horizon)
+                minutes[r, 1] += min(max(d, -1.7976931348623157e308), 1.7976931348623157e308)
+        elif start[i] == start[i]:
+            minutes[r, 2] += on_duty[i]
+            minutes[r, 3] += (start[i] - queued[i]) - on_duty[i]
+            minutes[r, 4] += travel[i]
+            minutes[r, 5] += service[i]
 
 
 def by_role(role: np.ndarray, among: np.ndarray | None = None) -> list[np.ndarray]:
@@ -274,15 +286,6 @@ def by_role(role: np.ndarray, among: np.ndarray | None = None) -> list[np.ndarra
     rows = rows[np.argsort(role[rows], kind="stable")]
     edges = np.searchsorted(role[rows], np.arange(len(ROLES) + 1))
     return [rows[edges[r]:edges[r + 1]] for r in range(len(ROLES))]
-
-
-def masked_rows(rows: int, n: int, figures) -> np.ndarray:
-    """(rows, n): each of `figures` (figure, where) where it applies, 0 elsewhere (one figure alive
-    at a time; np.where, 1.6x faster than np.copyto with a mask)."""
-    out = np.empty((rows, n))
-    for row, (figure, where) in zip(out, figures):
-        row[:] = np.where(where, figure, 0.0)
-    return out
 
 
 # ---------------------------------------------------------------- tallies
@@ -449,50 +452,86 @@ SUMMED = ("wait_minutes", "time_to_know_hours", *TIME_PARTS)      # of those beg
 
 
 class Contributions(NamedTuple):
-    """Per request, what it adds to its group's KPIs, made once for every grouping of the summary:
-    `flags` (a row for each of `COUNTED`) and `values` (a row for each of `SUMMED`, 0 where it adds
-    nothing)."""
-    flags: np.ndarray
-    values: np.ndarray
+    """Per request, what `add_contributions` reads to find what it adds to its group's KPIs (the
+    flags of `COUNTED`, the figures of `SUMMED`), the same for every grouping of the summary:
+    columns of the requests' table as they are, and their `time_parts`."""
+    outcome: np.ndarray
+    channel: np.ndarray
+    created: np.ndarray
+    reported: np.ndarray
+    started: np.ndarray
+    ended: np.ndarray
+    sla: np.ndarray
+    target: np.ndarray
+    visits: np.ndarray
+    police110: np.ndarray
+    silent: np.ndarray
+    repeat_of: np.ndarray
+    parts: np.ndarray
+    horizon: float
 
 
 def contributions(requests: pd.DataFrame, parts: np.ndarray, horizon: float) -> Contributions:
     """The requests' `Contributions`: `parts` their `time_parts`."""
     column = lambda name: requests[name].to_numpy()  # noqa: E731
-    outcome, channel = (requests[name].cat.codes.to_numpy() for name in ("outcome", "channel"))
-    created, ended, started = column("created_minute"), column("ended_minute"), column("started_minute")
-    reported, sla, target = column("reported_minute"), column("sla_hours") * 60, column("wait_target_minutes")
-    told, began, resolved = ~np.isnan(reported), ~np.isnan(started), outcome == 0
-    with np.errstate(invalid="ignore"):
-        due, met = told & (reported + sla <= horizon), resolved & (ended - reported <= sla)
-        due_from_arising, met_from_arising = created + sla <= horizon, resolved & (ended - created <= sla)
-        target_due = told & (reported + target <= horizon)        # nan target: the type has none
-        target_met = target_due & began & (started - reported <= target)
-    flag = {"created": True, **{o: outcome == i for i, o in enumerate(OUTCOMES)},
-            "unreported": ~told, "began": began, "told": told, "sla_due": due, "sla_met": met & due,
-            "sla_due_from_arising": due_from_arising, "sla_met_from_arising": met_from_arising & due_from_arising,
-            "target_due": target_due, "target_met": target_met, "escalated": began & (column("visits") > 1),
-            "police110": column("police110"), "silent": column("silent"), "repeat": column("repeat_of") >= 0,
-            **{f"channel_{c}": told & (channel == k) for k, c in enumerate(CHANNELS)}}
-    flags = np.empty((len(COUNTED), len(requests)), dtype=bool)
-    for row, name in zip(flags, COUNTED):
-        row[:] = flag[name]
-    values = masked_rows(len(SUMMED), len(requests), ((started - reported, began), ((reported - created) / 60, told),
-                                                      *((parts[:, k], resolved) for k in range(len(TIME_PARTS)))))
-    return Contributions(flags, values)
+    return Contributions(requests["outcome"].cat.codes.to_numpy(), requests["channel"].cat.codes.to_numpy(),
+                         column("created_minute"), column("reported_minute"), column("started_minute"),
+                         column("ended_minute"), column("sla_hours") * 60, column("wait_target_minutes"),
+                         column("visits"), column("police110"), column("silent"), column("repeat_of"),
+                         parts, float(horizon))
+
+
+# where each flag and figure is counted and summed (constants to the compiled `add_contributions`)
+(_CREATED, _OUTCOME, _UNREPORTED, _BEGAN, _TOLD, _SLA_DUE, _SLA_MET, _SLA_DUE_ARISING, _SLA_MET_ARISING, _TARGET_DUE,
+ _TARGET_MET, _ESCALATED, _POLICE110, _SILENT, _REPEAT, _CHANNEL) = (COUNTED.index(name) for name in (
+    "created", OUTCOMES[0], "unreported", "began", "told", "sla_due", "sla_met", "sla_due_from_arising",
+    "sla_met_from_arising", "target_due", "target_met", "escalated", "police110", "silent", "repeat",
+    f"channel_{CHANNELS[0]}"))
+_WAIT, _TO_KNOW, _PARTS = (SUMMED.index(name) for name in ("wait_minutes", "time_to_know_hours", TIME_PARTS[0]))
 
 
 @compiled
-def add_by_group(group, columns, out):
-    """out[g, k] += columns[k, i] for each row i of group g = group[i] (< 0: none), in row order:
-    np.bincount's sums (bit for bit: a row that adds 0 changes no sum) for many columns in one
-    pass, without a masked copy of each. A row's columns are added together: their sums are
-    independent, so they run side by side (5x faster than column after column)."""
+def add_contributions(group, outcome, channel, created, reported, started, ended, sla, target, visits, police110,
+                      silent, repeat_of, parts, horizon, counts, sums):
+    """counts[g] += each flag of COUNTED, sums[g] += each figure of SUMMED, of each request i of
+    group g = group[i] (< 0: none), in request order, worked out as it is read: no (flags,
+    requests) or (figures, requests) array is made (a city-year's 140 MB of fresh memory, once
+    the largest part of its outputs' peak). A comparison with nan is False, as numpy's."""
     for i in range(len(group)):
         g = group[i]
-        if g >= 0:
-            for k in range(columns.shape[0]):
-                out[g, k] += columns[k, i]
+        if g < 0:
+            continue
+        told, began, resolved = reported[i] == reported[i], started[i] == started[i], outcome[i] == 0
+        due = told and reported[i] + sla[i] <= horizon
+        due_arising = created[i] + sla[i] <= horizon
+        target_due = told and reported[i] + target[i] <= horizon
+        c = counts[g]
+        c[_CREATED] += 1
+        if outcome[i] >= 0:
+            c[_OUTCOME + outcome[i]] += 1
+        c[_UNREPORTED] += not told
+        c[_BEGAN] += began
+        c[_TOLD] += told
+        c[_SLA_DUE] += due
+        c[_SLA_MET] += due and resolved and ended[i] - reported[i] <= sla[i]
+        c[_SLA_DUE_ARISING] += due_arising
+        c[_SLA_MET_ARISING] += due_arising and resolved and ended[i] - created[i] <= sla[i]
+        c[_TARGET_DUE] += target_due
+        c[_TARGET_MET] += target_due and began and started[i] - reported[i] <= target[i]
+        c[_ESCALATED] += began and visits[i] > 1
+        c[_POLICE110] += police110[i]
+        c[_SILENT] += silent[i]
+        c[_REPEAT] += repeat_of[i] >= 0
+        if told and channel[i] >= 0:
+            c[_CHANNEL + channel[i]] += 1
+        v = sums[g]
+        if began:
+            v[_WAIT] += started[i] - reported[i]
+        if told:
+            v[_TO_KNOW] += (reported[i] - created[i]) / 60
+        if resolved:
+            for k in range(parts.shape[1]):
+                v[_PARTS + k] += parts[i, k]
 
 
 def kpis_by_group(adds: Contributions, group: np.ndarray, names: list[str], pooled: Pooled, grouping: str,
@@ -511,8 +550,7 @@ def kpis_by_group(adds: Contributions, group: np.ndarray, names: list[str], pool
                                  else dict.fromkeys(QUANTILES))
     group = np.ascontiguousarray(group, dtype=np.int64)
     counts, sums = np.zeros((G, len(COUNTED)), dtype=np.int64), np.zeros((G, len(SUMMED)))
-    add_by_group(group, adds.flags, counts)
-    add_by_group(group, adds.values, sums)
+    add_contributions(group, *adds, counts, sums)
     c, s = dict(zip(COUNTED, counts.T)), dict(zip(SUMMED, sums.T))
     n, resolved, began = c["created"], c["resolved"], c["began"]
     channels = np.stack([c[f"channel_{name}"] for name in CHANNELS], axis=1)
