@@ -481,7 +481,8 @@ def contributions(requests: pd.DataFrame, parts: np.ndarray, horizon: float) -> 
                          parts, float(horizon))
 
 
-# where each flag and figure is counted and summed (constants to the compiled `add_contributions`)
+# where each flag and figure is counted and summed (constants to the compiled `add_contributions`;
+# OUTCOMES, CHANNELS and TIME_PARTS each lie side by side from their first)
 (_CREATED, _OUTCOME, _UNREPORTED, _BEGAN, _TOLD, _SLA_DUE, _SLA_MET, _SLA_DUE_ARISING, _SLA_MET_ARISING, _TARGET_DUE,
  _TARGET_MET, _ESCALATED, _POLICE110, _SILENT, _REPEAT, _CHANNEL) = (COUNTED.index(name) for name in (
     "created", OUTCOMES[0], "unreported", "began", "told", "sla_due", "sla_met", "sla_due_from_arising",
