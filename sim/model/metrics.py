@@ -402,7 +402,7 @@ class Pooled:
         self.clocks, self.labels, self._found, self._same = timed, {}, {}, {}
 
     def group(self, grouping: str, labels: np.ndarray, groups: int) -> None:
-        labels = np.asarray(labels, dtype=np.int64)
+        labels = np.asarray(labels).astype(np.min_scalar_type(-max(groups, 1)))   # (int8: 1 byte a request, not 8)
         same = [name for name, (other, _) in self.labels.items() if np.array_equal(other, labels)]
         self.labels[grouping] = (labels, groups)
         self._same[grouping] = same[0] if same else grouping     # (one request type: by type as overall)
@@ -593,34 +593,38 @@ def kpis_by_group(adds: Contributions, group: np.ndarray, names: list[str], pool
 def at_or_before(x: np.ndarray, times: np.ndarray, label: np.ndarray | None = None, labels: int = 1) -> np.ndarray:
     """How many of x are at or before each of `times` (sorted; nan in x never is): a count into the
     few bins `times` make, not a sort of x (a million visits, a few hundred days). With `label`
-    (0 ... labels - 1, or -1: none): (labels, times), each label's count, in one pass."""
-    bins, before = len(times) + 1, np.empty(len(x), dtype=np.int64)
-    bin_of(np.asarray(times, dtype=float), np.asarray(x, dtype=float), before)
-    if label is None:
-        return np.cumsum(np.bincount(before, minlength=bins))[: len(times)]
-    key = np.where(label >= 0, label * bins + before, labels * bins)
-    counts = np.bincount(key, minlength=(labels + 1) * bins)[: labels * bins].reshape(labels, bins)
-    return np.cumsum(counts, axis=1)[:, : len(times)]
+    (0 ... labels - 1, or -1: none; any integer type, e.g. a category's codes): (labels, times),
+    each label's count, in one pass."""
+    counts = np.zeros((labels, len(times) + 1), dtype=np.int64)
+    count_in_bins(np.asarray(times, dtype=float), np.asarray(x, dtype=float),
+                  np.zeros(0, dtype=np.int8) if label is None else np.asarray(label), counts)
+    counts = np.cumsum(counts, axis=1)[:, : len(times)]
+    return counts[0] if label is None else counts
 
 
 @compiled
-def bin_of(times, x, out):
-    """np.searchsorted(times, x) (how many of `times` come before each x; nan: after all) for
-    `times` about evenly spaced (hours, days): each found from the spacing and corrected by a
-    step or two, not by a binary search (4x faster over a million requests)."""
+def count_in_bins(times, x, label, counts):
+    """counts[label[j], k] += 1 for each x[j], k = np.searchsorted(times, x[j]) (how many of `times`
+    come before it; nan: after all; label < 0: not counted; no labels: all in row 0), for `times`
+    about evenly spaced (hours, days): each bin found from the spacing and corrected by a step or
+    two, not by a binary search (4x faster over a million requests), and counted as it is found
+    (no array of bins, nor of keys, as long as x)."""
     n = len(times)
     step = (times[n - 1] - times[0]) / (n - 1) if n > 1 else 0.0
     for j in range(len(x)):
+        row = label[j] if len(label) else 0
+        if row < 0:
+            continue
         v = x[j]
         if v != v:
-            out[j] = n
+            counts[row, n] += 1
             continue
         k = int(min(max((v - times[0]) / step, 0.0), n - 1)) if step > 0 else 0
         while k < n and times[k] < v:
             k += 1
         while k > 0 and times[k - 1] >= v:
             k -= 1
-        out[j] = k
+        counts[row, k] += 1
 
 
 def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -697,7 +701,7 @@ def backlog_growth(model, visits: pd.DataFrame, requests: pd.DataFrame, t0: floa
     req = visits["request"].to_numpy()
     gave_up = abandoned[req] & np.isnan(start) & (visits["stage"].to_numpy() != HOTLINE_STAGE)
     leaves = np.where(~np.isnan(start), start, np.where(gave_up, requests["ended_minute"].to_numpy()[req], np.inf))
-    codes = visits["role"].cat.codes.to_numpy().astype(np.int64)
+    codes = visits["role"].cat.codes.to_numpy()
     waiting = at_or_before(queued, days, codes, len(ROLES)) - at_or_before(leaves, days, codes, len(ROLES))
     weeks = days / (7 * 1440)
     dx = weeks - weeks.mean()
@@ -1021,7 +1025,7 @@ def timeseries(model, requests: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFr
         times = np.r_[times, H]
     cols = {"hour": times / 60}
     created, ended = requests["created_minute"].to_numpy(), requests["ended_minute"].to_numpy()
-    codes, types = requests["type"].cat.codes.to_numpy().astype(np.int64), requests["type"].cat.categories
+    codes, types = requests["type"].cat.codes.to_numpy(), requests["type"].cat.categories
     still_open = at_or_before(created, times, codes, len(types)) - at_or_before(ended, times, codes, len(types))
     for t, name in enumerate(types):
         cols[f"open_{name}"] = still_open[t]
