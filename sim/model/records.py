@@ -45,29 +45,34 @@ class Column(NamedTuple):
 
 NAN, INF = math.nan, math.inf
 
+# Indices (requests, visits, units, households, agents) are int32: 4 bytes a field, not 8, in
+# arrays as long as a run's visits and requests (81 MB less of a city-year's records); `allocate` and
+# `grown` refuse more rows than int32 counts (2.1 billion, far past a megacity's city-year).
+INDEX_LIMIT = int(np.iinfo(np.int32).max)
+
 # ---------------------------------------------------------------- what the journey keeps of each visit
 VISIT = (
-    Field("request", "int64", -1, "the request the visit is a stage of"),
+    Field("request", "int32", -1, "the request the visit is a stage of"),
     Field("stage", "int8", 0, "index in the type's stages; -1: the call to 12345, -2: the receiver's triage"),
-    Field("unit", "int64", -1, "the unit that takes it (index over every role's units); -1 until chosen"),
+    Field("unit", "int32", -1, "the unit that takes it (index over every role's units); -1 until chosen"),
     Field("duration", "float64", NAN, "minutes its handler is occupied, walking included"),
-    Field("next", "int64", -1, "the request's next visit (-1: resolved after this one)"),
-    Field("option", "int64", -1, "its row of alternative roles where the stage has several (-1: none)"),
+    Field("next", "int32", -1, "the request's next visit (-1: resolved after this one)"),
+    Field("option", "int32", -1, "its row of alternative roles where the stage has several (-1: none)"),
     Field("rank", "int8", 0, "its priority's rank in a queue (0 first)"),
-    Field("home", "int64", -1, "the household a routine home visit goes to (-1: not one)"),
+    Field("home", "int32", -1, "the household a routine home visit goes to (-1: not one)"),
     Field("resident", "bool", True, "a resident waits for it: their patience and their trust"),
     Field("deadline", "float64", INF, "when nobody will start it any more (-inf: a colleague took it)"),
     Field("queued", "float64", NAN, "minute it reached its stage"),
     Field("start", "float64", NAN, "minute its handler started"),
-    Field("agent", "int64", -1, "the handler (Mesa unique_id)"),
-    Field("in_line", "int64", -1, "the next visit in the same queue or routine list"),
-    Field("overdue_after", "int64", -1, "the next visit in the station's overdue list"),
+    Field("agent", "int32", -1, "the handler (Mesa unique_id)"),
+    Field("in_line", "int32", -1, "the next visit in the same queue or routine list"),
+    Field("overdue_after", "int32", -1, "the next visit in the station's overdue list"),
 )
 
 # ---------------------------------------------------------------- what the journey keeps of each request
 REQUEST = (
     Field("type", "int8", 0, "index into the scenario's request types"),
-    Field("household", "int64", -1, "the household it is about"),
+    Field("household", "int32", -1, "the household it is about"),
     Field("created", "float64", NAN, "minute the problem arose"),
     Field("own_report", "float64", INF, "minute it comes forward unprompted (inf once the resident chose silence)"),
     Field("reported", "float64", NAN, "minute it reached someone (nan: not yet)"),
@@ -75,21 +80,21 @@ REQUEST = (
     Field("way", "int8", 0, "the way into the grid planned for the resident (kept for a repeat)"),
     Field("silent", "bool", False, "the resident first chose to say nothing"),
     Field("lapse", "float64", INF, "a silent problem: when its resident gives up on it"),
-    Field("first", "int64", -1, "its first stage's visit"),
-    Field("last", "int64", -1, "its last stage's visit (its stages' visits lie between)"),
-    Field("hotline", "int64", -1, "the visit of its call to 12345, once made"),
+    Field("first", "int32", -1, "its first stage's visit"),
+    Field("last", "int32", -1, "its last stage's visit (its stages' visits lie between)"),
+    Field("hotline", "int32", -1, "the visit of its call to 12345, once made"),
     Field("call_minutes", "float32", NAN, "how long a call to 12345 would take"),
     Field("patience", "float64", INF, "minutes the resident waits for a first handler, at full trust"),
     Field("first_wait", "float64", 0.0, "minutes the first stage expects a resident to wait for its handler"),
     Field("sla", "float64", INF, "minutes from the report within which it should be resolved"),
-    Field("repeat_of", "int64", -1, "for a repeat: the request its resident gave up on"),
+    Field("repeat_of", "int32", -1, "for a repeat: the request its resident gave up on"),
     Field("a_hotline", "float32", -INF, "12345's utility before trust and a closed office (-inf: not open)"),
     Field("a_silent", "float32", -INF, "silence's utility before trust (-inf: not open)"),
     Field("u_contact", "float32", 0.0, "uniform draw: the grid, 12345 or silence"),
     Field("u_repeat", "float32", 1.0, "uniform draw: does a resident who gave up come back?"),
     Field("e_repeat", "float32", 0.0, "exponential draw: after how long"),
     Field("found_skip", "bool", False, "found at the door: the reception it would have walked in to is skipped"),
-    Field("found_unit", "int64", -1, "found at the door: the grid leader's unit that triages it (-1: none)"),
+    Field("found_unit", "int32", -1, "found at the door: the grid leader's unit that triages it (-1: none)"),
     Field("found_triage", "float32", NAN, "found at the door: that triage's minutes"),
 )
 
@@ -144,6 +149,7 @@ def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **valu
     """`rows` records with room for `room` in all: each field's given values (for the first rows)
     or its default. The room past `rows` is left untouched (the journey writes every field of a
     record it adds), so it costs address space, not memory."""
+    _within_index(kind.__name__, room)
     arrays = {}
     for f in fields:
         a = np.empty(room, dtype=f.dtype)
@@ -156,12 +162,19 @@ def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **valu
 
 def grown(records: tuple, rows: int, room: int) -> tuple:
     """The same records with room for `room`."""
+    _within_index(type(records).__name__, room)
     out = {}
     for name, old in zip(records._fields, records):
         new = np.empty(room, dtype=old.dtype)
         new[:rows] = old[:rows]
         out[name] = new
     return type(records)(**out)
+
+
+def _within_index(kind: str, room: int) -> None:
+    if room > INDEX_LIMIT:
+        raise ValueError(f"{kind}: {room:,} records would not fit their int32 indices (at most {INDEX_LIMIT:,}): "
+                         "run the city district by district (--by-district) or over a shorter horizon")
 
 
 Visits = record_type("Visits", VISIT)

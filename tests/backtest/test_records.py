@@ -114,6 +114,19 @@ def test_the_journey_run_as_plain_python_gives_the_same_records():
     assert done.stdout.count("as committed") == len(CASES)
 
 
+
+def test_records_refuse_more_rows_than_their_int32_indices_count():
+    """Indices are int32 (records.INDEX_LIMIT): a run that would need more rows is refused, saying
+    how to split it, before anything is allocated."""
+    from gridsim.model import records
+    small = records.allocate(records.Visits, records.VISIT, 2, 4, request=np.array([0, 1]))
+    assert small.request.dtype == np.int32 and small.request[:2].tolist() == [0, 1]
+    for make in (lambda: records.allocate(records.Visits, records.VISIT, 0, records.INDEX_LIMIT + 1),
+                 lambda: records.grown(small, 2, records.INDEX_LIMIT + 1)):
+        with pytest.raises(ValueError, match=r"int32 indices .*--by-district"):
+            make()
+
+
 def check() -> None:
     """Every case's records, regenerated and compared with the committed ones."""
     for case in CASES:
