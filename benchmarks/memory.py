@@ -37,7 +37,7 @@ def one(scenario: str, days: float, seed: int) -> dict:
     built = peak_mb()
     model.run()
     ran = peak_mb()
-    results(model)
+    results(model, release=True)             # as `gridsim run` derives them (run.simulate)
     return {"days": days, "requests": int(model.world.count[journey.REQUESTS]),
             "visits": int(model.world.count[journey.VISITS]), "before_mb": start, "build_mb": built,
             "loop_mb": ran, "peak_mb": peak_mb(), "seconds": time.perf_counter() - t0}

@@ -133,12 +133,16 @@ def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def results(model: GridModel, start: pd.Timestamp = START) -> RunResult:
-    """Every output of a model that has reached its horizon, derived from its records."""
+def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = False) -> RunResult:
+    """Every output of a model that has reached its horizon, derived from its records. `release`:
+    the model is not used after (`simulate`), so its records are let go once their tables are made
+    (`GridModel.release_records`)."""
     if model.days <= model.spec.run.warmup_days:
         raise ValueError(f"days={model.days:g}: must be more than the scenario's warmup_days "
                          f"({model.spec.run.warmup_days:g}) for a run to have outputs")
     visits, requests = metrics.tables(model)
+    if release:
+        model.release_records()
     timed = metrics.measured_clocks(model, requests)
     busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
     tables = {"requests": requests, "visits": visits, "timeseries": metrics.timeseries(model, requests, visits),
@@ -164,7 +168,7 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
     if warn is not None and model.overloaded:
         warn(describe(model.overloaded))
     model.run()
-    return results(model, start)
+    return results(model, start, release=True)
 
 
 COMPILING = ("compiling the simulation for this machine (its first run only, about 2 minutes; "

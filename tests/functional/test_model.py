@@ -4,6 +4,7 @@ import gc
 import weakref
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -11,7 +12,7 @@ from gridsim.analysis.queueing import MMc
 from gridsim.city import build_city
 from gridsim.model import GridModel
 from gridsim.model.requests import stream
-from gridsim.model.run import simulate
+from gridsim.model.run import results, simulate
 from gridsim.scenario import with_overrides
 
 
@@ -106,6 +107,24 @@ def test_mmc_mean_wait_agrees_with_erlang_c(mmc):
     mean, sem = np.mean(waits), stats.sem(waits)
     half = stats.t.ppf(0.975, len(waits) - 1) * sem
     assert mean - half <= theory <= mean + half, (waits, theory)
+
+
+
+def test_simulate_lets_the_records_go_and_gives_the_outputs_of_a_model_that_keeps_them(meihekou, monkeypatch):
+    """`simulate` drops its model's records once their tables are made (a city-year's 300 MB at the
+    outputs' peak): the outputs are those of the same run whose model keeps them."""
+    kept = GridModel(meihekou, rng=3, days=21)
+    kept.run()
+    whole = results(kept)
+    assert kept.world.visit is not None
+    models = []
+    release = GridModel.release_records
+    monkeypatch.setattr(GridModel, "release_records", lambda self: (models.append(self), release(self)))
+    released = simulate(meihekou, seed=3, days=21)
+    assert len(models) == 1 and models[0].world.visit is None and models[0].world.request is None
+    assert released.summary == whole.summary
+    for name, table in whole.tables.items():
+        pd.testing.assert_frame_equal(released.tables[name], table, check_exact=True)
 
 
 def test_models_do_not_leak(mmc):
