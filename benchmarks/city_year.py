@@ -70,7 +70,7 @@ def timed_run(scenario, seed: int, days: float | None = None) -> dict:
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
-    result = results(model)                 # every output, as `gridsim run` derives them
+    result = results(model, release=True)   # every output, as `gridsim run` derives them (run.simulate)
     t3 = time.perf_counter()
     return {"model": model, "summary": result.summary, "build": t1 - t0, "loop": t2 - t1, "metrics": t3 - t2,
             "cpu": time.process_time() - cpu0,

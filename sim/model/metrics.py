@@ -941,7 +941,7 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
     resident = residents_measured(model, requests)
     types = list(requests["type"].cat.categories)
     pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
-    adds = contributions(requests, time_parts(requests, visits, model), H)   # (the parts freed: 60 MB a city-year)
+    adds = contributions(requests, time_parts(requests, visits, model), H)
     headline = kpis_by_group(adds, np.where(resident, 0, -1), ["residents"], pooled, "residents")["residents"]
     residents_types = [model.spec.requests[name].origin == "resident" for name in types]
     by_type = kpis_by_group(adds, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, pooled,
