@@ -28,6 +28,7 @@ from scipy.special import ndtri
 from ..city import City
 from ..scenario import PROPERTY_MODES, Scenario
 from ..scenario.schema import Profile, Service
+from .calendar import compiled
 
 STREAMS = ("city", "arrivals", "service", "routing", "behaviour")
 FLAT = Profile(hours=(1.0,) * 24, weekdays=(1.0,) * 7)
@@ -125,8 +126,45 @@ def _poisson_contacts(scenario: Scenario, city: City, name: str, rng: np.random.
     counts = rng.poisson(per_minute * bin_minutes * hourly_intensity(profile, hours))
     n = int(counts.sum())
     contact = np.repeat(60.0 * np.arange(hours), counts) + rng.random(n) * np.repeat(bin_minutes, counts)
-    household = rng.choice(len(w), size=n, p=w / total) if n else np.zeros(0, dtype=np.int64)
+    household = drawn_households(rng, w / total, n) if n else np.zeros(0, dtype=np.int64)
     return contact, household
+
+
+def drawn_households(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    """`n` households drawn with probabilities `p`: numpy's `rng.choice(len(p), n, p=p)` (the same
+    uniforms, the same households, bit for bit), each uniform placed in the distribution through a
+    table of where each 1/K-th of [0, 1) begins rather than a bisection of all of it (a city's
+    119,403 households: 0.15 s over a year's million requests)."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    u = rng.random(n)
+    buckets = 1 << max(len(cdf) - 1, 1).bit_length()      # a power of 2: u * K and b / K are exact
+    out = np.empty(n, dtype=np.int64)
+    place_in(cdf, u, np.empty(buckets + 1, dtype=np.int64), out)
+    return out
+
+
+@compiled
+def place_in(cdf, u, first, out):
+    """out[j] = np.searchsorted(cdf, u[j], "right") for each u[j] in [0, 1), cdf sorted: with K =
+    len(first) - 1, first[b] = how many of cdf are <= b / K, so u[j]'s answer lies between
+    first[b] and first[b + 1] for b = floor(u[j] * K), and is bisected there."""
+    n, k = len(cdf), len(first) - 1
+    i = 0
+    for b in range(k + 1):
+        while i < n and cdf[i] <= b / k:
+            i += 1
+        first[b] = i
+    for j in range(len(u)):
+        b = int(u[j] * k)
+        lo, hi = first[b], first[b + 1]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cdf[mid] <= u[j]:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[j] = lo
 
 
 def regular_interval(scenario: Scenario, city: City, name: str) -> np.ndarray:

@@ -23,24 +23,28 @@ def always_on(shifts: tuple[Shift, ...]) -> bool:
 
 def duty_intervals(shifts: tuple[Shift, ...], horizon: float) -> list[tuple[float, float]]:
     """Merged on-duty intervals from time 0 to `horizon` minutes."""
-    raw = []
-    for week in range(int(horizon // WEEK) + 1):
-        for s in shifts:
-            for d in s.days:
-                start = week * WEEK + d * 1440 + s.start_hour * 60
-                raw.append((start, start + (s.end_hour - s.start_hour) * 60))
-    return [(a, min(b, horizon)) for a, b in _merged(raw) if a < horizon]
+    return list(zip(*(a.tolist() for a in _duty(shifts, horizon))))
 
 
-def _merged(intervals) -> list[tuple[float, float]]:
+def _duty(shifts: tuple[Shift, ...], horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """`duty_intervals` as (starts, ends): the week's shifts laid week by week (a whole array at a
+    time: a 20-year run has 100,000 shift-days), merged, the last cut at the horizon."""
+    week = [(d * 1440 + s.start_hour * 60, (s.end_hour - s.start_hour) * 60) for s in shifts for d in s.days]
+    first, length = np.array(week, dtype=float).reshape(-1, 2).T
+    laid = np.arange(int(horizon // WEEK) + 1)[:, None] * float(WEEK) + first      # (weeks, shift-days)
+    starts, ends = _merged(laid.ravel(), (laid + length).ravel())
+    kept = starts < horizon
+    return starts[kept], np.minimum(ends[kept], horizon)
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Overlapping or touching [start, end) intervals joined, in order."""
-    merged: list[list[float]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(a, b) for a, b in merged]
+    if not len(starts):
+        return starts, ends
+    order = np.lexsort((ends, starts))
+    starts, reach = starts[order], np.maximum.accumulate(ends[order])     # (reach: the furthest end so far)
+    first = np.flatnonzero(np.r_[True, starts[1:] > reach[:-1]])
+    return starts[first], reach[np.r_[first[1:] - 1, len(starts) - 1]]
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,11 @@ class Duty:
 
     @classmethod
     def of(cls, shifts: tuple[Shift, ...], horizon: float) -> "Duty":
-        intervals = duty_intervals(shifts, horizon)
-        return cls(np.array([a for a, _ in intervals]), np.array([b for _, b in intervals]))
+        return cls(*_duty(shifts, horizon))
 
     def union(self, other: "Duty") -> "Duty":
         """On duty when either is (a station open while its head or its duty leader is at the desk)."""
-        merged = _merged(zip(np.r_[self.starts, other.starts].tolist(), np.r_[self.ends, other.ends].tolist()))
-        return Duty(np.array([a for a, _ in merged]), np.array([b for _, b in merged]))
+        return Duty(*_merged(np.r_[self.starts, other.starts], np.r_[self.ends, other.ends]))
 
     def next_on(self, t: np.ndarray) -> np.ndarray:
         """The first moment at or after each t when the role is on duty (inf: never again)."""
