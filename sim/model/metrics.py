@@ -24,7 +24,7 @@ import pandas as pd
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash, shift_hours_per_week
 from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, REPORTED_BY, travel_minutes
 from . import journey, records
-from .calendar import compiled
+from .calendar import compiled, inline
 from .records import ORIGINS, OUTCOMES
 from .units import capacity_minutes
 
@@ -146,6 +146,7 @@ class Censored:
         self.order = rows[np.argsort(np.where(e, d, np.nextafter(d, np.inf)))]
         self._time, self._event = self.duration[self.order], self.observed[self.order]
         self._step = None
+        self._by_group = np.empty(len(self.order), np.int32)     # (room for the groupings' counting sort)
 
     def curves(self, group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cumulative share with the event (1 - Kaplan-Meier survival) within each group (group[i]
@@ -157,26 +158,100 @@ class Censored:
         if np.any((group >= 0) & ~self.among):
             raise ValueError("a group takes rows outside those sorted (`among`)")
         n = len(self.order)
-        if self._step is None:          # log(1 - 1/k) with k at risk, k = 1 ... every row
-            with np.errstate(divide="ignore"):
-                self._step = np.r_[0.0, np.maximum(np.log1p(-1.0 / np.arange(1, n + 1)), -1e9)]  # -1e9: 0, finite
         groups = int(group.max(initial=-1)) + 1
         points = (np.empty(n, dtype=np.int64), np.empty(n), np.empty(n))
-        n = kaplan_meier_points(self.order, group, self._time, self._event, self._step, np.zeros(groups, np.int64),
-                                np.empty(groups, np.int64), np.empty(n, np.int64), *points)
+        n = kaplan_meier_points(self.order, group, self._time, self._event, self.step(), np.zeros(groups, np.int64),
+                                np.empty(groups, np.int64), self._by_group, *points)
         g, t, log_survival = (p[:n] for p in points)
         return g, t, -np.expm1(log_survival)
 
     def quantiles(self, group: np.ndarray, groups: int) -> np.ndarray:
         """(groups, len(QUANTILES)): the first event time at which each group's share reaches each
-        quantile; nan where it never does."""
-        g, t, share = self.curves(group)
+        quantile; nan where it never does. The same as read off `curves` (below), without its
+        points: each share is compared in log survival, with the bound below which numpy's
+        -expm1 reaches the quantile (`log_survival_reaching`)."""
+        group = np.asarray(group)
+        if np.any((group >= 0) & ~self.among):
+            raise ValueError("a group takes rows outside those sorted (`among`)")
         out = np.full((groups, len(QUANTILES)), np.nan)
-        for k, q in enumerate(QUANTILES.values()):
-            hit = np.flatnonzero(share >= q - 1e-12)
-            first = hit[np.r_[True, g[hit][1:] != g[hit][:-1]]] if len(hit) else hit   # (sorted by group)
-            out[g[first], k] = t[first]
+        kaplan_meier_quantiles(self.order, group, self._time, self._event, self.step(), _REACHING,
+                               np.zeros(groups, np.int64), np.empty(groups, np.int64), self._by_group, out)
         return out
+
+    def step(self) -> np.ndarray:
+        """step[k]: the log of the factor an event with k at risk brings, k = 1 ... every row."""
+        if self._step is None:
+            with np.errstate(divide="ignore"):
+                self._step = np.r_[0.0, np.maximum(np.log1p(-1.0 / np.arange(1, len(self.order) + 1)), -1e9)]
+        return self._step   # (-1e9: log 0 kept finite)
+
+
+def log_survival_reaching(q: float) -> float:
+    """The largest log survival L whose share, -np.expm1(L), is at least q less 1e-12 (what the
+    percentiles compare), found by bisecting the floats from -1e9 to 0: a curve's share reaches
+    q where its log survival first falls to L, with no exp taken along it."""
+    def key(x: float) -> int:          # the floats' order as integers
+        bits = int(np.float64(x).view(np.int64))
+        return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)
+
+    def value(k: int) -> float:
+        return float(np.int64(k if k >= 0 else -k | -0x8000_0000_0000_0000).view(np.float64))
+
+    lo, hi = key(-1e9), key(0.0)          # -expm1 reaches q at lo, not at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if -np.expm1(np.float64(value(mid))) >= q - 1e-12:
+            lo = mid
+        else:
+            hi = mid
+    return value(lo)
+
+
+_REACHING = np.array([log_survival_reaching(q) for q in QUANTILES.values()])
+
+
+@inline
+def by_group_of(order, group, size, slot, by_group):
+    """A stable counting sort of `order`'s rows by their `group` (< 0: left out): each group's
+    size (`size` a 0 for each), and by_group[slot[g]...] its rows' places in `order`."""
+    for i in range(len(order)):
+        g = group[order[i]]
+        if g >= 0:
+            size[g] += 1
+    start = 0
+    for g in range(len(size)):
+        slot[g] = start
+        start += size[g]
+    for i in range(len(order)):
+        g = group[order[i]]
+        if g >= 0:
+            by_group[slot[g]] = i
+            slot[g] += 1
+
+
+@compiled
+def kaplan_meier_quantiles(order, group, time, event, step, reaching, size, slot, by_group, out):
+    """`Censored.quantiles`: out[g, k] = the time of group g's first curve point (the last event
+    of a tie stands for it, as in `kaplan_meier_points`) whose log survival is at most
+    reaching[k]; the log survival summed as there, bit for bit."""
+    by_group_of(order, group, size, slot, by_group)
+    total, j = 0.0, 0
+    for g in range(len(size)):
+        before, k, point, at = total, 0, -1.0, math.nan        # (point: the pending point's log survival)
+        for m in range(size[g] + 1):
+            i = by_group[j + m] if m < size[g] else -1
+            if i < 0 or (event[i] and time[i] != at):
+                if at == at:                # the pending point is complete: which quantiles it reaches
+                    while k < len(reaching) and point <= reaching[k]:
+                        out[g, k] = at
+                        k += 1
+                if i < 0:
+                    break
+                at = time[i]
+            if event[i]:
+                total += step[size[g] - m]
+                point = total - before
+        j += size[g]
 
 
 @compiled
@@ -188,18 +263,7 @@ def kaplan_meier_points(order, group, time, event, step, size, slot, by_group, g
     then time, and returns how many. The log survival is summed over every group in turn, less
     its value before the group's first row, as np.cumsum over the groups one after the other gives
     it (bit for bit)."""
-    for i in range(len(order)):                   # each group's size (g_out: each row's group meanwhile)
-        g_out[i] = group[order[i]]
-        if g_out[i] >= 0:
-            size[g_out[i]] += 1
-    start = 0
-    for g in range(len(size)):
-        slot[g] = start
-        start += size[g]
-    for i in range(len(order)):                   # a stable counting sort by group
-        if g_out[i] >= 0:
-            by_group[slot[g_out[i]]] = i
-            slot[g_out[i]] += 1
+    by_group_of(order, group, size, slot, by_group)
     total, n, j = 0.0, 0, 0
     for g in range(len(size)):
         before = total
