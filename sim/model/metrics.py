@@ -127,6 +127,63 @@ def _rows(record: tuple, rows: int) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- censored statistics
+def stable_order(x: np.ndarray) -> np.ndarray:
+    """np.argsort(x, kind="stable") of floats (nan last), in half the time over a million: numpy
+    sorts integers with SIMD but not an argsort, so each float's leading bits, as an integer of
+    the same order, are packed with its row into one integer and those are sorted; rows whose
+    leading bits tie are then put in order by all their bits (`settle`: an insertion sort over
+    ties, linear unless many nearly equal floats come out of order, when numpy sorts instead)."""
+    n = len(x)
+    shift = np.uint64(max(n - 1, 1).bit_length())
+    key, packed = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    pack(np.ascontiguousarray(x, dtype=np.float64).view(np.uint64), shift, key, packed)
+    packed.sort()
+    order = np.empty(n, dtype=np.int64)
+    return order if settle(packed, key, shift, order) else np.argsort(x, kind="stable")
+
+
+_SIGN, _NAN = np.uint64(1 << 63), np.uint64(0x7FF0_0000_0000_0000)
+
+
+@compiled
+def pack(bits, shift, key, packed):
+    """key: each float's bits as an integer in the floats' order (-0.0 as 0.0, nan above all);
+    packed: its leading bits over its row."""
+    for i in range(len(bits)):
+        b = bits[i]
+        if b & ~_SIGN > _NAN:
+            k = ~np.uint64(0)
+        elif b == _SIGN:
+            k = _SIGN
+        elif b & _SIGN:
+            k = ~b
+        else:
+            k = b | _SIGN
+        key[i] = k
+        packed[i] = (k >> shift << shift) | np.uint64(i)
+
+
+@compiled
+def settle(packed, key, shift, order):
+    """order = the rows packed in the low `shift` bits of `packed` (sorted), each run of equal
+    leading bits then sorted by `key`, stably; False if that takes more than a few moves a row."""
+    rows = (np.uint64(1) << shift) - np.uint64(1)
+    for i in range(len(packed)):
+        order[i] = packed[i] & rows
+    moves = 0
+    for i in range(1, len(packed)):
+        lead = packed[i] >> shift
+        row, j = order[i], i
+        while j > 0 and packed[j - 1] >> shift == lead and key[order[j - 1]] > key[row]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = row
+        moves += i - j
+        if moves > 8 * len(packed) + 1024:
+            return False
+    return True
+
+
 class Censored:
     """Durations, right-censored where not `observed` (an infinite one is never observed and stays
     at risk for ever: a request abandoned is never resolved, so a share may stay below 1).
@@ -143,7 +200,7 @@ class Censored:
         rows = np.flatnonzero(self.among)
         d, e = self.duration[rows], self.observed[rows]
         # at a tied time events first (censored times nudged to the next float up)
-        self.order = rows[np.argsort(np.where(e, d, np.nextafter(d, np.inf)))]
+        self.order = rows[stable_order(np.where(e, d, np.nextafter(d, np.inf)))]
         self._time, self._event = self.duration[self.order], self.observed[self.order]
         self._step = None
         self._by_group = np.empty(len(self.order), np.int32)     # (room for the groupings' counting sort)
@@ -556,66 +613,86 @@ _WAIT, _TO_KNOW, _PARTS = (SUMMED.index(name) for name in ("wait_minutes", "time
 
 
 @compiled
-def add_contributions(group, outcome, channel, created, reported, started, ended, sla, target, visits, police110,
+def add_contributions(groups, outcome, channel, created, reported, started, ended, sla, target, visits, police110,
                       silent, repeat_of, parts, horizon, counts, sums):
-    """counts[g] += each flag of COUNTED, sums[g] += each figure of SUMMED, of each request i of
-    group g = group[i] (< 0: none), in request order, worked out as it is read: no (flags,
-    requests) or (figures, requests) array is made (a city-year's 140 MB of fresh memory, once
-    the largest part of its outputs' peak). A comparison with nan is False, as numpy's."""
-    for i in range(len(group)):
-        g = group[i]
-        if g < 0:
-            continue
+    """counts[j, g] += each flag of COUNTED, sums[j, g] += each figure of SUMMED, of each request i
+    in group g = groups[j, i] of each grouping j (< 0: none), in request order, worked out once as
+    it is read for every grouping (the columns are read once, not once a grouping) and no
+    (flags, requests) or (figures, requests) array is made. A comparison with nan is False, as
+    numpy's."""
+    for i in range(groups.shape[1]):
         told, began, resolved = reported[i] == reported[i], started[i] == started[i], outcome[i] == 0
         due = told and reported[i] + sla[i] <= horizon
         due_arising = created[i] + sla[i] <= horizon
         target_due = told and reported[i] + target[i] <= horizon
-        c = counts[g]
-        c[_CREATED] += 1
-        if outcome[i] >= 0:
-            c[_OUTCOME + outcome[i]] += 1
-        c[_UNREPORTED] += not told
-        c[_BEGAN] += began
-        c[_TOLD] += told
-        c[_SLA_DUE] += due
-        c[_SLA_MET] += due and resolved and ended[i] - reported[i] <= sla[i]
-        c[_SLA_DUE_ARISING] += due_arising
-        c[_SLA_MET_ARISING] += due_arising and resolved and ended[i] - created[i] <= sla[i]
-        c[_TARGET_DUE] += target_due
-        c[_TARGET_MET] += target_due and began and started[i] - reported[i] <= target[i]
-        c[_ESCALATED] += began and visits[i] > 1
-        c[_POLICE110] += police110[i]
-        c[_SILENT] += silent[i]
-        c[_REPEAT] += repeat_of[i] >= 0
-        if told and channel[i] >= 0:
-            c[_CHANNEL + channel[i]] += 1
-        v = sums[g]
-        if began:
-            v[_WAIT] += started[i] - reported[i]
-        if told:
-            v[_TO_KNOW] += (reported[i] - created[i]) / 60
-        if resolved:
-            for k in range(parts.shape[1]):
-                v[_PARTS + k] += parts[i, k]
+        for j in range(groups.shape[0]):
+            g = groups[j, i]
+            if g < 0:
+                continue
+            c = counts[j, g]
+            c[_CREATED] += 1
+            if outcome[i] >= 0:
+                c[_OUTCOME + outcome[i]] += 1
+            c[_UNREPORTED] += not told
+            c[_BEGAN] += began
+            c[_TOLD] += told
+            c[_SLA_DUE] += due
+            c[_SLA_MET] += due and resolved and ended[i] - reported[i] <= sla[i]
+            c[_SLA_DUE_ARISING] += due_arising
+            c[_SLA_MET_ARISING] += due_arising and resolved and ended[i] - created[i] <= sla[i]
+            c[_TARGET_DUE] += target_due
+            c[_TARGET_MET] += target_due and began and started[i] - reported[i] <= target[i]
+            c[_ESCALATED] += began and visits[i] > 1
+            c[_POLICE110] += police110[i]
+            c[_SILENT] += silent[i]
+            c[_REPEAT] += repeat_of[i] >= 0
+            if told and channel[i] >= 0:
+                c[_CHANNEL + channel[i]] += 1
+            v = sums[j, g]
+            if began:
+                v[_WAIT] += started[i] - reported[i]
+            if told:
+                v[_TO_KNOW] += (reported[i] - created[i]) / 60
+            if resolved:
+                for k in range(parts.shape[1]):
+                    v[_PARTS + k] += parts[i, k]
 
 
-def kpis_by_group(adds: Contributions, group: np.ndarray, names: list[str], pooled: Pooled, grouping: str,
-                  percentiles: list[bool] | None = None) -> dict[str, dict]:
-    """For each group of requests (group[i] = index into names, -1: left out): counts, waits,
-    resolution times (censored, from the report), service level (of the report, and of arising),
-    time to know, channels and where the time went, as tallies. `adds`: the requests'
-    `contributions`; `pooled`: their `Pooled` clocks, whose percentiles every grouping shares; the
-    groups join it as `grouping`. `percentiles` False for a group skips its Kaplan-Meier
-    percentiles (None): staff's routine work needs its counts, not the distribution of a million
-    visits' times."""
-    G = len(names)
-    wanted = np.ones(G, dtype=bool) if percentiles is None else np.asarray(percentiles, dtype=bool)
-    pooled.group(grouping, np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1), G)
-    quantile = lambda clock, k: (_quantile_dict(grouping, clock, k) if wanted[k]  # noqa: E731
+class Grouping(NamedTuple):
+    """Requests in groups, for `kpis_by_group`: group[i] = index into names (-1: left out), the
+    grouping's name in `Pooled`, and for each group whether it wants Kaplan-Meier percentiles
+    (None: all do)."""
+    name: str
+    group: np.ndarray
+    names: list[str]
+    percentiles: list[bool] | None = None
+
+
+def kpis_by_group(adds: Contributions, groupings: list[Grouping], pooled: Pooled) -> dict[str, dict[str, dict]]:
+    """For each grouping, for each of its groups of requests: counts, waits, resolution times
+    (censored, from the report), service level (of the report, and of arising), time to know,
+    channels and where the time went, as tallies. `adds`: the requests' `contributions`, added
+    up for every grouping in one pass; `pooled`: their `Pooled` clocks, whose percentiles every
+    grouping shares; each grouping joins it under its name. A group whose `percentiles` is False
+    has None for its Kaplan-Meier percentiles: staff's routine work needs its counts, not the
+    distribution of a million visits' times."""
+    width = max([len(g.names) for g in groupings], default=0)
+    groups = np.stack([g.group for g in groupings]).astype(np.min_scalar_type(-max(width, 1)))
+    counts = np.zeros((len(groupings), width, len(COUNTED)), dtype=np.int64)
+    sums = np.zeros((len(groupings), width, len(SUMMED)))
+    add_contributions(groups, *adds, counts, sums)
+    return {g.name: _kpis(g, counts[j, :len(g.names)], sums[j, :len(g.names)], pooled)
+            for j, g in enumerate(groupings)}
+
+
+def _kpis(grouping: Grouping, counts: np.ndarray, sums: np.ndarray, pooled: Pooled) -> dict[str, dict]:
+    """`kpis_by_group` of one grouping, from its groups' counts and sums."""
+    names, G = grouping.names, len(grouping.names)
+    wanted = np.ones(G, dtype=bool) if grouping.percentiles is None else np.asarray(grouping.percentiles, dtype=bool)
+    group = grouping.group
+    pooled.group(grouping.name, np.where((group >= 0) & wanted[np.maximum(group, 0)], group, -1), G)
+    quantile = lambda clock, k: (_quantile_dict(grouping.name, clock, k) if wanted[k]  # noqa: E731
                                  else dict.fromkeys(QUANTILES))
-    group = np.ascontiguousarray(group, dtype=np.int64)
-    counts, sums = np.zeros((G, len(COUNTED)), dtype=np.int64), np.zeros((G, len(SUMMED)))
-    add_contributions(group, *adds, counts, sums)
     c, s = dict(zip(COUNTED, counts.T)), dict(zip(SUMMED, sums.T))
     n, resolved, began = c["created"], c["resolved"], c["began"]
     channels = np.stack([c[f"channel_{name}"] for name in CHANNELS], axis=1)
@@ -1006,15 +1083,18 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
     types = list(requests["type"].cat.categories)
     pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
     adds = contributions(requests, time_parts(requests, visits, model), H)
-    headline = kpis_by_group(adds, np.where(resident, 0, -1), ["residents"], pooled, "residents")["residents"]
     residents_types = [model.spec.requests[name].origin == "resident" for name in types]
-    by_type = kpis_by_group(adds, np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, pooled,
-                            "by_type", percentiles=residents_types)
     band = np.searchsorted(WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()],
                            side="right")
-    by_band = kpis_by_group(adds, np.where(resident, band, -1), WALK_BAND_NAMES, pooled, "by_walk_band")
+    quarter = quarters(model, requests, resident, t0)
+    kpis = kpis_by_group(adds, [
+        Grouping("residents", np.where(resident, 0, -1), ["residents"]),
+        Grouping("by_type", np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, residents_types),
+        Grouping("by_walk_band", np.where(resident, band, -1), WALK_BAND_NAMES),
+        *([quarter] if quarter.names else [])], pooled)
+    headline, by_type, by_band = kpis["residents"]["residents"], kpis["by_type"], kpis["by_walk_band"]
+    by_quarter = quarter_extras(model, visits, t0, kpis.get("by_quarter", {}))
     trust, households = model.trust, model.city.households
-    by_quarter = quarters(model, requests, visits, adds, resident, t0, pooled)
     outcome = requests["outcome"].cat.codes.to_numpy()[window]
     reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
     busy = busy_by_unit(model, visits, t0) if busy is None else busy
@@ -1056,18 +1136,19 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
 QUARTER_DAYS = 91
 
 
-def quarters(model, requests: pd.DataFrame, visits: pd.DataFrame, adds: Contributions, resident: np.ndarray,
-             t0: float, pooled: Pooled) -> dict[str, dict]:
-    """Residents' KPIs for each whole quarter (91 days) after the warm-up, by when requests were
-    created, with the quarter's 12345 calls a day and households' mean trust at its end: how a
-    city changes over a run (a cut and its aftermath, trust's drift)."""
+def quarters(model, requests: pd.DataFrame, resident: np.ndarray, t0: float) -> Grouping:
+    """Residents' requests by the whole quarter (91 days) after the warm-up they were created in:
+    the grouping of the summary's `by_quarter`, how a city changes over a run (a cut and its
+    aftermath, trust's drift); `quarter_extras` adds what is not a KPI of its requests."""
     n = int((model.horizon - t0) // (QUARTER_DAYS * 1440))
-    if n == 0:
-        return {}
-    names = [f"q{k + 1}" for k in range(n)]
-    created = requests["created_minute"].to_numpy()
-    quarter = np.floor((created - t0) / (QUARTER_DAYS * 1440)).astype(np.int64)
-    out = kpis_by_group(adds, np.where(resident & (quarter < n), quarter, -1), names, pooled, "by_quarter")
+    quarter = np.floor((requests["created_minute"].to_numpy() - t0) / (QUARTER_DAYS * 1440)).astype(np.int64)
+    return Grouping("by_quarter", np.where(resident & (quarter < n), quarter, -1), [f"q{k + 1}" for k in range(n)])
+
+
+def quarter_extras(model, visits: pd.DataFrame, t0: float, out: dict[str, dict]) -> dict[str, dict]:
+    """Each quarter's KPIs (`quarters`) with its 12345 calls a day and households' mean trust at
+    its end."""
+    names = list(out)
     role = visits["role"].cat.codes.to_numpy() == ROLES.index("hotline")
     calls = np.floor((visits["queued_minute"].to_numpy()[role] - t0) / (QUARTER_DAYS * 1440))
     census = model.datacollector.get_model_vars_dataframe()
