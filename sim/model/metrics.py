@@ -677,7 +677,9 @@ def kpis_by_group(adds: Contributions, groupings: list[Grouping], pooled: Pooled
     has None for its Kaplan-Meier percentiles: staff's routine work needs its counts, not the
     distribution of a million visits' times."""
     width = max([len(g.names) for g in groupings], default=0)
-    groups = np.stack([g.group for g in groupings]).astype(np.min_scalar_type(-max(width, 1)))
+    groups = np.empty((len(groupings), len(groupings[0].group)), dtype=np.min_scalar_type(-max(width, 1)))
+    for j, g in enumerate(groupings):
+        groups[j] = g.group
     counts = np.zeros((len(groupings), width, len(COUNTED)), dtype=np.int64)
     sums = np.zeros((len(groupings), width, len(SUMMED)))
     add_contributions(groups, *adds, counts, sums)
@@ -769,12 +771,28 @@ def count_in_bins(times, x, label, counts):
 
 
 def busy_minutes(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Total busy minutes up to each of `times`, for intervals [start, end) (end nan: still busy)."""
-    s = np.sort(starts[~np.isnan(starts)])
-    e = np.sort(ends[~np.isnan(ends)])
-    cs, ce = np.r_[0.0, np.cumsum(s)], np.r_[0.0, np.cumsum(e)]
-    ks, ke = np.searchsorted(s, times, "right"), np.searchsorted(e, times, "right")
-    return (ks * times - cs[ks]) - (ke * times - ce[ke])
+    """Total busy minutes up to each of `times` (sorted), for intervals [start, end) (end nan:
+    still busy): for each time, k of the sorted starts before it add k x time less their sum, and
+    the ends take theirs off (sums running over the sorted values, as np.cumsum adds them)."""
+    out = np.empty(len(times))
+    busy_up_to(np.sort(starts), np.sort(ends), np.asarray(times, dtype=np.float64), out)
+    return out
+
+
+@compiled
+def busy_up_to(starts, ends, times, out):
+    """`busy_minutes` of sorted starts and ends (nan last, not counted), merged with the times."""
+    ks = ke = 0
+    cs = ce = 0.0
+    for j in range(len(times)):
+        t = times[j]
+        while ks < len(starts) and starts[ks] <= t:
+            cs += starts[ks]
+            ks += 1
+        while ke < len(ends) and ends[ke] <= t:
+            ce += ends[ke]
+            ke += 1
+        out[j] = (ks * t - cs) - (ke * t - ce)
 
 
 class Busy(NamedTuple):
