@@ -82,24 +82,10 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "travel_minutes": travel, "service_minutes": duration[reached] - travel})
 
     reported = req["reported"]
-    resolved = start[last] + duration[last] <= H
-    first_start = start[first]
-    grid = stage != HOTLINE_STAGE
-    handled, handler = request[grid], role[grid]          # the grid's visits (the 12345 call aside)
-    first_reached = np.zeros(n, dtype=bool)
-    first_reached[handled] = True
-    deadline = vis["deadline"][first]
-    abandoned = first_reached & np.isnan(first_start) & (deadline <= H)
-    lapse = req["lapse"]
-    lapsed = ~first_reached & (lapse <= H)             # said nothing, never found, and gave up on it
-    abandoned |= lapsed
-    deadline = np.where(lapsed, lapse, deadline)
-    last_role = np.full(n, -1, dtype=np.int8)
-    last_role[handled] = handler
-    first_role = np.full(n, -1, dtype=np.int8)
-    first_role[handled[::-1]] = handler[::-1]             # the earliest visit's role is written last
-    by_110 = np.zeros(n, dtype=bool)
-    by_110[request[role == ROLES.index("police110")]] = True
+    first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int64)
+    first_role, last_role, by_110 = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=bool)
+    request_outcomes(H, request, stage, role, start, duration, vis["deadline"], first, last, req["lapse"],
+                     first_start, ended, outcome, count, first_role, last_role, by_110)
     kind = req["type"]
     origin = np.array([ORIGINS.index(t.origin) for t in types], dtype=np.int8)[kind]
     requests = records.frame(records.REQUESTS, {
@@ -109,16 +95,48 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "created_minute": req["created"], "reported_minute": reported,
         "channel": np.where(np.isnan(reported), -1, req["channel"]),
         "silent": req["silent"], "repeat_of": req["repeat_of"],
-        "started_minute": first_start,
-        "ended_minute": np.where(resolved, end[last], np.where(abandoned, deadline, np.nan)),
-        "outcome": np.where(resolved, 0, np.where(abandoned, 1, 2)),
-        "visits": np.bincount(handled, minlength=n),
+        "started_minute": first_start, "ended_minute": ended, "outcome": outcome, "visits": count,
         "first_handler": first_role, "handled_by": last_role, "police110": by_110,
         "sla_hours": req["sla"] / 60,
         "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
                                          for t in types])[kind],
     }, {"type": list(model.spec.requests)})
     return visits, requests
+
+
+@compiled
+def request_outcomes(horizon, request, stage, role, start, duration, deadline, first, last, lapse,
+                     first_start, ended, outcome, visits, first_role, last_role, by_110):
+    """Each request's columns of `tables` that its visits decide. From the visits reached, in
+    their order (request, stage, role): how many handled it (the call to 12345 aside), the first's
+    and the last's role, and whether 110's patrol did. From its first and last visit (indices into
+    start, duration, deadline): when it first started; resolved if its last visit ended by the
+    horizon; abandoned if a handler was reached but nobody started its first visit before the
+    resident's deadline, or if it never reached anyone and its resident gave up unfound (lapse);
+    else open (outcome 0, 1, 2; ended the resolution, the deadline or the lapse, or nan)."""
+    for v in range(len(request)):
+        r = request[v]
+        if role[v] == _POLICE110_ROLE:
+            by_110[r] = True
+        if stage[v] != HOTLINE_STAGE:
+            visits[r] += 1
+            if first_role[r] < 0:
+                first_role[r] = role[v]
+            last_role[r] = role[v]
+    for i in range(len(first)):
+        first_start[i] = start[first[i]]
+        end = start[last[i]] + duration[last[i]]
+        if end <= horizon:
+            outcome[i], ended[i] = 0, end
+        elif visits[i] > 0 and first_start[i] != first_start[i] and deadline[first[i]] <= horizon:
+            outcome[i], ended[i] = 1, deadline[first[i]]
+        elif visits[i] == 0 and lapse[i] <= horizon:
+            outcome[i], ended[i] = 1, lapse[i]
+        else:
+            outcome[i], ended[i] = 2, math.nan
+
+
+_POLICE110_ROLE = ROLES.index("police110")
 
 
 def _rows(record: tuple, rows: int) -> dict[str, np.ndarray]:
