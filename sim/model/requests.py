@@ -29,6 +29,7 @@ from ..city import City
 from ..scenario import PROPERTY_MODES, Scenario
 from ..scenario.schema import Profile, Service
 from .calendar import compiled
+from .order import stable_order
 
 STREAMS = ("city", "arrivals", "service", "routing", "behaviour")
 FLAT = Profile(hours=(1.0,) * 24, weekdays=(1.0,) * 7)
@@ -205,10 +206,11 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
             e_patience=behaviour.standard_exponential(n), u_way=behaviour.random(n), u_contact=behaviour.random(n),
             u_repeat=behaviour.random(n), e_repeat=behaviour.standard_exponential(n),
         ))
-    kept = np.flatnonzero(np.concatenate([p["created"] for p in parts]) <= horizon)
-    order = kept[np.argsort(np.concatenate([p["contact"] for p in parts])[kept], kind="stable")]
-    return Requests(types=tuple(scenario.requests), **{k: np.concatenate([p[k] for p in parts])[order]
-                                                       for k in parts[0]})
+    def column(k: str) -> np.ndarray:     # (one at a time: a city-year's draws are 366 MB)
+        return np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
+    kept = np.flatnonzero(column("created") <= horizon)
+    order = kept[stable_order(column("contact")[kept])]
+    return Requests(types=tuple(scenario.requests), **{k: column(k)[order] for k in parts[0]})
 
 
 def service_minutes(service: Service, u: np.ndarray) -> np.ndarray:
