@@ -1,5 +1,6 @@
-"""Properties (hypothesis) of the city's count splitting and bisection, of shift intervals and of the
-event calendar's order."""
+"""Properties (hypothesis) of the city's count splitting and bisection, of shift intervals, of the
+event calendar's order, and of the fast paths that stand in for numpy (the same results, bit for
+bit: households drawn, floats put in order, percentiles, busy minutes)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from hypothesis import strategies as st
 from gridsim.city import bisect
 from gridsim.scenario import split_counts
 from gridsim.model.calendar import END, SHIFT, next_time, pop, schedule, timetable
+from gridsim.model.metrics import QUANTILES, Censored, busy_minutes
+from gridsim.model.order import stable_order
+from gridsim.model.requests import drawn_households
 from gridsim.model.shifts import WEEK, duty_intervals
 from gridsim.scenario import Shift
 from gridsim.scenario.schema import week_quarters
@@ -126,3 +130,63 @@ def test_a_timetable_pops_events_in_the_order_one_heap_would(before, during):
 
     assert drain(True) == drain(False)
     assert len(drain(True)) == len(before) + (len(during) if before else 0)
+
+
+# ---------------------------------------------------------------- fast paths that stand in for numpy
+floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                   st.sampled_from([0.0, -0.0, 1.0, 1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53, math.nan, -math.nan]))
+
+
+@FAST
+@given(x=st.lists(floats, max_size=300))
+def test_stable_order_is_numpys_stable_argsort(x):
+    """Ties (0.0 with -0.0 too) keep their rows' order, nan goes last, as numpy's stable sort."""
+    x = np.array(x, dtype=np.float64)
+    assert np.array_equal(stable_order(x), np.argsort(x, kind="stable"))
+
+
+@FAST
+@given(weights=st.lists(st.one_of(st.just(0.0), st.floats(1e-9, 1e9)), min_size=1, max_size=60),
+       n=st.integers(0, 500), seed=st.integers(0, 2 ** 32 - 1))
+def test_households_are_drawn_as_numpys_choice_draws_them(weights, n, seed):
+    """The same households from the same uniforms, and the generator left where choice leaves it:
+    every later draw of the stream (common random numbers) is unchanged."""
+    w = np.array(weights)
+    if w.sum() == 0:
+        w[0] = 1.0
+    p = w / w.sum()
+    ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+    assert np.array_equal(drawn_households(ours, p, n), numpys.choice(len(p), size=n, p=p))
+    assert ours.random() == numpys.random()
+
+
+@FAST
+@given(rows=st.lists(st.tuples(st.integers(0, 30), st.booleans(), st.integers(-1, 4)), min_size=1, max_size=200))
+def test_percentiles_are_the_first_curve_points_that_reach_them(rows):
+    """Censored.quantiles (no curve kept) agrees with reading each group's curve (Censored.curves):
+    the first event time whose share reaches the quantile, in whole-minute durations full of ties."""
+    duration, observed, group = (np.array(c) for c in zip(*rows))
+    duration = np.where(duration == 30, np.inf, duration / 4)        # some never resolve
+    observed &= np.isfinite(duration)
+    censored = Censored(duration, observed)
+    groups = 5
+    found = censored.quantiles(group, groups)
+    g, t, share = censored.curves(group)
+    for k, q in enumerate(QUANTILES.values()):
+        for label in range(groups):
+            reached = t[(g == label) & (share >= q - 1e-12)]
+            assert found[label, k] == reached[0] if len(reached) else np.isnan(found[label, k])
+
+
+@FAST
+@given(intervals=st.lists(st.tuples(st.floats(0, 1000), st.floats(0, 200), st.booleans()), max_size=60),
+       step=st.floats(1, 300))
+def test_busy_minutes_add_each_intervals_part_before_each_time(intervals, step):
+    """Busy minutes up to t: each interval's part of [0, t); one with no end is busy to the end."""
+    starts = np.array([s for s, _, _ in intervals])
+    ends = np.array([s + d if ended else np.nan for s, d, ended in intervals])
+    times = np.arange(0.0, 1300.0, step)
+    busy = busy_minutes(starts, ends, times)
+    for t, b in zip(times, busy):
+        expected = sum(max(0.0, min(t, np.inf if np.isnan(e) else e) - s) for s, e in zip(starts, ends))
+        assert math.isclose(b, expected, rel_tol=1e-9, abs_tol=1e-6)
