@@ -192,6 +192,8 @@ class Censored:
         group = np.asarray(group)
         if np.any((group >= 0) & ~self.among):
             raise ValueError("a group takes rows outside those sorted (`among`)")
+        if group.max(initial=-1) >= groups:
+            raise ValueError(f"a group past the {groups} asked for")
         out = np.full((groups, len(QUANTILES)), np.nan)
         kaplan_meier_quantiles(self.order, group, self._time, self._event, self.step(), _REACHING,
                                np.zeros(groups, np.int64), np.empty(groups, np.int64), self._by_group, out)
