@@ -206,7 +206,7 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
             e_patience=behaviour.standard_exponential(n), u_way=behaviour.random(n), u_contact=behaviour.random(n),
             u_repeat=behaviour.random(n), e_repeat=behaviour.standard_exponential(n),
         ))
-    def column(k: str) -> np.ndarray:     # (one at a time: a city-year's draws are 366 MB)
+    def column(k: str) -> np.ndarray:     # (one at a time: a city-year's draws are 207 MB)
         return np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
     kept = np.flatnonzero(column("created") <= horizon)
     order = kept[stable_order(column("contact")[kept])]
