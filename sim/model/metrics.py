@@ -105,6 +105,9 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     return visits, requests
 
 
+_POLICE110_ROLE = ROLES.index("police110")
+
+
 @compiled
 def request_outcomes(horizon, request, stage, role, start, duration, deadline, first, last, lapse,
                      first_start, ended, outcome, visits, first_role, last_role, by_110):
@@ -135,9 +138,6 @@ def request_outcomes(horizon, request, stage, role, start, duration, deadline, f
             outcome[i], ended[i] = 1, lapse[i]
         else:
             outcome[i], ended[i] = 2, math.nan
-
-
-_POLICE110_ROLE = ROLES.index("police110")
 
 
 def _rows(record: tuple, rows: int) -> dict[str, np.ndarray]:

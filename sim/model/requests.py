@@ -134,8 +134,8 @@ def _poisson_contacts(scenario: Scenario, city: City, name: str, rng: np.random.
 def drawn_households(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     """`n` households drawn with probabilities `p`: numpy's `rng.choice(len(p), n, p=p)` (the same
     uniforms, the same households, bit for bit), each uniform placed in the distribution through a
-    table of where each 1/K-th of [0, 1) begins rather than a bisection of all of it (a city's
-    119,403 households: 0.15 s over a year's million requests)."""
+    table of where each 1/K-th of [0, 1) begins rather than a bisection of all of it (1.24 million
+    draws over 119,403 households: 0.15 -> 0.02 s)."""
     cdf = p.cumsum()
     cdf /= cdf[-1]
     u = rng.random(n)
@@ -206,7 +206,9 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
             e_patience=behaviour.standard_exponential(n), u_way=behaviour.random(n), u_contact=behaviour.random(n),
             u_repeat=behaviour.random(n), e_repeat=behaviour.standard_exponential(n),
         ))
-    def column(k: str) -> np.ndarray:     # (one at a time: a city-year's draws are 207 MB)
+    # each draw joined across the types one at a time (a city-year's draws are 207 MB); one type's
+    # as they are, not copied into a concatenation of one (the M/M/4 case's draws 30 ms faster)
+    def column(k: str) -> np.ndarray:
         return np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
     kept = np.flatnonzero(column("created") <= horizon)
     order = kept[stable_order(column("contact")[kept])]

@@ -109,7 +109,6 @@ def test_mmc_mean_wait_agrees_with_erlang_c(mmc):
     assert mean - half <= theory <= mean + half, (waits, theory)
 
 
-
 def test_simulate_lets_the_records_go_and_gives_the_outputs_of_a_model_that_keeps_them(meihekou, monkeypatch):
     """`simulate` drops its model's records once their tables are made (a city-year's 250 MB at the
     outputs' peak): the outputs are those of the same run whose model keeps them."""
