@@ -1131,6 +1131,8 @@ def quarter_extras(model, visits: pd.DataFrame, t0: float, out: dict[str, dict])
     """Each quarter's KPIs (`quarters`) with its 12345 calls a day and households' mean trust at
     its end."""
     names = list(out)
+    if not names:
+        return out
     role = visits["role"].cat.codes.to_numpy() == ROLES.index("hotline")
     calls = np.floor((visits["queued_minute"].to_numpy()[role] - t0) / (QUARTER_DAYS * 1440))
     census = model.datacollector.get_model_vars_dataframe()
