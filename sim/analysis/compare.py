@@ -28,11 +28,12 @@ class CompareError(ValueError):
 
 
 def kpis_for(manifest: dict, runs: pd.DataFrame | None = None) -> list[str]:
-    """The KPIs to show for an experiment: the headline KPIs, then the spec's own `kpis` and its
-    objective's, in that order."""
+    """The KPIs to show for an experiment: the headline KPIs, then the spec's own `kpis`, the only
+    ones its runs keep (a calibration's) and its objective's, in that order."""
     from .objective import from_manifest
     objective = from_manifest(manifest)
-    named = list((manifest.get("spec") or {}).get("kpis", [])) + (objective.kpis if objective else [])
+    spec = manifest.get("spec") or {}
+    named = [*spec.get("kpis", []), *spec.get("keep", [])] + (objective.kpis if objective else [])
     extra = list(dict.fromkeys(k for k in named if k not in HEADLINE))
     if runs is None:
         return [*HEADLINE, *extra]

@@ -355,11 +355,12 @@ class Store:
                 seen[(point, rep)] = rid
                 scan.runs[rid] = row
                 counted.append((rid, point, rep))
-        present = [path for rid, _, _ in counted for name in EXTRAS if (path := self._extra(name, rid)).is_file()]
+        extras = () if manifest["spec"].get("keep") else EXTRAS    # `Spec.keep`: some KPIs and no extras
+        present = [path for rid, _, _ in counted for name in extras if (path := self._extra(name, rid)).is_file()]
         idents = {path: got[0] for path, got in zip(present, _read_each(present)) if not isinstance(got, ValueError)}
         for rid, point, rep in counted:
             own = _identity(spec_hash, point, rep)
-            lacking = [name for name in EXTRAS if idents.get(self._extra(name, rid)) != own]
+            lacking = [name for name in extras if idents.get(self._extra(name, rid)) != own]
             if lacking:
                 scan.missing_extras[rid] = lacking
         return scan

@@ -255,7 +255,7 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
             runs = {}
             for city, base in bases.items():
                 spec = points_spec(base, f"{targets.name}-{wave_folder(wave, city)}", targets.inputs,
-                                   [candidates[i] for i in kept], kind="history_matching")
+                                   [candidates[i] for i in kept], kind="history_matching", keep=_kept(targets))
                 where = folder / wave_folder(wave, city)
                 report = run_sweep(spec, where, executor, fresh=fresh, progress=progress,
                                    arguments={"calibration": targets.source, "wave": wave, "city": city})
@@ -289,7 +289,7 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
     evaluation = pd.concat(evaluations, ignore_index=True)
     if "refused" not in evaluation:
         evaluation["refused"] = None
-    kpis = list(dict.fromkeys(t.kpi for t in targets.targets))
+    kpis = list(_kept(targets))
     runs = pd.concat(all_runs, ignore_index=True) if all_runs else pd.DataFrame(columns=["point", "replicate", *kpis,
                                                                                           "wave"])
     result = Calibration(targets, folder, evaluation, runs, reports)
@@ -307,7 +307,8 @@ def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor,
     runs = {}
     for city, base in _bases(targets).items():
         where = Path(folder) / (f"{name}-{city}" if city else name)
-        spec = points_spec(base, f"{targets.name}-{where.name}", targets.inputs, points, kind="history_matching")
+        spec = points_spec(base, f"{targets.name}-{where.name}", targets.inputs, points, kind="history_matching",
+                           keep=_kept(targets))
         report = run_sweep(spec, where, executor)
         if report.failed:
             raise CalibrationError(f"{where.name}: {report.failed} runs failed: {sorted(report.errors.items())[0]}")
@@ -315,6 +316,11 @@ def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor,
     ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
     ev["plausible"] = ev["I_max"] <= cal.cutoff
     return ev
+
+
+def _kept(targets: Targets) -> tuple[str, ...]:
+    """The KPIs a calibration's runs store: its targets' (a run's other KPIs and tables go unread)."""
+    return tuple(dict.fromkeys(t.kpi for t in targets.targets))
 
 
 def wave_folder(wave: int, city: str = "") -> str:

@@ -211,10 +211,11 @@ class PointsSpec(Spec):
 
 
 def points_spec(base: Spec, name: str, inputs: tuple[Input, ...], points: list[Mapping], *,
-                tags: tuple[str, ...] = (), kind: str = "points") -> PointsSpec:
-    """`base`'s scenario, run length, replicates, seeds, [set], options and labels, with these points."""
+                tags: tuple[str, ...] = (), kind: str = "points", keep: tuple[str, ...] = ()) -> PointsSpec:
+    """`base`'s scenario, run length, replicates, seeds, [set], options and labels, with these points;
+    `keep`: the only KPIs each run stores (`Spec.keep`)."""
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Spec)}
-    fields.update(name=name, design=kind, samples=len(points), until_ci=None)
+    fields.update(name=name, design=kind, samples=len(points), until_ci=None, keep=tuple(keep))
     given = tuple(tuple((k, _plain(v)) for k, v in p.items()) for p in points)
     return PointsSpec(**fields, inputs=tuple(inputs), given=given, tags=tuple(tags), kind=kind)
 

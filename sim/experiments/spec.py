@@ -90,6 +90,8 @@ class Spec:
     objective: Objective | None = None     # [objective]: targets on KPIs and what to minimise
     decisions: tuple = ()                  # [decisions]: the factor paths `optimise` may change
     search: tuple = ()                     # [search]: optimise's settings, (key, value) pairs
+    keep: tuple = ()                       # the only KPIs each run stores, with no extra tables (a calibration's
+                                           # runs keep what its targets read); empty: every KPI and the extras
     from_dict: dict | None = field(default=None, repr=False, compare=False)   # the dict it was given as, if any
 
     def data(self) -> dict:
@@ -111,6 +113,7 @@ class Spec:
             **({"objective": self.objective.data()} if self.objective is not None else {}),
             **({"decisions": list(self.decisions)} if self.decisions else {}),
             **({"search": dict(self.search)} if self.search else {}),
+            **({"keep": list(self.keep)} if self.keep else {}),
         }
 
     def hash(self) -> str:

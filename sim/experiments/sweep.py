@@ -63,25 +63,31 @@ class Report:
 def execute(task: dict) -> dict:
     """Run one (point, replicate): returns {"ok": True, "row": ...} or {"ok": False, "error": ...}."""
     from ..model import metrics
-    from ..model.run import simulate
+    from ..model.run import simulate, summarised
     t0 = time.perf_counter()
     try:
         scenario = from_data(task["scenario"], f"point {task['point']}")
+        keep = task.get("keep")
         t1 = time.perf_counter()
-        result = simulate(scenario, seed=task["seed"])
+        result = None if keep else simulate(scenario, seed=task["seed"])
+        kpis = flatten(result.summary if result is not None else summarised(scenario, seed=task["seed"]))
         sim_seconds = time.perf_counter() - t1
         row = {"point": task["point"], "replicate": task["replicate"]}
         for key, value in task["factors"].items():
             row[key] = value if isinstance(value, (int, float, str, bool)) else repr(value)
-        kpis = flatten(result.summary)
+        if keep:
+            kpis = {k: kpis[k] for k in keep if k in kpis}
         clash = sorted(set(kpis) & set(row))
         if clash:
             raise ValueError(f"factor column {clash[0]!r} has the name of a summary KPI")
         row.update(kpis)
-        t_warm = scenario.run.warmup_days * 1440
-        extras = {"series": metrics.daily_series(result.timeseries, result.census),
-                  "quantiles": metrics.resolution_quantiles(result.tables["requests"], t_warm, scenario.run.days * 1440),
-                  "grids": result.grids}
+        extras = {}
+        if result is not None:
+            t_warm = scenario.run.warmup_days * 1440
+            extras = {"series": metrics.daily_series(result.timeseries, result.census),
+                      "quantiles": metrics.resolution_quantiles(result.tables["requests"], t_warm,
+                                                                scenario.run.days * 1440),
+                      "grids": result.grids}
         return {"ok": True, "row": row, "extras": extras,
                 "seconds": time.perf_counter() - t0, "sim_seconds": sim_seconds}
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, not fatal
@@ -418,7 +424,7 @@ class _Scenarios:
 def _task(spec: Spec, task: tuple, points: list, scen: _Scenarios) -> dict:
     _, i, r = task
     return {"point": i, "replicate": r, "seed": run_seed(spec.root_seed, r), "factors": points[i],
-            "scenario": scen[i]}
+            "scenario": scen[i], "keep": list(spec.keep)}
 
 
 def run_sweep(spec: Spec, folder: str | Path, executor, *, fresh: bool = False, discard: bool = False,

@@ -133,18 +133,24 @@ def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = False) -> RunResult:
-    """Every output of a model that has reached its horizon, derived from its records. `release`:
-    the model is not used after (`simulate`), so its records are let go once their tables are made
-    (`GridModel.release_records`)."""
+def _measured(model: GridModel, release: bool) -> tuple[pd.DataFrame, pd.DataFrame, metrics.Clocks, dict]:
+    """The tables of visits and requests, the measured clocks and busy time: what the summary and the
+    other tables are made from. `release`: the model's records are let go once the tables are made."""
     if model.days <= model.spec.run.warmup_days:
         raise ValueError(f"days={model.days:g}: must be more than the scenario's warmup_days "
                          f"({model.spec.run.warmup_days:g}) for a run to have outputs")
     visits, requests = metrics.tables(model)
     if release:
         model.release_records()
-    timed = metrics.measured_clocks(model, requests)
-    busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
+    return (visits, requests, metrics.measured_clocks(model, requests),
+            metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440))
+
+
+def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = False) -> RunResult:
+    """Every output of a model that has reached its horizon, derived from its records. `release`:
+    the model is not used after (`simulate`), so its records are let go once their tables are made
+    (`GridModel.release_records`)."""
+    visits, requests, timed, busy = _measured(model, release)
     tables = {"requests": requests, "visits": visits, "timeseries": metrics.timeseries(model, requests, visits),
               "grids": metrics.grid_table(model, requests, visits, timed, busy),
               "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
@@ -152,6 +158,15 @@ def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = Fa
     from .outputs import gis_layers
     return RunResult(metrics.summary(model, requests, visits, timed, busy), tables, home, pd.Timestamp(start),
                      gis_layers(model, tables))
+
+
+def summarised(scenario: Scenario, seed: int = 0) -> dict:
+    """`simulate(scenario, seed).summary` alone, the same numbers without the other tables: what a
+    calibration's run keeps (its targets are KPIs), without the time series, grid table and layers."""
+    model = GridModel(scenario, rng=seed)
+    model.run()
+    visits, requests, timed, busy = _measured(model, release=True)
+    return metrics.summary(model, requests, visits, timed, busy)
 
 
 def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridsim.analysis.store import read_table
+from gridsim.analysis.compare import kpis_for
+from gridsim.analysis.store import Store, flatten, read_table
 from gridsim.experiments import calibrate
 from gridsim.experiments.calibrate import Calibration, calibrated_scenario, evaluate, write_calibrated
+from gridsim.experiments.spec import run_seed
 from gridsim.experiments.sweep import Executor
 from gridsim.experiments.targets import load_targets
 from gridsim.model.run import simulate
@@ -149,6 +151,26 @@ def test_the_calibrated_scenario_keeps_any_description_and_never_replaces_a_good
     with pytest.raises(ScenarioError, match="the calibrated scenario would not load .* left as it was"):
         write_calibrated(Calibration(t, tmp, evaluations, pd.DataFrame()), out)
     assert out.read_text() == good and [p.name for p in tmp_path.iterdir()] == ["c.toml"]
+
+
+def test_a_calibrations_runs_store_its_targets_kpis_alone_and_the_same_numbers(recovery):
+    """Its runs keep only what its targets read (no other KPI, no extra tables), and those are the
+    numbers a full run gives: a calibration pays neither the other tables nor their writing."""
+    path, tmp, _ = recovery
+    targets = load_targets(path)
+    wave = Store(tmp / "res" / "calibrate-recovery" / "wave1")
+    runs = wave.runs()
+    assert set(runs.columns) - {"point", "replicate"} == {i.name for i in targets.inputs} | \
+        {t.kpi for t in targets.targets}
+    assert wave.finished() == set(wave.scan().runs)           # none counted as lacking its extras
+    assert not list(wave.folder.glob("_series")) and not list(wave.folder.glob("_grids"))
+    spec = wave.manifest()["spec"]
+    point = dict(zip(runs.columns, runs.iloc[0]))
+    scenario = with_overrides(load(SMALL), [*(o for i in targets.inputs for o in i.overrides(point[i.name])),
+                                            ("run.days", DAYS), ("run.warmup_days", WARMUP)])
+    full = flatten(simulate(scenario, seed=run_seed(spec["root_seed"], int(point["replicate"]))).summary)
+    assert {t.kpi: point[t.kpi] for t in targets.targets} == {t.kpi: full[t.kpi] for t in targets.targets}
+    assert kpis_for(wave.manifest(), runs) == list(dict.fromkeys(t.kpi for t in targets.targets))  # compare shows them
 
 
 def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path):
