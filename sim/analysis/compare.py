@@ -210,12 +210,13 @@ def compare(runs: pd.DataFrame, factors: list[str], baseline: dict, kpis=None,
 def format_table(table: pd.DataFrame) -> str:
     """Plain text: one block per point, one line per KPI."""
     lines = []
+    name = max([27, *(len(k) for k in table["kpi"])]) + 1           # a KPI's name and a space
     for p, block in table.groupby("point", sort=True):
         first = block.iloc[0]
         if first["is_baseline"]:
             lines.append(f"{first['label']}  (baseline, {first['replicates']} replicates)")
             for _, r in block.iterrows():
-                lines.append(f"  {r['kpi']:<28}{show_value(r['kpi'], r['mean']):>16}")
+                lines.append(f"  {r['kpi']:<{name}}{show_value(r['kpi'], r['mean']):>16}")
             lines.append("")
             continue
         base = table[(table["point"] == first["baseline_point"])]
@@ -224,7 +225,7 @@ def format_table(table: pd.DataFrame) -> str:
         shown = [(show_value(r["kpi"], r["mean"]), show_value(r["kpi"], r["baseline_mean"]),
                   show_difference(r["kpi"], r["diff"])) for _, r in block.iterrows()]
         w = max([15, *(len(x) for row in shown for x in row)]) + 1       # a cost is wider than a share
-        lines.append(f"  {'kpi':<28}{'mean':>{w}}{'baseline':>{w}}{'difference':>{w}}   95% CI of the difference")
+        lines.append(f"  {'kpi':<{name}}{'mean':>{w}}{'baseline':>{w}}{'difference':>{w}}   95% CI of the difference")
         for (_, r), (mean, baseline, diff) in zip(block.iterrows(), shown):
             k = r["kpi"]
             if r["n"] < 2:
@@ -235,6 +236,6 @@ def format_table(table: pd.DataFrame) -> str:
                     verdict = "identical in every replicate"
                 elif not r["distinguishable"]:
                     verdict += "  not distinguishable from zero"
-            lines.append(f"  {k:<28}{mean:>{w}}{baseline:>{w}}{diff:>{w}}   {verdict}")
+            lines.append(f"  {k:<{name}}{mean:>{w}}{baseline:>{w}}{diff:>{w}}   {verdict}")
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -170,7 +170,12 @@ def test_a_calibrations_runs_store_its_targets_kpis_alone_and_the_same_numbers(r
                                             ("run.days", DAYS), ("run.warmup_days", WARMUP)])
     full = flatten(simulate(scenario, seed=run_seed(spec["root_seed"], int(point["replicate"]))).summary)
     assert {t.kpi: point[t.kpi] for t in targets.targets} == {t.kpi: full[t.kpi] for t in targets.targets}
-    assert kpis_for(wave.manifest(), runs) == list(dict.fromkeys(t.kpi for t in targets.targets))  # compare shows them
+    kept = list(dict.fromkeys(t.kpi for t in targets.targets))
+    assert kpis_for(wave.manifest(), runs) == kept
+    shown = gridsim("compare", str(wave.folder))                 # each kept KPI, its value in one column
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.strip().split(" ")[0] in kept][:len(kept)]
+    assert len(lines) == len(kept) and len({len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in lines}) == 1
 
 
 def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path):
