@@ -317,6 +317,7 @@ class Store:
         manifest = self._spec()
         spec_hash = manifest["spec_hash"]
         n_points = len(manifest.get("points") or []) or None
+        keep = manifest["spec"].get("keep") or []          # `Spec.keep`: those KPIs in each row, and no extras
         scan = Scan()
         if not self.runs_dir.is_dir():
             return scan
@@ -350,12 +351,15 @@ class Store:
             elif len(row) != 1 or "point" not in row or "replicate" not in row \
                     or (int(row["point"].iloc[0]), int(row["replicate"].iloc[0])) != (point, rep):
                 scan.problems.append(Problem(rel, "its row does not hold the run its metadata names"))
+            elif lacking := [k for k in keep if k not in row]:
+                scan.problems.append(Problem(rel, f"its row lacks {lacking[0]}, a KPI this experiment keeps "
+                                                  "(it was run for other targets)"))
             else:
                 rid = run_id(point, rep)
                 seen[(point, rep)] = rid
                 scan.runs[rid] = row
                 counted.append((rid, point, rep))
-        extras = () if manifest["spec"].get("keep") else EXTRAS    # `Spec.keep`: some KPIs and no extras
+        extras = () if keep else EXTRAS
         present = [path for rid, _, _ in counted for name in extras if (path := self._extra(name, rid)).is_file()]
         idents = {path: got[0] for path, got in zip(present, _read_each(present)) if not isinstance(got, ValueError)}
         for rid, point, rep in counted:

@@ -117,9 +117,10 @@ class Spec:
         }
 
     def hash(self) -> str:
-        """What the runs depend on. The objective and the search settings are left out: runs made for
-        one set of targets are the same runs for another, so a results folder keeps them."""
-        data = {k: v for k, v in self.data().items() if k not in ("objective", "search")}
+        """What the runs depend on. The objective, the search settings and the KPIs a run keeps are
+        left out: runs made for one set of targets are the same runs for another, so a results folder
+        keeps them (a stored run lacking a KPI now kept is not counted, and is run again)."""
+        data = {k: v for k, v in self.data().items() if k not in ("objective", "search", "keep")}
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -75,8 +75,8 @@ def execute(task: dict) -> dict:
         row = {"point": task["point"], "replicate": task["replicate"]}
         for key, value in task["factors"].items():
             row[key] = value if isinstance(value, (int, float, str, bool)) else repr(value)
-        if keep:
-            kpis = {k: kpis[k] for k in keep if k in kpis}
+        if keep:                  # (a KPI this run has no value of, such as a type it never drew: NaN)
+            kpis = {k: kpis.get(k, math.nan) for k in keep}
         clash = sorted(set(kpis) & set(row))
         if clash:
             raise ValueError(f"factor column {clash[0]!r} has the name of a summary KPI")

@@ -4,6 +4,7 @@ missing extras are flagged, workers die with their sweep and a dead worker fails
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -158,6 +159,27 @@ def test_missing_extras_are_flagged_and_rerun(clean, tmp_path, capsys):
     report = sweep(spec, folder)
     assert report.done == 1 and (folder / "_series" / "p0001-r0000.parquet").is_file()
     pd.testing.assert_frame_equal(Store(folder).runs(), table)
+
+
+def test_runs_that_keep_some_kpis_are_reused_and_a_run_lacking_one_now_kept_is_redone(clean, tmp_path):
+    """`Spec.keep` (a calibration's runs: its targets' KPIs, no extra tables) is not part of what the
+    runs depend on: a folder of full runs serves it, and runs kept for other targets are redone."""
+    spec_path, _, table = clean
+    spec = load_spec(spec_path)
+    one, two = ("requests.created",), ("requests.created", "sla_met_share")
+    with cf.ThreadPoolExecutor(2) as pool:
+        assert run_sweep(dataclasses.replace(spec, keep=two), copy_of(clean, tmp_path), pool).done == 0
+        folder = tmp_path / "kept"
+        assert run_sweep(dataclasses.replace(spec, keep=one), folder, pool).done == 4
+        assert set(Store(folder).runs().columns) == {"point", "replicate", FACTOR, *one}
+        assert not list(folder.glob("_*/p*.parquet"))                      # no extra tables
+        scan = Store(folder).scan()
+        assert not scan.problems and not scan.missing_extras
+        again = run_sweep(dataclasses.replace(spec, keep=two), folder, pool)
+        assert again.done == 4 and again.skipped == 0                     # each lacked sla_met_share
+        assert all("lacks sla_met_share" in p.read_text() for p in (folder / "_quarantine").glob("*.why.txt"))
+    runs = Store(folder).runs()
+    pd.testing.assert_frame_equal(runs[list(two)], table[list(two)])      # the numbers of the full runs
 
 
 def test_fresh_cannot_race_a_running_sweep(clean, tmp_path, capsys):
