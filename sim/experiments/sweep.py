@@ -61,7 +61,8 @@ class Report:
 
 # ---------------------------------------------------------------- the worker side
 def execute(task: dict) -> dict:
-    """Run one (point, replicate): returns {"ok": True, "row": ...} or {"ok": False, "error": ...}."""
+    """Run one (point, replicate): returns {"ok": True, "row": ...} or {"ok": False, "error": ...}.
+    With `keep` (`Spec.keep`), the row holds only those KPIs and the run makes no extra tables."""
     from ..model import metrics
     from ..model.run import simulate, summarised
     t0 = time.perf_counter()
@@ -69,25 +70,27 @@ def execute(task: dict) -> dict:
         scenario = from_data(task["scenario"], f"point {task['point']}")
         keep = task.get("keep")
         t1 = time.perf_counter()
-        result = None if keep else simulate(scenario, seed=task["seed"])
-        kpis = flatten(result.summary if result is not None else summarised(scenario, seed=task["seed"]))
-        sim_seconds = time.perf_counter() - t1
-        row = {"point": task["point"], "replicate": task["replicate"]}
-        for key, value in task["factors"].items():
-            row[key] = value if isinstance(value, (int, float, str, bool)) else repr(value)
-        if keep:                  # (a KPI this run has no value of, such as a type it never drew: NaN)
-            kpis = {k: kpis.get(k, math.nan) for k in keep}
-        clash = sorted(set(kpis) & set(row))
-        if clash:
-            raise ValueError(f"factor column {clash[0]!r} has the name of a summary KPI")
-        row.update(kpis)
         extras = {}
-        if result is not None:
+        if keep:                  # (a KPI this run has no value of, such as a type it never drew: NaN)
+            kpis = flatten(summarised(scenario, seed=task["seed"]))
+            sim_seconds = time.perf_counter() - t1
+            kpis = {k: kpis.get(k, math.nan) for k in keep}
+        else:
+            result = simulate(scenario, seed=task["seed"])
+            sim_seconds = time.perf_counter() - t1
+            kpis = flatten(result.summary)
             t_warm = scenario.run.warmup_days * 1440
             extras = {"series": metrics.daily_series(result.timeseries, result.census),
                       "quantiles": metrics.resolution_quantiles(result.tables["requests"], t_warm,
                                                                 scenario.run.days * 1440),
                       "grids": result.grids}
+        row = {"point": task["point"], "replicate": task["replicate"]}
+        for key, value in task["factors"].items():
+            row[key] = value if isinstance(value, (int, float, str, bool)) else repr(value)
+        clash = sorted(set(kpis) & set(row))
+        if clash:
+            raise ValueError(f"factor column {clash[0]!r} has the name of a summary KPI")
+        row.update(kpis)
         return {"ok": True, "row": row, "extras": extras,
                 "seconds": time.perf_counter() - t0, "sim_seconds": sim_seconds}
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, not fatal
