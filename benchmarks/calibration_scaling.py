@@ -6,22 +6,23 @@ Runs the first `--points` points of wave 1 of the Meihekou calibration (the
 targets file's run length: 100 days, 35 of warm-up) on a Dask LocalCluster of
 1 and of 2 worker processes, and on the local process pool of 2, each into a
 fresh folder, and prints wall time and runs per minute. The waves of
-`gridsim calibrate` are exactly such sweeps, so a calibration's time is its
-number of runs over these rates. The load average (other users' jobs) is
+`gridsim calibrate` are exactly such sweeps (each run keeping only the targets'
+KPIs), so a calibration's time is its number of runs over these rates. The load average (other users' jobs) is
 printed beside each, since this machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from gridsim.experiments.calibrate import _with_fixed, wave_design
-from gridsim.experiments.inputs import base_spec, points_spec, values
+from gridsim.experiments.calibrate import _bases, _kept, wave_design
+from gridsim.experiments.inputs import points_spec, values
 from gridsim.experiments.sweep import Executor, run_sweep
 from gridsim.experiments.targets import load_targets
 
@@ -33,11 +34,10 @@ def main() -> None:
     args = ap.parse_args()
     t = load_targets("meihekou")
     cal = t.calibration
-    base = _with_fixed(base_spec(t.name, str(t.scenario_path), days=cal.days, warmup_days=cal.warmup_days,
-                                 replicates=args.replicates, root_seed=cal.root_seed), t)
+    base = dataclasses.replace(_bases(t)[""], replicates=args.replicates)      # the 2020 city, as wave 1
     import pandas as pd
     points = values(t.inputs, wave_design(t, 1, pd.DataFrame())[: args.points])
-    spec = points_spec(base, "bench", t.inputs, points)
+    spec = points_spec(base, "bench", t.inputs, points, kind="history_matching", keep=_kept(t))
     runs = args.points * args.replicates
     print(f"{runs} runs of {cal.days:g} days (Meihekou 2020, calibration wave 1), {os.cpu_count()} cores")
     for label, workers, dask in (("Dask, 1 worker", 1, "local"), ("Dask, 2 workers", 2, "local"),

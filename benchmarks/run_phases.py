@@ -1,0 +1,65 @@
+"""One run's time by phase, as a calibration's worker makes it: where a run's time goes.
+
+    .venv/bin/python benchmarks/run_phases.py [--scenario meihekou_2020] [--days 100] [--warmup 35] [--runs 6]
+
+Builds, runs and summarises the scenario `--runs` times in one process (seeds 1 and 2 in turn,
+after one run of each to compile and to draw the two cities a sweep's worker keeps), as
+`run.summarised` does, and prints each phase's median: the build (`GridModel`), the journey
+(`run`), the tables of visits and requests, the measured clocks and busy time, and the summary.
+The defaults are the Meihekou calibration's runs (100 days, 35 of warm-up); the 2018 city is
+`--scenario meihekou_2018`. docs/PERFORMANCE.md quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+
+from gridsim.model import GridModel, metrics
+from gridsim.scenario import load, resolve_scenario, with_overrides
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", default="meihekou_2020")
+    p.add_argument("--days", type=float, default=100.0)
+    p.add_argument("--warmup", type=float, default=35.0)
+    p.add_argument("--runs", type=int, default=6)
+    a = p.parse_args()
+    scenario = with_overrides(load(resolve_scenario(a.scenario)), [("run.days", a.days), ("run.warmup_days", a.warmup)])
+    gc.freeze()                      # the imports' objects out of every collection, as in a long-lived worker
+    phases: dict[str, list[float]] = {}
+
+    def one(seed: int) -> None:
+        laps = [time.perf_counter()]
+        model = GridModel(scenario, rng=seed)
+        laps.append(time.perf_counter())
+        model.run()
+        laps.append(time.perf_counter())
+        visits, requests = metrics.tables(model)
+        model.release_records()
+        laps.append(time.perf_counter())
+        timed = metrics.measured_clocks(model, requests)
+        busy = metrics.busy_by_unit(model, visits, a.warmup * 1440)
+        laps.append(time.perf_counter())
+        metrics.summary(model, requests, visits, timed, busy)
+        laps.append(time.perf_counter())
+        for name, t0, t1 in zip(("build", "journey", "tables", "clocks and busy time", "summary"), laps, laps[1:]):
+            phases.setdefault(name, []).append(t1 - t0)
+
+    one(1), one(2)
+    phases.clear()
+    for i in range(a.runs):
+        one(1 + i % 2)
+    print(f"{a.scenario}, {a.days:g} days ({a.warmup:g} of warm-up): median of {a.runs} runs, one process")
+    total = 0.0
+    for name, times in phases.items():
+        total += statistics.median(times)
+        print(f"  {name:<22}{1000 * statistics.median(times):8.0f} ms")
+    print(f"  {'a run':<22}{1000 * total:8.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
