@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gridsim.experiments.spec import load_spec, run_seed  # noqa: E402
-from gridsim.experiments.store import Store  # noqa: E402
-from gridsim.experiments.sweep import Executor, sweep  # noqa: E402
+from gridsim.experiments.sweep import Executor, run_sweep  # noqa: E402
 from gridsim.model.run import simulate  # noqa: E402
 
 
@@ -61,11 +60,9 @@ warmup_days = 0
                     simulate(scenario, seed=run_seed(spec.root_seed, r))
             direct = min(direct, time.perf_counter() - t0)
             for workers in (1, 2):
-                store = Store(tmp / f"w{workers}-{k}")
-                store.open(spec)
                 t0 = time.perf_counter()
                 with Executor(workers) as pool:
-                    report = sweep(spec, store, pool, progress=False)
+                    report = run_sweep(spec, tmp / f"w{workers}-{k}", pool)
                 wall = time.perf_counter() - t0
                 timings[workers] = min(timings[workers], wall)
                 if workers == 1:
