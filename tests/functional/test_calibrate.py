@@ -163,7 +163,7 @@ def test_a_calibrations_runs_store_its_targets_kpis_alone_and_the_same_numbers(r
     assert set(runs.columns) - {"point", "replicate"} == {i.name for i in targets.inputs} | \
         {t.kpi for t in targets.targets}
     assert wave.finished() == set(wave.scan().runs)           # none counted as lacking its extras
-    assert not list(wave.folder.glob("_series")) and not list(wave.folder.glob("_grids"))
+    assert list(wave.folder.glob("runs/*.parquet")) and not list(wave.folder.glob("_*/p*.parquet"))  # no extras
     spec = wave.manifest()["spec"]
     point = dict(zip(runs.columns, runs.iloc[0]))
     scenario = with_overrides(load(SMALL), [*(o for i in targets.inputs for o in i.overrides(point[i.name])),
@@ -174,8 +174,10 @@ def test_a_calibrations_runs_store_its_targets_kpis_alone_and_the_same_numbers(r
     assert kpis_for(wave.manifest(), runs) == kept
     shown = gridsim("compare", str(wave.folder))                 # each kept KPI, its value in one column
     assert shown.returncode == 0, shown.stderr
-    lines = [line for line in shown.stdout.splitlines() if line.strip().split(" ")[0] in kept][:len(kept)]
-    assert len(lines) == len(kept) and len({len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in lines}) == 1
+    lines = [line for line in shown.stdout.splitlines() if line.split()[:1] and line.split()[0] in kept]
+    lines = lines[:len(kept)]                                    # the baseline's block
+    value_starts = {len(line) - len(line.split(None, 1)[1]) for line in lines}
+    assert len(lines) == len(kept) and len(value_starts) == 1, lines
 
 
 def test_resume_after_sigkill_reaches_the_same_plausible_set(recovery, tmp_path):
