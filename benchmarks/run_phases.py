@@ -4,10 +4,11 @@
 
 Builds, runs and summarises the scenario `--runs` times in one process (seeds 1 and 2 in turn,
 after one run of each to compile and to draw the two cities a sweep's worker keeps), as
-`run.summarised` does, and prints each phase's median: the build (`GridModel`), the journey
-(`run`), the tables of visits and requests, the measured clocks and busy time, and the summary.
-The defaults are the Meihekou calibration's runs (100 days, 35 of warm-up); the 2018 city is
-`--scenario meihekou_2018`. docs/PERFORMANCE.md quotes it.
+`run.summarised` does for a calibration (`only` the targets' KPIs), and prints each phase's
+median: the build (`GridModel`), the journey (`run`), the tables of visits and requests, and the
+summary of the targets' KPIs (`--all`: every KPI, as `simulate` makes it, its clocks and busy time
+timed apart). The defaults are the Meihekou calibration's runs (100 days, 35 of warm-up); the 2018
+city is `--scenario meihekou_2018`. docs/PERFORMANCE.md quotes it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import gc
 import statistics
 import time
 
+from gridsim.experiments.calibrate import _kept
+from gridsim.experiments.targets import load_targets
 from gridsim.model import GridModel, metrics
 from gridsim.scenario import load, resolve_scenario, with_overrides
 
@@ -27,7 +30,9 @@ def main() -> None:
     p.add_argument("--days", type=float, default=100.0)
     p.add_argument("--warmup", type=float, default=35.0)
     p.add_argument("--runs", type=int, default=6)
+    p.add_argument("--all", action="store_true", help="every KPI, as simulate's summary")
     a = p.parse_args()
+    only = None if a.all else _kept(load_targets("meihekou"))
     scenario = with_overrides(load(resolve_scenario(a.scenario)), [("run.days", a.days), ("run.warmup_days", a.warmup)])
     gc.freeze()                      # the imports' objects out of every collection, as in a long-lived worker
     phases: dict[str, list[float]] = {}
@@ -41,19 +46,24 @@ def main() -> None:
         visits, requests = metrics.tables(model)
         model.release_records()
         laps.append(time.perf_counter())
-        timed = metrics.measured_clocks(model, requests)
-        busy = metrics.busy_by_unit(model, visits, a.warmup * 1440)
+        timed = busy = None
+        if only is None:
+            timed = metrics.measured_clocks(model, requests)
+            busy = metrics.busy_by_unit(model, visits, a.warmup * 1440)
+            laps.append(time.perf_counter())
+        metrics.summary(model, requests, visits, timed, busy, only)
         laps.append(time.perf_counter())
-        metrics.summary(model, requests, visits, timed, busy)
-        laps.append(time.perf_counter())
-        for name, t0, t1 in zip(("build", "journey", "tables", "clocks and busy time", "summary"), laps, laps[1:]):
+        names = ("build", "journey", "tables", *(["clocks and busy time"] if only is None else []), "summary")
+        for name, t0, t1 in zip(names, laps, laps[1:]):
             phases.setdefault(name, []).append(t1 - t0)
 
     one(1), one(2)
     phases.clear()
     for i in range(a.runs):
         one(1 + i % 2)
-    print(f"{a.scenario}, {a.days:g} days ({a.warmup:g} of warm-up): median of {a.runs} runs, one process")
+    kept = "every KPI" if only is None else "the targets' KPIs"
+    print(f"{a.scenario}, {a.days:g} days ({a.warmup:g} of warm-up), {kept}:"
+          f" median of {a.runs} runs, one process")
     total = 0.0
     for name, times in phases.items():
         total += statistics.median(times)

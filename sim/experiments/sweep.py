@@ -72,7 +72,7 @@ def execute(task: dict) -> dict:
         t1 = time.perf_counter()
         extras = {}
         if keep:                  # (a KPI this run has no value of, such as a type it never drew: NaN)
-            kpis = flatten(summarised(scenario, seed=task["seed"]))
+            kpis = flatten(summarised(scenario, seed=task["seed"], only=keep))
             sim_seconds = time.perf_counter() - t1
             kpis = {k: kpis.get(k, math.nan) for k in keep}
         else:

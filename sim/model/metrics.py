@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from functools import cache
+from typing import Any, Callable, Collection, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -936,6 +937,14 @@ def per_resident_year(model, requests: pd.DataFrame, visits: pd.DataFrame, t0: f
             "hotline_calls": Weighted(float(calls * per_year), population)}
 
 
+def outcome_counts(requests: pd.DataFrame, window: np.ndarray) -> dict[str, int]:
+    """Every request created in the window (residents' and staff's routine work), by outcome."""
+    outcome = requests["outcome"].cat.codes.to_numpy()[window]
+    reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
+    return {"created": int(len(outcome)), "resolved": int((outcome == 0).sum()), "open": int((outcome == 2).sum()),
+            "abandoned": int((outcome == 1).sum()), "unreported": int((~reported).sum())}
+
+
 # ---------------------------------------------------------------- the summary
 def shortest_visit_interval_days(scenario) -> float | None:
     """Days between two routine visits to the households visited most often (an elderly member's),
@@ -1011,7 +1020,7 @@ class Tallies(NamedTuple):
     """A run's summary before `finish`: `figures` shaped as the summary with tallies for leaves, and
     the `pooled` clocks their percentiles need. Districts' tallies add up to their city's (`total`)."""
     figures: dict
-    pooled: Pooled
+    pooled: Pooled | None          # None: no figure asked for needs a percentile (`tally`'s `only`)
 
     def compact(self) -> "Tallies":
         """The same tallies with only the measured requests' clocks (what a district sends back)."""
@@ -1048,71 +1057,104 @@ def finish(tallies: Tallies) -> dict:
     return done(tallies.figures)
 
 
-def summary(model, requests: pd.DataFrame, visits: pd.DataFrame,
-            timed: Clocks | None = None, busy: dict[str, Busy] | None = None) -> dict:
+SETTINGS = ("scenario", "scenario_hash", "seed", "days", "warmup_days")     # the summary's first keys: the run's
+
+
+class Wanted:
+    """Which of a summary's figures lie under `only` (dotted KPI names; None: every figure), given
+    the summary's top-level keys other than the groups' (`fixed`): a name under none of them, nor
+    under a grouping, is a headline KPI of the residents' group."""
+
+    def __init__(self, only: Collection[str] | None, fixed: Collection[str]):
+        self.paths = None if only is None else [name.split(".") for name in only]
+        self.fixed = set(fixed) | {"by_type", "by_walk_band", "by_quarter"}
+
+    def __call__(self, key: str) -> bool:
+        return self.paths is None or any(path[0] == key for path in self.paths)
+
+    def groups(self, grouping: str) -> bool:
+        """Whether the grouping's KPIs (`kpis_by_group`) are wanted; a type's `resolved_per_year`
+        is not one of them."""
+        if self.paths is None:
+            return True
+        if grouping == "residents":
+            return any(path[0] not in self.fixed for path in self.paths)
+        return any(path[0] == grouping and path[2:3] != ["resolved_per_year"] if grouping == "by_type"
+                   else path[0] == grouping for path in self.paths)
+
+
+def summary(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None,
+            busy: dict[str, Busy] | None = None, only: Collection[str] | None = None) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests. `timed`: the
-    `measured_clocks`, `busy`: the `busy_by_unit` after the warm-up, if already made."""
-    return finish(tally(model, requests, visits, timed, busy))
+    `measured_clocks`, `busy`: the `busy_by_unit` after the warm-up, if already made; `only`: the
+    KPIs wanted, if not all (`tally`)."""
+    return finish(tally(model, requests, visits, timed, busy, only))
 
 
 def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None,
-          busy: dict[str, Busy] | None = None) -> Tallies:
-    """The `Tallies` of a run's summary (`summary` finishes them)."""
+          busy: dict[str, Busy] | None = None, only: Collection[str] | None = None) -> Tallies:
+    """The `Tallies` of a run's summary (`summary` finishes them). `only`: dotted KPI names; the
+    figures none of them lies under are not made, and the rest are made as always (a calibration's
+    run reads its targets' counts alone: the groups' KPIs, their percentiles, loads and costs were
+    a fifth of its time)."""
     sc, H = model.spec, model.horizon
     t0 = sc.run.warmup_days * 1440
     window = requests["created_minute"].to_numpy() >= t0
     resident = residents_measured(model, requests)
     types = list(requests["type"].cat.categories)
-    pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
-    adds = contributions(requests, time_parts(requests, visits, model), H)
-    residents_types = [model.spec.requests[name].origin == "resident" for name in types]
-    band = np.searchsorted(WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()],
-                           side="right")
-    quarter = quarters(model, requests, resident, t0)
-    kpis = kpis_by_group(adds, [
-        Grouping("residents", np.where(resident, 0, -1), ["residents"]),
-        Grouping("by_type", np.where(window, requests["type"].cat.codes.to_numpy(), -1), types, residents_types),
-        Grouping("by_walk_band", np.where(resident, band, -1), WALK_BAND_NAMES),
-        *([quarter] if quarter.names else [])], pooled)
-    headline, by_type, by_band = kpis["residents"]["residents"], kpis["by_type"], kpis["by_walk_band"]
-    by_quarter = quarter_extras(model, visits, t0, kpis.get("by_quarter", {}))
+    busy_after = cache(lambda: busy_by_unit(model, visits, t0) if busy is None else busy)
+    loads = cache(lambda: utilisation(model, visits, t0, busy_after()))        # (share, saturated, overtime)
+    cost = cache(lambda: costs(model, requests, visits, t0, loads()[2], busy_after()))
     trust, households = model.trust, model.city.households
-    outcome = requests["outcome"].cat.codes.to_numpy()[window]
-    reported = ~np.isnan(requests["reported_minute"].to_numpy()[window])
-    busy = busy_by_unit(model, visits, t0) if busy is None else busy
-    share, saturated, overtime = utilisation(model, visits, t0, busy)
-    cost = costs(model, requests, visits, t0, overtime, busy)
-    resolved_by, resolved_by_type = resolved_per_year(requests, t0, H)
-    for name in types:
-        by_type[name]["resolved_per_year"] = resolved_by_type[name]
-    return Tallies({
-        "scenario": Same(sc.name), "scenario_hash": Same(scenario_hash(sc)), "seed": Same(model.seed),
-        "days": Same(model.days), "warmup_days": Same(sc.run.warmup_days),
-        **headline,
-        "visit_completion_share": visit_completion(requests, model, t0),
-        "first_handler_share": first_handlers(requests, resident),
-        "time_to_know_by_channel": time_to_know_by_channel(requests, resident),
-        "all_requests": {"created": int(len(outcome)), "resolved": int((outcome == 0).sum()),
-                         "open": int((outcome == 2).sum()), "abandoned": int((outcome == 1).sum()),
-                         "unreported": int((~reported).sum())},
-        "utilisation": share,
-        "overtime_hours_per_year": overtime,
-        "saturated_units": saturated,
-        "overloaded_units": {role: len(units) for role, units in model.overloaded.items()},
-        "backlog_growth_per_week": backlog_growth(model, visits, requests, t0),
-        "walk15_coverage_share": Weighted(model.city.walk15_share(sc.city.walk_circle_minutes), households),
-        "resolved_per_year": resolved_by,
-        "per_resident_year": per_resident_year(model, requests, visits, t0),
-        "cost_yuan_per_year": float(sum(cost.values())),
+    rest: dict[str, Callable[[], Any]] = {            # the figures after the headline ones, in the summary's order
+        "visit_completion_share": lambda: visit_completion(requests, model, t0),
+        "first_handler_share": lambda: first_handlers(requests, resident),
+        "time_to_know_by_channel": lambda: time_to_know_by_channel(requests, resident),
+        "all_requests": lambda: outcome_counts(requests, window),
+        "utilisation": lambda: loads()[0],
+        "overtime_hours_per_year": lambda: loads()[2],
+        "saturated_units": lambda: loads()[1],
+        "overloaded_units": lambda: {role: len(units) for role, units in model.overloaded.items()},
+        "backlog_growth_per_week": lambda: backlog_growth(model, visits, requests, t0),
+        "walk15_coverage_share": lambda: Weighted(model.city.walk15_share(sc.city.walk_circle_minutes), households),
+        "resolved_per_year": lambda: resolved_per_year(requests, t0, H)[0],
+        "per_resident_year": lambda: per_resident_year(model, requests, visits, t0),
+        "cost_yuan_per_year": lambda: float(sum(cost().values())),
         "cost_breakdown": cost,
-        "staff": staffing(model),
-        "city": {"households": households, "grids": model.city.grids, "stations": model.city.stations},
-        "trust": {"mean": Weighted(float(trust.mean()), households), "p10": Percentile(trust, 10),
-                  "start": Same(model.spec.residents.initial_trust)},
-        "by_type": by_type,
-        "by_walk_band": by_band,
-        "by_quarter": by_quarter,
-    }, pooled)
+        "staff": lambda: staffing(model),
+        "city": lambda: {"households": households, "grids": model.city.grids, "stations": model.city.stations},
+        "trust": lambda: {"mean": Weighted(float(trust.mean()), households), "p10": Percentile(trust, 10),
+                          "start": Same(model.spec.residents.initial_trust)},
+    }
+    wanted = Wanted(only, (*SETTINGS, *rest))
+    groupings = {
+        "residents": lambda: Grouping("residents", np.where(resident, 0, -1), ["residents"]),
+        "by_type": lambda: Grouping("by_type", np.where(window, requests["type"].cat.codes.to_numpy(), -1), types,
+                                    [sc.requests[name].origin == "resident" for name in types]),
+        "by_walk_band": lambda: Grouping("by_walk_band", np.where(resident, np.searchsorted(
+            WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()], side="right"),
+            -1), WALK_BAND_NAMES),
+        "by_quarter": lambda: quarters(model, requests, resident, t0)}
+    needed = [g for g in (make() for name, make in groupings.items() if wanted.groups(name))
+              if g.names or g.name != "by_quarter"]
+    kpis: dict[str, dict] = {}
+    pooled = None
+    if needed:
+        pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
+        kpis = kpis_by_group(contributions(requests, time_parts(requests, visits, model), H), needed, pooled)
+    settings = (sc.name, scenario_hash(sc), model.seed, model.days, sc.run.warmup_days)
+    figures = {**{key: Same(value) for key, value in zip(SETTINGS, settings)},
+               **kpis.get("residents", {}).get("residents", {}),
+               **{key: make() for key, make in rest.items() if wanted(key)}}
+    if wanted("by_type"):
+        figures["by_type"] = kpis.get("by_type", {name: {} for name in types})
+        for name, by_role in resolved_per_year(requests, t0, H)[1].items():
+            figures["by_type"][name]["resolved_per_year"] = by_role
+    if "by_walk_band" in kpis:
+        figures["by_walk_band"] = kpis["by_walk_band"]
+    if wanted("by_quarter"):
+        figures["by_quarter"] = quarter_extras(model, visits, t0, kpis.get("by_quarter", {}))
+    return Tallies(figures, pooled)
 
 
 QUARTER_DAYS = 91

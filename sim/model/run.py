@@ -6,7 +6,7 @@ import html
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 import pandas as pd
 
@@ -133,24 +133,25 @@ def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def _measured(model: GridModel, release: bool) -> tuple[pd.DataFrame, pd.DataFrame, metrics.Clocks, dict]:
-    """The tables of visits and requests, the measured clocks and busy time: what the summary and the
-    other tables are made from. `release`: the model's records are let go once the tables are made."""
+def _tables(model: GridModel, release: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables of visits and requests, what every output is made from. `release`: the model's
+    records are let go once they are made."""
     if model.days <= model.spec.run.warmup_days:
         raise ValueError(f"days={model.days:g}: must be more than the scenario's warmup_days "
                          f"({model.spec.run.warmup_days:g}) for a run to have outputs")
     visits, requests = metrics.tables(model)
     if release:
         model.release_records()
-    return (visits, requests, metrics.measured_clocks(model, requests),
-            metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440))
+    return visits, requests
 
 
 def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = False) -> RunResult:
     """Every output of a model that has reached its horizon, derived from its records. `release`:
     the model is not used after (`simulate`), so its records are let go once their tables are made
     (`GridModel.release_records`)."""
-    visits, requests, timed, busy = _measured(model, release)
+    visits, requests = _tables(model, release)
+    timed = metrics.measured_clocks(model, requests)                # shared by the summary and the grid table
+    busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
     tables = {"requests": requests, "visits": visits, "timeseries": metrics.timeseries(model, requests, visits),
               "grids": metrics.grid_table(model, requests, visits, timed, busy),
               "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
@@ -160,13 +161,14 @@ def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = Fa
                      gis_layers(model, tables))
 
 
-def summarised(scenario: Scenario, seed: int = 0) -> dict:
-    """`simulate(scenario, seed).summary` alone, the same numbers without the other tables: what a
-    calibration's run keeps (its targets are KPIs), without the time series, grid table and layers."""
+def summarised(scenario: Scenario, seed: int = 0, only: Collection[str] | None = None) -> dict:
+    """`simulate(scenario, seed).summary` alone, the same numbers without the other tables; `only`:
+    the KPIs wanted, the summary's figures under none of them left out (`metrics.tally`). What a
+    calibration's run keeps: its targets' KPIs."""
     model = GridModel(scenario, rng=seed)
     model.run()
-    visits, requests, timed, busy = _measured(model, release=True)
-    return metrics.summary(model, requests, visits, timed, busy)
+    visits, requests = _tables(model, release=True)
+    return metrics.summary(model, requests, visits, only=only)
 
 
 def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,

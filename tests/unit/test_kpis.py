@@ -4,6 +4,8 @@ import math
 
 from gridsim.analysis.store import flatten
 from gridsim.model.kpis import HEADLINE, TABLE, is_kpi, lookup, number
+from gridsim.model.run import summarised
+from gridsim.scenario import with_overrides
 
 
 def test_every_declared_kpi_is_in_a_run_summary(week_run):
@@ -33,3 +35,25 @@ def test_shown_values_carry_their_units():
     assert lookup("wait_minutes.mean").show(math.nan) == "-"
     assert [k.better for k in TABLE if k.unit in ("h", "min")] == ["lower"] * sum(k.unit in ("h", "min") for k in TABLE)
     assert number(math.inf) == "inf" and number(0.01234) == "0.0123"
+
+
+def test_a_summary_of_some_kpis_holds_each_with_the_whole_summarys_value(meihekou, week_run):
+    """`only` leaves out the figures no KPI asked for lies under, and the rest are the whole summary's
+    numbers: one KPI of each family, together and alone, and a calibration's targets (counts only:
+    no group's KPIs, percentiles, loads or costs are made for them)."""
+    whole = flatten(week_run.summary)
+    scenario = with_overrides(meihekou, [("run.days", 14.0)])
+    families = ["sla_met_share", "resolution_hours.p90", "by_type.care.wait_minutes.p50",
+                "by_type.wish.resolved_per_year.volunteer", "by_walk_band.0-5.requests.created",
+                "utilisation.grid_leader", "cost_breakdown.pay_police", "cost_yuan_per_year", "all_requests.open",
+                "trust.p10", "per_resident_year.hotline_calls"]
+    assert all(name in whole for name in families)
+    for only in [families, *([name] for name in families)]:
+        part = flatten(summarised(scenario, seed=1, only=only))
+        assert {name: part[name] for name in only} == {name: whole[name] for name in only}
+        assert len(part) < len(whole)
+    targets = ["resolved_per_year.alliance", "by_type.wish.resolved_per_year.two_new_org", "per_resident_year.requests"]
+    part = flatten(summarised(scenario, seed=1, only=targets))
+    assert {name: part[name] for name in targets} == {name: whole[name] for name in targets}
+    assert not any(name.startswith(("sla_met", "utilisation", "cost", "by_walk_band")) or "wait_minutes" in name
+                   for name in part)
