@@ -242,8 +242,7 @@ class GridModel(mesa.Model):
     `mesa.batch_run` can return them. `run()` goes to the horizon at once and
     leaves the outputs to its caller (`run.simulate`).
 
-    Households and staff are Mesa agents (the households made when the model's agents are first
-    asked for); what the journey changes of them (trust, who is free) lives in the `world`'s
+    Households and staff are Mesa agents (made when the model's agents are first asked for); what the journey changes of them (trust, who is free) lives in the `world`'s
     arrays at their index.
     """
 
@@ -267,8 +266,8 @@ class GridModel(mesa.Model):
         requests = draw_requests(scenario, self.city, seed, self.horizon)
         self.layout = layouts(scenario, self.city)
         self.unit_offset = dict(zip(ROLES, np.r_[0, np.cumsum([len(self.layout[r].members) for r in ROLES])].tolist()))
-        self._build_agents()
-        self._households_waiting = True
+        self._number_agents()
+        self._agents_waiting = True
         self.duty = {role: Duty.of(getattr(scenario.roles, role).shifts, self.horizon)
                      for role in ROLES if role != "alliance"}
         self.station_open = station_open(scenario, self.duty)     # when residents can walk in
@@ -286,39 +285,45 @@ class GridModel(mesa.Model):
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ build
-    def _build_agents(self) -> None:
-        """Each unit's staff agents, role by role (their ids are consecutive from 1); the households
-        become agents when the model's agents are first asked for (`agents`, below)."""
-        self.first_agent = []
-        for role in ROLES:
-            cls, offset = agents.ROLE_AGENTS[role], self.unit_offset[role]
-            for unit, members in enumerate(self.layout[role].members.tolist()):
-                staff = [cls(self, offset + unit) for _ in range(members)]
-                self.first_agent.append(staff[0].unique_id if staff else -1)
+    # The agents, made the first time anyone asks for the model's agents. The journey reads and
+    # writes households and staff as arrays (`city`, `trust`, the units' free staff by id) and
+    # never needs the objects: making Meihekou's 119,403 households was a third of a 63-day run
+    # (0.945 s with, 0.63 s without), and its 6,500 staff 25 ms of a calibration's 0.6 s run, which
+    # a sweep or a calibration paid on every run and never read. Staff come first, unit by unit
+    # in the roles' order, so their ids (the visit records' `agent`) are consecutive from 1 and
+    # known before any is made: `first_agent`.
+    def _number_agents(self) -> None:
+        """Each unit's first staff agent's id (-1: a unit without staff), as `_agents_made` gives them."""
+        members = np.concatenate([self.layout[role].members for role in ROLES]).astype(np.int64)
+        self.first_agent = np.where(members > 0, 1 + np.cumsum(members) - members, -1)
 
-    # The households as Mesa agents, made the first time anyone asks for the model's agents. The
-    # journey reads and writes households as arrays (`city`, `trust`) and never needs the objects;
-    # making 119,403 of them was a third of a 63-day run of Meihekou (0.945 s with, 0.63 s without), which a sweep or a
-    # calibration paid on every run and never read. Staff come first, so their ids (the visit
-    # records' `agent`) do not depend on whether anyone looked at the households.
     @property
     def agents(self):
-        self._households_as_agents()
+        self._agents_made()
         return super().agents
 
     @property
     def agents_by_type(self):
-        self._households_as_agents()
+        self._agents_made()
         return super().agents_by_type
 
     @property
     def agent_types(self):
-        self._households_as_agents()
+        self._agents_made()
         return super().agent_types
 
-    def _households_as_agents(self) -> None:
-        if self.__dict__.get("_households_waiting"):
-            self._households_waiting = False
+    def _agents_made(self) -> None:
+        if self.__dict__.get("_agents_waiting"):
+            self._agents_waiting = False
+            unit = 0
+            for role in ROLES:
+                cls = agents.ROLE_AGENTS[role]
+                for members in self.layout[role].members.tolist():
+                    staff = [cls(self, unit) for _ in range(members)]
+                    if staff and staff[0].unique_id != self.first_agent[unit]:
+                        raise RuntimeError(f"Mesa numbered agent {staff[0].unique_id} where gridsim expected "
+                                           f"{self.first_agent[unit]}: the visit records' agent ids would be wrong")
+                    unit += 1
             for i in range(self.city.households):
                 agents.Household(self, i)
 
@@ -411,7 +416,7 @@ class GridModel(mesa.Model):
         lay: dict[str, Layout] = self.layout
         members = np.concatenate([lay[r].members for r in ROLES]).astype(np.int64)
         count = len(members)
-        first_agent = np.array(self.first_agent, dtype=np.int64)
+        first_agent = self.first_agent
         free = np.concatenate([np.arange(k) + a for k, a in zip(members.tolist(), first_agent.tolist())]
                               + [np.zeros(0)]).astype(np.int64)
         station = np.full(count, -1, dtype=np.int64)

@@ -85,16 +85,26 @@ def test_trust_lives_on_the_household_agents_and_follows_experience(meihekou):
     assert 0.0 <= trust.min() and trust.max() <= 1.0
 
 
-def test_households_become_agents_when_asked_for_and_the_run_does_not_depend_on_it(meihekou):
+def test_agents_are_made_when_asked_for_and_the_run_does_not_depend_on_it(meihekou):
+    """Households and staff become Mesa agents only when someone asks for the model's agents; the
+    staff's ids, which the visit records carry, are known before: each unit's run from its first."""
     looked, unlooked = GridModel(meihekou, rng=3, days=3), GridModel(meihekou, rng=3, days=3)
     households = looked.agents_by_type[Household]
     assert len(households) == looked.city.households
-    staff_ids = [a.unique_id for agents in unlooked._agents_by_type.values() for a in agents]   # Mesa's own store
-    assert min(households.get("unique_id")) == max(staff_ids) + 1 == len(staff_ids) + 1
+    staff = [a for kind, agents in looked._agents_by_type.items() if kind is not Household for a in agents]
+    assert sorted(a.unique_id for a in staff) == list(range(1, len(staff) + 1))
+    assert min(households.get("unique_id")) == len(staff) + 1
+    members = np.concatenate([looked.layout[role].members for role in ROLES])
+    assert all(0 <= a.unique_id - looked.first_agent[a.unit] < members[a.unit] for a in staff)
     for model in (looked, unlooked):
         model.run()
-    assert Household not in unlooked._agents_by_type                    # nobody asked: none was made
-    assert metrics.tables(looked)[0].equals(metrics.tables(unlooked)[0])  # the visits, handlers' ids included
+    assert not unlooked._agents_by_type                                  # nobody asked: none was made
+    visits = metrics.tables(looked)[0]
+    assert visits.equals(metrics.tables(unlooked)[0])                    # the visits, handlers' ids included
+    by_id = {a.unique_id: a for a in staff}
+    handled = visits[visits["agent"] >= 0]
+    assert len(handled) > 1000
+    assert all(by_id[agent].role == role for agent, role in zip(handled["agent"], handled["role"].astype(str)))
 
 
 def test_repeats_come_back_from_abandoned_requests_and_count_once(meihekou):
