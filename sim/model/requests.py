@@ -47,30 +47,64 @@ def stream(seed: int, process: str, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))
 
 
+# The draws `routes.plan` alone reads, kept by type in the order drawn: the plan reads them type by
+# type, and gathering them into request order for every request at once, the ones it never reads
+# included, was 30 ms of a calibration's 0.3 s build and half a city-year's draws.
+PLANNED = {
+    "u_service": "(n, stages) uniforms for each stage's service time",
+    "u_pass": "(n, stages) uniforms: is the request passed on after the stage?",
+    "u_building_leader": "is the building leader there for it (below the subsidy's share)?",
+    "u_neighbours": "do the neighbours know of it (below visit_building_share)?",
+    "u_way": "the resident's way into the grid (the lower level of the channel choice)",
+    "u_triage": "the receiving grid leader's or station head's triage time",
+    "u_settle": "is it settled at triage (below the type's reception_settles)?",
+    "e_patience": "standard exponential: patience",
+}
+
+
+class TypeDraws:
+    """One type's rows of `Requests` (`rows`) and, as attributes named as in PLANNED, its draws in
+    the rows' order, each gathered the first time it is read; `at_stage` gathers one stage's."""
+
+    def __init__(self, rows: np.ndarray, at: np.ndarray, drawn: dict[str, np.ndarray]):
+        self.rows, self._at, self._drawn = rows, at, drawn
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in PLANNED:
+            raise AttributeError(name)
+        value = self._drawn[name][self._at]
+        setattr(self, name, value)
+        return value
+
+    def at_stage(self, name: str, k: int) -> np.ndarray:
+        """Stage `k`'s column of the (n, stages) draw `name`."""
+        return self._drawn[name][self._at, k]
+
+
 @dataclass(frozen=True)
 class Requests:
     """One row per request (the request id is the row), in the order residents come forward:
-    the event loop then walks its per-request lists nearly in order, which keeps it fast."""
+    the event loop then walks its per-request lists nearly in order, which keeps it fast. The
+    draws only the plan reads are each type's own (`of_type`)."""
     types: tuple[str, ...]
     type: np.ndarray          # index into `types`
     household: np.ndarray
     created: np.ndarray       # minute the problem arose (negative: before the run)
     contact: np.ndarray       # minute the resident would come forward alone
-    u_service: np.ndarray     # (n, stages) uniforms for each stage's service time
-    u_pass: np.ndarray        # (n, stages) uniforms: is the request passed on after the stage?
-    u_building_leader: np.ndarray   # is the building leader there for it (below the subsidy's share)?
-    u_neighbours: np.ndarray  # do the neighbours know of it (below visit_building_share)?
-    u_way: np.ndarray         # the resident's way into the grid (the lower level of the channel choice)
-    u_contact: np.ndarray     # the grid, 12345 or silence (the upper level, made when they come forward)
     u_call: np.ndarray        # the hotline call's duration
-    u_triage: np.ndarray      # the receiving grid leader's or station head's triage time
-    u_settle: np.ndarray      # is it settled at triage (below the type's reception_settles)?
-    e_patience: np.ndarray    # standard exponential: patience
+    u_contact: np.ndarray     # the grid, 12345 or silence (the upper level, made when they come forward)
     u_repeat: np.ndarray      # does a resident who gave up come back?
     e_repeat: np.ndarray      # standard exponential: after how long
+    drawn_as: np.ndarray      # each row's place among its type's draws (`planned`)
+    planned: tuple[dict[str, np.ndarray], ...]     # per type, the PLANNED draws in the order drawn
 
     def __len__(self) -> int:
         return len(self.type)
+
+    def of_type(self, t: int) -> TypeDraws:
+        """Type `t`'s rows and the draws the plan reads of them, in the rows' order."""
+        rows = np.flatnonzero(self.type == t)
+        return TypeDraws(rows, self.drawn_as[rows], self.planned[t])
 
     def after_planning(self) -> "Drawn":
         """What the model keeps once the routes are planned: most draws are read by `routes.plan`
@@ -190,7 +224,7 @@ def _regular_contacts(scenario: Scenario, city: City, name: str, rng: np.random.
 def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> Requests:
     """Every request whose problem arises before `horizon` minutes, with all its draws."""
     stages = max(len(rt.stages) for rt in scenario.requests.values())
-    parts = []
+    parts, planned = [], []
     for t, (name, rt) in enumerate(scenario.requests.items()):
         rng = stream(seed, "arrivals", t)
         draw = _regular_contacts if rt.schedule == "regular" else _poisson_contacts
@@ -198,21 +232,24 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
         n = len(contact)
         service, routing, behaviour = (stream(seed, p, t) for p in ("service", "routing", "behaviour"))
         created = contact - behaviour.standard_exponential(n) * rt.report_delay_hours * 60
-        parts.append(dict(
-            type=np.full(n, t, dtype=np.int64), household=household, created=created, contact=contact,
-            u_service=service.random((n, stages)), u_call=service.random(n), u_triage=service.random(n),
-            u_pass=routing.random((n, stages)), u_building_leader=routing.random(n), u_neighbours=routing.random(n),
-            u_settle=routing.random(n),
-            e_patience=behaviour.standard_exponential(n), u_way=behaviour.random(n), u_contact=behaviour.random(n),
-            u_repeat=behaviour.random(n), e_repeat=behaviour.standard_exponential(n),
-        ))
+        u_service, u_call, u_triage = service.random((n, stages)), service.random(n), service.random(n)
+        u_pass, u_building_leader, u_neighbours, u_settle = (routing.random((n, stages)), routing.random(n),
+                                                             routing.random(n), routing.random(n))
+        e_patience, u_way, u_contact = (behaviour.standard_exponential(n), behaviour.random(n),
+                                        behaviour.random(n))
+        parts.append(dict(type=np.full(n, t, dtype=np.int64), household=household, created=created, contact=contact,
+                          u_call=u_call, u_contact=u_contact, u_repeat=behaviour.random(n),
+                          e_repeat=behaviour.standard_exponential(n), drawn_as=np.arange(n)))
+        planned.append(dict(u_service=u_service, u_pass=u_pass, u_building_leader=u_building_leader,
+                            u_neighbours=u_neighbours, u_way=u_way, u_triage=u_triage, u_settle=u_settle,
+                            e_patience=e_patience))
     # each draw joined across the types one at a time (a city-year's draws are 207 MB); one type's
     # as they are, not copied into a concatenation of one (the M/M/4 case's draws 30 ms faster)
     def column(k: str) -> np.ndarray:
         return np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
     kept = np.flatnonzero(column("created") <= horizon)
     order = kept[stable_order(column("contact")[kept])]
-    return Requests(types=tuple(scenario.requests), **{k: column(k)[order] for k in parts[0]})
+    return Requests(types=tuple(scenario.requests), planned=tuple(planned), **{k: column(k)[order] for k in parts[0]})
 
 
 def service_minutes(service: Service, u: np.ndarray) -> np.ndarray:

@@ -291,7 +291,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     options: list[tuple[np.ndarray, np.ndarray, tuple]] = []   # (request, stage, alternatives) per row group
 
     for t, (name, rt) in enumerate(sc.requests.items()):
-        rows = np.flatnonzero(requests.type == t)
+        drawn = requests.of_type(t)
+        rows = drawn.rows
         if not len(rows):
             continue
         hh = requests.household[rows]
@@ -303,15 +304,15 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         else:
             sla[rows] = rt.sla_hours * 60
             if rt.patience_hours is not None:
-                draw = 1.0 if rt.patience_dist == "fixed" else requests.e_patience[rows]
+                draw = 1.0 if rt.patience_dist == "fixed" else drawn.e_patience
                 patience[rows] = draw * rt.patience_hours * 60
         if rt.origin == "resident":
             # a building leader who takes the problem up hears of it first; the others choose a way in
             bl_stage = next((k for k, st in enumerate(rt.stages) if st.roles == ("building_leader",)), None)
             if bl_stage is not None:
-                engaged = (layout["building_leader"].hh_unit[hh] >= 0) & (requests.u_building_leader[rows]
+                engaged = (layout["building_leader"].hh_unit[hh] >= 0) & (drawn.u_building_leader
                                                                           < bl.share_available)
-            way, logsum = _ways(sc, city, layout, duties, hh, requests.contact[rows], requests.u_way[rows])
+            way, logsum = _ways(sc, city, layout, duties, hh, requests.contact[rows], drawn.u_way)
             if rt.emergency:                  # they call the police straight away, whatever the hour
                 way = np.full(len(rows), -1)
             entry = np.array([entry_stage(rt, None)] + [entry_stage(rt, w) for w in WAYS])[way + 1]
@@ -330,10 +331,10 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         start = _first_staffed(sc, rt, layout, hh, entry)
         receiver, pinned = _receivers(sc, rt, way, engaged, start)
         triaged = (receiver >= 0) & (pinned < 0)
-        settled = triaged & (requests.u_settle[rows] < rt.reception_settles)
+        settled = triaged & (drawn.u_settle < rt.reception_settles)
         for role in sorted({ROLES[i] for i in receiver[triaged]}):
             mine = np.flatnonzero(triaged & (receiver == ROLES.index(role)))
-            minutes = service_minutes(reception.triage(role), requests.u_triage[rows[mine]])
+            minutes = service_minutes(reception.triage(role), drawn.u_triage[mine])
             alternatives = [(ROLES.index(r), np.where(layout[r].hh_unit[hh[mine]] >= 0,
                                                       pool_offset[r] + layout[r].hh_unit[hh[mine]], -1),
                              minutes + (travel_minutes(sc, city, r, hh[mine]) if r == "duty_leader" else 0.0))
@@ -351,7 +352,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         point = walked_in & settled & (layout["grid_leader"].hh_unit[hh] >= 0)
         if reception.grid_leader is not None and point.any():
             found_pool[rows[point]] = pool_offset["grid_leader"] + layout["grid_leader"].hh_unit[hh[point]]
-            found_triage[rows[point]] = service_minutes(reception.grid_leader, requests.u_triage[rows[point]])
+            found_triage[rows[point]] = service_minutes(reception.grid_leader, drawn.u_triage[point])
         reached = ~settled
         visited_any = np.zeros(len(rows), dtype=bool)
         waits = np.zeros(len(rows))
@@ -365,7 +366,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
             visit = reached & (has > 0) & (entry <= k)
             if stage.roles == ("building_leader",):
                 visit &= entry == k                  # a building leader is only ever the first handler
-            u = requests.u_service[rows, k]
+            u = drawn.at_stage("u_service", k)
             durations = {role: _durations(sc, city, name, role, hh, u, stage.roles) for role, _ in staffed}
             single = visit & (has == 1)
             for role, unit in staffed:
@@ -379,7 +380,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                 options.append((rows[several], np.full(len(several), k), stage.wait_hours * 60, alternatives))
             waits[visit & ~visited_any] = stage.wait_hours * 60
             visited_any |= visit
-            reached &= (entry > k) | ~visit | (requests.u_pass[rows, k] < stage.pass_on)
+            reached &= (entry > k) | ~visit | (drawn.at_stage("u_pass", k) < stage.pass_on)
         if not (visited_any | settled).all():
             lost = int((~(visited_any | settled)).sum())
             raise ScenarioError(f"requests.{name}.stages",
@@ -395,7 +396,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         if rt.visit_finds != "nothing":
             findable[rows[~engaged]] = True    # a building leader's problem is already in hand
             if rt.visit_finds == "building":
-                neighbours[rows[~engaged]] = requests.u_neighbours[rows[~engaged]] < rt.visit_building_share
+                neighbours[rows[~engaged]] = drawn.u_neighbours[~engaged] < rt.visit_building_share
 
     # options become visits of pool -1 in the flat arrays; their alternatives go in a dict
     for r, k, wait, alts in options:
