@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import statistics
 import time
 
@@ -39,7 +40,7 @@ def main() -> None:
 
     def one(seed: int) -> None:
         laps = [time.perf_counter()]
-        model = GridModel(scenario, rng=seed)
+        model = GridModel(scenario, rng=seed, sample_minutes=1440.0 if metrics.reads_census(only) else math.inf)
         laps.append(time.perf_counter())
         model.run()
         laps.append(time.perf_counter())

@@ -1083,6 +1083,12 @@ class Wanted:
                    else path[0] == grouping for path in self.paths)
 
 
+def reads_census(only: Collection[str] | None) -> bool:
+    """Whether the summary of `only` (as in `tally`) reads the model's daily census: the quarters'
+    trust at their end does."""
+    return only is None or any(name.split(".")[0] == "by_quarter" for name in only)
+
+
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None,
             busy: dict[str, Busy] | None = None, only: Collection[str] | None = None) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests. `timed`: the
