@@ -31,8 +31,12 @@ space was tried first: with count targets as loose as these it can sit where
 a target's mean is outside its range, a poor scenario to hand on.)
 
 Where targets are measured on several states of the city (before and after a
-reform), every point is run on each, and any target of any of them rules it out:
-the residents' inputs are the same people's either side of the reform.
+reform), any target of any of them rules a point out: the residents' inputs are
+the same people's either side of the reform. Wave 1 runs every point on each
+(the prior's picture of every city); later waves run a city only on the points
+the cities before it leave, since a point one target rules out is ruled out
+whatever the others say. A city's model variance is then pooled over the
+points it ran.
 
 Refocused waves cluster around their seeds, so a last **profile** wave (the
 targets file's `profile` values per input) moves each input alone across its
@@ -143,7 +147,9 @@ def implausibility(targets: tuple[Target, ...], runs: pd.DataFrame | dict[str, p
         out = parts[0].drop(columns="I_max")
         for part in parts[1:]:
             out = out.merge(part.drop(columns="I_max"), on="point", how="outer")
-        out["I_max"] = out[[f"{t.name}.I" for t in targets]].fillna(np.inf).max(axis=1)
+        # (a city that ran only the points the cities before it left has none of the others: their
+        # largest implausibility is over the targets they were judged on, already above the cut-off)
+        out["I_max"] = out[[f"{t.name}.I" for t in targets]].max(axis=1)
         return out
     points = sorted(runs["point"].unique())
     out = pd.DataFrame({"point": points})
@@ -254,8 +260,18 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
         if kept:
             runs = {}
             for city, base in bases.items():
+                # after wave 1 (the prior's picture of every city), a city runs only the points the
+                # cities before it leave: any target rules a point out, whatever the others say
+                ids = _not_ruled_out(targets, runs, len(kept)) if wave > 1 else list(range(len(kept)))
+                if runs and len(ids) < len(kept):
+                    say(f"{name}, {city}: the {len(ids)} points the cities before leave")
+                if not ids:
+                    runs[city] = pd.DataFrame({"point": np.zeros(0, dtype=np.int64), "replicate": np.zeros(0, dtype=np.int64),
+                                               **{kpi: np.zeros(0) for kpi in _kept(targets)}})
+                    continue
                 spec = points_spec(base, f"{targets.name}-{wave_folder(wave, city)}", targets.inputs,
-                                   [candidates[i] for i in kept], kind="history_matching", keep=_kept(targets))
+                                   [candidates[kept[k]] for k in ids], kind="history_matching",
+                                   keep=_kept(targets))
                 where = folder / wave_folder(wave, city)
                 report = run_sweep(spec, where, executor, fresh=fresh, progress=progress,
                                    arguments={"calibration": targets.source, "wave": wave, "city": city})
@@ -264,7 +280,8 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
                     first = sorted(report.errors.items())[0]
                     raise CalibrationError(f"{wave_folder(wave, city)}: {report.failed} runs failed (first "
                                            f"{first[0]}: {first[1]}); details in {where}/_failed/, rerun to retry")
-                runs[city] = Store(where).runs()
+                stored = Store(where).runs()
+                runs[city] = stored.assign(point=np.asarray(ids)[stored["point"].to_numpy()])   # the wave's numbers
             ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
             pts = pd.DataFrame([candidates[kept[k]] for k in ev["point"]])
             frames.append(pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
@@ -316,6 +333,18 @@ def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor,
     ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
     ev["plausible"] = ev["I_max"] <= cal.cutoff
     return ev
+
+
+def _not_ruled_out(targets: Targets, runs: dict[str, pd.DataFrame], points: int) -> list[int]:
+    """The wave's points (0 .. points - 1) no target of the cities already run (`runs`) rules out:
+    all a further city needs to run, since a point any target rules out is ruled out. On Meihekou
+    the 2020 city leaves 4-40 of a wave's 80 or 50 points for the 2018 city, and every wave's
+    plausible set is the one running every point on both gives (docs/PERFORMANCE.md)."""
+    cal, judged = targets.calibration, tuple(t for t in targets.targets if t.city in runs)
+    if not judged:
+        return list(range(points))
+    ev = implausibility(judged, runs, cal.discrepancy, cal.replicates)
+    return sorted(ev.loc[ev["I_max"] <= cal.cutoff, "point"].astype(int))
 
 
 def _kept(targets: Targets) -> tuple[str, ...]:
