@@ -13,7 +13,8 @@ read as z +- 3 sd: (b - a)^2 / 36, so a perfect, deterministic model keeps
 exactly the range); V_md,k the model discrepancy ((discrepancy x z_k)^2: what
 the model leaves out); m_k(x) the mean over R replicates (common random
 numbers) and V_s,k(x) their variance, the larger of the point's own and the
-wave's median (two replicates estimate a variance poorly); the extra V_s / R
+median over the wave's points run on the target's city (two replicates
+estimate a variance poorly); the extra V_s / R
 is the uncertainty of the mean itself.
 
 Waves, without an emulator: wave 1 is the scenario as written plus a Latin
@@ -35,8 +36,11 @@ reform), any target of any of them rules a point out: the residents' inputs are
 the same people's either side of the reform. Wave 1 runs every point on each
 (the prior's picture of every city); later waves run a city only on the points
 the cities before it leave, since a point one target rules out is ruled out
-whatever the others say. A city's model variance is then pooled over the
-points it ran.
+whatever the others say (a city's model variance is then pooled over the
+points it ran). While fewer than 2 points are plausible, the next wave starts
+from the least implausible ones, which takes every point on every city: such
+a wave then runs the points it left out too, so the designs are the ones
+running everything gives.
 
 Refocused waves cluster around their seeds, so a last **profile** wave (the
 targets file's `profile` values per input) moves each input alone across its
@@ -258,31 +262,40 @@ def calibrate(targets: Targets, folder: str | Path, executor, *, progress: bool 
                "never keep up)" if errors else ""))
         frames = []
         if kept:
-            runs = {}
-            for city, base in bases.items():
-                # after wave 1 (the prior's picture of every city), a city runs only the points the
-                # cities before it leave: any target rules a point out, whatever the others say
-                ids = _not_ruled_out(targets, runs, len(kept)) if wave > 1 else list(range(len(kept)))
-                if runs and len(ids) < len(kept):
-                    say(f"{name}, {city}: the {len(ids)} points the cities before leave")
-                if not ids:
-                    runs[city] = pd.DataFrame({"point": np.zeros(0, dtype=np.int64), "replicate": np.zeros(0, dtype=np.int64),
-                                               **{kpi: np.zeros(0) for kpi in _kept(targets)}})
-                    continue
-                spec = points_spec(base, f"{targets.name}-{wave_folder(wave, city)}", targets.inputs,
-                                   [candidates[kept[k]] for k in ids], kind="history_matching",
-                                   keep=_kept(targets))
+            def run_city(city: str, ids: list[int]) -> pd.DataFrame:
+                """The wave's points `ids` run on one city (its folder's spec holds all the wave's points)."""
+                spec = points_spec(bases[city], f"{targets.name}-{wave_folder(wave, city)}", targets.inputs,
+                                   [candidates[i] for i in kept], kind="history_matching", keep=_kept(targets))
                 where = folder / wave_folder(wave, city)
                 report = run_sweep(spec, where, executor, fresh=fresh, progress=progress,
-                                   arguments={"calibration": targets.source, "wave": wave, "city": city})
+                                   arguments={"calibration": targets.source, "wave": wave, "city": city},
+                                   wanted={k: spec.replicates for k in ids})
                 reports.append(report)
                 if report.failed:
                     first = sorted(report.errors.items())[0]
                     raise CalibrationError(f"{wave_folder(wave, city)}: {report.failed} runs failed (first "
                                            f"{first[0]}: {first[1]}); details in {where}/_failed/, rerun to retry")
                 stored = Store(where).runs()
-                runs[city] = stored.assign(point=np.asarray(ids)[stored["point"].to_numpy()])   # the wave's numbers
+                return stored[stored["point"].isin(ids)]
+
+            runs: dict[str, pd.DataFrame] = {}
+            left_out = False
+            for city in bases:
+                # after wave 1 (the prior's picture of every city), a city runs only the points the
+                # cities before it leave: any target rules a point out, whatever the others say
+                ids = _not_ruled_out(targets, runs, len(kept)) if wave > 1 else list(range(len(kept)))
+                if len(ids) < len(kept):
+                    left_out = True
+                    say(f"{name}, {city}: the {len(ids)} points the cities before leave")
+                runs[city] = run_city(city, ids)
             ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
+            if (left_out and wave < cal.waves + (cal.profile > 0)
+                    and int(before["plausible"].sum() + (ev["I_max"] <= cal.cutoff).sum()) < 2):
+                # the next wave starts from the least implausible points (`wave_design`, `profile_design`),
+                # which takes every point's implausibility on every city: the points left out run now
+                say(f"{name}: fewer than 2 points not ruled out in all waves, so every point runs on every city")
+                runs = {city: run_city(city, list(range(len(kept)))) for city in bases}
+                ev = implausibility(targets.targets, runs, cal.discrepancy, cal.replicates)
             pts = pd.DataFrame([candidates[kept[k]] for k in ev["point"]])
             frames.append(pd.concat([pd.DataFrame({"wave": wave, "point": ev["point"]}), pts[names],
                                      ev.drop(columns="point")], axis=1).assign(candidate=[kept[k] for k in ev["point"]]))
@@ -337,9 +350,8 @@ def evaluate(targets: Targets, points: list[dict], folder: str | Path, executor,
 
 def _not_ruled_out(targets: Targets, runs: dict[str, pd.DataFrame], points: int) -> list[int]:
     """The wave's points (0 .. points - 1) no target of the cities already run (`runs`) rules out:
-    all a further city needs to run, since a point any target rules out is ruled out. On Meihekou
-    the 2020 city leaves 4-40 of a wave's 80 or 50 points for the 2018 city, and every wave's
-    plausible set is the one running every point on both gives (docs/PERFORMANCE.md)."""
+    all a further city needs to run, since a point any target rules out is ruled out (docs/PERFORMANCE.md:
+    on Meihekou the 2020 city leaves 4-40 of a wave's 80 or 50 points for the 2018 city)."""
     cal, judged = targets.calibration, tuple(t for t in targets.targets if t.city in runs)
     if not judged:
         return list(range(points))

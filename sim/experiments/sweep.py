@@ -443,10 +443,11 @@ def _task(spec: Spec, task: tuple, points: list, scen: _Scenarios) -> dict:
 
 
 def run_sweep(spec: Spec, folder: str | Path, executor, *, fresh: bool = False, discard: bool = False,
-              progress: bool = False, arguments: dict | None = None, on_start=None) -> Report:
+              progress: bool = False, arguments: dict | None = None, on_start=None,
+              wanted: dict[int, int] | None = None) -> Report:
     """Sweep `spec` into `folder`: take the folder's lock, open it for this spec (`fresh`: move
     old results aside; `discard`: delete them), quarantine stored files that do not count, run
-    what is missing.
+    what is missing (of `wanted` alone, point -> replicates, if given: `sweep`).
 
     `arguments` (e.g. the quick-look days and replicates) go into the manifest so
     that `gridsim report` can rebuild what it needs without guessing. `on_start()`
@@ -458,7 +459,7 @@ def run_sweep(spec: Spec, folder: str | Path, executor, *, fresh: bool = False, 
         quarantined = store.quarantine()
         if on_start is not None:
             on_start()
-        report = sweep(spec, store, executor, progress=progress)
+        report = sweep(spec, store, executor, progress=progress, wanted=wanted)
     report.moved, report.quarantined = moved, quarantined
     return report
 

@@ -138,6 +138,71 @@ def test_targets_on_another_state_of_the_city_rule_out_points_too(recovery, tmp_
     assert (tmp_path / "known" / "check-before" / "runs").is_dir()
 
 
+def two_cities(recovery, tmp_path, before_calls: tuple[float, float], waves: int) -> tuple:
+    """The recovery calibration with a second city (no stations or building leaders) whose 12345
+    calls a target bounds, run by the `gridsim calibrate` command: (targets, folder, evaluations)."""
+    path, _, _ = recovery
+    before = tmp_path / "before.toml"
+    before.write_text(f'extends = "{SMALL}"\n[stations]\ncount = 0\n[roles.building_leader]\nper_building = 0\n')
+    text = path.read_text().replace('name = "recovery"', f'name = "two"\n[cities.before]\nscenario = "{before}"')
+    text = text.replace("waves = 3", f"waves = {waves}").replace("profile = 3", "profile = 0")
+    two = tmp_path / "two.toml"
+    two.write_text(text + '[targets.calls_before]\nobserved = "made up"\nsource = "the test"\ncity = "before"\n'
+                          f'kpi = "per_resident_year.hotline_calls"\nvalue = [{before_calls[0]}, {before_calls[1]}]\n')
+    command = ("calibrate", str(two), "--results", str(tmp_path / "res"), "--scenario-out", str(tmp_path / "c.toml"),
+               "--workers", "2", "--quiet", "--dpi", "40")
+    out = gridsim(*command)
+    assert out.returncode in (0, 1), out.stdout + out.stderr         # (1: no plausible point to write)
+    folder = tmp_path / "res" / "calibrate-two"
+    ev, _ = read_table(folder, "evaluations")
+    stored = sorted(p.stat().st_mtime_ns for p in folder.glob("wave*/runs/*.parquet"))
+    again = gridsim(*command)                                        # resumed: the same waves, nothing run
+    assert again.returncode == out.returncode
+    assert sorted(p.stat().st_mtime_ns for p in folder.glob("wave*/runs/*.parquet")) == stored
+    pd.testing.assert_frame_equal(read_table(folder, "evaluations")[0], ev)
+    return load_targets(two), folder, ev
+
+
+def ran_on_the_other_city(targets, folder, ev, wave: int) -> tuple[list, list]:
+    """(the wave's points run on the second city, those its first city's targets leave)."""
+    judged = calibrate.implausibility(tuple(t for t in targets.targets if t.city == ""),
+                                      Store(folder / f"wave{wave}").runs(), 0.02, 2)
+    ran = sorted(Store(folder / f"wave{wave}-before").runs()["point"].unique().tolist())
+    return ran, sorted(judged.loc[judged["I_max"] <= 3.0, "point"].tolist())
+
+
+def test_after_wave_1_another_city_runs_only_the_points_the_first_leaves(recovery, tmp_path):
+    """A point a target of the first city rules out is ruled out whatever the other city says: after
+    wave 1 (every point on every city, the prior's picture) the other city runs the rest alone, and
+    each point left out keeps its first city's implausibility, above the cut-off."""
+    targets, folder, ev = two_cities(recovery, tmp_path, (0.0, 1.0), waves=2)
+    for wave in (1, 2):
+        mine = ev[(ev["wave"] == wave) & (ev["point"] >= 0)].set_index("point")
+        ran, left = ran_on_the_other_city(targets, folder, ev, wave)
+        out_first = mine.index.difference(left)
+        assert len(out_first) and not mine.loc[out_first, "plausible"].any()
+        if wave == 1:
+            assert ran == sorted(mine.index)
+        else:
+            assert ran == left and 0 < len(left) < len(mine)   # it ran some on the other city, and left some out
+            assert mine.loc[out_first, "calls_before.I"].isna().all()
+            first = [f"{t.name}.I" for t in targets.targets if t.city == ""]
+            assert (mine.loc[out_first, "I_max"] == mine.loc[out_first, first].max(axis=1)).all()
+    assert ev["plausible"].any() and ev.loc[ev["plausible"], "calls_before.I"].notna().all()
+
+
+def test_while_fewer_than_2_points_are_plausible_every_point_runs_on_every_city(recovery, tmp_path):
+    """The next wave then starts from the least implausible points, which needs every point's
+    implausibility on every city: a wave that left points out runs them after all; the last wave,
+    with no wave after it, does not."""
+    targets, folder, ev = two_cities(recovery, tmp_path, (0.0, 0.0001), waves=3)    # rules out every point
+    assert not ev["plausible"].any()
+    for wave, everywhere in ((1, True), (2, True), (3, False)):
+        ran, left = ran_on_the_other_city(targets, folder, ev, wave)
+        mine = sorted(ev.loc[(ev["wave"] == wave) & (ev["point"] >= 0), "point"].tolist())
+        assert ran == (mine if everywhere else left) and len(left) < len(mine)
+
+
 def test_the_calibrated_scenario_keeps_any_description_and_never_replaces_a_good_file(recovery, tmp_path, monkeypatch):
     path, tmp, _ = recovery
     targets = load_targets(path)
