@@ -242,8 +242,8 @@ class GridModel(mesa.Model):
     `mesa.batch_run` can return them. `run()` goes to the horizon at once and
     leaves the outputs to its caller (`run.simulate`).
 
-    Households and staff are Mesa agents (made when the model's agents are first asked for); what the journey changes of them (trust, who is free) lives in the `world`'s
-    arrays at their index.
+    Households and staff are Mesa agents (made when the model's agents are first asked for); what
+    the journey changes of them (trust, who is free) lives in the `world`'s arrays at their index.
     """
 
     @collector_paused()
