@@ -1086,7 +1086,7 @@ class Wanted:
 def reads_census(only: Collection[str] | None) -> bool:
     """Whether the summary of `only` (as in `tally`) reads the model's daily census: the quarters'
     trust at their end does."""
-    return only is None or any(name.split(".")[0] == "by_quarter" for name in only)
+    return Wanted(only, ())("by_quarter")
 
 
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None,

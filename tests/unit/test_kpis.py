@@ -4,8 +4,10 @@ import math
 
 from gridsim.analysis.store import flatten
 from gridsim.model.kpis import HEADLINE, TABLE, is_kpi, lookup, number
-from gridsim.model.run import summarised
-from gridsim.scenario import with_overrides
+from gridsim.model.run import simulate, summarised
+from gridsim.scenario import load, with_overrides
+
+from ..conftest import ROOT
 
 
 def test_every_declared_kpi_is_in_a_run_summary(week_run):
@@ -57,3 +59,15 @@ def test_a_summary_of_some_kpis_holds_each_with_the_whole_summarys_value(meiheko
     assert {name: part[name] for name in targets} == {name: whole[name] for name in targets}
     assert not any(name.startswith(("sla_met", "utilisation", "cost", "by_walk_band")) or "wait_minutes" in name
                    for name in part)
+
+
+def test_a_summary_of_a_quarters_kpis_takes_the_census_they_read():
+    """A quarter's trust at its end is read from the daily census, which a summary of other KPIs goes
+    without (`metrics.reads_census`): asked for, it is there and is the whole run's."""
+    small = with_overrides(load(ROOT / "tests" / "data" / "small_city.toml"), [("run.days", 130.0),
+                                                                            ("run.warmup_days", 7.0)])
+    whole = flatten(simulate(small, seed=2).summary)
+    quarter = ["by_quarter.q1.trust_end", "by_quarter.q1.hotline_calls_per_day", "by_quarter.q1.sla_met_share"]
+    assert all(isinstance(whole[name], float) for name in quarter)
+    part = flatten(summarised(small, seed=2, only=quarter))
+    assert {name: part[name] for name in quarter} == {name: whole[name] for name in quarter}
