@@ -49,7 +49,7 @@ def stream(seed: int, process: str, *key: int) -> np.random.Generator:
 
 # The draws `routes.plan` alone reads, kept by type in the order drawn: the plan reads them type by
 # type, and gathering them into request order for every request at once, then again by type, the
-# stages it never reads included, was about 20 ms of a calibration's 0.3 s build.
+# stages it never reads included, was about 14 ms of a calibration's 0.3 s build.
 PLANNED = {
     "u_service": "(n, stages) uniforms for each stage's service time",
     "u_pass": "(n, stages) uniforms: is the request passed on after the stage?",
