@@ -66,15 +66,17 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     travel = np.zeros(len(reached))
     visit_type = req["type"][request]
     types = list(model.spec.requests.values())
-    for r, name in enumerate(ROLES):
-        mine = (role == r) & (stage != RECEPTION_STAGE)      # a receiver's triage is by message or at the desk
-        if not mine.any() or name in ("alliance", "hotline"):
+    # each role's visits by one radix sort, not a mask over every visit for each role (tables 50 -> 42 ms
+    # in a calibration's run); a receiver's triage is by message or at the desk
+    went = by_role(role.astype(np.int8), stage != RECEPTION_STAGE)
+    for name, mine in zip(ROLES, went):
+        if not len(mine) or name in ("alliance", "hotline"):
             continue
         if name != "duty_leader":
             travel[mine] = travel_minutes(model.spec, city, name, household[request[mine]])
             continue
         for t, k in set(zip(visit_type[mine].tolist(), stage[mine].tolist())):     # as the role it stood in for
-            here = mine & (visit_type == t) & (stage == k)
+            here = mine[(visit_type[mine] == t) & (stage[mine] == k)]
             travel[here] = travel_minutes(model.spec, city, name, household[request[here]], types[t].stages[k].roles)
     duty = (role == ROLES.index("duty_leader")) & (stage == RECEPTION_STAGE)
     travel[duty] = travel_minutes(model.spec, city, "duty_leader", household[request[duty]])   # the phone's response

@@ -26,7 +26,7 @@ from ..city import City, build_city, city_inputs
 from ..scenario import ROLES, Scenario, load, resolve_scenario
 from . import agents, journey, records
 from . import calendar as cal
-from .calendar import MEETING, SAMPLE, SHIFT, STAFF
+from .calendar import MEETING, SAMPLE, SHIFT, STAFF, compiled
 from .kpis import HEADLINE
 from .requests import Drawn, draw_requests, stream
 from .routes import Plan, plan, station_open
@@ -146,16 +146,25 @@ class Findable(NamedTuple):
     due: np.ndarray
 
     @classmethod
-    def of(cls, rows: np.ndarray, key: np.ndarray, created: np.ndarray, groups: int) -> "Findable":
-        k = key[rows]
-        order = np.lexsort((created[rows], k))
-        counts = np.bincount(k, minlength=groups)
+    def of(cls, arising: np.ndarray, group: np.ndarray, created: np.ndarray, groups: int) -> "Findable":
+        """The requests `arising` (in order of arising) by their `group` (per request), each group's
+        in that order: placed by a count of each group's, not sorted by group and arising (numpy's
+        lexsort made a calibration's build of the world 6 ms slower, 56 against 50 ms)."""
+        counts = np.bincount(group[arising], minlength=groups)
         starts = np.cumsum(counts + 1) - (counts + 1)          # each group has one more slot: its sentinel
-        ids = np.full(len(rows) + groups, -1, dtype=np.int64)
-        when = np.full(len(rows) + groups, np.inf)
-        position = np.repeat(starts, counts) + (np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts))
-        ids[position], when[position] = rows[order], created[rows[order]]
+        ids = np.full(len(arising) + groups, -1, dtype=np.int64)
+        when = np.full(len(arising) + groups, np.inf)
+        by_group(arising, group, created, starts.copy(), ids, when)
         return cls(ids, when, starts.astype(np.int64), when[starts])
+
+
+@compiled
+def by_group(arising, group, created, place, ids, when):
+    """Each request of `arising` to its group's next place (`place`: each group's first)."""
+    for r in arising:
+        g = group[r]
+        ids[place[g]], when[place[g]] = r, created[r]
+        place[g] += 1
 
 
 class Rules(NamedTuple):
@@ -371,6 +380,8 @@ class GridModel(mesa.Model):
             closed_hotline=float(residents.channels.closed_hotline),
             distrust_hotline=float(residents.channels.distrust_hotline),
             distrust_silent=float(residents.channels.distrust_silent), new_visits=new_visits)
+        findable = np.flatnonzero(p.findable)          # what a home visit can find, in order of arising (a
+        arising = findable[np.argsort(req.created[findable], kind="stable")]   # neighbour's among them)
         units, free, stations, changes, staff = self._units()
         events, on_duty = self._timetable(changes, sample_minutes)
         heap_room = cal.ENTRIES_PER_VISIT * visit_room + cal.ENTRIES_PER_REQUEST * request_room + 1
@@ -383,8 +394,8 @@ class GridModel(mesa.Model):
             queue_last=np.full((len(units.role), len(ranks)), -1, dtype=np.int64), free=free, staff=staff, station=stations, calendar=cal.timetable(events, heap_room),
             arrival=Arrivals(p.report[order], order.astype(np.int64), p.channel[order].astype(np.int8)),
             trust=np.full(self.city.households, residents.initial_trust), building=self.city.hh_building.astype(np.int64),
-            by_household=Findable.of(np.flatnonzero(p.findable), req.household, req.created, self.city.households),
-            by_building=Findable.of(np.flatnonzero(p.neighbours_know), self.city.hh_building[req.household],
+            by_household=Findable.of(arising, req.household, req.created, self.city.households),
+            by_building=Findable.of(arising[p.neighbours_know[arising]], self.city.hh_building[req.household],
                                     req.created, len(self.city.building_compound)),
             duty=rosters, option=options, rules=rules, count=count, on_duty=on_duty, role_first=role_first,
             handed_over=np.full(len(ranks), -1, dtype=np.int64))
