@@ -33,12 +33,16 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from .kernel_cache import HERE, SOURCES, stamped_by
+
 END, COVER, SHIFT, MEETING, SAMPLE, COMEBACK, STAFF, GIVE_UP = range(8)
 KINDS = ("END", "COVER", "SHIFT", "MEETING", "SAMPLE", "COMEBACK", "STAFF", "GIVE_UP")
 SIZE, SEQ, NEXT_FIXED = range(3)         # the calendar's counters
 ENTRIES_PER_VISIT, ENTRIES_PER_REQUEST = 4, 1
 
-# every compiled function of the model: cached on disk (the first run compiles, later ones load)
+# every compiled function of the model: cached on disk (the first run compiles, later ones load
+# until the model's or the scenario's code changes: kernel_cache.py)
+stamped_by(HERE, SOURCES)
 compiled = njit(cache=True, nogil=True, _nrt=False)
 inline = njit(cache=True, nogil=True, _nrt=False, inline="always")
 

@@ -190,8 +190,8 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
     return results(model, start, release=True)
 
 
-COMPILING = ("compiling the simulation for this machine (its first run only, about 2 minutes; "
-             "later runs load it from numba's cache)")
+COMPILING = ("compiling the simulation for this machine (its first run, and the first after its code "
+             "changes: about 2 minutes; later runs load it from numba's cache)")
 
 
 @contextmanager
