@@ -40,8 +40,6 @@ REPORTED_BY = ("walk_in", "message", "building_leader", "visit", "hotline")   # 
 WAY_ROLE = {"walk_in": "station_head", "message": "grid_leader", "building_leader": "building_leader"}
 HOTLINE_STAGE = -1        # the visit of a call to 12345
 RECEPTION_STAGE = -2      # the receiving grid leader's or station head's triage, before the type's stages
-STRIDE = len(ROLES) + 3   # more than any type's stages and the codes below 0 (a role is in one stage at most)
-_BITS = np.array([bin(i).count("1") for i in range(1 << STRIDE)], dtype=np.int64)    # bits set, by number
 
 
 @dataclass(frozen=True)
@@ -267,21 +265,26 @@ def choose_ways(weight, u, way, total):
 
 
 @compiled
-def hold(held, request, stage):
-    """Each request's stages as the bits (stage + 2) of its `held`."""
+def hold(held, count, request, stage):
+    """Each request's stages as the bits (stage + 2) of its `held`, and how many it has."""
     for i in range(len(request)):
         held[request[i]] |= np.int64(1) << (stage[i] + 2)
+        count[request[i]] += 1
 
 
 @compiled
-def place(first, held, bits, request, stage, pool, duration, likely_pool, likely_duration,
+def place(first, held, at, request, stage, pool, duration, likely_pool, likely_duration,
           to_request, to_stage, to_pool, to_duration, to_likely_pool, to_likely_duration):
-    """Visits written to their places: their request's first, plus its stages before theirs."""
+    """Visits written to their places (`at`): their request's first, plus its stages before theirs."""
     for i in range(len(request)):
         r = request[i]
-        at = first[r] + bits[held[r] & ((np.int64(1) << (stage[i] + 2)) - 1)]
-        to_request[at], to_stage[at], to_pool[at] = r, stage[i], pool[i]
-        to_duration[at], to_likely_pool[at], to_likely_duration[at] = duration[i], likely_pool[i], likely_duration[i]
+        below, before = held[r] & ((np.int64(1) << (stage[i] + 2)) - 1), 0
+        while below:
+            below &= below - 1
+            before += 1
+        a = at[i] = first[r] + before
+        to_request[a], to_stage[a], to_pool[a] = r, stage[i], pool[i]
+        to_duration[a], to_likely_pool[a], to_likely_duration[a] = duration[i], likely_pool[i], likely_duration[i]
 
 
 def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, Layout],
@@ -424,26 +427,26 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                        *_likely(alts, wait, requests.contact[r], duties)))
     pieces = [piece if len(piece) == 6 else (*piece, piece[2], piece[3]) for piece in pieces]
     # visits in request order, each request's stages in order: a request's stages are the bits of one
-    # integer (stage + 2 below STRIDE: a role is in one stage at most), and a visit's place is its
-    # request's first place plus the bits below its own, written there once (joining the pieces, then
-    # sorting and copying them, made a calibration's plan about 5 ms slower, of 135 ms)
-    held = np.zeros(n, dtype=np.int64)
+    # integer (stage + 2: a role is in one stage at most), and a visit's place is its request's first
+    # place plus the bits below its own, written there once (joining the pieces, then sorting and
+    # copying them, made a calibration's plan about 5 ms slower, of 135 ms)
+    held, count = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for r, k, *_ in pieces:
-        hold(held, r, k)
-    count = _BITS[held]
+        hold(held, count, r, k)
     first = (np.cumsum(count) - count).astype(np.int64)
     empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0),) + (np.zeros(0, dtype=np.int64), np.zeros(0))
     columns = [np.empty(int(count.sum()), dtype=np.result_type(*column, none))
                for column, none in zip(zip(*pieces) if pieces else [()] * 6, empty)]
-    for piece in pieces:
-        place(first, held, _BITS, *piece, *columns)
+    places = [np.empty(len(piece[0]), dtype=np.int64) for piece in pieces]
+    for piece, at in zip(pieces, places):
+        place(first, held, at, *piece, *columns)
     request, stage, pool, duration, likely_pool, likely_duration = columns
     nxt = np.arange(1, len(request) + 1)
     nxt[first + count - 1] = -1
 
-    slot_options, groups = {}, []
-    for g, (r, k, wait, alts) in enumerate(options):
-        slots = (first[r] + _BITS[held[r] & ((np.int64(1) << (k + 2)) - 1)]).tolist()
+    slot_options, groups = {}, []                     # the options' pieces are the last
+    for g, ((_, _, wait, alts), at) in enumerate(zip(options, places[len(pieces) - len(options):])):
+        slots = at.tolist()
         slot_options.update(zip(slots, zip([g] * len(slots), range(len(slots)))))
         groups.append((wait, [(role, p.tolist(), d.tolist()) for role, p, d in alts]))
     return Plan(request=request, stage=stage, pool=pool, duration=duration, next=nxt, options=slot_options,
