@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import ctypes
 import gc
 import math
 import os
@@ -140,8 +141,36 @@ def watch_parent(main_pid: int, parent_pid: int, every: float = 0.5) -> None:
             os._exit(1)
 
 
+# glibc's mallopt parameters, and the values a worker runs with (`keep_freed_memory`)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 512 << 20
+
+
+def keep_freed_memory() -> bool:
+    """Keep what a run frees for the next run, not hand it back to the system (glibc only; False
+    elsewhere, or when the user set glibc's own MALLOC_*_THRESHOLD_).
+
+    A worker runs the same size of model again and again. glibc's defaults give each run's arrays
+    fresh pages: an array over its (moving) mmap threshold is mapped and unmapped, and a heap whose
+    free top passes twice that threshold is trimmed, so the next run faults the same pages in
+    again, which is dear on this kind of machine (system time). Arrays up to 32 MB from the heap and
+    the heap trimmed only past 512 MB free: a calibration's run 665-671 ms against 701-722 ms (two
+    alternated pairs of `benchmarks/run_phases.py --runs 16`, system time 0.4-0.5 s against 1.0-1.2 s
+    of 14.5 s), the worker's peak 560-570 MB against 530-535 MB (docs/PERFORMANCE.md)."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    # the mmap threshold first: setting either turns off glibc's moving thresholds, and the trim
+    # threshold alone would leave every array over 128 kB mapped afresh (run_phases: 0.92 s a run)
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
 def _worker_init(main_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
+    keep_freed_memory()
     # what the worker has imported lives as long as it does: the full collection each model starts
     # with (`GridModel`) then walks only the runs' objects, not the libraries' (66 ms a run less)
     gc.freeze()
