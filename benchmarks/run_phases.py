@@ -44,8 +44,7 @@ def main() -> None:
         laps.append(time.perf_counter())
         model.run()
         laps.append(time.perf_counter())
-        visits, requests = metrics.tables(model)
-        model.release_records()
+        visits, requests = metrics.tables(model, release=True)
         laps.append(time.perf_counter())
         timed = busy = None
         if only is None:

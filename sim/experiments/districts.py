@@ -66,8 +66,7 @@ def run_district(data: dict, city: City, seed: int) -> metrics.Tallies:
     """One district's run (a worker's task): its summary's tallies, its records left behind."""
     model = GridModel(from_data(data), rng=seed, city=city)
     model.run()
-    visits, requests = metrics.tables(model)
-    model.release_records()                 # (its tables hold them: the tally's peak is then lower)
+    visits, requests = metrics.tables(model, release=True)     # (the tally's peak is then lower)
     return metrics.tally(model, requests, visits).compact()
 
 

@@ -38,9 +38,11 @@ SATURATED = 0.9   # a unit busier than this is where queues grow long
 
 
 # ---------------------------------------------------------------- records
-def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables(model, release: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The run's records: (visits, requests), their columns as `records.VISITS` and
-    `records.REQUESTS` declare them.
+    `records.REQUESTS` declare them. `release`: the model's records are let go as their tables are
+    made (`GridModel.release_records`), the visits' before the requests' table: a city-year's outputs
+    then peak lower (docs/PERFORMANCE.md).
 
     visits: one row per visit that was reached (stage -2, the receiver's triage, counts the duty
     leader's phone response on call as travel). requests: one row per request (repeats after the
@@ -48,9 +50,19 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     its first visit before the resident's deadline, or the resident said nothing and gave up on it
     unfound), or open at the horizon.
     """
-    H, city, w = model.horizon, model.city, model.world
+    w = model.world
     vis = _rows(w.visit, int(w.count[journey.VISITS]))
     req = _rows(w.request, int(w.count[journey.REQUESTS]))
+    if release:
+        model.release_records()           # `vis` and `req` hold the records' only references now
+    visits, decided = _visits(model, vis, req)
+    del vis
+    return visits, _requests(model, req, decided)
+
+
+def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
+    """The visits' table, and the requests' columns their visits decide (`request_outcomes`)."""
+    H, city = model.horizon, model.city
     first, last = req["first"], req["last"]
     n = len(first)
     start, duration = vis["start"], vis["duration"]
@@ -85,14 +97,21 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "queued_minute": vis["queued"][reached], "start_minute": start[reached], "end_minute": end[reached],
         "travel_minutes": travel, "service_minutes": duration[reached] - travel})
 
-    reported = req["reported"]
     first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int64)
     first_role, last_role, by_110 = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=bool)
     request_outcomes(H, request, stage, role, start, duration, vis["deadline"], first, last, req["lapse"],
                      first_start, ended, outcome, count, first_role, last_role, by_110)
+    return visits, (first_start, ended, outcome, count, first_role, last_role, by_110)
+
+
+def _requests(model, req: dict, decided: tuple) -> pd.DataFrame:
+    """The requests' table from their records and what their visits decided."""
+    city, types = model.city, list(model.spec.requests.values())
+    first_start, ended, outcome, count, first_role, last_role, by_110 = decided
+    household, reported = req["household"], req["reported"]
     kind = req["type"]
     origin = np.array([ORIGINS.index(t.origin) for t in types], dtype=np.int8)[kind]
-    requests = records.frame(records.REQUESTS, {
+    return records.frame(records.REQUESTS, {
         "type": kind, "origin": origin, "household": household,
         "grid": city.hh_grid[household], "station": city.hh_station[household],
         "community": city.hh_community[household],
@@ -105,7 +124,6 @@ def tables(model) -> tuple[pd.DataFrame, pd.DataFrame]:
         "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
                                          for t in types])[kind],
     }, {"type": list(model.spec.requests)})
-    return visits, requests
 
 
 _POLICE110_ROLE = ROLES.index("police110")

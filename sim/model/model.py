@@ -560,9 +560,10 @@ class GridModel(mesa.Model):
         return self.created - self.reported
 
     def release_records(self) -> None:
-        """Let the visit and request records go once their tables are made: they and the tables
-        are a city-year's 250 MB each, and the summary's tallies come after (`run.simulate`, whose
-        model goes when it returns). The model makes no tables, and takes no step, after."""
+        """Let the visit and request records go as their tables are made (`metrics.tables` with
+        `release`): they and the tables are a city-year's 250 MB each, and the summary's tallies come
+        after (`run.simulate`, whose model goes when it returns). The model makes no tables, and
+        takes no step, after."""
         self.world = self.world._replace(visit=None, request=None)
 
     # ------------------------------------------------------------------ run

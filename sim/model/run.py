@@ -136,14 +136,11 @@ def timestamped(table: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
 
 def _tables(model: GridModel, release: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tables of visits and requests, what every output is made from. `release`: the model's
-    records are let go once they are made."""
+    records are let go as they are made (`metrics.tables`)."""
     if model.days <= model.spec.run.warmup_days:
         raise ValueError(f"days={model.days:g}: must be more than the scenario's warmup_days "
                          f"({model.spec.run.warmup_days:g}) for a run to have outputs")
-    visits, requests = metrics.tables(model)
-    if release:
-        model.release_records()
-    return visits, requests
+    return metrics.tables(model, release)
 
 
 def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = False) -> RunResult:
