@@ -433,16 +433,17 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     held, count = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for r, k, *_ in pieces:
         hold(held, count, r, k)
-    first = (np.cumsum(count) - count).astype(np.int64)
-    empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0),) + (np.zeros(0, dtype=np.int64), np.zeros(0))
-    columns = [np.empty(int(count.sum()), dtype=np.result_type(*column, none))
-               for column, none in zip(zip(*pieces) if pieces else [()] * 6, empty)]
+    # (in the types the records keep them in: int32 indices, int8 stages; a city-year's plan 45 MB less)
+    first = (np.cumsum(count) - count).astype(np.int32)
+    visits = int(count.sum())
+    columns = [np.empty(visits, dtype=dtype) for dtype in (np.int32, np.int8, np.int32, np.float64, np.int32, np.float64)]
     places = [np.empty(len(piece[0]), dtype=np.int64) for piece in pieces]
     for piece, at in zip(pieces, places):
         place(first, held, at, *piece, *columns)
     request, stage, pool, duration, likely_pool, likely_duration = columns
-    nxt = np.arange(1, len(request) + 1)
-    nxt[first + count - 1] = -1
+    last = (first + count - 1).astype(np.int32)
+    nxt = np.arange(1, visits + 1, dtype=np.int32)
+    nxt[last] = -1
 
     slot_options, groups = {}, []                     # the options' pieces are the last
     for g, ((_, _, wait, alts), at) in enumerate(zip(options, places[len(pieces) - len(options):])):
@@ -451,7 +452,7 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         groups.append((wait, [(role, p.tolist(), d.tolist()) for role, p, d in alts]))
     return Plan(request=request, stage=stage, pool=pool, duration=duration, next=nxt, options=slot_options,
                 option_groups=groups,
-                first=first, last=first + count - 1,
+                first=first, last=last,
                 call_minutes=service_minutes(sc.roles.hotline.call, requests.u_call),
                 report=report, channel=channel, a_hotline=a_hotline,
                 a_silent=a_silent, patience=patience, first_wait=first_wait, sla=sla,
