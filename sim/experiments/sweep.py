@@ -148,7 +148,8 @@ MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 512 << 20
 
 def keep_freed_memory() -> bool:
     """Keep what a run frees for the next run, not hand it back to the system (glibc only; False
-    elsewhere, or when the user set glibc's own MALLOC_*_THRESHOLD_).
+    elsewhere, or when the environment sets glibc's own MALLOC_*_THRESHOLD_: the user's, or Dask's,
+    whose LocalCluster leaves MALLOC_TRIM_THRESHOLD_ in the environment of the process that starts it).
 
     A worker runs the same size of model again and again. glibc's defaults give each run's arrays
     fresh pages: an array over its (moving) mmap threshold is mapped and unmapped, and a heap whose
