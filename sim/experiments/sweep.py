@@ -155,10 +155,10 @@ def keep_freed_memory() -> bool:
     fresh pages: an array over its (moving) mmap threshold is mapped and unmapped, and a heap whose
     free top passes twice that threshold is trimmed, so the next run faults the same pages in
     again, which is dear on this kind of machine (system time). Arrays up to 32 MB from the heap and
-    the heap trimmed only past 512 MB free: a calibration's run 665-671 ms against 701-722 ms (two
-    alternated pairs of `benchmarks/run_phases.py --runs 16`, system time 0.4-0.5 s against 1.0-1.2 s
-    of 14.5 s; a whole calibration, with the smaller draws, 1-2%), the process's peak 545-557 MB
-    against 517-522 MB (docs/PERFORMANCE.md)."""
+    the heap trimmed only past 512 MB free: a calibration's run 665-671 ms against 701-722 ms at one
+    hour (`benchmarks/run_phases.py --runs 16`, system time 0.4-0.5 s against 1.0-1.2 s of 14.5 s),
+    as long either way at another (the system time still down by two thirds, the user time up as
+    much); the process's peak 545-557 MB against 517-522 MB (docs/PERFORMANCE.md)."""
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
     try:
