@@ -40,7 +40,8 @@ def main() -> None:
 
     def one(seed: int) -> None:
         laps = [time.perf_counter()]
-        model = GridModel(scenario, rng=seed, sample_minutes=1440.0 if metrics.reads_census(only) else math.inf)
+        model = GridModel(scenario, rng=seed, sample_minutes=1440.0 if metrics.reads_census(only) else math.inf,
+                          check_load=metrics.reads_load(only))
         laps.append(time.perf_counter())
         model.run()
         laps.append(time.perf_counter())

@@ -1116,6 +1116,12 @@ def reads_census(only: Collection[str] | None) -> bool:
     return Wanted(only, ())("by_quarter")
 
 
+def reads_load(only: Collection[str] | None) -> bool:
+    """Whether the summary of `only` reads the stability check's overloaded units (`GridModel`'s
+    `check_load`)."""
+    return Wanted(only, ())("overloaded_units")
+
+
 def summary(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | None = None,
             busy: dict[str, Busy] | None = None, only: Collection[str] | None = None) -> dict:
     """The one-row summary of a run; headline figures cover residents' requests. `timed`: the

@@ -162,9 +162,11 @@ def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = Fa
 def summarised(scenario: Scenario, seed: int = 0, only: Collection[str] | None = None) -> dict:
     """`simulate(scenario, seed).summary` alone, the same numbers without the other tables; `only`:
     the KPIs wanted, the summary's figures under none of them left out (`metrics.tally`). What a
-    calibration's run keeps: its targets' KPIs. Without a daily census where they do not read it
-    (Mesa's DataCollector took 20 ms of a calibration's 0.6 s run): the journey is the same."""
-    model = GridModel(scenario, rng=seed, sample_minutes=1440.0 if metrics.reads_census(only) else math.inf)
+    calibration's run keeps: its targets' KPIs. Without a daily census or the stability check where
+    they do not read them (Mesa's DataCollector took 20 ms of a calibration's 0.6 s run, the check
+    17 ms): the journey is the same."""
+    model = GridModel(scenario, rng=seed, sample_minutes=1440.0 if metrics.reads_census(only) else math.inf,
+                      check_load=metrics.reads_load(only))
     model.run()
     visits, requests = _tables(model, release=True)
     return metrics.summary(model, requests, visits, only=only)

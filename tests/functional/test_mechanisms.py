@@ -9,7 +9,7 @@ from scipy import stats
 
 from gridsim.analysis.compare import mean_ci
 from gridsim.model import GridModel, metrics
-from gridsim.model.run import simulate
+from gridsim.model.run import simulate, summarised
 from gridsim.scenario import ScenarioError, with_overrides
 from gridsim.scenario.schema import ALWAYS, ROLES, Costs
 
@@ -141,6 +141,12 @@ def test_overloaded_units_are_named_before_the_run_or_refused(meihekou):
     with pytest.raises(ScenarioError, match="roles.grid_leader: .*run.refuse_overloaded is true"):
         GridModel(strict, rng=1, days=2)
     assert gc.isenabled()       # the build pauses the garbage collector, and gives it back even when it fails
+    # a run whose KPIs do not read the check leaves it out, but still refuses where the scenario says so
+    assert GridModel(big, rng=1, days=2, check_load=False).overloaded is None
+    with pytest.raises(ScenarioError, match="run.refuse_overloaded is true"):
+        GridModel(strict, rng=1, days=2, check_load=False)
+    two_days = with_overrides(big, ["run.days=2", "run.warmup_days=1"])
+    assert summarised(two_days, seed=1, only=["overloaded_units.grid_leader"])["overloaded_units"]["grid_leader"] > 0
 
 
 def test_kaplan_meier_agrees_with_scipy_and_never_resolves_the_abandoned():
