@@ -162,7 +162,8 @@ def request_outcomes(horizon, request, stage, role, start, duration, deadline, f
 
 
 # the records' fields the tables read: with `release`, the journey's others (its queues' links, the
-# residents' draws and utilities) go before the tables are made, 113 MB of a city-year's records
+# residents' draws and utilities) go before the tables are made: by their arrays' sizes, 113 MB of a
+# city-year's records
 TABLES_READ_VISIT = ("request", "stage", "unit", "duration", "queued", "start", "agent", "deadline")
 TABLES_READ_REQUEST = ("type", "household", "created", "reported", "channel", "silent", "lapse", "first", "last",
                        "repeat_of", "sla")

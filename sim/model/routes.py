@@ -433,7 +433,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     held, count = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for r, k, *_ in pieces:
         hold(held, count, r, k)
-    # (in the types the records keep them in: int32 indices, int8 stages; a city-year's plan 45 MB less)
+    # (in the types the records keep them in: int32 indices, int8 stages; a city-year's plan 45 MB less,
+    # by its arrays' sizes)
     first = (np.cumsum(count) - count).astype(np.int32)
     visits = int(count.sum())
     columns = [np.empty(visits, dtype=dtype) for dtype in (np.int32, np.int8, np.int32, np.float64, np.int32, np.float64)]
