@@ -4,10 +4,12 @@
 
 Each horizon runs in a fresh process (a process's peak never falls), which builds the model,
 runs it and derives every output (`run.results`), reporting its peak resident memory after each
-of the three (the kernel's high-water mark: what a machine must have) and the requests and
-visits the run made. Printed: one row per horizon, then the ratio of the longest's peak to the
-shortest's and the memory each extra request costs (the difference of peaks over the difference
-of requests). docs/PERFORMANCE.md quotes it.
+of the three (the kernel's high-water mark: what a machine must have), the requests and visits
+the run made, and what its result's tables take (`DataFrame.memory_usage`, deep): with the
+process before the run, the least a run that keeps them can peak at. Printed: one row per
+horizon, then the ratio of the longest's peak to the shortest's, the memory each extra request
+costs (the difference of peaks over the difference of requests) and that least peak as a ratio
+too. docs/PERFORMANCE.md quotes it.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ def one(scenario: str, days: float, seed: int) -> dict:
     built = peak_mb()
     model.run()
     ran = peak_mb()
-    results(model, release=True)             # as `gridsim run` derives them (run.simulate)
-    return {"days": days, "requests": int(model.world.count[journey.REQUESTS]),
-            "visits": int(model.world.count[journey.VISITS]), "before_mb": start, "build_mb": built,
-            "loop_mb": ran, "peak_mb": peak_mb(), "seconds": time.perf_counter() - t0}
+    requests, visits = int(model.world.count[journey.REQUESTS]), int(model.world.count[journey.VISITS])
+    result = results(model, release=True)             # as `gridsim run` derives them (run.simulate)
+    peak, seconds = peak_mb(), time.perf_counter() - t0
+    tables = sum(t.memory_usage(deep=True).sum() for t in result.tables.values()) / 2**20
+    return {"days": days, "requests": requests, "visits": visits, "before_mb": start, "build_mb": built,
+            "loop_mb": ran, "peak_mb": peak, "tables_mb": tables, "seconds": seconds}
 
 
 def main() -> None:
@@ -59,14 +63,17 @@ def main() -> None:
                               "--seed", str(a.seed)], capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{a.scenario}, seed {a.seed}: peak resident memory (MB) after each phase, in a fresh process")
-    print(f"{'days':>6} {'requests':>11} {'visits':>11} {'start':>7} {'build':>7} {'loop':>7} {'outputs':>8} {'s':>6}")
+    print(f"{'days':>6} {'requests':>11} {'visits':>11} {'start':>7} {'build':>7} {'loop':>7} {'outputs':>8} "
+          f"{'tables':>7} {'s':>6}")
     for r in rows:
         print(f"{r['days']:>6g} {r['requests']:>11,} {r['visits']:>11,} {r['before_mb']:>7.0f} {r['build_mb']:>7.0f} "
-              f"{r['loop_mb']:>7.0f} {r['peak_mb']:>8.0f} {r['seconds']:>6.1f}")
+              f"{r['loop_mb']:>7.0f} {r['peak_mb']:>8.0f} {r['tables_mb']:>7.0f} {r['seconds']:>6.1f}")
     low, high = rows[0], rows[-1]
     extra = (high["peak_mb"] - low["peak_mb"]) * 2**20 / max(high["requests"] - low["requests"], 1)
     print(f"peak {high['days']:g} days / {low['days']:g} days: {high['peak_mb'] / low['peak_mb']:.2f}x; "
-          f"each extra request {extra:,.0f} bytes")
+          f"each extra request {extra:,.0f} bytes; the {high['days']:g} days' result alone needs "
+          f"{(high['before_mb'] + high['tables_mb']) / low['peak_mb']:.2f}x (the process before the run and "
+          "the tables it holds)")
 
 
 if __name__ == "__main__":
