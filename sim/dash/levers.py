@@ -11,6 +11,7 @@ replicate by replicate (common random numbers), as `gridsim compare` does.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
@@ -160,12 +161,16 @@ _POOL = None
 
 
 def pool(workers: int):
-    """The dashboard's one process pool (the sweep engine's Executor), started on first use."""
+    """The dashboard's one process pool (the sweep engine's Executor), started on first use and
+    closed as the process exits, its runs in flight stopped: left to the interpreter's teardown,
+    its manager's callback could fail on the way out ("Exception ignored ... has no attribute
+    'util'", at the end of the suite's runs)."""
     global _POOL
     from ..experiments.sweep import Executor
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = Executor(workers).__enter__()
+            atexit.register(_POOL.close, cancel=True)
         return _POOL
 
 
