@@ -53,27 +53,34 @@ def tables(model, release: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     w = model.world
     vis = _rows(w.visit, int(w.count[journey.VISITS]), TABLES_READ_VISIT)
     req = _rows(w.request, int(w.count[journey.REQUESTS]), TABLES_READ_REQUEST)
+    del w                                 # (else the world it names would hold every record to the end)
     if release:
         model.release_records()           # the fields read are held by `vis` and `req` alone, the rest go
     visits, decided = _visits(model, vis, req)
-    del vis
     return visits, _requests(model, req, decided)
 
 
 def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
-    """The visits' table, and the requests' columns their visits decide (`request_outcomes`)."""
+    """The visits' table, and the requests' columns their visits decide (`request_outcomes`). Takes
+    the fields of `vis`, and those of `req` the requests' table does not read, out of their dicts as
+    it reads them, so that with the records released each goes once its columns are made: a
+    city-year's outputs peak lower (`benchmarks/memory.py`)."""
     H, city = model.horizon, model.city
-    first, last = req["first"], req["last"]
-    n = len(first)
-    start, duration = vis["start"], vis["duration"]
-    end = start + duration
-    end[end > H] = np.nan                                  # still in service at the horizon
     reached = np.flatnonzero(~np.isnan(vis["queued"]))
-    unit = vis["unit"][reached]
     role_of_unit = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])
+    unit = vis.pop("unit")[reached]
     role = role_of_unit[unit]
     unit = unit - np.array([model.unit_offset[r] for r in ROLES])[role]
-    request, stage = vis["request"][reached], vis["stage"][reached].astype(np.int64)
+    request, stage = vis.pop("request")[reached], vis.pop("stage")[reached].astype(np.int64)
+    n = len(req["first"])
+    first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int64)
+    first_role, last_role, by_110 = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=bool)
+    start, duration = vis.pop("start"), vis.pop("duration")
+    request_outcomes(H, request, stage, role, start, duration, vis.pop("deadline"), req.pop("first"), req.pop("last"),
+                     req.pop("lapse"), first_start, ended, outcome, count, first_role, last_role, by_110)
+    start, duration = start[reached], duration[reached]
+    end = start + duration
+    end[end > H] = np.nan                                  # still in service at the horizon
     household = req["household"]
     travel = np.zeros(len(reached))
     visit_type = req["type"][request]
@@ -90,17 +97,13 @@ def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
         for t, k in set(zip(visit_type[mine].tolist(), stage[mine].tolist())):     # as the role it stood in for
             here = mine[(visit_type[mine] == t) & (stage[mine] == k)]
             travel[here] = travel_minutes(model.spec, city, name, household[request[here]], types[t].stages[k].roles)
+    del went, visit_type
     duty = (role == ROLES.index("duty_leader")) & (stage == RECEPTION_STAGE)
     travel[duty] = travel_minutes(model.spec, city, "duty_leader", household[request[duty]])   # the phone's response
     visits = records.frame(records.VISITS, {
-        "request": request, "stage": stage, "role": role, "unit": unit, "agent": vis["agent"][reached],
-        "queued_minute": vis["queued"][reached], "start_minute": start[reached], "end_minute": end[reached],
-        "travel_minutes": travel, "service_minutes": duration[reached] - travel})
-
-    first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int64)
-    first_role, last_role, by_110 = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=bool)
-    request_outcomes(H, request, stage, role, start, duration, vis["deadline"], first, last, req["lapse"],
-                     first_start, ended, outcome, count, first_role, last_role, by_110)
+        "request": request, "stage": stage, "role": role, "unit": unit, "agent": vis.pop("agent")[reached],
+        "queued_minute": vis.pop("queued")[reached], "start_minute": start, "end_minute": end,
+        "travel_minutes": travel, "service_minutes": duration - travel})
     return visits, (first_start, ended, outcome, count, first_role, last_role, by_110)
 
 

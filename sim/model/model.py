@@ -29,7 +29,7 @@ from . import calendar as cal
 from .calendar import MEETING, SAMPLE, SHIFT, STAFF, compiled
 from .kpis import HEADLINE
 from .requests import Drawn, draw_requests, stream
-from .routes import Plan, plan, station_open
+from .routes import plan, station_open
 from .shifts import Duty, always_on
 from .stability import overloaded_units
 from .units import Layout, layouts, vacant_places
@@ -289,6 +289,9 @@ class GridModel(mesa.Model):
         requests = requests.after_planning()
         self.overloaded = (overloaded_units(self, routes, hotline) if check_load or scenario.run.refuse_overloaded
                            else None)
+        # the plan's arrays held by this dict alone (the Plan goes as `routes` is rebound), so that each
+        # goes as soon as the records hold its copy (`_world`)
+        routes = dict(vars(routes))
         self.world = self._world(routes, requests, hotline, sample_minutes)
         self._created_sorted = np.sort(requests.created)
         self.result = None                    # the run's outputs, once `step` has reached the horizon
@@ -345,34 +348,50 @@ class GridModel(mesa.Model):
         """The role's units, as indices into the world's `unit` arrays."""
         return range(self.unit_offset[role], self.unit_offset[role] + len(self.layout[role].members))
 
-    def _world(self, p: Plan, req: Drawn, hotline: int | None, sample_minutes: float) -> World:
+    def _world(self, p: dict, req: Drawn, hotline: int | None, sample_minutes: float) -> World:
+        """The world the journey starts from. `p`: the plan's arrays by name (`routes.Plan`'s fields),
+        which this empties: each goes as the records take their copy of it, so that a build never
+        holds the whole plan and the whole records at once (`benchmarks/memory.py`)."""
         sc = self.spec
         types = list(sc.requests.values())
-        n, m = len(p.request), len(req)
-        by_visit = req.type[p.request]
+        n, m = len(p["request"]), len(req)
+        by_visit = req.type[p["request"]]
         ranks = sorted({t.priority for t in types})
         rank = np.array([ranks.index(t.priority) for t in types], dtype=np.int8)
         home_types = [t.priority for t in types if t.home_visit]
         resident_type = np.array([t.origin == "resident" for t in types], dtype=bool)
         home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
-        options = self._options(p)
+        options, keyed = self._options(p.pop("options"), p.pop("option_groups"))
         option = np.full(n, -1, dtype=np.int64)
-        option[np.fromiter(p.options.keys(), dtype=np.int64, count=len(p.options))] = np.arange(len(p.options))
+        option[keyed] = np.arange(len(keyed))
         deadline = np.full(n, INF)
-        deadline[p.first] = p.report + p.patience
+        deadline[p["first"]] = p["report"] + p["patience"]
+        findable = np.flatnonzero(p.pop("findable"))   # what a home visit can find, in order of arising (a
+        arising = findable[np.argsort(req.created[findable], kind="stable")]   # neighbour's among them)
+        neighbours_know = arising[p.pop("neighbours_know")[arising]]
+        del findable, p["likely_pool"], p["likely_duration"]       # (the stability check's, done)
         new_visits = max(len(t.stages) for t in types) + 2
         visit_room, request_room = n + m // 4 + 1024 + new_visits, m + m // 8 + 256
+        # (the values made here first, then the plan's own: `allocate` copies the given ones in order,
+        # each let go once copied)
         visit = records.allocate(
-            records.Visits, records.VISIT, n, visit_room, request=p.request, stage=p.stage, unit=p.pool,
-            duration=p.duration, next=p.next, option=option, rank=rank[by_visit],
-            home=np.where(home, req.household[p.request], -1), resident=resident_type[by_visit], deadline=deadline)
+            records.Visits, records.VISIT, n, visit_room, option=option, rank=rank[by_visit],
+            home=np.where(home, req.household[p["request"]], -1), resident=resident_type[by_visit], deadline=deadline,
+            request=p.pop("request"), stage=p.pop("stage"), unit=p.pop("pool"), duration=p.pop("duration"),
+            next=p.pop("next"))
+        del option, deadline, by_visit, home
         request = records.allocate(
             records.Requests, records.REQUEST, m, request_room, type=req.type, household=req.household,
-            created=req.created, own_report=p.report, channel=p.channel, way=p.channel, first=p.first, last=p.last,
-            call_minutes=p.call_minutes, patience=p.patience, first_wait=p.first_wait, sla=p.sla,
-            a_hotline=p.a_hotline, a_silent=p.a_silent, u_contact=req.u_contact, u_repeat=req.u_repeat,
-            e_repeat=req.e_repeat, found_skip=p.found_skip, found_unit=p.found_pool, found_triage=p.found_triage)
-        order = np.argsort(p.report, kind="stable")
+            created=req.created, u_contact=req.u_contact, u_repeat=req.u_repeat, e_repeat=req.e_repeat,
+            channel=p["channel"], **{field: p.pop(name) for field, name in (
+                ("own_report", "report"), ("way", "channel"), ("first", "first"), ("last", "last"),
+                ("call_minutes", "call_minutes"), ("patience", "patience"), ("first_wait", "first_wait"),
+                ("sla", "sla"), ("a_hotline", "a_hotline"), ("a_silent", "a_silent"), ("found_skip", "found_skip"),
+                ("found_unit", "found_pool"), ("found_triage", "found_triage"))})
+        if p:
+            raise TypeError(f"the plan's {sorted(p)} made no part of the world")
+        report = request.own_report[:m]
+        order = np.argsort(report, kind="stable")
         residents = sc.residents
         rules = Rules(
             horizon=self.horizon, cover_after=float(sc.roles.grid_leader.cover_after_minutes),
@@ -385,8 +404,6 @@ class GridModel(mesa.Model):
             closed_hotline=float(residents.channels.closed_hotline),
             distrust_hotline=float(residents.channels.distrust_hotline),
             distrust_silent=float(residents.channels.distrust_silent), new_visits=new_visits)
-        findable = np.flatnonzero(p.findable)          # what a home visit can find, in order of arising (a
-        arising = findable[np.argsort(req.created[findable], kind="stable")]   # neighbour's among them)
         units, free, stations, changes, staff = self._units()
         events, on_duty = self._timetable(changes, sample_minutes)
         heap_room = cal.ENTRIES_PER_VISIT * visit_room + cal.ENTRIES_PER_REQUEST * request_room + 1
@@ -397,25 +414,27 @@ class GridModel(mesa.Model):
         return World(
             visit=visit, request=request, unit=units, queue_first=np.full((len(units.role), len(ranks)), -1, dtype=np.int64),
             queue_last=np.full((len(units.role), len(ranks)), -1, dtype=np.int64), free=free, staff=staff, station=stations, calendar=cal.timetable(events, heap_room),
-            arrival=Arrivals(p.report[order], order.astype(np.int64), p.channel[order].astype(np.int8)),
+            arrival=Arrivals(report[order], order.astype(np.int64), request.channel[order]),
             trust=np.full(self.city.households, residents.initial_trust), building=self.city.hh_building.astype(np.int64),
             by_household=Findable.of(arising, req.household, req.created, self.city.households),
-            by_building=Findable.of(arising[p.neighbours_know[arising]], self.city.hh_building[req.household],
+            by_building=Findable.of(neighbours_know, self.city.hh_building[req.household],
                                     req.created, len(self.city.building_compound)),
             duty=rosters, option=options, rules=rules, count=count, on_duty=on_duty, role_first=role_first,
             handed_over=np.full(len(ranks), -1, dtype=np.int64))
 
     @staticmethod
-    def _options(p: Plan) -> Options:
-        """`Plan.options` (visit -> (group, row)) and `Plan.option_groups` as one row per such visit."""
-        rows = len(p.options)
-        width = max((len(alts) for _, alts in p.option_groups), default=1)
+    def _options(by_visit: dict, groups: list) -> tuple[Options, np.ndarray]:
+        """`Plan.options` (visit -> (group, row)) and `Plan.option_groups` as one row per such visit,
+        and those visits."""
+        rows = len(by_visit)
+        width = max((len(alts) for _, alts in groups), default=1)
         out = Options(np.zeros(rows), np.full((rows, width), -1, dtype=np.int64),
                       np.full((rows, width), -1, dtype=np.int64), np.full((rows, width), np.nan))
+        visits = np.fromiter(by_visit.keys(), dtype=np.int64, count=rows)
         if not rows:
-            return out
-        keyed = np.array(list(p.options.values()), dtype=np.int64).reshape(-1, 2)
-        for g, (wait, alternatives) in enumerate(p.option_groups):
+            return out, visits
+        keyed = np.array(list(by_visit.values()), dtype=np.int64).reshape(-1, 2)
+        for g, (wait, alternatives) in enumerate(groups):
             mine = np.flatnonzero(keyed[:, 0] == g)
             row = keyed[mine, 1]
             out.wait[mine] = wait
@@ -423,7 +442,7 @@ class GridModel(mesa.Model):
                 out.role[mine, a] = role
                 out.unit[mine, a] = np.asarray(pools, dtype=np.int64)[row]
                 out.duration[mine, a] = np.asarray(durations, dtype=np.float64)[row]
-        return out
+        return out, visits
 
     def _units(self) -> tuple[Units, np.ndarray, Stations, list, StaffChanges]:
         """Every unit's places and empty queues, their free staff, the stations of colleagues, and
@@ -567,9 +586,12 @@ class GridModel(mesa.Model):
     def release_records(self) -> None:
         """Let the visit and request records go as their tables are made (`metrics.tables` with
         `release`): they and the tables are a city-year's 250 MB each, and the summary's tallies come
-        after (`run.simulate`, whose model goes when it returns). The model makes no tables, and
-        takes no step, after."""
-        self.world = self.world._replace(visit=None, request=None)
+        after (`run.simulate`, whose model goes when it returns). What only the journey reads goes
+        with them (its calendar, the arrivals, what home visits can find: a city-year's 50 MB); the
+        census still reads the units and the counts. The model makes no tables, and takes no step,
+        after."""
+        self.world = self.world._replace(visit=None, request=None, calendar=None, arrival=None, by_household=None,
+                                         by_building=None)
 
     # ------------------------------------------------------------------ run
     def run(self) -> None:

@@ -148,15 +148,22 @@ def record_type(name: str, fields: tuple[Field, ...], module: str = __name__) ->
 def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **values) -> tuple:
     """`rows` records with room for `room` in all: each field's given values (for the first rows)
     or its default. The room past `rows` is left untouched (the journey writes every field of a
-    record it adds), so it costs address space, not memory."""
+    record it adds), so it costs address space, not memory. The given values are copied first, in
+    the order given, and each is let go once copied: values held by the call alone (`GridModel`'s
+    plan) are gone before the fields of defaults are made."""
     _within_index(kind.__name__, room)
+    dtypes = {f.name: f.dtype for f in fields}
+    unknown = set(values) - set(dtypes)
+    if unknown:
+        raise TypeError(f"not fields of {kind.__name__}: {sorted(unknown)}")
     arrays = {}
+    for name in list(values):
+        arrays[name] = np.empty(room, dtype=dtypes[name])
+        arrays[name][:rows] = values.pop(name)
     for f in fields:
-        a = np.empty(room, dtype=f.dtype)
-        a[:rows] = values.pop(f.name) if f.name in values else f.default
-        arrays[f.name] = a
-    if values:
-        raise TypeError(f"not fields of {kind.__name__}: {sorted(values)}")
+        if f.name not in arrays:
+            arrays[f.name] = np.empty(room, dtype=f.dtype)
+            arrays[f.name][:rows] = f.default
     return kind(**arrays)
 
 

@@ -439,8 +439,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
     visits = int(count.sum())
     columns = [np.empty(visits, dtype=dtype) for dtype in (np.int32, np.int8, np.int32, np.float64, np.int32, np.float64)]
     places = [np.empty(len(piece[0]), dtype=np.int64) for piece in pieces]
-    for piece, at in zip(pieces, places):
-        place(first, held, at, *piece, *columns)
+    for at in places:
+        place(first, held, at, *pieces.pop(0), *columns)    # each piece let go once placed
     request, stage, pool, duration, likely_pool, likely_duration = columns
     last = (first + count - 1).astype(np.int32)
     nxt = np.arange(1, visits + 1, dtype=np.int32)

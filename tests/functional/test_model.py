@@ -126,6 +126,50 @@ def test_simulate_lets_the_records_go_and_gives_the_outputs_of_a_model_that_keep
         pd.testing.assert_frame_equal(released.tables[name], table, check_exact=True)
 
 
+def test_the_plan_goes_as_the_records_take_it(meihekou, monkeypatch):
+    """The build never holds the whole plan and the whole records at once: when the request records
+    are made, the plan's arrays of visits are gone; once built, none of its arrays is left."""
+    from gridsim.model import model as built, records
+    refs = {}
+    plan, allocate = built.plan, records.allocate
+
+    def planned(*a):
+        p = plan(*a)
+        refs.update({name: weakref.ref(v) for name, v in vars(p).items() if isinstance(v, np.ndarray)})
+        return p
+    alive = {}
+
+    def allocated(kind, *a, **values):
+        alive[kind.__name__] = {name for name, r in refs.items() if r() is not None}
+        return allocate(kind, *a, **values)
+    monkeypatch.setattr(built, "plan", planned)
+    monkeypatch.setattr(records, "allocate", allocated)
+    model = GridModel(meihekou, rng=3, days=7)
+    per_visit = {"request", "stage", "pool", "duration", "next"}
+    assert per_visit <= alive["Visits"] and not (per_visit | {"likely_pool", "likely_duration"}) & alive["Requests"]
+    assert not {name for name, r in refs.items() if r() is not None}
+    assert model.world.visit.request[0] >= 0
+
+
+def test_released_records_go_while_the_tables_are_made(meihekou, monkeypatch):
+    """With `release`, nothing holds a record's field past its last reading: when the requests' table
+    is begun every visit field is gone, and every request field but those that table reads (so a
+    city-year's outputs peak lower: `benchmarks/memory.py`)."""
+    from gridsim.model import metrics
+    model = GridModel(meihekou, rng=3, days=21)
+    model.run()
+    visit, request = model.world.visit, model.world.request
+    refs = {("visit", name): weakref.ref(a) for name, a in zip(visit._fields, visit)}
+    refs |= {("request", name): weakref.ref(a) for name, a in zip(request._fields, request)}
+    del visit, request
+    alive = []
+    make = metrics._requests
+    monkeypatch.setattr(metrics, "_requests", lambda *a: (alive.extend(k for k, r in refs.items() if r() is not None), make(*a))[1])
+    metrics.tables(model, release=True)
+    assert sorted(alive) == sorted(("request", name) for name in metrics.TABLES_READ_REQUEST
+                                   if name not in ("first", "last", "lapse"))
+
+
 def test_models_do_not_leak(mmc):
     refs = []
     for seed in range(3):
