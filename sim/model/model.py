@@ -587,9 +587,9 @@ class GridModel(mesa.Model):
         """Let the visit and request records go as their tables are made (`metrics.tables` with
         `release`): they and the tables are a city-year's 250 MB each, and the summary's tallies come
         after (`run.simulate`, whose model goes when it returns). What only the journey reads goes
-        with them (its calendar, the arrivals, what home visits can find: a city-year's 50 MB); the
-        census still reads the units and the counts. The model makes no tables, and takes no step,
-        after."""
+        with them: its calendar (the pages its heap ever used), the arrivals and what home visits
+        can find (30 MB of a city-year's). The census still reads the units and the counts. The
+        model makes no tables, and takes no step, after."""
         self.world = self.world._replace(visit=None, request=None, calendar=None, arrival=None, by_household=None,
                                          by_building=None)
 
