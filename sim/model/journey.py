@@ -33,7 +33,8 @@ per priority rank (linked through `visit.in_line`), its routine home visits a
 list after every rank, and its free staff a ring of agent ids; the station's
 overdue list is linked through `visit.overdue_after`. `advance` runs the
 calendar and the requests coming forward up to a time, stopping at each
-daily census so the Mesa DataCollector can take it in Python.
+daily census so the Mesa DataCollector can take it in Python; its handlers
+take the world by reference (refs.py), not copied at every call.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 
 from . import calendar as cal
 from .calendar import COMEBACK, COVER, END, GIVE_UP, MEETING, SAMPLE, SHIFT, STAFF, compiled, inline
+from .refs import by_reference
 from .routes import HOTLINE, HOTLINE_STAGE, SILENT, VISIT, WALK_IN
 
 INF = np.inf
@@ -647,11 +649,12 @@ def handle(w, t, kind, payload):
 
 # ------------------------------------------------------------------ the loop
 @compiled
-def advance(w, until):
+def advance(world, until):
     """Handle every event and every request coming forward up to `until` (the calendar first on
     ties). Returns (SAMPLED, t) at a daily census (the caller takes it and calls again), (FULL, t)
     when the records have no room left for what one more event may add (the caller grows them),
-    else (DONE, until)."""
+    else (DONE, until). The handlers take the world by reference (`refs`)."""
+    w = by_reference(world)
     arrivals, c, calendar = w.arrival, w.count, w.calendar
     n_arrivals = len(arrivals.time)
     room_visits, room_requests = len(w.visit.request) - w.rules.new_visits, len(w.request.type) - 1
