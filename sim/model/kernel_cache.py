@@ -6,7 +6,7 @@ module constants a kernel reads (a role's index from the scenario's ROLES, the r
 Edit one of those files alone, or check out a commit that changed only them, and the next run
 would load the old kernels and run the old code, silently. So every kernel in the model's folder
 is cached with one stamp, a digest of every file of the model and of the scenario: any change to
-either compiles them all again on the next run (about 80 s, as a machine's first run).
+either compiles them all again on the next run (about 45 s, as a machine's first run).
 """
 
 from __future__ import annotations

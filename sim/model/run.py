@@ -190,13 +190,13 @@ def simulate(scenario: Scenario, seed: int = 0, days: float | None = None,
 
 
 COMPILING = ("compiling the simulation for this machine (its first run, and the first after its code "
-             "changes: about 2 minutes; later runs load it from numba's cache)")
+             "changes: about a minute; later runs load it from numba's cache)")
 
 
 @contextmanager
 def compile_notice(say: Callable[[str], None]) -> Iterator[None]:
     """While inside, `say(COMPILING)` once, when numba first starts to compile in this process: a
-    machine's first run is otherwise silent for a couple of minutes (docs/PERFORMANCE.md)."""
+    machine's first run is otherwise silent for most of a minute (docs/PERFORMANCE.md)."""
     from numba.core import event
 
     class Notice(event.Listener):
