@@ -3,9 +3,10 @@
 numba passes a tuple to a compiled function member by member: the `World` (99 arrays and 15
 numbers, 619 words in all) was copied onto the stack at every call of a handler that is not
 inlined (`report`, `fill`, `find`, ...), and those copies were most of the journey's time
-(docs/PERFORMANCE.md, "The world by reference"). `by_reference(w)` puts the world once in the loop's stack frame and gives a
-pointer to it, which every handler takes instead; reading `p.visit` through the pointer loads just
-that member. The pointer lives no longer than the loop's call (`journey.advance`). As plain Python
+(docs/PERFORMANCE.md, "The world by reference"). `by_reference(w)` puts the world once in the
+loop's stack frame and gives a pointer to it, which the handlers take instead; reading `w.visit`
+through the pointer loads that member alone, so the handlers' text is the same either way. The
+pointer lives no longer than the loop's call (`journey.advance`). As plain Python
 (NUMBA_DISABLE_JIT=1) the world is its own reference.
 """
 
@@ -28,12 +29,15 @@ class Ref(types.Type):
 
 @register_model(Ref)
 class RefModel(models.PrimitiveModel):
+    """What a `Ref` is in machine terms: a pointer to the tuple's own value."""
+
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, dmm.lookup(fe_type.of).get_value_type().as_pointer())
 
 
 @infer_getattr
 class RefAttributes(AttributeTemplate):
+    """A `Ref`'s attributes are its tuple's members, of their types."""
     key = Ref
 
     def generic_resolve(self, ref, attr):
@@ -43,6 +47,7 @@ class RefAttributes(AttributeTemplate):
 
 @lower_getattr_generic(Ref)
 def _member(context, builder, ref, pointer, attr):
+    """One member, loaded through the pointer (the rest of the tuple is not read)."""
     i = ref.of.fields.index(attr)
     value = builder.load(cgutils.gep_inbounds(builder, pointer, 0, i))
     return impl_ret_borrowed(context, builder, ref.of.types[i], value)
