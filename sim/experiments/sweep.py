@@ -110,13 +110,17 @@ def execute(task: dict) -> dict:
                 "seconds": time.perf_counter() - t0}
 
 
+STATUS_LOST = 255        # multiprocessing/popen_forkserver.py: a worker whose exit status could not be read
+
+
 def died(executor, err: BaseException) -> str:
     """Why a run's worker process ended, as far as its exit status tells (a pool that cannot say: killed)."""
     statuses = executor.ended() if hasattr(executor, "ended") else []
     if statuses and all(s > 0 for s in statuses):
-        return (f"its worker process exited with status {statuses[0]} (its own error, printed above; a script "
-                "must call gridsim under `if __name__ == \"__main__\":`, as Python's process pools import the "
-                "script in every worker)")
+        how = (f"exited with status {statuses[0]}" if statuses[0] != STATUS_LOST else
+               "exited, its status lost (Python's forkserver reports 255 for a status it could not read)")
+        return (f"its worker process {how}: its own error, printed above; a script must call gridsim under "
+                "`if __name__ == \"__main__\":`, as Python's process pools import the script in every worker")
     signal_number = next((-s for s in statuses if s < 0), None)
     how = f"killed by signal {signal_number}" if signal_number else "killed"
     return f"its worker process died ({how}, or out of memory): {err}"

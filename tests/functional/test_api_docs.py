@@ -48,9 +48,8 @@ def test_a_script_without_the_main_guard_is_told_why_its_runs_fail(tmp_path):
     out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
     assert 'in a script, put the call under `if __name__ == "__main__":`' in out.stderr     # the worker's error
-    # the worker's exit status: 1, or 255, which Python's forkserver reports when it cannot read a
-    # worker's status (multiprocessing/popen_forkserver.py): seen under 3.12 for a worker dying as
-    # it started, in 2 of 19 runs of this script
     assert "SweepError: 2 of 2 runs failed" in out.stderr
-    assert re.search(r"exited with status (1|255) \(its own error", out.stderr)
+    # the worker's exit status: 1, or lost (Python's forkserver then reports 255; seen under 3.12 for
+    # a worker dying as it started, in 2 of 19 runs of this script)
+    assert re.search(r"exited(, its status lost \(.*\))?( with status 1)?: its own error", out.stderr)
     assert "killed" not in out.stderr

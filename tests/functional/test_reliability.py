@@ -306,3 +306,21 @@ def test_the_dashboard_says_an_option_cannot_run_before_running_it():
     too_long = L.problem("meihekou_2020", {}, 3650, 100)       # a page has no --max-requests to offer
     assert too_long.startswith("this option and the baseline: 200 run(s) would simulate about")
     assert too_long.endswith("; fewer days or replicates")
+
+
+def test_why_a_worker_died_is_said_as_far_as_its_exit_status_tells():
+    from gridsim.experiments.sweep import died
+
+    class Pool:
+        def __init__(self, statuses):
+            self.statuses = statuses
+
+        def ended(self):
+            return self.statuses
+
+    broken = RuntimeError("A process in the process pool was terminated abruptly")
+    assert died(Pool([1]), broken).startswith("its worker process exited with status 1: its own error")
+    lost = died(Pool([255]), broken)           # the forkserver could not read the status
+    assert "its status lost" in lost and "with status 255" not in lost and "__main__" in lost
+    assert "killed by signal 9" in died(Pool([-9]), broken)
+    assert died(Pool([]), broken).startswith("its worker process died (killed, or out of memory)")
