@@ -357,43 +357,79 @@ def resolution_curve(requests: pd.DataFrame, horizon: float) -> tuple[np.ndarray
 
 
 # ---------------------------------------------------------------- KPIs of sets of requests
-def time_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> np.ndarray:
-    """(requests, TIME_PARTS): hours each request spent in each part of its journey (they add up
-    to its resolution time): reporting delay, the 12345 call, waiting while its handler was on
-    duty, waiting while off duty (alliances: for the next meeting), walking or driving, service."""
+class VisitParts(NamedTuple):
+    """Each request's visits in visit order (rows `order[first[r]:first[r + 1]]` of the visits'
+    table for request r) and what each adds to its request's time parts (TIME_PARTS: the hours it
+    spent in each part of its journey, which add up to its resolution time): reporting delay, the
+    12345 call, waiting while its handler was on duty, waiting while off duty (alliances: for the
+    next meeting), walking or driving, service. `add_contributions` adds them up a request at a
+    time as it reads it: a city-year's (requests, parts) array was 60 MB at the outputs' peak."""
+    first: np.ndarray
+    order: np.ndarray
+    hot: np.ndarray
+    queued: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    on_duty: np.ndarray
+    travel: np.ndarray
+    service: np.ndarray
+
+
+def visit_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> VisitParts:
+    """The visits' `VisitParts`, each request's in visit order."""
     role = visits["role"].cat.codes.to_numpy()
     queued, start = visits["queued_minute"].to_numpy(), visits["start_minute"].to_numpy()
     on_duty = np.zeros(len(visits))
     for name, rows in zip(ROLES, by_role(role, ~np.isnan(start))):
         if len(rows) and name in model.duty:
             on_duty[rows] = model.duty[name].on_duty_between(queued[rows], start[rows])
-    minutes = np.zeros((len(requests), len(TIME_PARTS)))
-    minutes[:, 0] = requests["reported_minute"].to_numpy() - requests["created_minute"].to_numpy()
-    add_visit_parts(visits["request"].to_numpy(), visits["stage"].to_numpy() == HOTLINE_STAGE, queued, start,
-                    visits["end_minute"].to_numpy(), on_duty, visits["travel_minutes"].to_numpy(),
-                    visits["service_minutes"].to_numpy(), minutes)
-    minutes /= 60
-    return minutes
+    request = visits["request"].to_numpy()
+    first, order = np.zeros(len(requests) + 1, dtype=np.int64), np.empty(len(request), dtype=np.int64)
+    in_request_order(request, first, order)
+    return VisitParts(first, order, visits["stage"].to_numpy() == HOTLINE_STAGE, queued, start,
+                      visits["end_minute"].to_numpy(), on_duty, visits["travel_minutes"].to_numpy(),
+                      visits["service_minutes"].to_numpy())
 
 
 @compiled
-def add_visit_parts(request, hot, queued, start, end, on_duty, travel, service, minutes):
-    """Adds each visit's minutes to its request's row of `minutes` (columns as TIME_PARTS), in
-    visit order: a 12345 call its whole length (0 while unanswered); a visit at a unit that has
-    started, its wait on duty, its wait off duty, its travel and its service (nothing while it
-    waits still). One pass, without a (parts, visits) array of figures masked to 0 (66 MB of
-    fresh memory a city-year); the sums are numpy's bit for bit, as adding 0 changes none."""
+def in_request_order(request, first, order):
+    """order: the visits by request, each request's in visit order; first[r]: where request r's
+    begin (first[-1]: the visits). A counting sort with no array of its own (`first`, zeros, is
+    each request's next place while it places them, then moved back by one)."""
+    for i in range(len(request)):
+        first[request[i] + 1] += 1
+    for r in range(1, len(first)):
+        first[r] += first[r - 1]
     for i in range(len(request)):
         r = request[i]
-        if hot[i]:
-            d = end[i] - queued[i]
+        order[first[r]] = i
+        first[r] += 1
+    for r in range(len(first) - 1, 0, -1):
+        first[r] = first[r - 1]
+    first[0] = 0
+
+
+@inline
+def add_parts(p: VisitParts, r, reporting, part):
+    """part[:] = request r's hours in each of TIME_PARTS (`reporting`: its minutes before it was
+    told): a 12345 call its whole length (0 while unanswered); a visit at a unit that has started,
+    its wait on duty, its wait off duty, its travel and its service (nothing while it waits
+    still); each the sum of its visits' minutes in visit order, from 0, over 60."""
+    part[:] = 0.0
+    part[0] = reporting
+    for q in range(p.first[r], p.first[r + 1]):
+        i = p.order[q]
+        if p.hot[i]:
+            d = p.end[i] - p.queued[i]
             if d == d:                                   # (nan: unanswered at the horizon)
-                minutes[r, 1] += min(max(d, -1.7976931348623157e308), 1.7976931348623157e308)
-        elif start[i] == start[i]:
-            minutes[r, 2] += on_duty[i]
-            minutes[r, 3] += (start[i] - queued[i]) - on_duty[i]
-            minutes[r, 4] += travel[i]
-            minutes[r, 5] += service[i]
+                part[1] += min(max(d, -1.7976931348623157e308), 1.7976931348623157e308)
+        elif p.start[i] == p.start[i]:
+            part[2] += p.on_duty[i]
+            part[3] += (p.start[i] - p.queued[i]) - p.on_duty[i]
+            part[4] += p.travel[i]
+            part[5] += p.service[i]
+    for k in range(len(part)):
+        part[k] /= 60
 
 
 def by_role(role: np.ndarray, among: np.ndarray | None = None) -> list[np.ndarray]:
@@ -571,7 +607,7 @@ SUMMED = ("wait_minutes", "time_to_know_hours", *TIME_PARTS)      # of those beg
 class Contributions(NamedTuple):
     """Per request, what `add_contributions` reads to find what it adds to its group's KPIs (the
     flags of `COUNTED`, the figures of `SUMMED`), the same for every grouping of the summary:
-    columns of the requests' table as they are, and their `time_parts`."""
+    columns of the requests' table as they are, and their visits' `VisitParts`."""
     outcome: np.ndarray
     channel: np.ndarray
     created: np.ndarray
@@ -584,12 +620,12 @@ class Contributions(NamedTuple):
     police110: np.ndarray
     silent: np.ndarray
     repeat_of: np.ndarray
-    parts: np.ndarray
+    parts: VisitParts
     horizon: float
 
 
-def contributions(requests: pd.DataFrame, parts: np.ndarray, horizon: float) -> Contributions:
-    """The requests' `Contributions`: `parts` their `time_parts`."""
+def contributions(requests: pd.DataFrame, parts: VisitParts, horizon: float) -> Contributions:
+    """The requests' `Contributions`: `parts` their visits' `visit_parts`."""
     column = lambda name: requests[name].to_numpy()  # noqa: E731
     return Contributions(requests["outcome"].cat.codes.to_numpy(), requests["channel"].cat.codes.to_numpy(),
                          column("created_minute"), column("reported_minute"), column("started_minute"),
@@ -610,17 +646,19 @@ _WAIT, _TO_KNOW, _PARTS = (SUMMED.index(name) for name in ("wait_minutes", "time
 
 @compiled
 def add_contributions(groups, outcome, channel, created, reported, started, ended, sla, target, visits, police110,
-                      silent, repeat_of, parts, horizon, counts, sums):
+                      silent, repeat_of, parts, horizon, counts, sums, part):
     """counts[j, g] += each flag of COUNTED, sums[j, g] += each figure of SUMMED, of each request i
     in group g = groups[j, i] of each grouping j (< 0: none), in request order, worked out once as
     it is read for every grouping (the columns are read once, not once a grouping) and no
     (flags, requests) or (figures, requests) array is made. A comparison with nan is False, as
-    numpy's."""
+    numpy's. `part`: room for one request's time parts (`add_parts`)."""
     for i in range(groups.shape[1]):
         told, began, resolved = reported[i] == reported[i], started[i] == started[i], outcome[i] == 0
         due = told and reported[i] + sla[i] <= horizon
         due_arising = created[i] + sla[i] <= horizon
         target_due = told and reported[i] + target[i] <= horizon
+        if resolved:
+            add_parts(parts, i, reported[i] - created[i], part)
         for j in range(groups.shape[0]):
             g = groups[j, i]
             if g < 0:
@@ -650,8 +688,8 @@ def add_contributions(groups, outcome, channel, created, reported, started, ende
             if told:
                 v[_TO_KNOW] += (reported[i] - created[i]) / 60
             if resolved:
-                for k in range(parts.shape[1]):
-                    v[_PARTS + k] += parts[i, k]
+                for k in range(len(part)):
+                    v[_PARTS + k] += part[k]
 
 
 class Grouping(NamedTuple):
@@ -678,7 +716,7 @@ def kpis_by_group(adds: Contributions, groupings: list[Grouping], pooled: Pooled
         groups[j] = g.group
     counts = np.zeros((len(groupings), width, len(COUNTED)), dtype=np.int64)
     sums = np.zeros((len(groupings), width, len(SUMMED)))
-    add_contributions(groups, *adds, counts, sums)
+    add_contributions(groups, *adds, counts, sums, np.zeros(len(TIME_PARTS)))
     return {g.name: _kpis(g, counts[j, :len(g.names)], sums[j, :len(g.names)], pooled)
             for j, g in enumerate(groupings)}
 
@@ -1184,7 +1222,7 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
     pooled = None
     if needed:
         pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
-        kpis = kpis_by_group(contributions(requests, time_parts(requests, visits, model), H), needed, pooled)
+        kpis = kpis_by_group(contributions(requests, visit_parts(requests, visits, model), H), needed, pooled)
     settings = (sc.name, scenario_hash(sc), model.seed, model.days, sc.run.warmup_days)
     figures = {**{key: Same(value) for key, value in zip(SETTINGS, settings)},
                **kpis.get("residents", {}).get("residents", {}),
