@@ -99,13 +99,15 @@ REQUEST = (
 )
 
 # ---------------------------------------------------------------- the run's output tables
+# (indices int32 and stages int8, as the records keep them: a city-year's tables 181 MB, not 239 MB
+# with int64, and its outputs' peak 720-727 MB, not 759-774: docs/PERFORMANCE.md)
 VISITS = (
-    Column("request", "int64", "the request (row of the requests table)"),
-    Column("stage", "int64", "index in the type's stages; -1: the call to 12345; -2: the receiver's triage "
+    Column("request", "int32", "the request (row of the requests table)"),
+    Column("stage", "int8", "index in the type's stages; -1: the call to 12345; -2: the receiver's triage "
                              "(grid leader, station head, or the duty leader standing in)"),
     Column("role", "category", "the handler's role", ROLES),
-    Column("unit", "int64", "the handler's unit within its role (grid, station, building, community...)"),
-    Column("agent", "int64", "the handler (Mesa unique_id; -1: not started)"),
+    Column("unit", "int32", "the handler's unit within its role (grid, station, building, community...)"),
+    Column("agent", "int32", "the handler (Mesa unique_id; -1: not started)"),
     Column("queued_minute", "float64", "minute it reached its stage"),
     Column("start_minute", "float64", "minute its handler started (nan: not by the horizon)"),
     Column("end_minute", "float64", "minute its handler finished (nan: not by the horizon)"),
@@ -116,19 +118,19 @@ VISITS = (
 REQUESTS = (
     Column("type", "category", "the request type (scenario [requests.*])"),
     Column("origin", "category", "who it comes from: a resident, or staff's own routine work", ORIGINS),
-    Column("household", "int64", "the household it is about"),
-    Column("grid", "int64", "the household's grid"),
-    Column("station", "int64", "the household's service station"),
-    Column("community", "int64", "the household's community"),
+    Column("household", "int32", "the household it is about"),
+    Column("grid", "int32", "the household's grid"),
+    Column("station", "int32", "the household's service station"),
+    Column("community", "int32", "the household's community"),
     Column("created_minute", "float64", "minute the problem arose (negative: before the run)"),
     Column("reported_minute", "float64", "minute it reached someone (nan: not by the horizon)"),
     Column("channel", "category", "how it reached someone (nan: it did not)", CHANNELS),
     Column("silent", "bool", "the resident first said nothing"),
-    Column("repeat_of", "int64", "the request its resident gave up on and came back with (-1: none)"),
+    Column("repeat_of", "int32", "the request its resident gave up on and came back with (-1: none)"),
     Column("started_minute", "float64", "minute its first handler started"),
     Column("ended_minute", "float64", "minute it was resolved or abandoned (nan: open at the horizon)"),
     Column("outcome", "category", "resolved, abandoned, or open at the horizon", OUTCOMES),
-    Column("visits", "int64", "handler visits it had (the 12345 call not counted)"),
+    Column("visits", "int32", "handler visits it had (the 12345 call not counted)"),
     Column("first_handler", "category", "the role of its first handler", ROLES),
     Column("handled_by", "category", "the role of its last handler", ROLES),
     Column("police110", "bool", "110's patrol handled it"),

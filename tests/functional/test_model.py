@@ -15,6 +15,8 @@ from gridsim.model.requests import stream
 from gridsim.model.run import results, simulate
 from gridsim.scenario import with_overrides
 
+from ..conftest import ROOT
+
 
 def test_conservation_holds_at_every_sample(meihekou):
     model = GridModel(meihekou, rng=2, days=10, sample_minutes=180)
@@ -31,6 +33,18 @@ def test_outcomes_partition_the_requests(week_run):
     req = week_run.tables["requests"]
     assert r["created"] == r["resolved"] + r["open"] + r["abandoned"] == (req["created_minute"] >= 0).sum()
     assert req["outcome"].value_counts().sum() == len(req)
+
+
+def test_the_tables_are_as_declared_and_the_odd_lists_them(week_run):
+    """The output tables' columns and types are records.py's declaration, and docs/ODD.md section
+    10.1 carries the table made from it."""
+    from gridsim.model import records
+    for name, columns in (("requests", records.REQUESTS), ("visits", records.VISITS)):
+        table = week_run.tables[name]
+        assert list(table.columns) == [c.name for c in columns]
+        assert [str(table[c.name].dtype) if c.dtype != "category" else "category" for c in columns] == \
+            [c.dtype for c in columns]
+    assert records.odd_table() in (ROOT / "docs" / "ODD.md").read_text()
 
 
 def test_the_loop_and_the_records_agree(mmc):
