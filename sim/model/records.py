@@ -7,8 +7,8 @@ every row), so a field exists, has its type and starts at its default because
 it is declared here, and the journey (journey.py) writes those fields by
 name. `VISITS` and `REQUESTS` are the columns of the run's output tables
 (`metrics.tables`, written as Parquet by `gridsim run --out`): name, type and
-meaning; `frame` orders and types a table by them, `arrow_schema` gives the
-Parquet schema, and docs/ODD.md section 10.1's table of outputs is
+meaning; `frame` orders and types a table by them (the Parquet files keep
+those types), and docs/ODD.md section 10.1's table of outputs is
 `odd_table()` (a test checks it).
 """
 
@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ..scenario import ROLES
 from .routes import CHANNELS
@@ -203,13 +202,6 @@ def frame(columns: tuple[Column, ...], values: dict, categories: dict | None = N
         else:
             data[c.name] = np.asarray(values[c.name], dtype=c.dtype)
     return pd.DataFrame(data, copy=False)
-
-
-def arrow_schema(columns: tuple[Column, ...], categories: dict | None = None) -> pa.Schema:
-    """The Parquet schema of a table as `frame` builds it."""
-    empty = frame(columns, {c.name: np.zeros(0, dtype=np.int8 if c.dtype == "category" else c.dtype)
-                            for c in columns}, categories)
-    return pa.Schema.from_pandas(empty, preserve_index=False)
 
 
 def odd_table() -> str:

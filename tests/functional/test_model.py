@@ -35,15 +35,16 @@ def test_outcomes_partition_the_requests(week_run):
     assert req["outcome"].value_counts().sum() == len(req)
 
 
-def test_the_tables_are_as_declared_and_the_odd_lists_them(week_run):
-    """The output tables' columns and types are records.py's declaration, and docs/ODD.md section
-    10.1 carries the table made from it."""
+def test_the_tables_are_as_declared_and_the_odd_lists_them(week_run, tmp_path):
+    """The output tables' columns and types, in memory and in the Parquet files `--out` writes, are
+    records.py's declaration, and docs/ODD.md section 10.1 carries the table made from it."""
     from gridsim.model import records
+    week_run.save(tmp_path / "out")
     for name, columns in (("requests", records.REQUESTS), ("visits", records.VISITS)):
-        table = week_run.tables[name]
-        assert list(table.columns) == [c.name for c in columns]
-        assert [str(table[c.name].dtype) if c.dtype != "category" else "category" for c in columns] == \
-            [c.dtype for c in columns]
+        for table in (week_run.tables[name], pd.read_parquet(tmp_path / "out" / f"{name}.parquet")):
+            assert list(table.columns) == [c.name for c in columns]
+            assert [str(table[c.name].dtype) if c.dtype != "category" else "category" for c in columns] == \
+                [c.dtype for c in columns]
     assert records.odd_table() in (ROOT / "docs" / "ODD.md").read_text()
 
 
