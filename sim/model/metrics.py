@@ -182,22 +182,37 @@ class Censored:
     """Durations, right-censored where not `observed` (an infinite one is never observed and stays
     at risk for ever: a request abandoned is never resolved, so a share may stay below 1).
 
-    Sorted by time once, so the Kaplan-Meier curve of any grouping of them costs a linear pass (a
-    counting sort by group, compiled) rather than a sort of its own: a summary asks for fourteen
-    groupings. `among` (a mask) sorts only the rows any grouping will ask for.
+    Sorted by time once, when a grouping first asks (`sorted`), so the Kaplan-Meier curve of any
+    grouping of them costs a linear pass (a counting sort by group, compiled) rather than a sort of
+    its own: a summary asks for fourteen groupings. `among` (a mask) sorts only the rows any
+    grouping will ask for. Until asked, and after `forget`, it holds its three columns alone: what
+    a district's tallies send back, and keep once finished (`finish`), is a third of the sorted
+    form (docs/PERFORMANCE.md).
     """
 
     def __init__(self, duration: np.ndarray, observed: np.ndarray, among: np.ndarray | None = None):
         self.duration = np.asarray(duration, dtype=float)
         self.observed = np.asarray(observed, dtype=bool)
         self.among = np.ones(len(self.duration), dtype=bool) if among is None else np.asarray(among, dtype=bool)
-        rows = np.flatnonzero(self.among)
-        d, e = self.duration[rows], self.observed[rows]
-        # at a tied time events first (censored times nudged to the next float up)
-        self.order = rows[stable_order(np.where(e, d, np.nextafter(d, np.inf)))]
-        self._time, self._event = self.duration[self.order], self.observed[self.order]
-        self._step = None
-        self._by_group = np.empty(len(self.order), np.int32)     # (room for the groupings' counting sort)
+        self._sorted: tuple | None = None
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(order, time, event, step, room): the rows `among` in order of time (at a tied time
+        events first: censored times nudged to the next float up), their durations and events in
+        that order, step[k] the log of the factor an event with k at risk brings (k = 1 ... every
+        row; -1e9: log 0 kept finite), and room for the groupings' counting sort."""
+        if self._sorted is None:
+            rows = np.flatnonzero(self.among)
+            d, e = self.duration[rows], self.observed[rows]
+            order = rows[stable_order(np.where(e, d, np.nextafter(d, np.inf)))]
+            with np.errstate(divide="ignore"):
+                step = np.r_[0.0, np.maximum(np.log1p(-1.0 / np.arange(1, len(order) + 1)), -1e9)]
+            self._sorted = (order, self.duration[order], self.observed[order], step, np.empty(len(order), np.int32))
+        return self._sorted
+
+    def forget(self) -> None:
+        """Let the sorted form go (`sorted` makes it again if asked)."""
+        self._sorted = None
 
     def curves(self, group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cumulative share with the event (1 - Kaplan-Meier survival) within each group (group[i]
@@ -208,11 +223,12 @@ class Censored:
         group = np.zeros(len(self.duration), dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
         if np.any((group >= 0) & ~self.among):
             raise ValueError("a group takes rows outside those sorted (`among`)")
-        n = len(self.order)
+        order, time, event, step, room = self.sorted()
+        n = len(order)
         groups = int(group.max(initial=-1)) + 1
         points = (np.empty(n, dtype=np.int64), np.empty(n), np.empty(n))
-        n = kaplan_meier_points(self.order, group, self._time, self._event, self.step(), np.zeros(groups, np.int64),
-                                np.empty(groups, np.int64), self._by_group, *points)
+        n = kaplan_meier_points(order, group, time, event, step, np.zeros(groups, np.int64),
+                                np.empty(groups, np.int64), room, *points)
         g, t, log_survival = (p[:n] for p in points)
         return g, t, -np.expm1(log_survival)
 
@@ -227,16 +243,10 @@ class Censored:
         if group.max(initial=-1) >= groups:
             raise ValueError(f"a group past the {groups} asked for")
         out = np.full((groups, len(QUANTILES)), np.nan)
-        kaplan_meier_quantiles(self.order, group, self._time, self._event, self.step(), _REACHING,
-                               np.zeros(groups, np.int64), np.empty(groups, np.int64), self._by_group, out)
+        order, time, event, step, room = self.sorted()
+        kaplan_meier_quantiles(order, group, time, event, step, _REACHING, np.zeros(groups, np.int64),
+                               np.empty(groups, np.int64), room, out)
         return out
-
-    def step(self) -> np.ndarray:
-        """step[k]: the log of the factor an event with k at risk brings, k = 1 ... every row."""
-        if self._step is None:
-            with np.errstate(divide="ignore"):
-                self._step = np.r_[0.0, np.maximum(np.log1p(-1.0 / np.arange(1, len(self.order) + 1)), -1e9)]
-        return self._step   # (-1e9: log 0 kept finite)
 
 
 def log_survival_reaching(q: float) -> float:
@@ -587,13 +597,20 @@ class Pooled:
             out.group(name, np.concatenate([l[name] for l in labels]), groups)
         return out
 
+    def forget(self) -> None:
+        """Let the clocks' sorted forms go (`Censored.forget`)."""
+        for censored in self.clocks:
+            censored.forget()
+
     def _measured(self) -> tuple[tuple, dict]:
-        """The clocks' columns and the labels over the measured requests only."""
+        """The clocks' columns and the labels over the measured requests only (the columns
+        themselves where every request is measured, as in a district's compact tallies)."""
         rows = self.clocks.to_know.among
+        at = (lambda x: x) if rows.all() else (lambda x: x[rows])
         c = self.clocks
-        columns = (c.resolution.among[rows], c.resolution.duration[rows], c.resolution.observed[rows],
-                   c.wait.duration[rows], c.wait.observed[rows], c.to_know.duration[rows], c.to_know.observed[rows])
-        return columns, {name: labels[rows].astype(np.min_scalar_type(-groups))       # (a few groups: int8)
+        columns = tuple(map(at, (c.resolution.among, c.resolution.duration, c.resolution.observed, c.wait.duration,
+                                 c.wait.observed, c.to_know.duration, c.to_know.observed)))
+        return columns, {name: at(labels).astype(np.min_scalar_type(-groups), copy=False)   # (a few groups: int8)
                          for name, (labels, groups) in self.labels.items()}
 
 
@@ -1123,7 +1140,10 @@ def finish(tallies: Tallies) -> dict:
             v = tallies.pooled.quantiles(x.clock, x.grouping)[x.group, list(QUANTILES).index(x.name)]
             return None if np.isnan(v) else float(v)
         return x.value() if isinstance(x, (Ratio, Weighted, Same, Percentile)) else x
-    return done(tallies.figures)
+    summary = done(tallies.figures)
+    if tallies.pooled is not None:
+        tallies.pooled.forget()                # (the percentiles are found: the sorted clocks can go)
+    return summary
 
 
 SETTINGS = ("scenario", "scenario_hash", "seed", "days", "warmup_days")     # the summary's first keys: the run's
