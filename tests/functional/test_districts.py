@@ -75,6 +75,23 @@ def test_a_split_run_adds_up_its_districts_exactly():
     assert min(met) <= summary["sla_met_share"] <= max(met)
 
 
+def test_a_districts_tallies_travel_unsorted_and_a_summary_lets_its_sorted_clocks_go():
+    """What a district's worker sends back holds its clocks' columns, not their sorted forms (a
+    third of the size); its summary, finished twice (sorting again), is the same, and the same as
+    the district's own run's."""
+    city = with_overrides(load(SMALL), SPLIT)
+    drawn = build_city(city, stream(4, "city"))
+    model = GridModel(district_scenarios(city, drawn)[0], rng=district_seed(4, 0), city=drawn.district(0))
+    model.run()
+    visits, requests = metrics.tables(model)
+    sent = metrics.tally(model, requests, visits).compact()
+    assert all(clock._sorted is None for clock in sent.pooled.clocks)
+    first = metrics.finish(sent)
+    assert all(clock._sorted is None for clock in sent.pooled.clocks)
+    assert json.dumps(metrics.finish(sent)) == json.dumps(first)
+    assert json.dumps(first) == json.dumps(metrics.summary(model, requests, visits))      # as a whole run's
+
+
 def test_the_executor_changes_nothing_and_bad_requests_are_one_line():
     args = ["run", SMALL, *[a for s in SPLIT[:2] for a in ("--set", s)], "--days", "3", "--json", "--workers", "2"]
     local, dask = gridsim(*args, "--by-district"), gridsim(*args, "--dask", "local")
