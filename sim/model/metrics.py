@@ -674,8 +674,7 @@ def add_contributions(groups, outcome, channel, created, reported, started, ende
         due = told and reported[i] + sla[i] <= horizon
         due_arising = created[i] + sla[i] <= horizon
         target_due = told and reported[i] + target[i] <= horizon
-        if resolved:
-            add_parts(parts, i, reported[i] - created[i], part)
+        parted = False                       # (its time parts, added up once a group counts it)
         for j in range(groups.shape[0]):
             g = groups[j, i]
             if g < 0:
@@ -705,6 +704,9 @@ def add_contributions(groups, outcome, channel, created, reported, started, ende
             if told:
                 v[_TO_KNOW] += (reported[i] - created[i]) / 60
             if resolved:
+                if not parted:
+                    add_parts(parts, i, reported[i] - created[i], part)
+                    parted = True
                 for k in range(len(part)):
                     v[_PARTS + k] += part[k]
 

@@ -99,7 +99,7 @@ REQUEST = (
 
 # ---------------------------------------------------------------- the run's output tables
 # (indices int32 and stages int8, as the records keep them: a city-year's tables 181 MB, not 239 MB
-# with int64, and its outputs' peak 720-727 MB, not 759-774: docs/PERFORMANCE.md)
+# with int64, and its outputs then no higher than its build: docs/PERFORMANCE.md)
 VISITS = (
     Column("request", "int32", "the request (row of the requests table)"),
     Column("stage", "int8", "index in the type's stages; -1: the call to 12345; -2: the receiver's triage "
