@@ -28,10 +28,10 @@ from . import agents, journey, records
 from . import calendar as cal
 from .calendar import MEETING, SAMPLE, SHIFT, STAFF, compiled
 from .kpis import HEADLINE
-from .requests import Drawn, draw_requests, stream
+from .requests import Requests, Window, draw_requests, stream
 from .routes import plan, station_open
 from .shifts import Duty, always_on
-from .stability import overloaded_units
+from .stability import overloaded_units, planned_work
 from .units import Layout, layouts, vacant_places
 
 INF = math.inf
@@ -126,6 +126,19 @@ class Options(NamedTuple):
     role: np.ndarray
     unit: np.ndarray
     duration: np.ndarray
+
+
+def joined(parts: list[Options]) -> Options:
+    """The windows' rows of alternative roles, one after another (widths made equal: -1 and nan)."""
+    if len(parts) == 1:
+        return parts[0]
+    width = max(o.role.shape[1] for o in parts)
+
+    def wide(a: np.ndarray, fill: float) -> np.ndarray:
+        return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill)
+    return Options(np.concatenate([o.wait for o in parts]), np.concatenate([wide(o.role, -1) for o in parts]),
+                   np.concatenate([wide(o.unit, -1) for o in parts]),
+                   np.concatenate([wide(o.duration, np.nan) for o in parts]))
 
 
 class Arrivals(NamedTuple):
@@ -285,14 +298,9 @@ class GridModel(mesa.Model):
                      for role in ROLES if role != "alliance"}
         self.station_open = station_open(scenario, self.duty)     # when residents can walk in
         hotline = self.unit_offset["hotline"] if self.layout["hotline"].members.sum() else None
-        routes = plan(scenario, self.city, requests, self.layout, self.unit_offset, self.duty, self.horizon)
-        requests = requests.after_planning()
-        self.overloaded = (overloaded_units(self, routes, hotline) if check_load or scenario.run.refuse_overloaded
-                           else None)
-        # the plan's arrays held by this dict alone (the Plan goes as `routes` is rebound), so that each
-        # goes as soon as the records hold its copy (`_world`)
-        routes = dict(vars(routes))
-        self.world = self._world(routes, requests, hotline, sample_minutes)
+        check = check_load or scenario.run.refuse_overloaded
+        self.world, planned = self._world(requests, hotline, sample_minutes, check)
+        self.overloaded = overloaded_units(self, *planned) if planned is not None else None
         self._created_sorted = np.sort(requests.created)
         self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -348,48 +356,47 @@ class GridModel(mesa.Model):
         """The role's units, as indices into the world's `unit` arrays."""
         return range(self.unit_offset[role], self.unit_offset[role] + len(self.layout[role].members))
 
-    def _world(self, p: dict, req: Drawn, hotline: int | None, sample_minutes: float) -> World:
-        """The world the journey starts from. `p`: the plan's arrays by name (`routes.Plan`'s fields),
-        which this empties: each goes as the records take their copy of it, so that a build never
-        holds the whole plan and the whole records at once (`benchmarks/memory.py`)."""
+    def _world(self, req: Requests, hotline: int | None, sample_minutes: float,
+               check: bool) -> tuple[World, tuple[np.ndarray, np.ndarray] | None]:
+        """The world the journey starts from, and each unit's planned work and visits (`stability`,
+        if `check`). The requests are planned and recorded a window at a time (`Requests.windows`):
+        their draws and plan are a window's, not the horizon's, at any one time (`benchmarks/memory.py`)."""
         sc = self.spec
         types = list(sc.requests.values())
-        n, m = len(p["request"]), len(req)
-        by_visit = req.type[p["request"]]
+        m = len(req)
         ranks = sorted({t.priority for t in types})
         rank = np.array([ranks.index(t.priority) for t in types], dtype=np.int8)
         home_types = [t.priority for t in types if t.home_visit]
         resident_type = np.array([t.origin == "resident" for t in types], dtype=bool)
-        home = np.array([t.home_visit for t in types], dtype=bool)[by_visit]
-        options, keyed = self._options(p.pop("options"), p.pop("option_groups"))
-        option = np.full(n, -1, dtype=np.int64)
-        option[keyed] = np.arange(len(keyed))
-        deadline = np.full(n, INF)
-        deadline[p["first"]] = p["report"] + p["patience"]
-        findable = np.flatnonzero(p.pop("findable"))   # what a home visit can find, in order of arising (a
-        arising = findable[np.argsort(req.created[findable], kind="stable")]   # neighbour's among them)
-        neighbours_know = arising[p.pop("neighbours_know")[arising]]
-        del findable, p["likely_pool"], p["likely_duration"]       # (the stability check's, done)
+        home_type = np.array([t.home_visit for t in types], dtype=bool)
         new_visits = max(len(t.stages) for t in types) + 2
-        visit_room, request_room = n + m // 4 + 1024 + new_visits, m + m // 8 + 256
-        # (the values made here first, then the plan's own: `allocate` copies the given ones in order,
-        # each let go once copied)
-        visit = records.allocate(
-            records.Visits, records.VISIT, n, visit_room, option=option, rank=rank[by_visit],
-            home=np.where(home, req.household[p["request"]], -1), resident=resident_type[by_visit], deadline=deadline,
-            request=p.pop("request"), stage=p.pop("stage"), unit=p.pop("pool"), duration=p.pop("duration"),
-            next=p.pop("next"))
-        del option, deadline, by_visit, home
-        request = records.allocate(
-            records.Requests, records.REQUEST, m, request_room, type=req.type, household=req.household,
-            created=req.created, u_contact=req.u_contact, u_repeat=req.u_repeat, e_repeat=req.e_repeat,
-            channel=p["channel"], **{field: p.pop(name) for field, name in (
-                ("own_report", "report"), ("way", "channel"), ("first", "first"), ("last", "last"),
-                ("call_minutes", "call_minutes"), ("patience", "patience"), ("first_wait", "first_wait"),
-                ("sla", "sla"), ("a_hotline", "a_hotline"), ("a_silent", "a_silent"), ("found_skip", "found_skip"),
-                ("found_unit", "found_pool"), ("found_triage", "found_triage"))})
-        if p:
-            raise TypeError(f"the plan's {sorted(p)} made no part of the world")
+        # room for every visit the plan could make (a reception and each stage a request): address
+        # space, not memory, until written
+        most = int(np.bincount(req.type, minlength=len(types)) @ np.array([len(t.stages) + 1 for t in types]))
+        request_room = m + m // 8 + 256
+        visit = records.allocate(records.Visits, records.VISIT, 0, most + m // 4 + 1024 + new_visits)
+        request = records.allocate(records.Requests, records.REQUEST, 0, request_room)
+        findable, neighbours = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
+        options: list[Options] = []
+        load, n = None, 0
+        for window in req.windows():
+            plan_ = plan(sc, self.city, window, self.layout, self.unit_offset, self.duty, self.horizon)
+            window.planned()
+            if check:
+                work = planned_work(self, plan_, hotline)
+                load = work if load is None else (load[0] + work[0], load[1] + work[1])
+            p = dict(vars(plan_))      # held by this dict alone, so each goes once recorded
+            del plan_, p["likely_pool"], p["likely_duration"]       # (the stability check's, done)
+            n = self._recorded(p, window, n, visit, request, options, rank, home_type, resident_type)
+            findable[window.lo:window.hi], neighbours[window.lo:window.hi] = p.pop("findable"), p.pop("neighbours_know")
+            if p:
+                raise TypeError(f"the plan's {sorted(p)} made no part of the world")
+        visit = records.Visits(*(field[:n + m // 4 + 1024 + new_visits] for field in visit))  # the journey's room
+        findable = np.flatnonzero(findable)       # what a home visit can find, in order of arising (a
+        arising = findable[np.argsort(req.created[findable], kind="stable")]   # neighbour's among them)
+        neighbours_know = arising[neighbours[arising]]
+        del findable, neighbours
+        visit_room = len(visit.request)
         report = request.own_report[:m]
         order = np.argsort(report, kind="stable")
         residents = sc.residents
@@ -411,6 +418,7 @@ class GridModel(mesa.Model):
         rosters = self._rosters()
         count = np.zeros(len(journey.COUNTS), dtype=np.int64)
         count[journey.VISITS], count[journey.REQUESTS] = n, m
+        option = joined(options)
         return World(
             visit=visit, request=request, unit=units, queue_first=np.full((len(units.role), len(ranks)), -1, dtype=np.int64),
             queue_last=np.full((len(units.role), len(ranks)), -1, dtype=np.int64), free=free, staff=staff, station=stations, calendar=cal.timetable(events, heap_room),
@@ -419,8 +427,39 @@ class GridModel(mesa.Model):
             by_household=Findable.of(arising, req.household, req.created, self.city.households),
             by_building=Findable.of(neighbours_know, self.city.hh_building[req.household],
                                     req.created, len(self.city.building_compound)),
-            duty=rosters, option=options, rules=rules, count=count, on_duty=on_duty, role_first=role_first,
-            handed_over=np.full(len(ranks), -1, dtype=np.int64))
+            duty=rosters, option=option, rules=rules, count=count, on_duty=on_duty, role_first=role_first,
+            handed_over=np.full(len(ranks), -1, dtype=np.int64)), load
+
+    def _recorded(self, p: dict, window: Window, n: int, visit: records.Visits, request: records.Requests,
+                  options: list, rank: np.ndarray, home_type: np.ndarray, resident_type: np.ndarray) -> int:
+        """A window's plan (`p`, by `routes.Plan`'s fields, its visits and requests numbered within
+        it) written into the records from visit `n` on, each of its arrays let go once written;
+        its rows of alternative roles added to `options`. Returns the visits recorded."""
+        lo, visits = window.lo, len(p["request"])
+        by_visit = window.type[p["request"]]
+        alternatives, keyed = self._options(p.pop("options"), p.pop("option_groups"))
+        option = np.full(visits, -1, dtype=np.int32)
+        option[keyed] = sum(len(o.wait) for o in options) + np.arange(len(keyed))
+        options.append(alternatives)
+        deadline = np.full(visits, INF)
+        deadline[p["first"]] = p["report"] + p["patience"]
+        home = np.where(home_type[by_visit], window.household[p["request"]], -1)
+        nxt = p.pop("next")
+        records.written(
+            visit, records.VISIT, n, visits, option=option, rank=rank[by_visit], home=home,
+            resident=resident_type[by_visit], deadline=deadline, request=p.pop("request") + lo, stage=p.pop("stage"),
+            unit=p.pop("pool"), duration=p.pop("duration"), next=np.where(nxt >= 0, nxt + n, -1))
+        del option, deadline, by_visit, home, nxt
+        records.written(
+            request, records.REQUEST, lo, len(window), type=window.type, household=window.household,
+            created=window.created, u_contact=window.u_contact, u_repeat=window.u_repeat, e_repeat=window.e_repeat,
+            channel=p["channel"], first=p.pop("first") + n, last=p.pop("last") + n,
+            **{field: p.pop(name) for field, name in (
+                ("own_report", "report"), ("way", "channel"), ("call_minutes", "call_minutes"),
+                ("patience", "patience"), ("first_wait", "first_wait"), ("sla", "sla"), ("a_hotline", "a_hotline"),
+                ("a_silent", "a_silent"), ("found_skip", "found_skip"), ("found_unit", "found_pool"),
+                ("found_triage", "found_triage"))})
+        return n + visits
 
     @staticmethod
     def _options(by_visit: dict, groups: list) -> tuple[Options, np.ndarray]:

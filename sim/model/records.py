@@ -149,23 +149,28 @@ def record_type(name: str, fields: tuple[Field, ...], module: str = __name__) ->
 def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **values) -> tuple:
     """`rows` records with room for `room` in all: each field's given values (for the first rows)
     or its default. The room past `rows` is left untouched (the journey writes every field of a
-    record it adds), so it costs address space, not memory. The given values are copied first, in
-    the order given, and each is let go once copied: values held by the call alone (`GridModel`'s
-    plan) are gone before the fields of defaults are made."""
+    record it adds), so it costs address space, not memory."""
     _within_index(kind.__name__, room)
     dtypes = {f.name: f.dtype for f in fields}
-    unknown = set(values) - set(dtypes)
+    records = kind(**{f.name: np.empty(room, dtype=dtypes[f.name]) for f in fields})
+    written(records, fields, 0, rows, **values)
+    return records
+
+
+def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, **values) -> int:
+    """Rows `at` to `at + rows` of `records` given: each field's given values, or its default. The
+    values are copied in the order given and each let go once copied: values held by the call
+    alone (a window of `GridModel`'s plan) are gone before the next is copied. Returns the end."""
+    unknown = set(values) - {f.name for f in fields}
     if unknown:
-        raise TypeError(f"not fields of {kind.__name__}: {sorted(unknown)}")
-    arrays = {}
-    for name in list(values):
-        arrays[name] = np.empty(room, dtype=dtypes[name])
-        arrays[name][:rows] = values.pop(name)
+        raise TypeError(f"not fields of {type(records).__name__}: {sorted(unknown)}")
+    given = list(values)
+    for name in given:
+        getattr(records, name)[at:at + rows] = values.pop(name)
     for f in fields:
-        if f.name not in arrays:
-            arrays[f.name] = np.empty(room, dtype=f.dtype)
-            arrays[f.name][:rows] = f.default
-    return kind(**arrays)
+        if f.name not in given:
+            getattr(records, f.name)[at:at + rows] = f.default
+    return at + rows
 
 
 def grown(records: tuple, rows: int, room: int) -> tuple:

@@ -12,22 +12,24 @@ Routine work owed to every household (the home visits) is drawn on a
 regular schedule instead: each household is due one every 365 / (rate x its
 weight) days (elderly households more often), from its own random phase.
 
-Every random quantity a request will ever need is drawn here, in creation
-order, from its own stream. Two scenarios that differ only in staffing
-therefore see the same requests with the same draws: common random numbers
-by construction.
+Every random quantity a request will ever need comes from its type's own
+streams, in creation order: who and when up front, the rest a window of
+requests at a time as the build plans them (`Section`, the same numbers as
+drawn at once). Two scenarios that differ only in staffing therefore see the
+same requests with the same draws: common random numbers by construction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 from scipy.special import ndtri
 
 from ..city import City
 from ..scenario import PROPERTY_MODES, Scenario
-from ..scenario.schema import Profile, RequestType, Service
+from ..scenario.schema import Profile, Service
 from .calendar import compiled
 from .order import stable_order
 
@@ -47,9 +49,8 @@ def stream(seed: int, process: str, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))
 
 
-# The draws `routes.plan` alone reads, kept by type in the order drawn: the plan reads them type by
-# type, and gathering them into request order for every request at once, then again by type, the
-# stages it never reads included, was about 14 ms of a calibration's 0.3 s build.
+# The draws `routes.plan` alone reads, and those the records start from: made a window at a time
+# (`Requests.windows`), each from its section of its type's streams (`Section`).
 PLANNED = {
     "u_service": "(n, stages) uniforms for each stage's service time",
     "u_pass": "(n, stages) uniforms: is the request passed on after the stage?",
@@ -60,71 +61,193 @@ PLANNED = {
     "u_settle": "is it settled at triage (below the type's reception_settles)?",
     "e_patience": "standard exponential: patience",
 }
+RECORDED = {
+    "u_call": "the hotline call's duration",
+    "u_contact": "the grid, 12345 or silence (the upper level, made when they come forward)",
+    "u_repeat": "does a resident who gave up come back?",
+    "e_repeat": "standard exponential: after how long",
+}
+# (read of residents' requests alone: staff work chooses no channel and nobody gives up on it, so
+# its rows are left nan, not drawn: 0.05 s of a city-year's build)
+RESIDENTS_ONLY = ("u_contact", "u_repeat", "e_repeat")
+# (the draws the records keep in float32: the same numbers the journey decides with)
+FLOAT32 = ("u_contact", "u_repeat", "e_repeat")
+WINDOW_DAYS = 30.0    # the build draws and plans the requests coming forward in this many days at a time
+CHUNK = 1 << 16       # rows a section is drawn in at a time when it is passed through
+SCATTERED = 4         # a window's rows this sparse over the stretch of a section they span: drawn whole
+
+
+def generator(state: dict) -> np.random.Generator:
+    """A Generator whose PCG64 stands at `state`."""
+    bits = np.random.PCG64()
+    bits.state = state
+    return np.random.Generator(bits)
+
+
+class Section:
+    """One kind of draw of one request type: its rows' numbers, each `width` wide, drawn one after
+    the other from one stream, reached for any rows without drawing the others again. Uniforms
+    take one 64-bit draw each, so their first row is the stream's state at `start` moved on
+    (`PCG64.advance`); standard exponentials take a varying number, so a pass through them keeps
+    the state at every CHUNK-th row (`passed`). The numbers are those of drawing the whole section
+    at once (`benchmarks/window_draws.py` checks each way). A section read at rows scattered over
+    it (the routine home visits are drawn household by household, so a window's are spread over
+    all their rows) is drawn whole the first time and kept for the windows after: one pass, not
+    one a window (a city-year's build 0.1 s faster, for 6 MB a column kept)."""
+
+    def __init__(self, start: dict, rows: int, width: int | None = None, saved: list[dict] | None = None):
+        self.start, self.rows, self.width, self.saved = start, rows, width, saved     # width None: a column
+        self._whole: np.ndarray | None = None
+
+    @classmethod
+    def passed(cls, g: np.random.Generator, rows: int) -> "Section":
+        """The section of `rows` standard exponentials `g` draws next, passed through (`g` moves on)."""
+        saved = []
+        for lo in range(0, rows, CHUNK):
+            saved.append(g.bit_generator.state)
+            g.standard_exponential(min(CHUNK, rows - lo))
+        return cls({}, rows, None, saved)
+
+    def take(self, wanted: np.ndarray, order: np.ndarray, columns: int | None = None) -> np.ndarray:
+        """The numbers of rows `wanted` (distinct, ascending), placed by `order` (`out[order]`): a
+        column, or a block's first `columns` (all: None)."""
+        if len(wanted) and self._whole is None and wanted[-1] + 1 - wanted[0] > SCATTERED * len(wanted):
+            self._whole = self._drawn(np.arange(self.rows), columns)
+        got = self._whole[wanted] if self._whole is not None else self._drawn(wanted, columns)
+        out = np.empty_like(got)
+        out[order] = got
+        return out
+
+    def _drawn(self, wanted: np.ndarray, columns: int | None) -> np.ndarray:
+        """Rows `wanted` (distinct, ascending), drawn from the first of them to the last."""
+        keep = self.width if columns is None else columns
+        got = np.empty((len(wanted),) if self.width is None else (len(wanted), keep))
+        if not len(wanted):
+            return got
+        lo, hi = int(wanted[0]), int(wanted[-1]) + 1
+        if self.saved is None:
+            g = generator(self.start)
+            g.bit_generator.advance(lo * (self.width or 1))
+            row = lo
+        else:
+            row = lo - lo % CHUNK
+            g = generator(self.saved[row // CHUNK])
+        j = 0
+        while row < hi:
+            size = min(CHUNK, hi - row)
+            drawn = (g.standard_exponential(size) if self.saved is not None
+                     else g.random(size) if self.width is None else g.random((size, self.width))[:, :keep])
+            k = int(np.searchsorted(wanted, row + size))
+            got[j:k] = drawn[wanted[j:k] - row]
+            j, row = k, row + size
+        return got
+
+
+def sections(g: np.random.Generator, rows: int, kinds: tuple[tuple[str, int | None], ...]) -> dict[str, Section]:
+    """Consecutive sections of uniforms, (name, width: None for a column) each, from where `g`
+    stands (`g` moves past them)."""
+    out = {}
+    for name, width in kinds:
+        out[name] = Section(g.bit_generator.state, rows, width)
+        g.bit_generator.advance(rows * (width or 1))
+    return out
 
 
 class TypeDraws:
-    """One type's rows of `Requests` (`rows`) and, as attributes named as in PLANNED, its draws in
-    the rows' order, each gathered the first time it is read; `at_stage` gathers one stage's."""
+    """One type's rows of a window (`rows`) and, as attributes named as in PLANNED, their draws in
+    the rows' order, each drawn the first time it is read; `at_stage` is one stage's column."""
 
-    def __init__(self, rows: np.ndarray, at: np.ndarray, drawn: dict[str, np.ndarray]):
-        self.rows, self._at, self._drawn = rows, at, drawn
+    def __init__(self, rows: np.ndarray, at: np.ndarray, drawn: dict[str, Section], stages: int):
+        self.rows, self._drawn, self._stages = rows, drawn, stages
+        self._order = np.argsort(at)          # the rows in the order of their draws (distinct: any sort)
+        self._wanted = at[self._order]
+
+    def drawn(self, name: str) -> np.ndarray:
+        """The draws of section `name` (PLANNED or RECORDED) for the rows, in the rows' order; of a
+        block of stages, the type's own stages' columns."""
+        return self._drawn[name].take(self._wanted, self._order, self._stages)
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in PLANNED:
             raise AttributeError(name)
-        value = self._drawn[name][self._at]
+        value = self.drawn(name)
         setattr(self, name, value)
         return value
 
     def at_stage(self, name: str, k: int) -> np.ndarray:
         """Stage `k`'s column of the (n, stages) draw `name`."""
-        return self._drawn[name][self._at, k]
+        return getattr(self, name)[:, k]
 
 
 @dataclass(frozen=True)
 class Requests:
     """One row per request (the request id is the row), in the order residents come forward:
-    the event loop then walks its per-request lists nearly in order, which keeps it fast. The
-    draws only the plan reads are each type's own (`of_type`)."""
+    the event loop then walks its per-request lists nearly in order, which keeps it fast. Drawn
+    up front: who, when, and where each row stands among its type's draws (`drawn_as`); the draws
+    of PLANNED and RECORDED are made a window at a time (`window`), from each type's `sections`."""
     types: tuple[str, ...]
+    stages: tuple[int, ...]   # per type, its stages
+    residents: tuple[bool, ...]   # per type, a resident's (not staff work)
     type: np.ndarray          # index into `types`
     household: np.ndarray
     created: np.ndarray       # minute the problem arose (negative: before the run)
     contact: np.ndarray       # minute the resident would come forward alone
-    u_call: np.ndarray        # the hotline call's duration
-    u_contact: np.ndarray     # the grid, 12345 or silence (the upper level, made when they come forward)
-    u_repeat: np.ndarray      # does a resident who gave up come back?
-    e_repeat: np.ndarray      # standard exponential: after how long
-    drawn_as: np.ndarray      # each row's place among its type's draws (`planned`)
-    planned: tuple[dict[str, np.ndarray], ...]     # per type, the PLANNED draws in the order drawn
+    drawn_as: np.ndarray      # each row's place among its type's draws
+    sections: tuple[dict[str, Section], ...]
 
     def __len__(self) -> int:
         return len(self.type)
+
+    def windows(self) -> Iterator["Window"]:
+        """The requests in windows of WINDOW_DAYS of coming forward (the last: all after), one at a
+        time: each window's draws, made as they are read, go with it."""
+        minutes = WINDOW_DAYS * 1440
+        ends = np.searchsorted(self.contact, np.arange(minutes, self.contact[-1] if len(self) else 0, minutes))
+        cuts = [0, *ends.tolist(), len(self)]
+        if len(self) == 0:
+            yield Window(self, 0, 0)
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            if hi > lo:
+                yield Window(self, lo, hi)
+
+
+class Window:
+    """The requests `lo` to `hi` (rows of `Requests`) as `routes.plan` reads them, their draws made
+    for them alone: `of_type` (PLANNED) and, as attributes, RECORDED (in the records' types)."""
+
+    def __init__(self, requests: Requests, lo: int, hi: int):
+        self.all, self.lo, self.hi = requests, lo, hi
+        self.type, self.household = requests.type[lo:hi], requests.household[lo:hi]
+        self.created, self.contact = requests.created[lo:hi], requests.contact[lo:hi]
+        self._of_type: dict[int, TypeDraws] = {}
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
 
     def of_type(self, t: int) -> TypeDraws:
-        """Type `t`'s rows and the draws the plan reads of them, in the rows' order."""
-        rows = np.flatnonzero(self.type == t)
-        return TypeDraws(rows, self.drawn_as[rows], self.planned[t])
+        """Type `t`'s rows of the window and the draws the plan reads of them, in the rows' order."""
+        if t not in self._of_type:
+            rows = np.flatnonzero(self.type == t)
+            self._of_type[t] = TypeDraws(rows, self.all.drawn_as[self.lo + rows], self.all.sections[t],
+                                         self.all.stages[t])
+        return self._of_type[t]
 
-    def after_planning(self) -> "Drawn":
-        """What the model keeps once the routes are planned: most draws are read by `routes.plan`
-        alone. Letting them go before the records are made took a city-year's model from 1,121 MB
-        after its build to 980 MB (`benchmarks/memory.py`)."""
-        return Drawn(self.type, self.household, self.created, self.u_contact, self.u_repeat, self.e_repeat)
+    def planned(self) -> None:
+        """The plan has read its draws: they go (the records' are drawn after)."""
+        for drawn in self._of_type.values():
+            for name in PLANNED:
+                drawn.__dict__.pop(name, None)
 
-
-@dataclass(frozen=True)
-class Drawn:
-    """The draws the records start from and the journey decides with as it runs (`Requests`)."""
-    type: np.ndarray
-    household: np.ndarray
-    created: np.ndarray
-    u_contact: np.ndarray
-    u_repeat: np.ndarray
-    e_repeat: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.type)
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in RECORDED:
+            raise AttributeError(name)
+        value = np.full(len(self), np.nan, dtype=np.float32 if name in FLOAT32 else np.float64)
+        for t, resident in enumerate(self.all.residents):
+            if resident or name not in RESIDENTS_ONLY:
+                drawn = self.of_type(t)
+                value[drawn.rows] = drawn.drawn(name)
+        setattr(self, name, value)
+        return value
 
 
 def household_weights(scenario: Scenario, city: City, name: str) -> np.ndarray:
@@ -222,9 +345,10 @@ def _regular_contacts(scenario: Scenario, city: City, name: str, rng: np.random.
 
 
 def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> Requests:
-    """Every request whose problem arises before `horizon` minutes, with all its draws."""
+    """Every request whose problem arises before `horizon` minutes: who, when, and where its
+    draws stand in its type's streams (drawn a window at a time, `Requests.windows`)."""
     stages = max(len(rt.stages) for rt in scenario.requests.values())
-    parts, planned = [], []
+    parts, drawn = [], []
     for t, (name, rt) in enumerate(scenario.requests.items()):
         rng = stream(seed, "arrivals", t)
         draw = _regular_contacts if rt.schedule == "regular" else _poisson_contacts
@@ -232,24 +356,21 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
         n = len(contact)
         service, routing, behaviour = (stream(seed, p, t) for p in ("service", "routing", "behaviour"))
         created = contact - behaviour.standard_exponential(n) * rt.report_delay_hours * 60
-        u_service, u_call, u_triage = own_stages(service.random((n, stages)), rt), service.random(n), service.random(n)
-        u_pass, u_building_leader, u_neighbours, u_settle = (own_stages(routing.random((n, stages)), rt),
-                                                             routing.random(n), routing.random(n), routing.random(n))
-        e_patience, u_way, u_contact = (behaviour.standard_exponential(n), behaviour.random(n),
-                                        behaviour.random(n))
-        # in the types the records keep them in (the draws u_ and e_ rounded to float32 here or
-        # there are the same numbers): a city-year's draws 32 MB less
+        # each section where it stands in its stream, in the order the streams are drawn. Every type
+        # draws as many stage columns as the scenario's longest type, so adding a stage to one type
+        # leaves the others' streams alone (a type reads its own stages' columns, `TypeDraws`)
+        kinds = sections(service, n, (("u_service", stages), ("u_call", None), ("u_triage", None)))
+        kinds |= sections(routing, n, (("u_pass", stages), ("u_building_leader", None), ("u_neighbours", None),
+                                       ("u_settle", None)))
+        kinds["e_patience"] = Section.passed(behaviour, n)
+        kinds |= sections(behaviour, n, (("u_way", None), ("u_contact", None), ("u_repeat", None)))
+        kinds["e_repeat"] = Section.passed(behaviour, n)
+        drawn.append(kinds)
         parts.append(dict(type=np.full(n, t, dtype=np.int8), household=household.astype(np.int32), created=created,
-                          contact=contact, u_call=u_call, u_contact=u_contact.astype(np.float32),
-                          u_repeat=behaviour.random(n).astype(np.float32),
-                          e_repeat=behaviour.standard_exponential(n).astype(np.float32),
-                          drawn_as=np.arange(n, dtype=np.int32)))
-        planned.append(dict(u_service=u_service, u_pass=u_pass, u_building_leader=u_building_leader,
-                            u_neighbours=u_neighbours, u_way=u_way, u_triage=u_triage, u_settle=u_settle,
-                            e_patience=e_patience))
-    # each draw joined across the types one at a time, the types' own let go as it is (a city-year's
-    # draws are 207 MB); one type's as they are, not copied into a concatenation of one (the M/M/4
-    # case's draws 30 ms faster)
+                          contact=contact, drawn_as=np.arange(n, dtype=np.int32)))
+
+    # each column joined across the types one at a time, the types' own let go as it is; one type's
+    # as they are, not copied into a concatenation of one (the M/M/4 case's draws 30 ms faster)
     def column(k: str) -> np.ndarray:
         return np.concatenate([p.pop(k) for p in parts]) if len(parts) > 1 else parts[0].pop(k)
     created, contact = column("created"), column("contact")
@@ -259,15 +380,9 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
     del created, contact
     for k in list(parts[0]):
         columns[k] = column(k)[order]
-    return Requests(types=tuple(scenario.requests), planned=tuple(planned), **columns)
-
-
-def own_stages(drawn: np.ndarray, rt: RequestType) -> np.ndarray:
-    """The columns of a (n, stages) draw that the type's own stages read. Every type draws as many
-    columns as the scenario's longest type, so adding a stage to one type leaves the others'
-    streams alone; the columns past its own are never read (a city-year's routine home visits, one
-    stage, kept 3 of every 4 uniforms for nothing: 35 MB of its draws)."""
-    return np.ascontiguousarray(drawn[:, :len(rt.stages)])
+    types = scenario.requests.values()
+    return Requests(types=tuple(scenario.requests), stages=tuple(len(rt.stages) for rt in types),
+                    residents=tuple(rt.origin == "resident" for rt in types), sections=tuple(drawn), **columns)
 
 
 def service_minutes(service: Service, u: np.ndarray) -> np.ndarray:

@@ -354,7 +354,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
         start = _first_staffed(sc, rt, layout, hh, entry)
         receiver, pinned = _receivers(sc, rt, way, engaged, start)
         triaged = (receiver >= 0) & (pinned < 0)
-        settled = triaged & (drawn.u_settle < rt.reception_settles)
+        # (draws read only where they decide something: a window's draws are made as they are read)
+        settled = triaged & (drawn.u_settle < rt.reception_settles) if triaged.any() else triaged
         for role in sorted({ROLES[i] for i in receiver[triaged]}):
             mine = np.flatnonzero(triaged & (receiver == ROLES.index(role)))
             minutes = service_minutes(reception.triage(role), drawn.u_triage[mine])
@@ -403,7 +404,8 @@ def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, L
                 options.append((rows[several], np.full(len(several), k), stage.wait_hours * 60, alternatives))
             waits[visit & ~visited_any] = stage.wait_hours * 60
             visited_any |= visit
-            reached &= (entry > k) | ~visit | (drawn.at_stage("u_pass", k) < stage.pass_on)
+            if k < len(rt.stages) - 1:
+                reached &= (entry > k) | ~visit | (drawn.at_stage("u_pass", k) < stage.pass_on)
         if not (visited_any | settled).all():
             lost = int((~(visited_any | settled)).sum())
             raise ScenarioError(f"requests.{name}.stages",

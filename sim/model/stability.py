@@ -18,10 +18,10 @@ from .units import capacity_minutes
 OVERLOADED = 1.0
 
 
-def planned_load(model, p, hotline: int | None) -> dict[str, np.ndarray]:
-    """Per role, each unit's planned work / capacity on duty over the horizon (`p`: the routes.Plan;
-    `hotline`: the 12345 operators' unit, if any). Calls to 12345 count with their chance at the
-    residents' initial trust, the office open."""
+def planned_work(model, p, hotline: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's planned minutes of work and visits in the horizon, of the requests of one plan
+    (`p`: a routes.Plan, a window of the build's; `hotline`: the 12345 operators' unit, if any).
+    Calls to 12345 count with their chance at the residents' initial trust, the office open."""
     H = model.horizon
     units = sum(len(model.layout[role].members) for role in ROLES)
     reported = p.report[p.request] <= H
@@ -36,6 +36,13 @@ def planned_load(model, p, hotline: int | None) -> dict[str, np.ndarray]:
             e_sil = np.exp(p.a_silent) * distrust ** c.distrust_silent
         chance = np.where(p.report <= H, e_hot / (1 + e_hot + e_sil), 0.0)
         work[hotline] += float(np.sum(chance * p.call_minutes))
+    return work, visits
+
+
+def planned_load(model, work: np.ndarray, visits: np.ndarray) -> dict[str, np.ndarray]:
+    """Per role, each unit's planned work / capacity on duty over the horizon (`planned_work`,
+    added up over the build's windows)."""
+    H = model.horizon
     out = {}
     for role in ROLES:
         first = model.unit_offset[role]
@@ -51,11 +58,11 @@ def planned_load(model, p, hotline: int | None) -> dict[str, np.ndarray]:
     return out
 
 
-def overloaded_units(model, p, hotline: int | None) -> dict[str, list[tuple[int, float]]]:
+def overloaded_units(model, work: np.ndarray, visits: np.ndarray) -> dict[str, list[tuple[int, float]]]:
     """Units at or above capacity, by role: [(unit, load)], worst first. With the scenario's
     `run.refuse_overloaded`, the first such role is refused with a ScenarioError."""
     out = {}
-    for role, load in planned_load(model, p, hotline).items():
+    for role, load in planned_load(model, work, visits).items():
         hot = np.flatnonzero(load >= OVERLOADED)
         if len(hot):
             hot = hot[np.argsort(-load[hot], kind="stable")]

@@ -93,6 +93,16 @@ def test_the_records_of_a_small_run_are_as_committed(case):
                                       obj=f"{case} {table}")
 
 
+@pytest.mark.parametrize("case", ["small_city", "low_trust"])
+def test_the_records_are_the_same_drawn_and_planned_a_window_at_a_time(case, monkeypatch):
+    """The build draws and plans the requests a window at a time (`requests.WINDOW_DAYS`), each
+    window's draws those drawing them all at once gives: windows of 1.3 days (not
+    whole hours, so a type's requests of one hour fall in two windows) give the committed records."""
+    from gridsim.model import requests
+    monkeypatch.setattr(requests, "WINDOW_DAYS", 1.3)
+    test_the_records_of_a_small_run_are_as_committed(case)
+
+
 def test_the_cases_reach_the_journey_s_rarer_turns():
     """What each case is there for happens in it (so the comparison covers those handlers)."""
     requests = {case: pd.read_parquet(stored(case, "requests")) for case in CASES}

@@ -141,28 +141,33 @@ def test_simulate_lets_the_records_go_and_gives_the_outputs_of_a_model_that_keep
         pd.testing.assert_frame_equal(released.tables[name], table, check_exact=True)
 
 
-def test_the_plan_goes_as_the_records_take_it(meihekou, monkeypatch):
-    """The build never holds the whole plan and the whole records at once: when the request records
-    are made, the plan's arrays of visits are gone; once built, none of its arrays is left."""
-    from gridsim.model import model as built, records
-    refs = {}
-    plan, allocate = built.plan, records.allocate
+def test_the_build_holds_one_windows_plan_at_a_time(meihekou, monkeypatch):
+    """The build never holds the whole plan: each window's is made once the one before has gone
+    entirely, and its arrays of visits are gone by the time its request records are written; once
+    built, none of any plan's arrays is left."""
+    from gridsim.model import model as built, records, requests
+    monkeypatch.setattr(requests, "WINDOW_DAYS", 2.0)
+    plans: list[dict] = []
+    plan, written = built.plan, records.written
+
+    def alive(refs: dict) -> set:
+        return {name for name, r in refs.items() if r() is not None}
 
     def planned(*a):
+        assert not any(alive(refs) for refs in plans)
         p = plan(*a)
-        refs.update({name: weakref.ref(v) for name, v in vars(p).items() if isinstance(v, np.ndarray)})
+        plans.append({name: weakref.ref(v) for name, v in vars(p).items() if isinstance(v, np.ndarray)})
         return p
-    alive = {}
 
-    def allocated(kind, *a, **values):
-        alive[kind.__name__] = {name for name, r in refs.items() if r() is not None}
-        return allocate(kind, *a, **values)
+    def recorded(kind, *a, **values):
+        if type(kind).__name__ == "Requests" and plans:        # (not the allocation before the first)
+            assert not alive(plans[-1]) & {"request", "stage", "pool", "duration", "next", "likely_pool",
+                                            "likely_duration"}
+        return written(kind, *a, **values)
     monkeypatch.setattr(built, "plan", planned)
-    monkeypatch.setattr(records, "allocate", allocated)
+    monkeypatch.setattr(records, "written", recorded)
     model = GridModel(meihekou, rng=3, days=7)
-    per_visit = {"request", "stage", "pool", "duration", "next"}
-    assert per_visit <= alive["Visits"] and not (per_visit | {"likely_pool", "likely_duration"}) & alive["Requests"]
-    assert not {name for name, r in refs.items() if r() is not None}
+    assert len(plans) >= 4 and not any(alive(refs) for refs in plans)
     assert model.world.visit.request[0] >= 0
 
 

@@ -1,6 +1,6 @@
 """Properties (hypothesis) of the city's count splitting and bisection, of shift intervals, of the
 event calendar's order, and of the fast paths that stand in for numpy (the same results, bit for
-bit: households drawn, floats put in order, percentiles, busy minutes)."""
+bit: households drawn, a window's draws, floats put in order, percentiles, busy minutes)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gridsim.scenario import split_counts
 from gridsim.model.calendar import END, SHIFT, next_time, pop, schedule, timetable
 from gridsim.model.metrics import QUANTILES, Censored, busy_minutes
 from gridsim.model.order import stable_order
-from gridsim.model.requests import drawn_households
+from gridsim.model.requests import CHUNK, Section, drawn_households, generator, sections, stream
 from gridsim.model.shifts import WEEK, duty_intervals
 from gridsim.scenario import Shift
 from gridsim.scenario.schema import week_quarters
@@ -158,6 +158,34 @@ def test_households_are_drawn_as_numpys_choice_draws_them(weights, n, seed):
     ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
     assert np.array_equal(drawn_households(ours, p, n), numpys.choice(len(p), size=n, p=p))
     assert ours.random() == numpys.random()
+
+
+# the sections of one stream, drawn at once (what a build drew before it drew a window at a time)
+_ROWS = 3 * CHUNK + 123
+_AT_ONCE = stream(5, "behaviour", 2)
+_START = _AT_ONCE.bit_generator.state
+_BLOCK, _COLUMN, _EXPONENTIAL = (_AT_ONCE.random((_ROWS, 3)), _AT_ONCE.random(_ROWS),
+                                 _AT_ONCE.standard_exponential(_ROWS))
+
+
+@FAST
+@given(lo=st.integers(0, _ROWS - 1), size=st.integers(1, 2 * CHUNK), scattered=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_a_sections_rows_are_the_numbers_drawn_at_once(lo, size, scattered, seed):
+    """`requests.Section` reaches any rows of a section, in any order: a stretch of them (uniforms
+    from the stream moved on, exponentials from the state saved at their CHUNK) or rows scattered
+    over it (the section drawn whole once); the numbers are those of drawing it all at once."""
+    g = generator(_START)
+    drawn = sections(g, _ROWS, (("block", 3), ("column", None)))
+    drawn["exponential"] = Section.passed(g, _ROWS)
+    rng = np.random.default_rng(seed)
+    at = (rng.choice(_ROWS, min(size, 500), replace=False) if scattered
+          else rng.permutation(np.arange(lo, min(lo + size, _ROWS))))
+    order = np.argsort(at)
+    wanted = at[order]
+    assert np.array_equal(drawn["block"].take(wanted, order, 2), _BLOCK[at, :2])
+    assert np.array_equal(drawn["column"].take(wanted, order), _COLUMN[at])
+    assert np.array_equal(drawn["exponential"].take(wanted, order), _EXPONENTIAL[at])
 
 
 @FAST
