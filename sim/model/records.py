@@ -157,10 +157,10 @@ def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **valu
     return records
 
 
-def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, **values) -> int:
+def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, **values) -> None:
     """Rows `at` to `at + rows` of `records` given: each field's given values, or its default. The
     values are copied in the order given and each let go once copied: values held by the call
-    alone (a window of `GridModel`'s plan) are gone before the next is copied. Returns the end."""
+    alone (a window of `GridModel`'s plan) are gone before the next is copied."""
     unknown = set(values) - {f.name for f in fields}
     if unknown:
         raise TypeError(f"not fields of {type(records).__name__}: {sorted(unknown)}")
@@ -170,7 +170,6 @@ def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, **val
     for f in fields:
         if f.name not in given:
             getattr(records, f.name)[at:at + rows] = f.default
-    return at + rows
 
 
 def grown(records: tuple, rows: int, room: int) -> tuple:

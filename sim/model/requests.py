@@ -184,7 +184,7 @@ class Requests:
     """One row per request (the request id is the row), in the order residents come forward:
     the event loop then walks its per-request lists nearly in order, which keeps it fast. Drawn
     up front: who, when, and where each row stands among its type's draws (`drawn_as`); the draws
-    of PLANNED and RECORDED are made a window at a time (`window`), from each type's `sections`."""
+    of PLANNED and RECORDED are made a window at a time (`windows`), from each type's `sections`."""
     types: tuple[str, ...]
     stages: tuple[int, ...]   # per type, its stages
     residents: tuple[bool, ...]   # per type, a resident's (not staff work)

@@ -27,7 +27,7 @@ import numpy as np
 from ..city import City
 from ..scenario import PROPERTY_MODES, ROLES, Scenario, ScenarioError
 from .calendar import compiled
-from .requests import Requests, regular_interval, service_minutes
+from .requests import Window, regular_interval, service_minutes
 from .shifts import Duty
 from .units import Layout
 
@@ -287,9 +287,10 @@ def place(first, held, at, request, stage, pool, duration, likely_pool, likely_d
         to_duration[a], to_likely_pool[a], to_likely_duration[a] = duration[i], likely_pool[i], likely_duration[i]
 
 
-def plan(scenario: Scenario, city: City, requests: Requests, layout: dict[str, Layout],
+def plan(scenario: Scenario, city: City, requests: Window, layout: dict[str, Layout],
          pool_offset: dict[str, int], duties: dict[str, Duty], horizon: float) -> Plan:
-    """Every request's entry, stages, handlers' durations, report time and findability (vectorised by type)."""
+    """Every request's entry, stages, handlers' durations, report time and findability (vectorised by
+    type), for a window of the requests (`Requests.windows`): its rows and visits numbered within it."""
     n = len(requests)
     sc = scenario
     c = sc.residents.channels
