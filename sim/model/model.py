@@ -16,6 +16,7 @@ import math
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from typing import NamedTuple
 
@@ -289,7 +290,6 @@ class GridModel(mesa.Model):
         self.now = 0.0
         # (a city already drawn: a district of one, run as a city of its own, experiments.districts)
         self.city: City = drawn_city(scenario, seed) if city is None else city
-        requests = draw_requests(scenario, self.city, seed, self.horizon)
         self.layout = layouts(scenario, self.city)
         self.unit_offset = dict(zip(ROLES, np.r_[0, np.cumsum([len(self.layout[r].members) for r in ROLES])].tolist()))
         self._number_agents()
@@ -299,9 +299,11 @@ class GridModel(mesa.Model):
         self.station_open = station_open(scenario, self.duty)     # when residents can walk in
         hotline = self.unit_offset["hotline"] if self.layout["hotline"].members.sum() else None
         check = check_load or scenario.run.refuse_overloaded
-        self.world, planned = self._world(requests, hotline, sample_minutes, check)
+        # (the requests held by `_world` alone, which lets their draws go as it goes)
+        self.world, planned = self._world(draw_requests(scenario, self.city, seed, self.horizon), hotline,
+                                          sample_minutes, check)
         self.overloaded = overloaded_units(self, *planned) if planned is not None else None
-        self._created_sorted = np.sort(requests.created)
+        self._created_sorted = np.sort(self.world.request.created[:self._count(journey.REQUESTS)])
         self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
@@ -376,6 +378,11 @@ class GridModel(mesa.Model):
         request_room = m + m // 8 + 256
         visit = records.allocate(records.Visits, records.VISIT, 0, most + m // 4 + 1024 + new_visits)
         request = records.allocate(records.Requests, records.REQUEST, 0, request_room)
+        # who and when, drawn up front, are the request records' own from here on, not a copy of them
+        # (the windows write them again onto themselves with the rest of their rows)
+        for name in ("type", "household", "created"):
+            getattr(request, name)[:m] = getattr(req, name)
+        req = replace(req, type=request.type[:m], household=request.household[:m], created=request.created[:m])
         findable, neighbours = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
         options: list[Options] = []
         load, n = None, 0
@@ -391,6 +398,8 @@ class GridModel(mesa.Model):
             findable[window.lo:window.hi], neighbours[window.lo:window.hi] = p.pop("findable"), p.pop("neighbours_know")
             if p:
                 raise TypeError(f"the plan's {sorted(p)} made no part of the world")
+        del window
+        req = replace(req, sections=())        # (the draws kept whole for the windows, done)
         visit = records.Visits(*(field[:n + m // 4 + 1024 + new_visits] for field in visit))  # the journey's room
         findable = np.flatnonzero(findable)       # what a home visit can find, in order of arising (a
         arising = findable[np.argsort(req.created[findable], kind="stable")]   # neighbour's among them)
