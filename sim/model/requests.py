@@ -1,4 +1,4 @@
-"""Requests: who asks for what, when; drawn up front, vectorised, from named streams.
+"""Requests: who asks for what, when, from named streams: who and when up front, the rest by window.
 
 Demand is drawn at the time of contact: residents come forward (call, walk
 in, message) following their type's daily and weekly profile, so office
