@@ -67,11 +67,6 @@ RECORDED = {
     "u_repeat": "does a resident who gave up come back?",
     "e_repeat": "standard exponential: after how long",
 }
-# (read of residents' requests alone: staff work chooses no channel and nobody gives up on it, so
-# its rows are left nan, not drawn: 0.05 s of a city-year's build)
-RESIDENTS_ONLY = ("u_contact", "u_repeat", "e_repeat")
-# (the draws the records keep in float32: the same numbers the journey decides with)
-FLOAT32 = ("u_contact", "u_repeat", "e_repeat")
 WINDOW_DAYS = 30.0    # the build draws and plans the requests coming forward in this many days at a time
 CHUNK = 1 << 16       # rows a section is drawn in at a time when it is passed through
 SCATTERED = 4         # a window's rows this sparse over the stretch of a section they span: drawn whole
@@ -167,6 +162,11 @@ class TypeDraws:
         block of stages, the type's own stages' columns."""
         return self._drawn[name].take(self._wanted, self._order, self._stages)
 
+    def forget(self) -> None:
+        """Let the PLANNED draws read so far go."""
+        for name in PLANNED:
+            self.__dict__.pop(name, None)
+
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in PLANNED:
             raise AttributeError(name)
@@ -187,7 +187,6 @@ class Requests:
     of PLANNED and RECORDED are made a window at a time (`windows`), from each type's `sections`."""
     types: tuple[str, ...]
     stages: tuple[int, ...]   # per type, its stages
-    residents: tuple[bool, ...]   # per type, a resident's (not staff work)
     type: np.ndarray          # index into `types`
     household: np.ndarray
     created: np.ndarray       # minute the problem arose (negative: before the run)
@@ -213,7 +212,8 @@ class Requests:
 
 class Window:
     """The requests `lo` to `hi` (rows of `Requests`) as `routes.plan` reads them, their draws made
-    for them alone: `of_type` (PLANNED) and, as attributes, RECORDED (in the records' types)."""
+    for them alone: `of_type` (PLANNED) and, as attributes, RECORDED (float64; the records keep
+    some as float32, rounded as they are written)."""
 
     def __init__(self, requests: Requests, lo: int, hi: int):
         self.all, self.lo, self.hi = requests, lo, hi
@@ -235,17 +235,15 @@ class Window:
     def planned(self) -> None:
         """The plan has read its draws: they go (the records' are drawn after)."""
         for drawn in self._of_type.values():
-            for name in PLANNED:
-                drawn.__dict__.pop(name, None)
+            drawn.forget()
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in RECORDED:
             raise AttributeError(name)
-        value = np.full(len(self), np.nan, dtype=np.float32 if name in FLOAT32 else np.float64)
-        for t, resident in enumerate(self.all.residents):
-            if resident or name not in RESIDENTS_ONLY:
-                drawn = self.of_type(t)
-                value[drawn.rows] = drawn.drawn(name)
+        value = np.empty(len(self))
+        for t in range(len(self.all.types)):
+            drawn = self.of_type(t)
+            value[drawn.rows] = drawn.drawn(name)
         setattr(self, name, value)
         return value
 
@@ -380,9 +378,8 @@ def draw_requests(scenario: Scenario, city: City, seed: int, horizon: float) -> 
     del created, contact
     for k in list(parts[0]):
         columns[k] = column(k)[order]
-    types = scenario.requests.values()
-    return Requests(types=tuple(scenario.requests), stages=tuple(len(rt.stages) for rt in types),
-                    residents=tuple(rt.origin == "resident" for rt in types), sections=tuple(drawn), **columns)
+    return Requests(types=tuple(scenario.requests),
+                    stages=tuple(len(rt.stages) for rt in scenario.requests.values()), sections=tuple(drawn), **columns)
 
 
 def service_minutes(service: Service, u: np.ndarray) -> np.ndarray:
