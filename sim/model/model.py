@@ -99,6 +99,9 @@ STAFF_CHANGE = (
 StaffChanges = records.record_type("StaffChanges", STAFF_CHANGE, __name__)
 
 
+WHO_AND_WHEN = ("type", "household", "created")    # the request records' fields drawn up front
+
+
 class Stations(NamedTuple):
     """Grid leaders' units by station (`units[first_unit[s]:first_unit[s + 1]]`, colleagues under
     the "after" rule) and each station's overdue list (linked through the visits' `overdue_after`)."""
@@ -379,8 +382,7 @@ class GridModel(mesa.Model):
         visit = records.allocate(records.Visits, records.VISIT, 0, most + m // 4 + 1024 + new_visits)
         request = records.allocate(records.Requests, records.REQUEST, 0, request_room)
         # who and when, drawn up front, are the request records' own from here on, not a copy of them
-        # (the windows write them again onto themselves with the rest of their rows)
-        for name in ("type", "household", "created"):
+        for name in WHO_AND_WHEN:
             getattr(request, name)[:m] = getattr(req, name)
         req = replace(req, type=request.type[:m], household=request.household[:m], created=request.created[:m])
         findable, neighbours = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
@@ -460,8 +462,8 @@ class GridModel(mesa.Model):
             unit=p.pop("pool"), duration=p.pop("duration"), next=np.where(nxt >= 0, nxt + n, -1))
         del option, deadline, by_visit, home, nxt
         records.written(
-            request, records.REQUEST, lo, len(window), type=window.type, household=window.household,
-            created=window.created, u_contact=window.u_contact, u_repeat=window.u_repeat, e_repeat=window.e_repeat,
+            request, records.REQUEST, lo, len(window), kept=WHO_AND_WHEN, u_contact=window.u_contact,
+            u_repeat=window.u_repeat, e_repeat=window.e_repeat,
             channel=p["channel"], first=p.pop("first") + n, last=p.pop("last") + n,
             **{field: p.pop(name) for field, name in (
                 ("own_report", "report"), ("way", "channel"), ("call_minutes", "call_minutes"),

@@ -157,15 +157,17 @@ def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **valu
     return records
 
 
-def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, **values) -> None:
-    """Rows `at` to `at + rows` of `records` given: each field's given values, or its default. The
-    values are copied in the order given and each let go once copied: values held by the call
-    alone (a window of `GridModel`'s plan) are gone before the next is copied."""
+def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, kept: tuple[str, ...] = (),
+            **values) -> None:
+    """Rows `at` to `at + rows` of `records` given: each field's given values, or its default, but
+    the fields `kept` (already written). The values are copied in the order given and each let go
+    once copied: values held by the call alone (a window of `GridModel`'s plan) are gone before the
+    next is copied."""
     unknown = set(values) - {f.name for f in fields}
     if unknown:
         raise TypeError(f"not fields of {type(records).__name__}: {sorted(unknown)}")
-    given = list(values)
-    for name in given:
+    given = [*values, *kept]
+    for name in list(values):
         getattr(records, name)[at:at + rows] = values.pop(name)
     for f in fields:
         if f.name not in given:
