@@ -5,11 +5,10 @@
 Each horizon runs in a fresh process (a process's peak never falls), which builds the model,
 runs it and derives every output (`run.results`), reporting its peak resident memory after each
 of the three (the kernel's high-water mark: what a machine must have), the requests and visits
-the run made, and what its result's tables take (`DataFrame.memory_usage`, deep): with the
-process before the run, the least a run that keeps them can peak at. Printed: one row per
-horizon, then the ratio of the longest's peak to the shortest's, the memory each extra request
-costs (the difference of peaks over the difference of requests) and that least peak as a ratio
-too. docs/PERFORMANCE.md quotes it.
+the run made, and what its result's tables take (`DataFrame.memory_usage`, deep: on their
+spill file, `gridsim.model.spill`, not in the process). Printed: one row per horizon, then the
+ratio of the longest's peak to the shortest's and the memory each extra request costs (the
+difference of peaks over the difference of requests). docs/PERFORMANCE.md quotes it.
 """
 
 from __future__ import annotations
@@ -71,9 +70,7 @@ def main() -> None:
     low, high = rows[0], rows[-1]
     extra = (high["peak_mb"] - low["peak_mb"]) * 2**20 / max(high["requests"] - low["requests"], 1)
     print(f"peak {high['days']:g} days / {low['days']:g} days: {high['peak_mb'] / low['peak_mb']:.2f}x; "
-          f"each extra request {extra:,.0f} bytes; the {high['days']:g} days' result alone needs "
-          f"{(high['before_mb'] + high['tables_mb']) / low['peak_mb']:.2f}x (the process before the run and "
-          "the tables it holds)")
+          f"each extra request {extra:,.0f} bytes")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..scenario import PROPERTY_MODES, ROLES, scenario_hash, shift_hours_per_week
 from .routes import CHANNELS, HOTLINE, HOTLINE_STAGE, RECEPTION_STAGE, REPORTED_BY, travel_minutes
-from . import journey, records
+from . import journey, records, spill
 from .calendar import compiled, inline
 from .order import stable_order
 from .records import ORIGINS, OUTCOMES
@@ -64,31 +64,40 @@ def tables(model, release: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
     """The visits' table, and the requests' columns their visits decide (`request_outcomes`). Takes
     the fields of `vis`, and those of `req` the requests' table does not read, out of their dicts as
-    it reads them, so that with the records released each goes once its columns are made: a
+    it reads them, and puts each column on the table's file once it is made (`records.room`): a
     city-year's outputs peak lower (`benchmarks/memory.py`)."""
     H, city = model.horizon, model.city
-    reached = np.flatnonzero(~np.isnan(vis["queued"]))
-    role_of_unit = np.repeat(np.arange(len(ROLES)), [len(model.layout[r].members) for r in ROLES])
+    reached = np.flatnonzero(~np.isnan(vis["queued"])).astype(np.int32)
+    table = records.room(records.VISITS, len(reached))
+    role_of_unit = np.repeat(np.arange(len(ROLES), dtype=np.int8), [len(model.layout[r].members) for r in ROLES])
     unit = vis.pop("unit")[reached]
     role = role_of_unit[unit]
-    unit = unit - np.array([model.unit_offset[r] for r in ROLES])[role]
-    request, stage = vis.pop("request")[reached], vis.pop("stage")[reached].astype(np.int64)
+    spill.put(table["unit"], unit - np.array([model.unit_offset[r] for r in ROLES], dtype=unit.dtype)[role])
+    spill.put(table["agent"], vis.pop("agent")[reached])
+    spill.put(table["queued_minute"], vis.pop("queued")[reached])
+    del unit
+    request, stage = vis.pop("request")[reached], vis.pop("stage")[reached]
+    spill.give_back()             # (the records' pages read so far: they stay on their file)
     n = len(req["first"])
-    first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int64)
+    first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int32)
     first_role, last_role, by_110 = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=bool)
     start, duration = vis.pop("start"), vis.pop("duration")
     request_outcomes(H, request, stage, role, start, duration, vis.pop("deadline"), req.pop("first"), req.pop("last"),
                      req.pop("lapse"), first_start, ended, outcome, count, first_role, last_role, by_110)
+    spill.give_back()
     start, duration = start[reached], duration[reached]
     end = start + duration
     end[end > H] = np.nan                                  # still in service at the horizon
+    spill.put(table["start_minute"], start)
+    spill.put(table["end_minute"], end)
+    del start, end, reached
     household = req["household"]
-    travel = np.zeros(len(reached))
+    travel = np.zeros(len(request))
     visit_type = req["type"][request]
     types = list(model.spec.requests.values())
     # each role's visits by one radix sort, not a mask over every visit for each role (tables 50 -> 42 ms
     # in a calibration's run); a receiver's triage is by message or at the desk
-    went = by_role(role.astype(np.int8), stage != RECEPTION_STAGE)
+    went = by_role(role, stage != RECEPTION_STAGE)
     for name, mine in zip(ROLES, went):
         if not len(mine) or name in ("alliance", "hotline"):
             continue
@@ -101,33 +110,36 @@ def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
     del went, visit_type
     duty = (role == ROLES.index("duty_leader")) & (stage == RECEPTION_STAGE)
     travel[duty] = travel_minutes(model.spec, city, "duty_leader", household[request[duty]])   # the phone's response
-    visits = records.frame(records.VISITS, {
-        "request": request, "stage": stage, "role": role, "unit": unit, "agent": vis.pop("agent")[reached],
-        "queued_minute": vis.pop("queued")[reached], "start_minute": start, "end_minute": end,
-        "travel_minutes": travel, "service_minutes": duration - travel})
-    return visits, (first_start, ended, outcome, count, first_role, last_role, by_110)
+    spill.put(table["travel_minutes"], travel)
+    spill.put(table["service_minutes"], duration - travel)
+    for name, column in (("request", request), ("stage", stage), ("role", role)):
+        spill.put(table[name], column)
+    return records.frame(records.VISITS, table), (first_start, ended, outcome, count, first_role, last_role, by_110)
 
 
 def _requests(model, req: dict, decided: tuple) -> pd.DataFrame:
-    """The requests' table from their records and what their visits decided."""
+    """The requests' table from their records and what their visits decided, each column put on
+    the table's file as it is made (`records.room`)."""
     city, types = model.city, list(model.spec.requests.values())
-    first_start, ended, outcome, count, first_role, last_role, by_110 = decided
-    household, reported = req["household"], req["reported"]
-    kind = req["type"]
-    origin = np.array([ORIGINS.index(t.origin) for t in types], dtype=np.int8)[kind]
-    return records.frame(records.REQUESTS, {
-        "type": kind, "origin": origin, "household": household,
-        "grid": city.hh_grid[household], "station": city.hh_station[household],
-        "community": city.hh_community[household],
-        "created_minute": req["created"], "reported_minute": reported,
-        "channel": np.where(np.isnan(reported), -1, req["channel"]),
-        "silent": req["silent"], "repeat_of": req["repeat_of"],
-        "started_minute": first_start, "ended_minute": ended, "outcome": outcome, "visits": count,
-        "first_handler": first_role, "handled_by": last_role, "police110": by_110,
-        "sla_hours": req["sla"] / 60,
-        "wait_target_minutes": np.array([np.nan if t.wait_target_minutes is None else t.wait_target_minutes
-                                         for t in types])[kind],
-    }, {"type": list(model.spec.requests)})
+    household, reported, kind = req["household"], req["reported"], req["type"]
+    categories = {"type": list(model.spec.requests)}
+    table = records.room(records.REQUESTS, len(kind), categories)
+    for name, column in zip(("started_minute", "ended_minute", "outcome", "visits", "first_handler", "handled_by",
+                             "police110"), decided):
+        spill.put(table[name], column)
+    for name in ("type", "household", "silent", "repeat_of"):
+        spill.put(table[name], req[name])
+    spill.put(table["created_minute"], req["created"])
+    spill.put(table["reported_minute"], reported)
+    spill.put(table["origin"], np.array([ORIGINS.index(t.origin) for t in types], dtype=np.int8)[kind])
+    spill.put(table["grid"], city.hh_grid[household])
+    spill.put(table["station"], city.hh_station[household])
+    spill.put(table["community"], city.hh_community[household])
+    spill.put(table["channel"], np.where(np.isnan(reported), -1, req["channel"]))
+    spill.put(table["sla_hours"], req["sla"] / 60)
+    spill.put(table["wait_target_minutes"], np.array([np.nan if t.wait_target_minutes is None
+                                                      else t.wait_target_minutes for t in types])[kind])
+    return records.frame(records.REQUESTS, table, categories)
 
 
 _POLICE110_ROLE = ROLES.index("police110")
@@ -192,9 +204,10 @@ class Censored:
     """
 
     def __init__(self, duration: np.ndarray, observed: np.ndarray, among: np.ndarray | None = None):
-        self.duration = np.asarray(duration, dtype=float)
-        self.observed = np.asarray(observed, dtype=bool)
-        self.among = np.ones(len(self.duration), dtype=bool) if among is None else np.asarray(among, dtype=bool)
+        duration = np.asarray(duration, dtype=float)
+        self.duration, self.observed, self.among = spill.filed(   # (a city-year's outputs hold three of them)
+            duration, np.asarray(observed, dtype=bool),
+            np.ones(len(duration), dtype=bool) if among is None else np.asarray(among, dtype=bool))
         self._sorted: tuple | None = None
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -202,13 +215,18 @@ class Censored:
         events first: censored times nudged to the next float up), their durations and events in
         that order, step[k] the log of the factor an event with k at risk brings (k = 1 ... every
         row; -1e9: log 0 kept finite), and room for the groupings' counting sort."""
-        if self._sorted is None:
+        if self._sorted is None:       # (each array on a file as it is made: a city-year's outputs peak here)
             rows = np.flatnonzero(self.among)
-            d, e = self.duration[rows], self.observed[rows]
-            order = rows[stable_order(np.where(e, d, np.nextafter(d, np.inf)))]
+            key = self.duration[rows]
+            np.copyto(key, np.nextafter(key, np.inf), where=~self.observed[rows])
+            order, = spill.filed(rows[stable_order(key)])
+            del rows, key
+            step = np.arange(len(order) + 1, dtype=float)
             with np.errstate(divide="ignore"):
-                step = np.r_[0.0, np.maximum(np.log1p(-1.0 / np.arange(1, len(order) + 1)), -1e9)]
-            self._sorted = (order, self.duration[order], self.observed[order], step, np.empty(len(order), np.int32))
+                step[1:] = np.maximum(np.log1p(-1.0 / step[1:]), -1e9)
+            step[0] = 0.0
+            self._sorted = (order, *spill.filed(self.duration[order], self.observed[order], step,
+                                                np.empty(len(order), np.int32)))
         return self._sorted
 
     def forget(self) -> None:
@@ -395,6 +413,7 @@ def visit_parts(requests: pd.DataFrame, visits: pd.DataFrame, model) -> VisitPar
         if len(rows) and name in model.duty:
             for part in np.array_split(rows, -(-len(rows) // PART_ROWS)):   # (a part's temporaries at a time)
                 on_duty[part] = model.duty[name].on_duty_between(queued[part], start[part])
+    spill.give_back()
     request = visits["request"].to_numpy()
     first, order = np.zeros(len(requests) + 1, dtype=np.int32), np.empty(len(request), dtype=np.int32)
     in_request_order(request, first, order)
@@ -583,7 +602,7 @@ class Pooled:
             censored = getattr(self.clocks, clock)
             if clock != "to_know":
                 labels = np.where(censored.among, labels, -1)
-            self._found[key] = censored.quantiles(labels, groups)
+            self._found[key] = _given_back(censored.quantiles(labels, groups))
         found, groups = self._found[key], self.labels[grouping][1]
         if len(found) != groups:                   # (no rows in the groups past the other's)
             found = np.r_[found, np.full((max(groups - len(found), 0), len(QUANTILES)), np.nan)][:groups]
@@ -666,14 +685,14 @@ _WAIT, _TO_KNOW, _PARTS = (SUMMED.index(name) for name in ("wait_minutes", "time
 
 
 @compiled
-def add_contributions(groups, outcome, channel, created, reported, started, ended, sla, target, visits, police110,
-                      silent, repeat_of, parts, horizon, counts, sums, part):
+def add_contributions(lo, hi, groups, outcome, channel, created, reported, started, ended, sla, target, visits,
+                      police110, silent, repeat_of, parts, horizon, counts, sums, part):
     """counts[j, g] += each flag of COUNTED, sums[j, g] += each figure of SUMMED, of each request i
-    in group g = groups[j, i] of each grouping j (< 0: none), in request order, worked out once as
+    from lo to hi in group g = groups[j, i] of each grouping j (< 0: none), in request order, worked out once as
     it is read for every grouping (the columns are read once, not once a grouping) and no
     (flags, requests) or (figures, requests) array is made. A comparison with nan is False, as
     numpy's. `part`: room for one request's time parts (`add_parts`)."""
-    for i in range(groups.shape[1]):
+    for i in range(lo, hi):
         told, began, resolved = reported[i] == reported[i], started[i] == started[i], outcome[i] == 0
         due = told and reported[i] + sla[i] <= horizon
         due_arising = created[i] + sla[i] <= horizon
@@ -739,8 +758,11 @@ def kpis_by_group(adds: Contributions, groupings: list[Grouping], pooled: Pooled
         groups[j] = g.group
     counts = np.zeros((len(groupings), width, len(COUNTED)), dtype=np.int64)
     sums = np.zeros((len(groupings), width, len(SUMMED)))
-    add_contributions(groups, *adds, counts, sums, np.zeros(len(TIME_PARTS)))
-    return {g.name: _kpis(g, counts[j, :len(g.names)], sums[j, :len(g.names)], pooled)
+    part = np.zeros(len(TIME_PARTS))
+    for lo in range(0, groups.shape[1], PART_ROWS):      # (the tables' pages read so far go back before each part)
+        spill.give_back()
+        add_contributions(lo, min(lo + PART_ROWS, groups.shape[1]), groups, *adds, counts, sums, part)
+    return {g.name: _given_back(_kpis(g, counts[j, :len(g.names)], sums[j, :len(g.names)], pooled))
             for j, g in enumerate(groupings)}
 
 
@@ -869,12 +891,15 @@ def busy_by_unit(model, visits: pd.DataFrame, t0: float, roles: tuple[str, ...] 
     for role, rows in zip(ROLES, by_role(visits["role"].cat.codes.to_numpy())):
         if role not in roles or role == "alliance":
             continue
-        s, e = np.maximum(start[rows], t0), end[rows]
-        e = np.where(np.isnan(e) & ~np.isnan(start[rows]), H, e)        # still busy at the horizon
-        busy = np.nan_to_num(np.clip(e - s, 0, None))
-        on, done = busy.copy(), busy > 0                                 # (a role without shifts: all of it)
-        if role in model.duty and done.any():
-            on[done] = model.duty[role].on_duty_between(s[done], e[done])
+        busy, on = np.empty(len(rows)), np.empty(len(rows))
+        for lo in range(0, len(rows), PART_ROWS):             # (a part's temporaries at a time)
+            part = rows[lo:lo + PART_ROWS]
+            s, e = np.maximum(start[part], t0), end[part]
+            e = np.where(np.isnan(e) & ~np.isnan(start[part]), H, e)        # still busy at the horizon
+            busy[lo:lo + len(part)] = b = np.nan_to_num(np.clip(e - s, 0, None))
+            on[lo:lo + len(part)], done = b, b > 0                          # (a role without shifts: all of it)
+            if role in model.duty and done.any():
+                on[lo + np.flatnonzero(done)] = model.duty[role].on_duty_between(s[done], e[done])
         capacity = capacity_minutes(model, role, t0, H)
         total = np.bincount(unit[rows], weights=busy, minlength=len(capacity))
         on_duty = np.bincount(unit[rows], weights=on, minlength=len(capacity))
@@ -1242,17 +1267,19 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
             WALK_BANDS[1:], model.city.hh_nearest_station_walk_min[requests["household"].to_numpy()], side="right"),
             -1), WALK_BAND_NAMES),
         "by_quarter": lambda: quarters(model, requests, resident, t0)}
-    needed = [g for g in (make() for name, make in groupings.items() if wanted.groups(name))
+    needed = [g._replace(group=g.group.astype(np.min_scalar_type(-max(len(g.names), 1))))     # (int8, not int64)
+              for g in (make() for name, make in groupings.items() if wanted.groups(name))
               if g.names or g.name != "by_quarter"]
     kpis: dict[str, dict] = {}
     pooled = None
     if needed:
         pooled = Pooled(measured_clocks(model, requests) if timed is None else timed)   # percentiles: residents' only
-        kpis = kpis_by_group(contributions(requests, visit_parts(requests, visits, model), H), needed, pooled)
+        parts = _given_back(visit_parts(requests, visits, model))
+        kpis = kpis_by_group(contributions(requests, parts, H), needed, pooled)
     settings = (sc.name, scenario_hash(sc), model.seed, model.days, sc.run.warmup_days)
     figures = {**{key: Same(value) for key, value in zip(SETTINGS, settings)},
                **kpis.get("residents", {}).get("residents", {}),
-               **{key: make() for key, make in rest.items() if wanted(key)}}
+               **{key: _given_back(make()) for key, make in rest.items() if wanted(key)}}
     if wanted("by_type"):
         figures["by_type"] = kpis.get("by_type", {name: {} for name in types})
         for name, by_role in resolved_per_year(requests, t0, H)[1].items():
@@ -1262,6 +1289,12 @@ def tally(model, requests: pd.DataFrame, visits: pd.DataFrame, timed: Clocks | N
     if wanted("by_quarter"):
         figures["by_quarter"] = quarter_extras(model, visits, t0, kpis.get("by_quarter", {}))
     return Tallies(figures, pooled)
+
+
+def _given_back(value):
+    """`value`, once the pages read to make it have gone back to their files (`spill`)."""
+    spill.give_back()
+    return value
 
 
 QUARTER_DAYS = 91
@@ -1328,7 +1361,6 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
     resident = residents_measured(model, requests)
     grid = np.where(resident, requests["grid"].to_numpy(), -1)              # -1: not counted
     reported = requests["reported_minute"].to_numpy()
-    wait = requests["started_minute"].to_numpy() - reported
     out = pd.DataFrame({
         "grid": np.arange(city.grids), "community": city.grid_community, "station": city.grid_station,
         "households": np.bincount(city.hh_grid, minlength=city.grids),
@@ -1338,13 +1370,16 @@ def grid_table(model, requests: pd.DataFrame, visits: pd.DataFrame,
     out["x"] /= np.maximum(out["households"], 1)
     out["y"] /= np.maximum(out["households"], 1)
     out["requests"] = np.bincount(grid[resident], minlength=city.grids)
-    began = resident & ~np.isnan(wait)
+    began = np.flatnonzero(resident & ~np.isnan(requests["started_minute"].to_numpy()))
     served = np.bincount(grid[began], minlength=city.grids)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["wait_mean_minutes"] = np.bincount(grid[began], weights=wait[began], minlength=city.grids) / served
+        out["wait_mean_minutes"] = np.bincount(grid[began], weights=requests["started_minute"].to_numpy()[began]
+                                               - reported[began], minlength=city.grids) / served
     timed = measured_clocks(model, requests) if timed is None else timed
     p90 = list(QUANTILES).index("p90")
     known = np.where(np.isnan(reported), -1, grid)
+    del grid, began, resident
+    spill.give_back()
     out["wait_p90_minutes"] = timed.wait.quantiles(known, city.grids)[:, p90]
     out["resolution_p90_hours"] = timed.resolution.quantiles(known, city.grids)[:, p90]
     trust = model.trust

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..city import City, build_city, city_inputs
 from ..scenario import ROLES, Scenario, load, resolve_scenario
-from . import agents, journey, records
+from . import agents, journey, records, spill
 from . import calendar as cal
 from .calendar import MEETING, SAMPLE, SHIFT, STAFF, compiled
 from .kpis import HEADLINE
@@ -291,6 +291,7 @@ class GridModel(mesa.Model):
         self.days = scenario.run.days if days is None else days
         self.horizon = self.days * 1440.0
         self.now = 0.0
+        self._given_back = 0          # requests come forward when the records last went back to their file (`spill`)
         # (a city already drawn: a district of one, run as a city of its own, experiments.districts)
         self.city: City = drawn_city(scenario, seed) if city is None else city
         self.layout = layouts(scenario, self.city)
@@ -306,7 +307,7 @@ class GridModel(mesa.Model):
         self.world, planned = self._world(draw_requests(scenario, self.city, seed, self.horizon), hotline,
                                           sample_minutes, check)
         self.overloaded = overloaded_units(self, *planned) if planned is not None else None
-        self._created_sorted = np.sort(self.world.request.created[:self._count(journey.REQUESTS)])
+        self._created_sorted, = spill.filed(np.sort(self.world.request.created[:self._count(journey.REQUESTS)]))
         self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
@@ -383,11 +384,11 @@ class GridModel(mesa.Model):
         request = records.allocate(records.Requests, records.REQUEST, 0, request_room)
         # who and when, drawn up front, are the request records' own from here on, not a copy of them
         for name in WHO_AND_WHEN:
-            getattr(request, name)[:m] = getattr(req, name)
+            spill.put(getattr(request, name)[:m], getattr(req, name))
         req = replace(req, type=request.type[:m], household=request.household[:m], created=request.created[:m])
         findable, neighbours = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
         options: list[Options] = []
-        load, n = None, 0
+        load, n, given_back = None, 0, 0
         for window in req.windows():
             plan_ = plan(sc, self.city, window, self.layout, self.unit_offset, self.duty, self.horizon)
             window.planned()
@@ -397,6 +398,9 @@ class GridModel(mesa.Model):
             p = dict(vars(plan_))      # held by this dict alone, so each goes once recorded
             del plan_, p["likely_pool"], p["likely_duration"]       # (the stability check's, done)
             n = self._recorded(p, window, n, visit, request, options, rank, home_type, resident_type)
+            if window.hi - given_back >= spill.GIVE_BACK_EVERY or window.hi == m:
+                spill.give_back()          # (what is recorded stays on the records' file)
+                given_back = window.hi
             findable[window.lo:window.hi], neighbours[window.lo:window.hi] = p.pop("findable"), p.pop("neighbours_know")
             if p:
                 raise TypeError(f"the plan's {sorted(p)} made no part of the world")
@@ -433,7 +437,7 @@ class GridModel(mesa.Model):
         return World(
             visit=visit, request=request, unit=units, queue_first=np.full((len(units.role), len(ranks)), -1, dtype=np.int64),
             queue_last=np.full((len(units.role), len(ranks)), -1, dtype=np.int64), free=free, staff=staff, station=stations, calendar=cal.timetable(events, heap_room),
-            arrival=Arrivals(report[order], order.astype(np.int64), request.channel[order]),
+            arrival=Arrivals(*spill.filed(report[order], order.astype(np.int64), request.channel[order])),
             trust=np.full(self.city.households, residents.initial_trust), building=self.city.hh_building.astype(np.int64),
             by_household=Findable.of(arising, req.household, req.created, self.city.households),
             by_building=Findable.of(neighbours_know, self.city.hh_building[req.household],
@@ -662,12 +666,18 @@ class GridModel(mesa.Model):
         journey's compiled loop, stopping for each daily census (taken here, by Mesa's
         DataCollector) and when its records need more room."""
         while True:
-            stopped, t = journey.advance(self.world, until)
+            stopped, t = journey.advance(self.world, min(until, self.now + spill.CHECK_DAYS * 1440))
+            came = int(self.world.count[journey.NEXT_ARRIVAL])
+            if came - self._given_back >= spill.GIVE_BACK_EVERY:
+                spill.give_back()
+                self._given_back = came
             if stopped == journey.SAMPLED:
                 self.now = t
                 self.datacollector.collect(self)
             elif stopped == journey.FULL:
                 self._make_room()
+            elif t < until:
+                self.now = t
             else:
                 break
         self.now = until

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario import ROLES
+from . import spill
 from .routes import CHANNELS
 
 OUTCOMES = ("resolved", "abandoned", "open")
@@ -152,7 +153,7 @@ def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **valu
     record it adds), so it costs address space, not memory."""
     _within_index(kind.__name__, room)
     dtypes = {f.name: f.dtype for f in fields}
-    records = kind(**{f.name: np.empty(room, dtype=dtypes[f.name]) for f in fields})
+    records = kind(**spill.arrays(room, dtypes))
     written(records, fields, 0, rows, **values)
     return records
 
@@ -168,20 +169,18 @@ def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, kept:
         raise TypeError(f"not fields of {type(records).__name__}: {sorted(unknown)}")
     given = [*values, *kept]
     for name in list(values):
-        getattr(records, name)[at:at + rows] = values.pop(name)
+        spill.put(getattr(records, name)[at:at + rows], values.pop(name))
     for f in fields:
         if f.name not in given:
-            getattr(records, f.name)[at:at + rows] = f.default
+            spill.put(getattr(records, f.name)[at:at + rows], f.default)
 
 
 def grown(records: tuple, rows: int, room: int) -> tuple:
     """The same records with room for `room`."""
     _within_index(type(records).__name__, room)
-    out = {}
+    out = spill.arrays(room, {name: old.dtype for name, old in zip(records._fields, records)})
     for name, old in zip(records._fields, records):
-        new = np.empty(room, dtype=old.dtype)
-        new[:rows] = old[:rows]
-        out[name] = new
+        spill.put(out[name][:rows], old[:rows])
     return type(records)(**out)
 
 
@@ -195,19 +194,28 @@ Visits = record_type("Visits", VISIT)
 Requests = record_type("Requests", REQUEST)
 
 
+def room(columns: tuple[Column, ...], rows: int, categories: dict | None = None) -> dict[str, np.ndarray]:
+    """Room for a table of `rows` (`frame`): an array per column, on a file (`spill`), its type the
+    declared one (codes for categories, as pandas keeps them); a column's values go in with
+    `spill.put` as it is made, so that a city-year's tables are not all in memory at once."""
+    return spill.arrays(rows, {c.name: _codes(len(c.categories or categories[c.name])) if c.dtype == "category"
+                               else c.dtype for c in columns})
+
+
 def frame(columns: tuple[Column, ...], values: dict, categories: dict | None = None) -> pd.DataFrame:
-    """A table in the declared order and types; `values` holds each column (codes for categories),
-    `categories` the categories of those declared without (the scenario's request types)."""
+    """A table in the declared order and types from its `room`, each column's values put in (codes
+    for categories); `categories` the categories of those declared without (the scenario's
+    request types)."""
     missing, extra = {c.name for c in columns} - set(values), set(values) - {c.name for c in columns}
     if missing or extra:
         raise KeyError(f"columns not as declared: missing {sorted(missing)}, undeclared {sorted(extra)}")
-    data = {}
-    for c in columns:
-        if c.dtype == "category":
-            data[c.name] = pd.Categorical.from_codes(values[c.name], list(c.categories or categories[c.name]))
-        else:
-            data[c.name] = np.asarray(values[c.name], dtype=c.dtype)
-    return pd.DataFrame(data, copy=False)
+    return pd.DataFrame({c.name: pd.Categorical.from_codes(values[c.name], list(c.categories or categories[c.name]))
+                         if c.dtype == "category" else values[c.name] for c in columns}, copy=False)
+
+
+def _codes(categories: int) -> type:
+    """The integer type pandas keeps a category's codes in (else it would copy them)."""
+    return np.int8 if categories < 127 else np.int16 if categories < 32767 else np.int32
 
 
 def odd_table() -> str:

@@ -12,7 +12,7 @@ from typing import Callable, Collection, Iterator
 import pandas as pd
 
 from ..scenario import Scenario
-from . import metrics
+from . import metrics, spill
 from .kpis import HEADLINE, KPI, lookup
 from .model import GridModel
 from .stability import describe
@@ -148,11 +148,17 @@ def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = Fa
     the model is not used after (`simulate`), so its records are let go once their tables are made
     (`GridModel.release_records`)."""
     visits, requests = _tables(model, release)
+    # each step's pages of the tables go back to their file after it (`spill`): the outputs' peak is a step's
     timed = metrics.measured_clocks(model, requests)                # shared by the summary and the grid table
+    spill.give_back()
     busy = metrics.busy_by_unit(model, visits, model.spec.run.warmup_days * 1440)
-    tables = {"requests": requests, "visits": visits, "timeseries": metrics.timeseries(model, requests, visits),
+    spill.give_back()
+    series = metrics.timeseries(model, requests, visits)
+    spill.give_back()
+    tables = {"requests": requests, "visits": visits, "timeseries": series,
               "grids": metrics.grid_table(model, requests, visits, timed, busy),
               "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
+    spill.give_back()
     home = next((name for name, t in model.spec.requests.items() if t.home_visit), None)
     from .outputs import gis_layers
     return RunResult(metrics.summary(model, requests, visits, timed, busy), tables, home, pd.Timestamp(start),
