@@ -68,7 +68,8 @@ def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
     city-year's outputs peak lower (`benchmarks/memory.py`)."""
     H, city = model.horizon, model.city
     reached = np.flatnonzero(~np.isnan(vis["queued"])).astype(np.int32)
-    table = records.room(records.VISITS, len(reached))
+    n = len(req["first"])
+    table = records.room(records.VISITS, len(reached), spill.pays(n))
     role_of_unit = np.repeat(np.arange(len(ROLES), dtype=np.int8), [len(model.layout[r].members) for r in ROLES])
     unit = vis.pop("unit")[reached]
     role = role_of_unit[unit]
@@ -77,8 +78,7 @@ def _visits(model, vis: dict, req: dict) -> tuple[pd.DataFrame, tuple]:
     spill.put(table["queued_minute"], vis.pop("queued")[reached])
     del unit
     request, stage = vis.pop("request")[reached], vis.pop("stage")[reached]
-    spill.give_back()             # (the records' pages read so far: they stay on their file)
-    n = len(req["first"])
+    spill.give_back(heap=spill.pays(n))     # (the records' pages read so far stay on their file; what the run freed goes)
     first_start, ended, outcome, count = np.empty(n), np.empty(n), np.empty(n, dtype=np.int8), np.zeros(n, dtype=np.int32)
     first_role, last_role, by_110 = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=bool)
     start, duration = vis.pop("start"), vis.pop("duration")
@@ -123,7 +123,7 @@ def _requests(model, req: dict, decided: tuple) -> pd.DataFrame:
     city, types = model.city, list(model.spec.requests.values())
     household, reported, kind = req["household"], req["reported"], req["type"]
     categories = {"type": list(model.spec.requests)}
-    table = records.room(records.REQUESTS, len(kind), categories)
+    table = records.room(records.REQUESTS, len(kind), spill.pays(len(kind)), categories)
     for name, column in zip(("started_minute", "ended_minute", "outcome", "visits", "first_handler", "handled_by",
                              "police110"), decided):
         spill.put(table[name], column)
@@ -207,7 +207,8 @@ class Censored:
         duration = np.asarray(duration, dtype=float)
         self.duration, self.observed, self.among = spill.filed(   # (a city-year's outputs hold three of them)
             duration, np.asarray(observed, dtype=bool),
-            np.ones(len(duration), dtype=bool) if among is None else np.asarray(among, dtype=bool))
+            np.ones(len(duration), dtype=bool) if among is None else np.asarray(among, dtype=bool),
+            on_file=spill.pays(len(duration)))
         self._sorted: tuple | None = None
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -219,14 +220,15 @@ class Censored:
             rows = np.flatnonzero(self.among)
             key = self.duration[rows]
             np.copyto(key, np.nextafter(key, np.inf), where=~self.observed[rows])
-            order, = spill.filed(rows[stable_order(key)])
+            on_file = spill.pays(len(self.duration))
+            order, = spill.filed(rows[stable_order(key)], on_file=on_file)
             del rows, key
             step = np.arange(len(order) + 1, dtype=float)
             with np.errstate(divide="ignore"):
                 step[1:] = np.maximum(np.log1p(-1.0 / step[1:]), -1e9)
             step[0] = 0.0
             self._sorted = (order, *spill.filed(self.duration[order], self.observed[order], step,
-                                                np.empty(len(order), np.int32)))
+                                                np.empty(len(order), np.int32), on_file=on_file))
         return self._sorted
 
     def forget(self) -> None:
@@ -940,8 +942,11 @@ def backlog_growth(model, visits: pd.DataFrame, requests: pd.DataFrame, t0: floa
     queued, start = visits["queued_minute"].to_numpy(), visits["start_minute"].to_numpy()
     abandoned = requests["outcome"].cat.codes.to_numpy() == OUTCOMES.index("abandoned")
     req = visits["request"].to_numpy()
-    gave_up = abandoned[req] & np.isnan(start) & (visits["stage"].to_numpy() != HOTLINE_STAGE)
-    leaves = np.where(~np.isnan(start), start, np.where(gave_up, requests["ended_minute"].to_numpy()[req], np.inf))
+    # a visit leaves its queue when it starts, when its resident gives up, or never (inf)
+    leaves, waited = start.copy(), np.flatnonzero(np.isnan(start))
+    gave_up = waited[abandoned[req[waited]] & (visits["stage"].to_numpy()[waited] != HOTLINE_STAGE)]
+    leaves[waited] = np.inf
+    leaves[gave_up] = requests["ended_minute"].to_numpy()[req[gave_up]]
     codes = visits["role"].cat.codes.to_numpy()
     waiting = at_or_before(queued, days, codes, len(ROLES)) - at_or_before(leaves, days, codes, len(ROLES))
     weeks = days / (7 * 1440)

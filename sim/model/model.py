@@ -307,7 +307,8 @@ class GridModel(mesa.Model):
         self.world, planned = self._world(draw_requests(scenario, self.city, seed, self.horizon), hotline,
                                           sample_minutes, check)
         self.overloaded = overloaded_units(self, *planned) if planned is not None else None
-        self._created_sorted, = spill.filed(np.sort(self.world.request.created[:self._count(journey.REQUESTS)]))
+        created = self.world.request.created[:self._count(journey.REQUESTS)]
+        self._created_sorted, = spill.filed(np.sort(created), on_file=spill.pays(len(created)))
         self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
@@ -380,8 +381,9 @@ class GridModel(mesa.Model):
         # space, not memory, until written
         most = int(np.bincount(req.type, minlength=len(types)) @ np.array([len(t.stages) + 1 for t in types]))
         request_room = m + m // 8 + 256
-        visit = records.allocate(records.Visits, records.VISIT, 0, most + m // 4 + 1024 + new_visits)
-        request = records.allocate(records.Requests, records.REQUEST, 0, request_room)
+        on_file = spill.pays(m)               # (a long run's records on a file, `spill`)
+        visit = records.allocate(records.Visits, records.VISIT, 0, most + m // 4 + 1024 + new_visits, on_file)
+        request = records.allocate(records.Requests, records.REQUEST, 0, request_room, on_file)
         # who and when, drawn up front, are the request records' own from here on, not a copy of them
         for name in WHO_AND_WHEN:
             spill.put(getattr(request, name)[:m], getattr(req, name))
@@ -399,7 +401,7 @@ class GridModel(mesa.Model):
             del plan_, p["likely_pool"], p["likely_duration"]       # (the stability check's, done)
             n = self._recorded(p, window, n, visit, request, options, rank, home_type, resident_type)
             if window.hi - given_back >= spill.GIVE_BACK_EVERY or window.hi == m:
-                spill.give_back()          # (what is recorded stays on the records' file)
+                spill.give_back(heap=on_file and window.hi == m)   # (what is recorded stays on the records' file)
                 given_back = window.hi
             findable[window.lo:window.hi], neighbours[window.lo:window.hi] = p.pop("findable"), p.pop("neighbours_know")
             if p:
@@ -437,7 +439,7 @@ class GridModel(mesa.Model):
         return World(
             visit=visit, request=request, unit=units, queue_first=np.full((len(units.role), len(ranks)), -1, dtype=np.int64),
             queue_last=np.full((len(units.role), len(ranks)), -1, dtype=np.int64), free=free, staff=staff, station=stations, calendar=cal.timetable(events, heap_room),
-            arrival=Arrivals(*spill.filed(report[order], order.astype(np.int64), request.channel[order])),
+            arrival=Arrivals(*spill.filed(report[order], order.astype(np.int64), request.channel[order], on_file=on_file)),
             trust=np.full(self.city.households, residents.initial_trust), building=self.city.hh_building.astype(np.int64),
             by_household=Findable.of(arising, req.household, req.created, self.city.households),
             by_building=Findable.of(neighbours_know, self.city.hh_building[req.household],

@@ -147,13 +147,13 @@ def record_type(name: str, fields: tuple[Field, ...], module: str = __name__) ->
     return namedtuple(name, [f.name for f in fields], module=module)
 
 
-def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, **values) -> tuple:
+def allocate(kind: type, fields: tuple[Field, ...], rows: int, room: int, on_file: bool = False, **values) -> tuple:
     """`rows` records with room for `room` in all: each field's given values (for the first rows)
-    or its default. The room past `rows` is left untouched (the journey writes every field of a
-    record it adds), so it costs address space, not memory."""
+    or its default; on a file if `on_file` (`spill`). The room past `rows` is left untouched (the
+    journey writes every field of a record it adds), so it costs address space, not memory."""
     _within_index(kind.__name__, room)
     dtypes = {f.name: f.dtype for f in fields}
-    records = kind(**spill.arrays(room, dtypes))
+    records = kind(**spill.arrays(room, dtypes, on_file))
     written(records, fields, 0, rows, **values)
     return records
 
@@ -178,7 +178,8 @@ def written(records: tuple, fields: tuple[Field, ...], at: int, rows: int, kept:
 def grown(records: tuple, rows: int, room: int) -> tuple:
     """The same records with room for `room`."""
     _within_index(type(records).__name__, room)
-    out = spill.arrays(room, {name: old.dtype for name, old in zip(records._fields, records)})
+    out = spill.arrays(room, {name: old.dtype for name, old in zip(records._fields, records)},
+                       spill.on_file(records[0]))
     for name, old in zip(records._fields, records):
         spill.put(out[name][:rows], old[:rows])
     return type(records)(**out)
@@ -194,12 +195,12 @@ Visits = record_type("Visits", VISIT)
 Requests = record_type("Requests", REQUEST)
 
 
-def room(columns: tuple[Column, ...], rows: int, categories: dict | None = None) -> dict[str, np.ndarray]:
-    """Room for a table of `rows` (`frame`): an array per column, on a file (`spill`), its type the
-    declared one (codes for categories, as pandas keeps them); a column's values go in with
-    `spill.put` as it is made, so that a city-year's tables are not all in memory at once."""
+def room(columns: tuple[Column, ...], rows: int, on_file: bool, categories: dict | None = None) -> dict[str, np.ndarray]:
+    """Room for a table of `rows` (`frame`): an array per column, its type the declared one (codes
+    for categories, as pandas keeps them), on a file if `on_file` (`spill`); a column's values go
+    in with `spill.put` as it is made, so that a city-year's tables are never all in memory."""
     return spill.arrays(rows, {c.name: _codes(len(c.categories or categories[c.name])) if c.dtype == "category"
-                               else c.dtype for c in columns})
+                               else c.dtype for c in columns}, on_file)
 
 
 def frame(columns: tuple[Column, ...], values: dict, categories: dict | None = None) -> pd.DataFrame:

@@ -158,7 +158,7 @@ def results(model: GridModel, start: pd.Timestamp = START, *, release: bool = Fa
     tables = {"requests": requests, "visits": visits, "timeseries": series,
               "grids": metrics.grid_table(model, requests, visits, timed, busy),
               "census": model.datacollector.get_model_vars_dataframe().drop(columns=list(HEADLINE))}
-    spill.give_back()
+    spill.give_back(heap=spill.pays(len(requests)))
     home = next((name for name, t in model.spec.requests.items() if t.home_visit), None)
     from .outputs import gis_layers
     return RunResult(metrics.summary(model, requests, visits, timed, busy), tables, home, pd.Timestamp(start),

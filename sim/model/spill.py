@@ -31,6 +31,11 @@ _ALIGN = mmap.PAGESIZE
 # 131,072 (docs/PERFORMANCE.md, "Records and tables on a file").
 GIVE_BACK_EVERY = 1 << 16
 CHECK_DAYS = 30
+# A run of at least this many requests (about 150 days of Meihekou's) keeps its horizon-long
+# arrays on files (`pays`); a shorter one keeps them in memory, as its arrays are a small part of
+# the process's own 260 MB and reading them back would cost it more than they take: a calibration's
+# 100-day run took 432 ms on files against 350 ms in memory (`benchmarks/run_phases.py`).
+FROM_REQUESTS = 1 << 19
 
 
 def _heap_trim():
@@ -44,14 +49,23 @@ _trim = _heap_trim()
 _FILES: weakref.WeakSet = weakref.WeakSet()       # every spill file mapped in this process
 
 
-def arrays(room: int, dtypes: dict[str, np.dtype]) -> dict[str, np.ndarray]:
-    """One array of `room` elements per name, of its dtype, on one file (uninitialised: zeros)."""
-    return _on_file({name: (room, np.dtype(dtype)) for name, dtype in dtypes.items()})
+def pays(requests: int) -> bool:
+    """Whether a run of `requests` keeps its horizon-long arrays on files (FROM_REQUESTS)."""
+    return requests >= FROM_REQUESTS
 
 
-def filed(*values: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Copies of `values` on one file, none of their pages in the process: what the outputs hold
-    from one step to a later one."""
+def arrays(room: int, dtypes: dict[str, np.dtype], on_file: bool = True) -> dict[str, np.ndarray]:
+    """One array of `room` elements per name, of its dtype, on one file if `on_file`, else in
+    memory (uninitialised)."""
+    shapes = {name: (room, np.dtype(dtype)) for name, dtype in dtypes.items()}
+    return _on_file(shapes) if on_file else {name: np.empty(n, dtype=d) for name, (n, d) in shapes.items()}
+
+
+def filed(*values: np.ndarray, on_file: bool = True) -> tuple[np.ndarray, ...]:
+    """Copies of `values` on one file, none of their pages in the process (what the outputs hold
+    from one step to a later one); `values` as they are if not `on_file`."""
+    if not on_file:
+        return values
     out = _on_file({k: (len(v), v.dtype) for k, v in enumerate(values)})
     for k, v in enumerate(values):
         put(out[k], v)
@@ -114,15 +128,22 @@ def _mapped(size: int) -> _File | None:
     return mapped
 
 
-def give_back() -> None:
+def give_back(heap: bool = False) -> None:
     """The pages of every spill file leave the process; their values stay and are read back when
-    next touched (a page still in use costs one fault to come back). So does the memory the C
-    heap keeps from arrays already freed (glibc keeps the pages of a freed array under 32 MB for
-    the next one: 43 MB at the end of a city-year's build)."""
+    next touched (a page still in use costs one fault to come back). `heap`: so does the memory
+    the C heap keeps from arrays already freed (glibc keeps a freed array under 32 MB for the
+    next one: 43 MB at the end of a city-year's build), at the few points where what follows
+    needs less than what went before; not at every one, since the next arrays would fault fresh
+    pages in (a degenerate city-year's outputs 0.70 s against 1.0-1.3 s)."""
     for mapped in list(_FILES):
         mapped.madvise(mmap.MADV_DONTNEED)
-    if _trim is not None:
+    if heap and _trim is not None:
         _trim(0)
+
+
+def on_file(array: np.ndarray) -> bool:
+    """Whether `array` is on a spill file."""
+    return _file(array) is not None
 
 
 def _file(array: np.ndarray) -> "_File | None":

@@ -103,6 +103,22 @@ def test_the_records_are_the_same_drawn_and_planned_a_window_at_a_time(case, mon
     test_the_records_of_a_small_run_are_as_committed(case)
 
 
+@pytest.mark.parametrize("case", ["small_city", "low_trust"])
+def test_the_records_are_the_same_on_files_given_back_often(case, monkeypatch):
+    """A long run keeps its records, tables and clocks on files and hands their pages back as it
+    goes (`spill`): with every run on files, pages given back every 256 requests and every half
+    day, the committed records and summary."""
+    from gridsim.model import spill
+    made = []
+    mapped = spill._mapped
+    monkeypatch.setattr(spill, "_mapped", lambda size: made.append(size) or mapped(size))
+    monkeypatch.setattr(spill, "FROM_REQUESTS", 0)
+    monkeypatch.setattr(spill, "GIVE_BACK_EVERY", 256)
+    monkeypatch.setattr(spill, "CHECK_DAYS", 0.5)
+    test_the_records_of_a_small_run_are_as_committed(case)
+    assert len(made) >= 6           # the records, the arrivals, the census's times, the tables and the clocks
+
+
 def test_the_cases_reach_the_journey_s_rarer_turns():
     """What each case is there for happens in it (so the comparison covers those handlers)."""
     requests = {case: pd.read_parquet(stored(case, "requests")) for case in CASES}
