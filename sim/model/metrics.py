@@ -215,8 +215,10 @@ class Censored:
         """(order, time, event, step, room): the rows `among` in order of time (at a tied time
         events first: censored times nudged to the next float up), their durations and events in
         that order, step[k] the log of the factor an event with k at risk brings (k = 1 ... every
-        row; -1e9: log 0 kept finite), and room for the groupings' counting sort."""
-        if self._sorted is None:       # (each array on a file as it is made: a city-year's outputs peak here)
+        row; -1e9: log 0 kept finite), and room for the groupings' counting sort (made each time:
+        not kept). A long run's are kept on a file, each as it is made (`spill`): a city-year's
+        outputs peaked at them."""
+        if self._sorted is None:
             rows = np.flatnonzero(self.among)
             key = self.duration[rows]
             np.copyto(key, np.nextafter(key, np.inf), where=~self.observed[rows])
@@ -227,9 +229,8 @@ class Censored:
             with np.errstate(divide="ignore"):
                 step[1:] = np.maximum(np.log1p(-1.0 / step[1:]), -1e9)
             step[0] = 0.0
-            self._sorted = (order, *spill.filed(self.duration[order], self.observed[order], step,
-                                                np.empty(len(order), np.int32), on_file=on_file))
-        return self._sorted
+            self._sorted = (order, *spill.filed(self.duration[order], self.observed[order], step, on_file=on_file))
+        return (*self._sorted, np.empty(len(self._sorted[0]), np.int32))
 
     def forget(self) -> None:
         """Let the sorted form go (`sorted` makes it again if asked)."""

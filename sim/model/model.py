@@ -309,6 +309,7 @@ class GridModel(mesa.Model):
         self.overloaded = overloaded_units(self, *planned) if planned is not None else None
         created = self.world.request.created[:self._count(journey.REQUESTS)]
         self._created_sorted, = spill.filed(np.sort(created), on_file=spill.pays(len(created)))
+        spill.give_back(heap=spill.pays(len(created)))     # (what the build freed goes: a long run's loop needs less)
         self.result = None                    # the run's outputs, once `step` has reached the horizon
         self.datacollector = mesa.DataCollector(model_reporters={
             "time": "now", "created": "created", "resolved": "resolved", "abandoned": "abandoned",
@@ -401,7 +402,7 @@ class GridModel(mesa.Model):
             del plan_, p["likely_pool"], p["likely_duration"]       # (the stability check's, done)
             n = self._recorded(p, window, n, visit, request, options, rank, home_type, resident_type)
             if window.hi - given_back >= spill.GIVE_BACK_EVERY or window.hi == m:
-                spill.give_back(heap=on_file and window.hi == m)   # (what is recorded stays on the records' file)
+                spill.give_back()          # (what is recorded stays on the records' file)
                 given_back = window.hi
             findable[window.lo:window.hi], neighbours[window.lo:window.hi] = p.pop("findable"), p.pop("neighbours_know")
             if p:

@@ -98,10 +98,23 @@ def put(target: np.ndarray, values) -> None:
     if file is None or not target.flags.c_contiguous:
         target[:] = values
         return
-    data = np.ascontiguousarray(np.broadcast_to(np.asarray(values).astype(target.dtype, copy=False), target.shape))
-    view, at = memoryview(data).cast("B"), target.ctypes.data - file.start
+    values = np.asarray(values)
+    at = target.ctypes.data - file.start
+    if values.ndim:
+        _write(file.fd, np.ascontiguousarray(values, dtype=target.dtype), at)
+        return
+    block = np.full(min(len(target), _BLOCK), values, dtype=target.dtype)     # (a default: one block, again)
+    for lo in range(0, len(target), _BLOCK):
+        _write(file.fd, block[:min(_BLOCK, len(target) - lo)], at + lo * target.itemsize)
+
+
+_BLOCK = 1 << 16
+
+
+def _write(fd: int, data: np.ndarray, at: int) -> None:
+    view = memoryview(data).cast("B")
     while len(view):
-        done = os.pwrite(file.fd, view, at)
+        done = os.pwrite(fd, view, at)
         view, at = view[done:], at + done
 
 
