@@ -1,6 +1,6 @@
 """Benchmark: a full Meihekou city-year, and the degenerate M/M/c case against a bare heapq loop.
 
-    .venv/bin/python benchmarks/city_year.py [--days 365] [--seed 0]
+    .venv/bin/python benchmarks/city_year.py [--days 365] [--seed 0] [--in-memory]
 
 Prints requests simulated, wall time (build, event loop, metrics) of each of
 `--repeat` runs and their median, requests per second and peak memory for the
@@ -12,7 +12,8 @@ validation scenario through the same model code at a volume like the city's
 and times a bare heapq M/M/c loop on the same volume as the reference for
 what plain Python can do. Targets (docs/PERFORMANCE.md): city-year <= 10 s
 and <= 1.5 GB; the degenerate case's event loop faster than the bare loop, and
-its build, loop and metrics together within 1.5x of it.
+its build, loop and metrics together within 1.5x of it. `--in-memory`: every run's
+arrays in memory, as a short run's (`gridsim.model.spill`), not on files as a long run's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import resource
 import time
 from pathlib import Path
 
-from gridsim.model import GridModel
+from gridsim.model import GridModel, spill
 from gridsim.model.run import results
 from gridsim.scenario import load, with_overrides
 
@@ -83,7 +84,10 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="city-year runs (the median is the figure)")
+    parser.add_argument("--in-memory", action="store_true", help="every run's arrays in memory, not on files")
     args = parser.parse_args()
+    if args.in_memory:
+        spill.FROM_REQUESTS = 1 << 62
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
 
     city = load(ROOT / "scenarios" / "meihekou_2020.toml")
