@@ -1,10 +1,11 @@
 """Arrays whose values live in a file rather than in the process: a long run's records and tables.
 
 A city-year's request and visit records are 265 MB and its tables 181 MB, while the work open at
-any one time is a month's. Made on a file of the temporary directory (`tempfile.gettempdir()`,
-so `TMPDIR` chooses it), mapped shared and unlinked at once (nothing is left behind however the
-process ends), their pages can be handed back (`give_back`) once the run has moved past them: the
-values stay in the file and are read back when touched again. The process holds what it touched
+any one time is a month's. A long run's (`pays`) are made on a file of the temporary directory
+(`tempfile.gettempdir()`, so `TMPDIR` chooses it), mapped shared and unlinked at once (nothing is
+left behind however the process ends), and their pages are handed back (`give_back`) once the run
+has moved past them: the values stay in the file and are read back when touched again. A short
+run's are made in memory, the same values (`FROM_REQUESTS`). The process holds what it touched
 since; the machine's page cache holds the rest on the kernel's terms, written out to the disk
 and dropped when memory is wanted, as a file the run wrote out would be (docs/PERFORMANCE.md,
 "Records and tables on a file"). The file's blocks are reserved when it is made, so a full disk
