@@ -125,21 +125,32 @@ def _mapped(size: int) -> _File | None:
     try:
         fd, path = tempfile.mkstemp(prefix="gridsim-")
     except OSError as e:
-        warnings.warn(f"the records are kept in memory: no file for them in {tempfile.gettempdir()} ({e.strerror})")
-        return None
+        return _in_memory(f"no file for them in {tempfile.gettempdir()} ({e.strerror})")
     try:
         os.unlink(path)
-        os.posix_fallocate(fd, 0, size)
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, size)
+        else:                                   # (macOS: the file's blocks are found as it is written)
+            os.ftruncate(fd, size)
         mapped = _File(fd, size)
     except OSError as e:
-        warnings.warn(f"the records are kept in memory: no room for {size / 2**20:,.0f} MB of them in "
-                      f"{tempfile.gettempdir()} ({e.strerror})")
         os.close(fd)
-        return None
+        return _in_memory(f"no room for {size / 2**20:,.0f} MB of them in {tempfile.gettempdir()} ({e.strerror})")
     mapped.fd, mapped.start = fd, np.frombuffer(mapped, dtype=np.uint8, count=1).ctypes.data
     weakref.finalize(mapped, os.close, fd)
     _FILES.add(mapped)
     return mapped
+
+
+def _in_memory(why: str) -> None:
+    """The arrays go in memory instead: said once a process (the same numbers, more memory)."""
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"a long run's records and tables are kept in memory: {why}")
+
+
+_warned = False
 
 
 def give_back(heap: bool = False) -> None:

@@ -56,13 +56,17 @@ def test_the_files_leave_nothing_in_the_temporary_directory(tmp_path, monkeypatc
 
 def test_no_room_for_the_file_keeps_the_arrays_in_memory(monkeypatch):
     """A full disk is found when the file is made (its blocks reserved then, not as a fault in the
-    middle of a run): one warning naming the directory, and the arrays in memory, the same values."""
+    middle of a run): one warning a process naming the directory, and the arrays in memory, the
+    same values."""
     def full(fd, offset, length):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(os, "posix_fallocate", full)
-    with pytest.warns(UserWarning, match=f"in memory: no room .* in {tempfile.gettempdir()}"):
+    monkeypatch.setattr(spill, "_warned", False)
+    with pytest.warns(UserWarning, match=f"in memory: no room .* in {tempfile.gettempdir()}") as said:
         a, = spill.filed(np.arange(5.0))
-    assert not spill.on_file(a) and a.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+        b, = spill.filed(np.arange(3.0))
+    assert len(said) == 1
+    assert not spill.on_file(a) and a.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and b.tolist() == [0.0, 1.0, 2.0]
 
 
 def test_only_a_long_run_goes_on_files():
