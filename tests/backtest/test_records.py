@@ -51,7 +51,7 @@ def run(case: str) -> dict[str, pd.DataFrame]:
     scenario = with_overrides(load(ROOT / "tests" / "data" / "small_city.toml"), CASES[case])
     model = GridModel(scenario, rng=SEED, days=DAYS)
     model.run()
-    visits, requests = metrics.tables(model)
+    visits, requests = metrics.tables(model, release=True)    # (as `simulate` makes them)
     return {"visits": visits, "requests": requests, "summary": flat(metrics.summary(model, requests, visits))}
 
 

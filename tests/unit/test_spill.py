@@ -69,9 +69,15 @@ def test_no_room_for_the_file_keeps_the_arrays_in_memory(monkeypatch):
     assert not spill.on_file(a) and a.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and b.tolist() == [0.0, 1.0, 2.0]
 
 
-def test_only_a_long_run_goes_on_files():
-    """A run's arrays go on files from FROM_REQUESTS requests (a city-year's 1.24 million do, a
-    calibration's 100 days do not), and stay in memory below."""
-    assert spill.pays(1_241_906) and not spill.pays(340_000)
-    a, = spill.filed(np.arange(3.0), on_file=False)
-    assert not spill.on_file(a)
+def test_only_a_long_run_goes_on_files(monkeypatch):
+    """A run's records go on files from FROM_REQUESTS requests and stay in memory below (a
+    calibration's 100 days do, at 340,000 requests): the model asks `spill.pays` of its own count."""
+    from gridsim.model import GridModel
+    from gridsim.scenario import load
+    from ..conftest import ROOT
+    city = load(ROOT / "tests" / "data" / "small_city.toml")
+    short = GridModel(city, rng=1, days=7)
+    assert not spill.pays(340_000) and not spill.on_file(short.world.request.created)
+    monkeypatch.setattr(spill, "FROM_REQUESTS", len(short._created_sorted))     # (its own count: on files)
+    long = GridModel(city, rng=1, days=7)
+    assert spill.on_file(long.world.request.created) and spill.on_file(long.world.visit.start)
