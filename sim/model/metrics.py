@@ -203,8 +203,10 @@ class Censored:
     form (docs/PERFORMANCE.md).
     """
 
-    def __init__(self, duration: np.ndarray, observed: np.ndarray, among: np.ndarray | None = None):
+    def __init__(self, duration: np.ndarray, observed: np.ndarray, among: np.ndarray | None = None,
+                 steps: "LogFactors | None" = None):
         duration = np.asarray(duration, dtype=float)
+        self._steps = LogFactors(len(duration)) if steps is None else steps
         self.duration, self.observed, self.among = spill.filed(   # (a city-year's outputs hold three of them)
             duration, np.asarray(observed, dtype=bool),
             np.ones(len(duration), dtype=bool) if among is None else np.asarray(among, dtype=bool),
@@ -214,8 +216,8 @@ class Censored:
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(order, time, event, step, room): the rows `among` in order of time (at a tied time
         events first: censored times nudged to the next float up), their durations and events in
-        that order, step[k] the log of the factor an event with k at risk brings (k = 1 ... every
-        row; -1e9: log 0 kept finite), and room for the groupings' counting sort (made each time:
+        that order, step[k] the log of the factor an event with k at risk brings (`LogFactors`,
+        shared by a run's clocks), and room for the groupings' counting sort (made each time:
         not kept). A long run's are kept on a file, each as it is made (`spill`): a city-year's
         outputs peaked at them."""
         if self._sorted is None:
@@ -225,16 +227,14 @@ class Censored:
             on_file = spill.pays(len(self.duration))
             order, = spill.filed(rows[stable_order(key)], on_file=on_file)
             del rows, key
-            step = np.arange(len(order) + 1, dtype=float)
-            with np.errstate(divide="ignore"):
-                step[1:] = np.maximum(np.log1p(-1.0 / step[1:]), -1e9)
-            step[0] = 0.0
-            self._sorted = (order, *spill.filed(self.duration[order], self.observed[order], step, on_file=on_file))
+            self._sorted = (order, *spill.filed(self.duration[order], self.observed[order], on_file=on_file),
+                            self._steps.upto(len(order), on_file))
         return (*self._sorted, np.empty(len(self._sorted[0]), np.int32))
 
     def forget(self) -> None:
         """Let the sorted form go (`sorted` makes it again if asked)."""
         self._sorted = None
+        self._steps.forget()
 
     def curves(self, group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cumulative share with the event (1 - Kaplan-Meier survival) within each group (group[i]
@@ -269,6 +269,29 @@ class Censored:
         kaplan_meier_quantiles(order, group, time, event, step, _REACHING, np.zeros(groups, np.int64),
                                np.empty(groups, np.int64), room, out)
         return out
+
+
+class LogFactors:
+    """step[k], the log of the factor an event with k at risk brings (k = 1 ... `most`; -1e9: log 0
+    kept finite), step[0] = 0. Each element depends on k alone, so the clocks of a run share one,
+    made when first asked and kept on a file as their sorted forms are: a city-year's three would
+    otherwise be 28 MB made and written three times."""
+
+    def __init__(self, most: int):
+        self.most, self._made = most, None
+
+    def upto(self, n: int, on_file: bool) -> np.ndarray:
+        """step[0 ... n]."""
+        if self._made is None:
+            step = np.arange(self.most + 1, dtype=float)
+            with np.errstate(divide="ignore"):
+                step[1:] = np.maximum(np.log1p(-1.0 / step[1:]), -1e9)
+            step[0] = 0.0
+            self._made, = spill.filed(step, on_file=on_file)
+        return self._made[:n + 1]
+
+    def forget(self) -> None:
+        self._made = None
 
 
 def log_survival_reaching(q: float) -> float:
@@ -579,8 +602,9 @@ def clocks(requests: pd.DataFrame, horizon: float, among: np.ndarray | None = No
     given_up = outcome == OUTCOMES.index("abandoned")
     wait = np.where(began, started - reported, np.where(given_up, np.inf, horizon - reported))
     to_know = np.where(told, reported - created, np.where(given_up, np.inf, horizon - created)) / 60
-    return Clocks(Censored(*resolution_hours(outcome, reported, ended, horizon), among & told),
-                  Censored(wait, began, among & told), Censored(to_know, told, among))
+    steps = LogFactors(len(requests))
+    return Clocks(Censored(*resolution_hours(outcome, reported, ended, horizon), among & told, steps),
+                  Censored(wait, began, among & told, steps), Censored(to_know, told, among, steps))
 
 
 class Pooled:
@@ -618,7 +642,9 @@ class Pooled:
         (told, *columns), labels = zip(*(c for c, _ in parts)), [l for _, l in parts]
         told = np.concatenate(told)
         res, res_seen, wait, began, know, known = (np.concatenate(c) for c in columns)
-        out = Pooled(Clocks(Censored(res, res_seen, told), Censored(wait, began, told), Censored(know, known)))
+        steps = LogFactors(len(told))
+        out = Pooled(Clocks(Censored(res, res_seen, told, steps), Censored(wait, began, told, steps),
+                            Censored(know, known, steps=steps)))
         for name, (_, groups) in runs[0].labels.items():
             out.group(name, np.concatenate([l[name] for l in labels]), groups)
         return out
