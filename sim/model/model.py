@@ -55,7 +55,7 @@ def small_pages() -> None:
 small_pages()
 
 
-_HOLDING: weakref.WeakSet = weakref.WeakSet()   # models not yet collected that may still hold their records
+_MODELS: weakref.WeakSet = weakref.WeakSet()   # the models of this process not yet freed
 
 
 @contextmanager
@@ -284,13 +284,12 @@ class GridModel(mesa.Model):
     def __init__(self, scenario: Scenario | str = "meihekou_2020", rng: int | None = 0, days: float | None = None,
                  sample_minutes: float = 1440.0, city: City | None = None, check_load: bool = True):
         # earlier models first: a model refers to itself (Mesa's step), so only the collector frees
-        # it, and it is paused while this one is built (a sweep's worker would hold two). Not when
-        # every earlier one has let its records go (`release_records`, as `simulate` does): what it
-        # still holds is a few MB, and a full collection walks every object of the process (60-90 ms
-        # of each run, a calibration's or a sweep's, for nothing to free)
-        if _HOLDING:
+        # it, and it is paused while this one is built (a sweep's worker would hold two; a released
+        # one still holds 20-25 MB, a 60-day Meihekou's). Only if there is one: a full collection
+        # walks every object of the process, 60-90 ms of a first run's build for nothing to free
+        if _MODELS:
             gc.collect()
-        _HOLDING.add(self)
+        _MODELS.add(self)
         # the seed every random stream is spawned from (Mesa's `rng`; None: a fresh one, kept in `seed`)
         seed = int(np.random.SeedSequence().generate_state(1)[0]) if rng is None else int(rng)
         super().__init__(rng=seed)
@@ -658,7 +657,6 @@ class GridModel(mesa.Model):
         model makes no tables, and takes no step, after."""
         self.world = self.world._replace(visit=None, request=None, calendar=None, arrival=None, by_household=None,
                                          by_building=None)
-        _HOLDING.discard(self)
 
     # ------------------------------------------------------------------ run
     def run(self) -> None:
