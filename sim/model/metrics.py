@@ -215,13 +215,14 @@ class Censored:
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(order, time, event, step, room): the rows `among` in order of time (at a tied time
-        events first: censored times nudged to the next float up), their durations and events in
+        events first: censored times nudged to the next float up; int32 where they fit, half
+        the bytes to write and read of int64), their durations and events in
         that order, step[k] the log of the factor an event with k at risk brings (`LogFactors`,
         shared by a run's clocks), and room for the groupings' counting sort (made each time:
         not kept). A long run's are kept on a file, each as it is made (`spill`): a city-year's
         outputs peaked at them."""
         if self._sorted is None:
-            rows = np.flatnonzero(self.among)
+            rows = np.flatnonzero(self.among).astype(np.int32 if len(self.among) <= 2**31 else np.int64)
             key = self.duration[rows]
             np.copyto(key, np.nextafter(key, np.inf), where=~self.observed[rows])
             on_file = spill.pays(len(self.duration))
