@@ -40,6 +40,26 @@ def test_table_and_out_folder(tmp_path):
     assert (req["created_minute"] >= summary["warmup_days"] * 1440).sum() == summary["all_requests"]["created"]
 
 
+def test_out_tables_read_back_as_made_though_written_a_part_at_a_time(tmp_path, monkeypatch):
+    """`--out` writes a table a part at a time (a long run's would otherwise be copied whole into
+    Arrow's memory): read back, every table is the run's, to the bit, with the schema and the
+    pandas types to_parquet would have stored."""
+    import pyarrow.parquet as pq
+
+    from gridsim.model import outputs
+    from gridsim.model.run import simulate
+    monkeypatch.setattr(outputs, "BATCH_ROWS", 1000)
+    result = simulate(MMC, seed=2, days=20)
+    outputs.write_run(result, tmp_path / "o")
+    assert pq.ParquetFile(tmp_path / "o" / "visits.parquet").num_row_groups > 2
+    for name in outputs.TABLES:
+        table = result.tables[name].reset_index(drop=True)
+        table.to_parquet(tmp_path / "whole.parquet", index=False)
+        stored = tmp_path / "o" / f"{name}.parquet"
+        pd.testing.assert_frame_equal(pd.read_parquet(stored), table, check_exact=True)
+        assert pq.read_schema(stored).equals(pq.read_schema(tmp_path / "whole.parquet"), check_metadata=True), name
+
+
 @pytest.mark.parametrize("args, names", [
     (["run", "missing.toml"], "missing.toml: no such file"),
     (["run", MMC, "--days", "-1"], "--days"),
