@@ -10,11 +10,11 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 from gridsim.cli import COMMANDS, build_parser, main
 from gridsim.experiments import limits
+from gridsim.model import outputs
 from gridsim.scenario import load, with_overrides
 
 from ..conftest import ROOT, SCENARIOS
@@ -146,16 +146,16 @@ def test_out_is_replaced_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
     out = tmp_path / "o"
     assert main(["run", MMC, "--days", "11", "--seed", "1", "--out", str(out)]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real = pd.DataFrame.to_parquet
+    real = outputs.write_parquet
     calls = []
 
-    def full_disk(self, path, *a, **kw):
+    def full_disk(table, path):
         calls.append(path)
         if len(calls) == 3:                      # the third table: the disk fills up
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, path, *a, **kw)
+        return real(table, path)
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    monkeypatch.setattr(outputs, "write_parquet", full_disk)
     capsys.readouterr()
     one_error_line(capsys, main(["run", MMC, "--days", "12", "--seed", "2", "--out", str(out)]),
                    f"{out}: cannot write (no space left on the device)")
