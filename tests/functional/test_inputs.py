@@ -141,6 +141,22 @@ def test_memory_and_bound_checks_say_what_to_change():
     limits.check("sweep", small, max_requests=1e9, memory=16e9)          # the override lets it run
 
 
+def test_a_long_run_is_sized_by_its_files_where_the_temporary_directory_has_room(monkeypatch):
+    """A long run keeps its records and tables on files (`spill`) if the temporary directory has
+    room for every run's at once, and is sized by what it then holds; else by its arrays in memory."""
+    year = load(SCENARIOS / "meihekou_2020.toml")
+    requests = limits.expected_requests(year)
+    monkeypatch.setattr(limits, "temporary_room", lambda: limits.DISK_PER_REQUEST * requests * 1.5)
+    on_files, two_at_once = limits.run_bytes(year), limits.run_bytes(year, at_once=2)
+    monkeypatch.setattr(limits, "temporary_room", lambda: 0.0)
+    in_memory = limits.run_bytes(year)
+    assert on_files < two_at_once == in_memory
+    assert in_memory - on_files == pytest.approx((limits.BYTES_PER_REQUEST - limits.BYTES_PER_REQUEST_ON_FILES) * requests)
+    short = with_overrides(year, [("run.days", 30.0)])              # in memory, whatever the room
+    assert limits.run_bytes(short) == pytest.approx(limits.BASE_BYTES + limits.BYTES_PER_REQUEST * requests * 30 / 365
+                                                    + limits.BYTES_PER_HOUSEHOLD * year.city.households)
+
+
 # ---------------------------------------------------------------- --out: the whole set or nothing
 def test_out_is_replaced_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
     out = tmp_path / "o"
