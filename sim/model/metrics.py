@@ -616,7 +616,7 @@ class Pooled:
         self.clocks, self.labels, self._found, self._same = timed, {}, {}, {}
 
     def group(self, grouping: str, labels: np.ndarray, groups: int) -> None:
-        labels = np.asarray(labels).astype(np.min_scalar_type(-max(groups, 1)))   # (int8: 1 byte a request, not 8)
+        labels = np.asarray(labels).astype(np.min_scalar_type(-max(groups, 1)), copy=False)   # (int8: 1 byte a request)
         same = [name for name, (other, _) in self.labels.items() if np.array_equal(other, labels)]
         self.labels[grouping] = (labels, groups)
         self._same[grouping] = same[0] if same else grouping     # (one request type: by type as overall)

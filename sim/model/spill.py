@@ -19,6 +19,7 @@ import ctypes
 import mmap
 import os
 import tempfile
+import threading
 import warnings
 import weakref
 
@@ -48,6 +49,7 @@ def _heap_trim():
 
 _trim = _heap_trim()
 _FILES: weakref.WeakSet = weakref.WeakSet()       # every spill file mapped in this process
+_FILES_LOCK = threading.Lock()                     # (a run in one thread may make one while another's hands back)
 
 
 def pays(requests: int) -> bool:
@@ -138,7 +140,8 @@ def _mapped(size: int) -> _File | None:
         return _in_memory(f"no room for {size / 2**20:,.0f} MB of them in {tempfile.gettempdir()} ({e.strerror})")
     mapped.fd, mapped.start = fd, np.frombuffer(mapped, dtype=np.uint8, count=1).ctypes.data
     weakref.finalize(mapped, os.close, fd)
-    _FILES.add(mapped)
+    with _FILES_LOCK:
+        _FILES.add(mapped)
     return mapped
 
 
@@ -160,7 +163,9 @@ def give_back(heap: bool = False) -> None:
     next one: 43 MB at the end of a city-year's build), at the few points where what follows
     needs less than what went before; not at every one, since the next arrays would fault fresh
     pages in (a degenerate city-year's outputs 0.70 s against 1.0-1.3 s)."""
-    for mapped in list(_FILES):
+    with _FILES_LOCK:
+        files = list(_FILES)
+    for mapped in files:
         mapped.madvise(mmap.MADV_DONTNEED)
     if heap and _trim is not None:
         _trim(0)
