@@ -147,3 +147,12 @@ def test_a_city_run_by_district_is_sized_as_its_districts():
     limits.check("by district", limits.in_parts(megacity, megacity.city.districts, 2), memory=24e9)
     with pytest.raises(limits.TooLarge, match="or use fewer --workers"):
         limits.check("by district", limits.in_parts(megacity, megacity.city.districts, 16), memory=24e9)
+
+
+def test_a_city_too_large_to_run_whole_is_told_to_run_by_district(capsys, monkeypatch):
+    from gridsim.cli import main
+    from gridsim.experiments import limits
+    monkeypatch.setattr(limits, "physical_memory", lambda: 24e9)
+    assert main(["run", "megacity"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "run its 16 districts one by one (--by-district)" in err[0]
