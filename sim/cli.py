@@ -171,7 +171,8 @@ def cmd_run(args) -> int:
     days = [("run.days", args.days, f"--days {args.days:g}")] if args.days else []
     scenario = load(resolve_scenario(args.scenario), [*args.overrides, *days])
     split = args.by_district or args.dask
-    whole = "" if split or scenario.city.districts < 2 else f", or run its {scenario.city.districts} districts one by one (--by-district)"
+    districts = scenario.city.districts
+    whole = "" if split or districts < 2 else f", or run its {districts} districts one by one (--by-district)"
     limits.check(f"gridsim run {args.scenario}", limits.in_parts(scenario, scenario.city.districts, at_once(args))
                  if split else limits.estimate([scenario], 1), args.max_requests,
                  change=f"lower --days or the population{whole}")

@@ -283,6 +283,8 @@ class LogFactors:
 
     def upto(self, n: int, on_file: bool) -> np.ndarray:
         """step[0 ... n]."""
+        if n > self.most:
+            raise ValueError(f"{n} at risk: these factors go to {self.most}")
         if self._made is None:
             step = np.arange(self.most + 1, dtype=float)
             with np.errstate(divide="ignore"):

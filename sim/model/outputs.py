@@ -55,16 +55,17 @@ def write_parquet(table: pd.DataFrame, path: Path) -> None:
     """`table.to_parquet(path, index=False)`, the same columns, values and schema, written
     BATCH_ROWS rows at a time (a row group each), the pages read going back to a long run's files
     after each (`spill`): to_parquet converts a whole table at once, and a city-year's two tables
-    are 181 MB (`gridsim run --out` peaked at 640-663 MiB against 444 MiB without; Arrow's
-    allocator kept 50-60 MB more at parts of 131,072 rows or more). Each column's part goes to
-    Arrow as it is: numbers are not copied, a category's codes and a flag are. Dictionary pages
-    for all but the floats, which take a new one in every row group to no avail: a city-year's two
-    files 115 MB, written in 0.66 s, against to_parquet's 111 MB and 0.76 s (130 MB and 0.98 s
-    with every column's)."""
+    are 181 MB (`gridsim run --out` peaked at 640-667 MiB against 444 MiB without). Arrow's
+    allocator (mimalloc) kept 50-61 MB more with parts of 131,072 rows or more, 0-24 MB with these.
+    Each column's part goes to Arrow as it is: numbers are not copied, a category's codes and a
+    flag are. Dictionary pages for all but the floats, which start a new one in every row group to
+    no avail: a city-year's two files 115 MB in 0.65-0.67 s, against to_parquet's 111 MB in
+    0.62-0.67 s (130 MB and 0.94-1.06 s with every column's)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     schema = pa.Schema.from_pandas(table.iloc[:0], preserve_index=False)
-    with pq.ParquetWriter(path, schema, use_dictionary=[f.name for f in schema if not pa.types.is_floating(f.type)]) as writer:
+    dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
+    with pq.ParquetWriter(path, schema, use_dictionary=dictionary) as writer:
         for lo in range(0, max(len(table), 1), BATCH_ROWS):
             part = table.iloc[lo:lo + BATCH_ROWS]
             writer.write_batch(pa.RecordBatch.from_arrays(

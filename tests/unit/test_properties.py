@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gridsim.city import bisect
 from gridsim.scenario import split_counts
 from gridsim.model.calendar import END, SHIFT, next_time, pop, schedule, timetable
-from gridsim.model.metrics import QUANTILES, Censored, busy_minutes
+from gridsim.model.metrics import QUANTILES, Censored, LogFactors, busy_minutes
 from gridsim.model.order import stable_order
 from gridsim.model.requests import CHUNK, Section, drawn_households, generator, sections, stream
 from gridsim.model.shifts import WEEK, duty_intervals
@@ -204,6 +204,22 @@ def test_percentiles_are_the_first_curve_points_that_reach_them(rows):
         for label in range(groups):
             reached = t[(g == label) & (share >= q - 1e-12)]
             assert found[label, k] == reached[0] if len(reached) else np.isnan(found[label, k])
+
+
+@FAST
+@given(rows=st.lists(st.tuples(st.integers(0, 30), st.booleans(), st.integers(-1, 4), st.booleans()), min_size=1,
+                     max_size=200))
+def test_clocks_sharing_their_log_factors_find_what_each_finds_alone(rows):
+    """A run's clocks share one LogFactors, made for the longest: the percentiles of a clock over
+    some of the rows are those of a clock made of those rows alone, with factors of its own length."""
+    duration, observed, group, among = (np.array(c) for c in zip(*rows))
+    duration = np.where(duration == 30, np.inf, duration / 4)
+    observed &= np.isfinite(duration)
+    steps = LogFactors(len(duration))
+    Censored(duration, observed, None, steps).quantiles(group, 5)            # (the longest first)
+    shared = Censored(duration, observed, among, steps).quantiles(np.where(among, group, -1), 5)
+    alone = Censored(duration[among], observed[among]).quantiles(group[among], 5)
+    np.testing.assert_array_equal(shared, alone)
 
 
 @FAST
